@@ -1,0 +1,124 @@
+"""The CloudTrail record schema, as data.
+
+Source: AWS CloudTrail User Guide, "CloudTrail record contents for management, data, and network activity
+events" and "CloudTrail userIdentity element" (docs.aws.amazon.com/awscloudtrail/latest/userguide/
+cloudtrail-event-reference-record-contents.html, cloudtrail-event-reference-user-identity.html).
+
+Field names are the dotted paths Sigma rules use. ``FREE_FORM`` subtrees (``requestParameters`` and
+friends) hold each API's own keys, so any dotted path below them is a valid field. ``ARRAY_FIELDS`` lists
+paths whose value is a JSON array in real records: targets that name array elements differently
+(Splunk ``{}``, Logs Insights ``.0``) need to know them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Fixed leaf fields of a CloudTrail record (event version 1.11).
+FIXED_FIELDS: Final[tuple[str, ...]] = (
+    "eventVersion",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestID",
+    "eventID",
+    "eventType",
+    "apiVersion",
+    "managementEvent",
+    "readOnly",
+    "recipientAccountId",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "sessionCredentialFromConsole",
+    "userIdentity.type",
+    "userIdentity.principalId",
+    "userIdentity.arn",
+    "userIdentity.accountId",
+    "userIdentity.accessKeyId",
+    "userIdentity.userName",
+    "userIdentity.invokedBy",
+    "userIdentity.identityProvider",
+    "userIdentity.credentialId",
+    "userIdentity.onBehalfOf.userId",
+    "userIdentity.onBehalfOf.identityStoreArn",
+    "userIdentity.inScopeOf.issuerType",
+    "userIdentity.inScopeOf.credentialsIssuedTo",
+    "userIdentity.sessionContext.sourceIdentity",
+    "userIdentity.sessionContext.ec2RoleDelivery",
+    "userIdentity.sessionContext.assumedRoot",
+    "userIdentity.sessionContext.attributes.creationDate",
+    "userIdentity.sessionContext.attributes.mfaAuthenticated",
+    "userIdentity.sessionContext.sessionIssuer.type",
+    "userIdentity.sessionContext.sessionIssuer.principalId",
+    "userIdentity.sessionContext.sessionIssuer.arn",
+    "userIdentity.sessionContext.sessionIssuer.accountId",
+    "userIdentity.sessionContext.sessionIssuer.userName",
+    "userIdentity.sessionContext.webIdFederationData.federatedProvider",
+    "tlsDetails.tlsVersion",
+    "tlsDetails.cipherSuite",
+    "tlsDetails.clientProvidedHostHeader",
+    "addendum.reason",
+    "addendum.updatedFields",
+    "addendum.originalRequestID",
+    "addendum.originalEventID",
+    "edgeDeviceDetails",
+    "resources.ARN",
+    "resources.accountId",
+    "resources.type",
+)
+
+#: Subtrees whose keys depend on the API called; any dotted path below them is a field.
+FREE_FORM: Final[tuple[str, ...]] = (
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "serviceEventDetails",
+    "insightDetails",
+    "userIdentity.sessionContext.webIdFederationData.attributes",
+)
+
+#: Paths whose values are JSON arrays in real records (the element's own keys follow the path).
+ARRAY_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "resources",
+        "requestParameters.layers",
+        "responseElements.layers",
+        "requestParameters.containerDefinitions",
+        "requestParameters.containerDefinitions.command",
+        "requestParameters.instancesSet.items",
+        "responseElements.instancesSet.items",
+        "requestParameters.ipPermissions.items",
+        "requestParameters.ipPermissions.items.ipRanges.items",
+        "requestParameters.alarmNames",
+        "requestParameters.policyArns",
+        "requestParameters.tags",
+        "requestParameters.tagKeys",
+        "requestParameters.eventSelectors",
+        "requestParameters.advancedEventSelectors",
+        "requestParameters.attributes",
+        "addendum.updatedFields",
+    }
+)
+
+
+def is_known_field(path: str) -> bool:
+    """True if ``path`` is a fixed field, a subtree root, or lies under a free-form subtree."""
+    if path in FIXED_FIELDS or path in FREE_FORM or path in ARRAY_FIELDS:
+        return True
+    return any(path.startswith(root + ".") for root in FREE_FORM)
+
+
+def array_prefixes(path: str) -> list[str]:
+    """The prefixes of ``path`` (itself included) that are arrays, shortest first.
+
+    ``requestParameters.layers`` -> ``["requestParameters.layers"]``; ``resources.ARN`` -> ``["resources"]``.
+    """
+    parts = path.split(".")
+    return [p for p in (".".join(parts[: i + 1]) for i in range(len(parts))) if p in ARRAY_FIELDS]
