@@ -1,0 +1,1 @@
+"""Real engines and reference interpreters that run generated queries over events."""
