@@ -1,0 +1,308 @@
+"""The public conversion API: rules in, one result per rule and target out.
+
+Notebooks, CI scripts and the CLI all call :func:`convert`. Rules are parsed once; each target gets fresh
+pySigma rule objects (pySigma's pipelines modify the rule they process). A rule that fails on a target
+becomes a located error for that rule and target, and every other rule and target is still converted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma_lambda_layer.errors import (
+    ConversionError,
+    Location,
+    RuleLoadError,
+    SigmaLambdaError,
+    UsageError,
+)
+from sigma_lambda_layer.loading import LoadedFile, LoadResult, load, locate
+from sigma_lambda_layer.registry import Target, expand_targets, get_pipeline
+
+#: Anything :func:`convert` accepts as rules.
+RuleInput = Any
+
+
+@dataclass
+class ConversionResult:
+    """One rule converted (or not) for one target and format."""
+
+    path: str | None
+    id: str | None
+    title: str | None
+    target: str
+    format: str
+    #: The query string, or the structured object for structured formats (``None`` when ``error`` is set).
+    output: Any = None
+    error: SigmaLambdaError | None = None
+    #: The backend's per-query values before batch finalisation (used to build batch outputs).
+    queries: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The element of the ``--json`` array (a documented, stable contract)."""
+        if self.error is not None:
+            return {"path": self.path, "id": self.id, "title": self.title, "target": self.target,
+                    "format": self.format, "error": self.error.to_dict()}
+        return {"path": self.path, "id": self.id, "title": self.title, "target": self.target,
+                "format": self.format, "output": self.output}
+
+    def __str__(self) -> str:
+        if self.error is not None:
+            return str(self.error)
+        return self.output if isinstance(self.output, str) else json.dumps(self.output, indent=2)
+
+
+class ConversionResults(list[ConversionResult]):
+    """The results of one :func:`convert` call, in rule order then target order."""
+
+    def __init__(self, items: Sequence[ConversionResult] = (), batch_outputs: Mapping[str, Any] | None = None):
+        super().__init__(items)
+        #: target id -> the whole batch finalised by that target's format (e.g. one savedsearches.conf).
+        self.batch_outputs: dict[str, Any] = dict(batch_outputs or {})
+
+    @property
+    def errors(self) -> list[SigmaLambdaError]:
+        return [r.error for r in self if r.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def batch_text(self, target: str) -> str:
+        """The batch output of ``target`` as text, ready to write to a file."""
+        return render(self.batch_outputs.get(target))
+
+
+def render(output: Any) -> str:
+    """Text form of a backend's output: strings as they are, lists line by line, objects as JSON."""
+    if output is None:
+        return ""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list) and all(isinstance(o, str) for o in output):
+        return "\n".join(output)
+    return json.dumps(output, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def _single(output: Any) -> Any:
+    if isinstance(output, list) and len(output) == 1:
+        return output[0]
+    return output
+
+
+@dataclass
+class _Source:
+    """A parsed rule document or pySigma object with where it came from."""
+
+    path: str | None
+    file: LoadedFile | None
+    rule: Any  # SigmaRuleBase
+    #: Position of the rule among the rules pySigma parsed from ``file``.
+    index: int = 0
+
+
+def _load_pipeline(ref: str) -> Any:
+    """A pipeline by registry id or from a YAML file."""
+    from sigma.processing.pipeline import ProcessingPipeline
+
+    path = Path(ref)
+    if ref.endswith((".yml", ".yaml")) or path.is_file():
+        try:
+            return ProcessingPipeline.from_yaml(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read pipeline file: {exc.strerror or exc}",
+                             location=Location(ref)) from None
+        except Exception as exc:  # pySigma raises several types for a bad pipeline
+            raise UsageError(f"invalid pipeline: {exc}", location=Location(ref)) from None
+    return get_pipeline(ref).build()
+
+
+def build_pipeline(target: Target, pipelines: Sequence[str] = (), without_pipeline: bool = False) -> Any:
+    """The processing pipeline for ``target``: its default AWS pipeline (unless disabled) plus the user's."""
+    from sigma.processing.pipeline import ProcessingPipeline
+
+    combined = ProcessingPipeline()
+    names = [] if without_pipeline else [target.pipeline_id]
+    names += [p for p in pipelines if p not in names]
+    for name in names:
+        combined = combined + _load_pipeline(name)
+    return combined
+
+
+def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[RuleLoadError]]:
+    """Parse every loaded YAML file with pySigma, turning pySigma's errors into located ones."""
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaRuleLocation
+
+    sources: list[_Source] = []
+    errors: list[RuleLoadError] = list(loaded.errors)
+    for file in loaded.files:
+        try:
+            collection = SigmaCollection.from_dicts(
+                file.fresh_documents(), collect_errors=True, source=SigmaRuleLocation(file.path),
+                collect_filters=True, resolve_references=False,
+            )
+        except Exception as exc:  # pySigma raises plain exceptions for some malformed documents
+            errors.append(_located(RuleLoadError, exc, file))
+            continue
+        for error in collection.errors:
+            errors.append(_located(RuleLoadError, error, file))
+        for index, rule in enumerate(collection.rules):
+            if rule.errors:
+                for error in rule.errors:
+                    errors.append(_located(RuleLoadError, error, file, index))
+                continue
+            sources.append(_Source(file.path, file, rule, index))
+    for obj in loaded.objects:
+        rules = obj.rules if hasattr(obj, "rules") else [obj]
+        for rule in rules:
+            path = str(rule.source.path) if getattr(rule, "source", None) else None
+            sources.append(_Source(path, None, rule))
+    return sources, errors
+
+
+def _located(kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None,
+             document: int = 0) -> SigmaLambdaError:
+    """Wrap any exception into ``kind`` with the file, line and column we can recover."""
+    if isinstance(exc, SigmaLambdaError) and exc.location.line is not None:
+        return exc
+    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    if not isinstance(exc, SigmaLambdaError) and not _is_sigma_error(exc):
+        message = f"internal error ({type(exc).__name__}): {message}"
+    path = file.path if file else None
+    line = column = None
+    if file is not None:
+        line, column = locate(file.text, message, document)
+    hint = getattr(exc, "hint", None)
+    error = kind(message, location=Location(path, line, column), hint=hint)
+    error.__cause__ = exc
+    return error
+
+
+def _is_sigma_error(exc: BaseException) -> bool:
+    from sigma.exceptions import SigmaError
+
+    return isinstance(exc, SigmaError)
+
+
+def _document_index(source: _Source) -> int:
+    """The YAML document a rule came from (exact for files of plain rules, one per document)."""
+    if source.file is None:
+        return 0
+    documents = [i for i, doc in enumerate(source.file.documents) if isinstance(doc, dict)]
+    return documents[source.index] if source.index < len(documents) else 0
+
+
+def convert(
+    rules: RuleInput,
+    target: str | Sequence[str] = "splunk",
+    format: str = "default",
+    *,
+    pipelines: Sequence[str] = (),
+    without_pipeline: bool = False,
+    options: Mapping[str, Any] | None = None,
+    collect_errors: bool = False,
+    stdin_text: str | None = None,
+) -> ConversionResults:
+    """Convert Sigma rules for one or more targets.
+
+    ``rules`` is a path, a folder (recursive ``*.yml``), ``"-"`` for stdin, a YAML string, a pySigma
+    ``SigmaRule`` or ``SigmaCollection``, or a list of these. ``target`` is a target id, a list of them, or
+    ``"all"``. ``pipelines`` adds pipelines (registry ids or YAML files) after the target's default AWS
+    pipeline; ``without_pipeline`` drops the default. ``options`` are backend options (``index``,
+    ``log_group``, ...). With ``collect_errors`` every failure is returned as a result whose ``error`` is
+    set; otherwise the first failure is raised.
+    """
+    targets = expand_targets([target] if isinstance(target, str) else list(target))
+    loaded = load(rules, stdin_text=stdin_text)
+    sources, load_errors = _rules_of(loaded)
+    if load_errors and not collect_errors:
+        raise load_errors[0]
+    results: list[ConversionResult] = []
+    batch: dict[str, Any] = {}
+    for error in load_errors:
+        for t in targets:
+            results.append(ConversionResult(error.location.path, None, None, t.id, format, error=error))
+    for t in targets:
+        results_t, batch_t = _convert_target(t, sources, format, pipelines, without_pipeline,
+                                             dict(options or {}), collect_errors)
+        results.extend(results_t)
+        batch[t.id] = batch_t
+    return ConversionResults(results, batch)
+
+
+def _fresh_rules(sources: list[_Source]) -> list[Any]:
+    """New pySigma rule objects for one target, with cross-rule references resolved."""
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaRuleLocation
+
+    fresh: list[Any] = []
+    by_file: dict[int, list[Any]] = {}
+    for source in sources:
+        if source.file is None:
+            fresh.append(copy.deepcopy(source.rule))
+            continue
+        key = id(source.file)
+        if key not in by_file:
+            by_file[key] = SigmaCollection.from_dicts(
+                source.file.fresh_documents(), collect_errors=True,
+                source=SigmaRuleLocation(source.file.path), collect_filters=True,
+                resolve_references=False,
+            ).rules
+        fresh.append(by_file[key][source.index])
+    try:
+        SigmaCollection(fresh, resolve_references=True)
+    except Exception:  # unresolved references surface per rule at conversion time
+        pass
+    return fresh
+
+
+def _convert_target(
+    target: Target,
+    sources: list[_Source],
+    fmt: str,
+    pipelines: Sequence[str],
+    without_pipeline: bool,
+    options: dict[str, Any],
+    collect_errors: bool,
+) -> tuple[list[ConversionResult], Any]:
+    backend_class = target.backend_class()
+    if fmt not in backend_class.formats:
+        raise UsageError(
+            f"target {target.id!r} has no output format {fmt!r}",
+            hint=f"formats of {target.id}: {', '.join(backend_class.formats)}",
+        )
+    pipeline = build_pipeline(target, pipelines, without_pipeline)
+    backend = backend_class(processing_pipeline=pipeline, **options)
+    results: list[ConversionResult] = []
+    all_queries: list[Any] = []
+    for source, rule in zip(sources, _fresh_rules(sources)):
+        rid = str(rule.id) if rule.id else None
+        result = ConversionResult(source.path, rid, rule.title, target.id, fmt)
+        try:
+            queries = backend.convert_rule(rule, fmt)
+            result.queries = queries
+            result.output = _single(backend.finalize(list(queries), fmt))
+            all_queries.extend(queries)
+        except Exception as exc:
+            error = _located(ConversionError, exc, source.file, _document_index(source))
+            if not collect_errors:
+                raise error from exc
+            result.error = error
+        results.append(result)
+    try:
+        batch_output = backend.finalize(all_queries, fmt) if results else None
+    except Exception as exc:
+        batch_output = None
+        if not collect_errors:
+            raise _located(ConversionError, exc, None) from exc
+    return results, batch_output

@@ -1,0 +1,208 @@
+"""The ``sigma-lambda`` command line: a thin layer over the public API.
+
+Exit codes (documented in docs/cli.md): 0 everything converted, 1 some rule failed (all others were still
+converted and written), 2 usage error. Heavy imports happen inside the commands so that ``--help`` and
+``--version`` stay instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sigma_lambda_layer._version import __version__
+
+EXIT_OK = 0
+EXIT_RULE_ERRORS = 1
+EXIT_USAGE = 2
+
+
+def _parse_options(values: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs; a key given several times becomes a list (e.g. several log groups)."""
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--option")
+        if key in options:
+            previous = options[key]
+            options[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            options[key] = value
+    return options
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _print_error(message: str) -> None:
+    click.secho(message, fg="red", err=True) if sys.stderr.isatty() else click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="sigma-lambda")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Compile Sigma rules for AWS CloudTrail into SIEM queries that mean what the rule means."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-t", "--target", "targets", multiple=True, required=True,
+              help="Target query language (repeatable; 'all' for every target). See 'list targets'.")
+@click.option("-f", "--format", "fmt", default="default", show_default=True, help="Output format of the target.")
+@click.option("-p", "--pipeline", "pipelines", multiple=True,
+              help="Extra processing pipeline (registry id or YAML file), applied after the target's AWS pipeline.")
+@click.option("--without-pipeline", is_flag=True, help="Do not apply the target's default AWS CloudTrail pipeline.")
+@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Backend option, e.g. index=aws or log_group=CloudTrail/logs (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the batch output to this file instead of stdout.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write one file per rule and target under this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results (see docs/cli.md).")
+@click.option("--skip-unsupported/--fail-unsupported", default=False,
+              help="Skip rules a target cannot express (exit 0) or count them as failures (default).")
+@click.pass_context
+def convert(
+    ctx: click.Context,
+    inputs: tuple[str, ...],
+    targets: tuple[str, ...],
+    fmt: str,
+    pipelines: tuple[str, ...],
+    without_pipeline: bool,
+    options: tuple[str, ...],
+    output: Path | None,
+    output_dir: Path | None,
+    as_json: bool,
+    skip_unsupported: bool,
+) -> None:
+    """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
+    from sigma_lambda_layer.api import convert as api_convert
+    from sigma_lambda_layer.api import render
+    from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
+    from sigma_lambda_layer.outputs import output_path
+
+    debug = ctx.obj.get("debug", False)
+    if output and output_dir:
+        raise click.UsageError("--output and --output-dir exclude each other")
+    try:
+        results = api_convert(
+            list(inputs), list(targets), fmt, pipelines=pipelines, without_pipeline=without_pipeline,
+            options=_parse_options(options), collect_errors=True,
+        )
+    except UsageError as exc:
+        if debug:
+            raise
+        _print_error(f"error: {exc}")
+        ctx.exit(EXIT_USAGE)
+    except SigmaLambdaError as exc:
+        if debug:
+            raise
+        _print_error(str(exc))
+        ctx.exit(EXIT_RULE_ERRORS)
+
+    failed = [r for r in results if r.error is not None]
+    if skip_unsupported:
+        failed = [r for r in failed if not _is_unsupported(r.error)]
+    if debug:
+        for r in failed:
+            import traceback
+
+            traceback.print_exception(r.error.__cause__ or r.error)
+    for r in failed:
+        _print_error(f"{r.error}" + (f"  [target {r.target}]" if len(set(targets)) > 1 else ""))
+
+    if as_json:
+        text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+        if output:
+            _write_atomic(output, text)
+        else:
+            click.echo(text)
+    elif output_dir is not None:
+        written = 0
+        for r in results:
+            if r.ok:
+                _write_atomic(output_path(output_dir, r), render(r.output))
+                written += 1
+        click.echo(f"wrote {written} file(s) to {output_dir}", err=True)
+    else:
+        target_ids = list(dict.fromkeys(r.target for r in results))
+        parts = [results.batch_text(t) for t in target_ids if results.batch_outputs.get(t) is not None]
+        if len(target_ids) > 1:
+            parts = [f"# {t}\n{results.batch_text(t)}" for t in target_ids
+                     if results.batch_outputs.get(t) is not None]
+        text = "\n".join(p for p in parts if p)
+        if output:
+            _write_atomic(output, text)
+        elif text:
+            click.echo(text)
+    ctx.exit(EXIT_RULE_ERRORS if failed else EXIT_OK)
+
+
+def _is_unsupported(error: Exception) -> bool:
+    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+
+    cause = error.__cause__
+    return isinstance(error, (UnsupportedConstructError, UnsupportedFieldError)) or isinstance(
+        cause, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
+    )
+
+
+@main.group("list")
+def list_group() -> None:
+    """List targets, output formats or pipelines."""
+
+
+@list_group.command("targets")
+def list_targets() -> None:
+    """Targets and their default AWS CloudTrail pipeline."""
+    from sigma_lambda_layer.registry import TARGETS
+
+    for t in TARGETS.values():
+        click.echo(f"{t.id:<12} {t.pipeline_id:<28} {t.description}")
+
+
+@list_group.command("formats")
+@click.argument("target", required=False)
+def list_formats(target: str | None) -> None:
+    """Output formats of one target (or of all)."""
+    from sigma_lambda_layer.errors import UsageError
+    from sigma_lambda_layer.registry import TARGETS, get_target
+
+    try:
+        chosen = [get_target(target)] if target else list(TARGETS.values())
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    for t in chosen:
+        for name, description in t.formats().items():
+            click.echo(f"{t.id:<12} {name:<18} {description}")
+
+
+@list_group.command("pipelines")
+def list_pipelines() -> None:
+    """Processing pipelines shipped with sigma-lambda."""
+    from sigma_lambda_layer.registry import PIPELINES
+
+    for p in PIPELINES.values():
+        click.echo(f"{p.id:<28} {p.description}")

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up a fresh virtual environment with everything the tests need, then run them.
+# Used by the README's test command and by CI (.ci/run). Safe to run again: it reuses .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real Apache Lucene for the fidelity tests (Debian package; Java 17 and javac are on the machine).
+if ! ls /usr/share/java/lucene-core*.jar >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    bash tests/engines/install-lucene.sh
+  else
+    echo "note: Lucene jars missing and not root: the Lucene engine tests will be skipped" >&2
+  fi
+fi
+
+python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# A regular (non-editable) install: the tests exercise the wheel's data files and sigma-cli plugin entry points.
+python -m pip install -q ".[test]"
+# Elastic's ES|QL grammar declares Python >= 3.12 but works on 3.11.
+python -m pip install -q --ignore-requires-python "detection-rules-esql-py>=0.1,<0.2"
+
+ruff check sigma_lambda_layer tests benchmarks
+python -m pytest -q -p no:cacheprovider "$@"
