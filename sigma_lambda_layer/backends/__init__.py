@@ -1,0 +1,1 @@
+"""Query-language backends: syntax only, subclasses of the stock pySigma backends or our own."""

@@ -1,0 +1,1 @@
+"""pySigma processing pipelines, one module per SIEM family: field names, index and log source."""
