@@ -154,12 +154,15 @@ def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[RuleLoadError]]:
         except Exception as exc:  # pySigma raises plain exceptions for some malformed documents
             errors.append(_located(RuleLoadError, exc, file))
             continue
+        rule_errors = {id(e) for rule in collection.rules for e in rule.errors}
         for error in collection.errors:
-            errors.append(_located(RuleLoadError, error, file))
+            if id(error) not in rule_errors:
+                errors.append(_located(RuleLoadError, error, file))
         for index, rule in enumerate(collection.rules):
-            if rule.errors:
-                for error in rule.errors:
-                    errors.append(_located(RuleLoadError, error, file, index))
+            problems = list(rule.errors) or _condition_errors(rule)
+            if problems:
+                for error in problems:
+                    errors.append(_located(RuleLoadError, error, file, _document_index_of(file, index)))
                 continue
             sources.append(_Source(file.path, file, rule, index))
     for obj in loaded.objects:
@@ -194,12 +197,31 @@ def _is_sigma_error(exc: BaseException) -> bool:
     return isinstance(exc, SigmaError)
 
 
-def _document_index(source: _Source) -> int:
-    """The YAML document a rule came from (exact for files of plain rules, one per document)."""
-    if source.file is None:
+def _condition_errors(rule: Any) -> list[Exception]:
+    """Parse a rule's conditions now, so that a bad condition is a load error of that rule alone."""
+    from sigma.exceptions import SigmaError
+
+    detection = getattr(rule, "detection", None)
+    if detection is None:
+        return []
+    try:
+        for condition in detection.parsed_condition:
+            condition.parsed  # noqa: B018 - parsing is the check
+    except SigmaError as exc:
+        return [exc]
+    return []
+
+
+def _document_index_of(file: LoadedFile | None, index: int) -> int:
+    """The YAML document the ``index``-th parsed rule came from (exact for one rule per document)."""
+    if file is None:
         return 0
-    documents = [i for i, doc in enumerate(source.file.documents) if isinstance(doc, dict)]
-    return documents[source.index] if source.index < len(documents) else 0
+    documents = [i for i, doc in enumerate(file.documents) if isinstance(doc, dict)]
+    return documents[index] if index < len(documents) else 0
+
+
+def _document_index(source: _Source) -> int:
+    return _document_index_of(source.file, source.index)
 
 
 def convert(
