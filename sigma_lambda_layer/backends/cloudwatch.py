@@ -1,0 +1,550 @@
+"""Amazon CloudWatch Logs Insights (Logs Insights QL) backend.
+
+No Sigma backend for Logs Insights existed, so this one is written on pySigma's ``TextQueryBackend``: the
+boolean skeleton (``and``/``or``/``not``, grouping, field quoting, ``ispresent``) is declarative, and the value
+leaves are overridden because Logs Insights has no case-insensitive string comparison. Sources (AWS CloudWatch
+Logs User Guide): CWL_QuerySyntax (commands, ``like``/``=~``, ``(?i)``), CWL_QuerySyntax-Filter,
+CWL_QuerySyntax-operations-functions (``ispresent``, ``tolower``, ``isValidIp``, ``isIpInSubnet``),
+CWL_AnalyzeLogData-discoverable-fields (dot paths, ``.0`` array elements, backtick rule), and the StartQuery API
+model (``queryString`` at most 10,000 characters).
+
+Choices that keep Sigma's meaning, each because the documented operators would not:
+
+* ``like``/``=~`` and ``=`` are case-sensitive, so a case-insensitive Sigma string becomes an anchored
+  ``(?i)`` regex (``f =~ /(?i)^value$/``); ``=`` with a string literal is used only for ``|cased`` values and
+  values whose case cannot vary, and only when the value needs no escaping in a string literal (the docs do
+  not define string-literal escapes).
+* In a regex literal the regex metacharacters and quote characters of a value are backslash-escaped (PCRE
+  treats ``\\X`` as the literal ``X`` for any non-alphanumeric ``X``), ``/`` becomes ``\\/`` (the form the docs' own ``parse``
+  example uses), and control characters become ``\\n``, ``\\t``, ``\\r`` or ``\\xHH``. ``#`` and ``|``, which
+  start a comment and separate commands outside literals, become ``\\x23`` and ``\\x7c`` so that no lexer can
+  mistake them. No value can leave its literal.
+* What ``not f = "x"`` does when ``f`` is absent is undocumented, so every leaf under a ``not`` is guarded with
+  ``ispresent(f) and ...``: the leaf is then plainly false for an event without the field, and ``not`` makes it
+  true, as Sigma wants.
+* ``cidr`` uses ``isIpInSubnet`` behind ``isValidIp``, so values such as ``AWS Internal`` or a service host name
+  in ``sourceIPAddress`` simply do not match.
+* JSON booleans: how Logs Insights renders ``true``/``false`` is undocumented (the console shows ``1``/``0``),
+  so a rule value ``true``/``false`` matches either form.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionItem,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.conversion.base import TextQueryBackend
+from sigma.conversion.deferred import DeferredQueryExpression
+from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.rule import SigmaRule
+from sigma.types import (
+    CompareOperators,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaFieldReference,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from sigma_lambda_layer.errors import ConversionError
+
+#: StartQuery ``queryString`` maximum length (botocore ``logs`` model, shape ``QueryString``).
+MAX_QUERY_LENGTH = 10_000
+#: Fields shown by default: what an analyst triages a CloudTrail hit with.
+DEFAULT_FIELDS: tuple[str, ...] = (
+    "@timestamp",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "recipientAccountId",
+    "userIdentity.type",
+    "userIdentity.arn",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+)
+DEFAULT_SORT = "@timestamp desc"
+#: Logs Insights returns at most 10,000 rows per query page (CWL_QuerySyntax-Limit).
+DEFAULT_LIMIT = 10_000
+
+# Characters that are meaningful to the query lexer outside literals; hex-escaped inside regex literals.
+_LEXICAL = {"#": r"\x23", "|": r"\x7c", "/": r"\/", "\\": r"\\"}
+_CONTROL = {"\n": r"\n", "\t": r"\t", "\r": r"\r"}
+# Regex metacharacters, and the quote characters (escaped so the regex literal reads unambiguously).
+_ESCAPED = frozenset(".^$*+?()[]{}\"'`")
+# A string literal may hold these without any escaping (no quote, backslash or control character).
+_SAFE_LITERAL = re.compile(r'^[^"\\\x00-\x1f\x7f]*$')
+# Regex constructs Hyperscan (the engine behind Logs Insights) rejects: lookaround and back-references.
+_UNSUPPORTED_RE = re.compile(r"\(\?<?[=!]|\(\?P[=<]|\\[1-9]|\\k<|\\g")
+_BOOL_WORDS = {"true": 1, "false": 0}
+
+
+def _regex_char(c: str) -> str:
+    """One literal character of a value, as it must appear inside ``/.../``."""
+    if c in _LEXICAL:
+        return _LEXICAL[c]
+    if c in _CONTROL:
+        return _CONTROL[c]
+    if ord(c) < 0x20 or ord(c) == 0x7F:
+        return f"\\x{ord(c):02x}"
+    if c in _ESCAPED:
+        return "\\" + c
+    return c
+
+
+def regex_literal_body(value: SigmaString) -> tuple[str, bool, bool]:
+    """Translate a Sigma string (``*``/``?`` wildcards) into a regex body.
+
+    Returns ``(body, anchored_start, anchored_end)``: a leading or trailing ``*`` drops the anchor instead of
+    emitting ``[\\s\\S]*``, which keeps ``contains``/``startswith``/``endswith`` short and readable.
+    ``[\\s\\S]`` rather than ``.`` because Sigma's ``*`` also spans newlines.
+    """
+    parts = list(value)
+    start = end = True
+    while parts and parts[0] == SpecialChars.WILDCARD_MULTI:
+        parts.pop(0)
+        start = False
+    if not parts:
+        end = False
+    while parts and parts[-1] == SpecialChars.WILDCARD_MULTI:
+        parts.pop()
+        end = False
+    out: list[str] = []
+    for p in parts:
+        if p == SpecialChars.WILDCARD_MULTI:
+            out.append(r"[\s\S]*")
+        elif p == SpecialChars.WILDCARD_SINGLE:
+            out.append(r"[\s\S]")
+        elif isinstance(p, str):
+            out.append(_regex_char(p))
+        else:
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting"
+            )
+    return "".join(out), start, end
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+class LogsInsightsBackend(TextQueryBackend):
+    """CloudTrail in CloudWatch Logs -> Logs Insights QL queries.
+
+    Backend options (``--option key=value``): ``log_group`` (repeatable, or comma-separated), ``fields``
+    (comma-separated), ``sort``, ``limit``, ``start_time``/``end_time`` (epoch seconds, ``start_query``
+    format) and ``lookback`` (seconds before ``end_time``, default 86400).
+    """
+
+    name: ClassVar[str] = "Amazon CloudWatch Logs Insights"
+    identifier: ClassVar[str] = "cloudwatch"
+    formats: ClassVar[dict[str, str]] = {
+        "default": "Logs Insights query text",
+        "query_definition": "JSON for `aws logs put-query-definition --cli-input-json` (one per rule)",
+        "start_query": "JSON for `aws logs start-query --cli-input-json` / boto3 start_query (one per rule)",
+        "cloudformation": "CloudFormation template with an AWS::Logs::QueryDefinition per rule",
+    }
+    requires_pipeline: ClassVar[bool] = True
+    correlation_methods: ClassVar[dict[str, str]] = {
+        "default": "stats ... by bin(timespan): counts per fixed time bucket",
+    }
+
+    # Operator precedence: NOT binds tighter than AND, AND tighter than OR (the default order).
+    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
+        ConditionNOT,
+        ConditionAND,
+        ConditionOR,
+    )
+    group_expression: ClassVar[str] = "({expr})"  # parentheses group, as in the docs' filter examples
+    # The relative precedence of "and" and "or" is undocumented: parenthesize every nested group.
+    parenthesize: bool = True
+    token_separator: str = " "
+    or_token: ClassVar[str] = "or"  # Boolean operators are lower-case words (CWL_QuerySyntax)
+    and_token: ClassVar[str] = "and"
+    not_token: ClassVar[str] = "not"
+    eq_token: ClassVar[str] = " = "  # used only for cased / case-invariant literals
+
+    # Field names with characters other than letters, digits, "@" and "." need backticks (CWL_QuerySyntax).
+    field_quote: ClassVar[str] = "`"
+    field_quote_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9@.]+$")
+    field_quote_pattern_negation: ClassVar[bool] = True
+
+    str_quote: ClassVar[str] = '"'  # string literals in double quotes
+    escape_char: ClassVar[str] = "\\"
+    field_exists_expression: ClassVar[str] = "ispresent({field})"  # General functions: ispresent
+    field_not_exists_expression: ClassVar[str] = "not ispresent({field})"
+    field_null_expression: ClassVar[str] = "not ispresent({field})"  # Sigma null: the field is absent
+    compare_op_expression: ClassVar[str] = "{field} {operator} {value}"  # comparison operators
+    compare_operators: ClassVar[dict[CompareOperators, str]] = {
+        CompareOperators.LT: "<",
+        CompareOperators.LTE: "<=",
+        CompareOperators.GT: ">",
+        CompareOperators.GTE: ">=",
+    }
+    re_expression: ClassVar[str] = "{field} =~ /{regex}/"  # "=~" regex match (CWL_QuerySyntax-regex)
+    cidr_expression: ClassVar[str] = 'isValidIp({field}) and isIpInSubnet({field}, "{value}")'
+    field_equals_field_expression: ClassVar[str] = "tolower({field1}) = tolower({field2})"
+    keyword_field: ClassVar[str] = "@message"  # the raw record: CloudTrail's JSON text
+
+    def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
+        super().__init__(processing_pipeline, collect_errors, **options)
+        self._negation_depth = 0
+        self.log_groups: list[str] = _as_list(options.get("log_group"))
+        self.fields: list[str] = _as_list(options.get("fields")) or list(DEFAULT_FIELDS)
+        self.sort: str = str(options.get("sort") or DEFAULT_SORT)
+        self.limit: int = int(options.get("limit") or DEFAULT_LIMIT)
+        self.start_time: int | None = int(options["start_time"]) if options.get("start_time") else None
+        self.end_time: int | None = int(options["end_time"]) if options.get("end_time") else None
+        self.lookback: int = int(options.get("lookback") or 86_400)
+        if not 1 <= self.limit <= 10_000:
+            raise ConversionError(f"limit must be between 1 and 10000, got {self.limit}")
+
+    # ------------------------------------------------------------------ negation tracking and guards
+
+    def convert_condition_not(
+        self, cond: ConditionNOT, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        """Count open ``not`` scopes so that leaves below one are guarded with ``ispresent``."""
+        self._negation_depth += 1
+        try:
+            arg = cond.args[0]
+            if isinstance(arg, (ConditionFieldEqualsValueExpression, ConditionValueExpression)):
+                # The precedence of ``not`` against ``=~``/``=`` is undocumented: always parenthesize.
+                expr = self.convert_condition(arg, state)
+                if isinstance(expr, DeferredQueryExpression):
+                    return expr.negate()
+                return f"{self.not_token} ({expr})"
+            return super().convert_condition_not(cond, state)
+        finally:
+            self._negation_depth -= 1
+
+    def _field(self, name: str) -> str:
+        if "`" in name:
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express"
+            )
+        return self.escape_and_quote_field(name)
+
+    def _guard(self, field: str, expr: str) -> str:
+        """``expr`` about ``field``, made plainly false for events without the field when under a ``not``."""
+        if self._negation_depth > 0 and field != self.keyword_field and not expr.startswith("ispresent("):
+            return f"(ispresent({field}) and {expr})"
+        return expr
+
+    # ------------------------------------------------------------------ value leaves
+
+    def _string_expr(self, field: str, value: SigmaString, cased: bool) -> str:
+        plain = None if value.contains_special() else value.to_plain()
+        word = plain.lower() if plain is not None else None
+        if word in _BOOL_WORDS and not cased:
+            # JSON booleans: rendered as true/false or 1/0, undocumented; accept both (module docstring).
+            regex = f"{field} =~ /(?i)^{word}$/"
+            return f"({regex} or {field} = {_BOOL_WORDS[word]})"
+        if (
+            plain is not None
+            and (cased or plain.lower() == plain.upper())
+            and _SAFE_LITERAL.match(plain)
+            and plain != ""
+        ):
+            return f'{field} = "{plain}"'
+        body, start, end = regex_literal_body(value)
+        if not body and not start and not end:  # only "*": any value at all
+            return f"ispresent({field})"
+        flags = "" if cased else "(?i)"
+        return f"{field} =~ /{flags}{'^' if start else ''}{body}{'$' if end else ''}/"
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        return self._guard(field, self._string_expr(field, cond.value, cased=False))
+
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        value: SigmaCasedString = cond.value
+        return self._guard(field, self._string_expr(field, value, cased=True))
+
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        value: SigmaNumber = cond.value
+        return self._guard(field, f"{field} = {value.number}")
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        value: SigmaBool = cond.value
+        return self._guard(field, self._string_expr(field, SigmaString(str(value.boolean).lower()), False))
+
+    def _regex(self, r: SigmaRegularExpression) -> str:
+        pattern = r.regexp.to_plain() if isinstance(r.regexp, SigmaString) else str(r.regexp)
+        if _UNSUPPORTED_RE.search(pattern):
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"regular expression {pattern!r} uses lookaround or a back-reference, which Hyperscan "
+                "(the Logs Insights regex engine) does not support"
+            )
+        out: list[str] = []
+        i = 0
+        while i < len(pattern):
+            c = pattern[i]
+            if c == "\\" and i + 1 < len(pattern):
+                nxt = pattern[i + 1]
+                out.append(r"\/" if nxt == "/" else c + _CONTROL.get(nxt, nxt))
+                i += 2
+                continue
+            out.append(r"\/" if c == "/" else _CONTROL.get(c, c))
+            i += 1
+        letters = {
+            SigmaRegularExpressionFlag.IGNORECASE: "i",
+            SigmaRegularExpressionFlag.MULTILINE: "m",
+            SigmaRegularExpressionFlag.DOTALL: "s",
+        }
+        flags = "".join(sorted(letters[f] for f in r.flags))
+        return (f"(?{flags})" if flags else "") + "".join(out)
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        return self._guard(field, self.re_expression.format(field=field, regex=self._regex(cond.value)))
+
+    def convert_condition_field_eq_val_cidr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        value: SigmaCIDRExpression = cond.value
+        expr = self.cidr_expression.format(field=field, value=str(value.network))
+        return f"({expr})"
+
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = self._field(cond.field)
+        value: SigmaCompareExpression = cond.value
+        expr = self.compare_op_expression.format(
+            field=field, operator=self.compare_operators[value.op], value=value.number.number
+        )
+        return self._guard(field, expr)
+
+    def convert_condition_field_eq_field(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        ref: SigmaFieldReference = cond.value
+        if ref.starts_with or ref.ends_with:
+            raise SigmaFeatureNotSupportedByBackendError(
+                "fieldref with startswith/endswith has no Logs Insights equivalent"
+            )
+        f1, f2 = self._field(cond.field), self._field(ref.field)
+        # Both must be present: Sigma never equates a missing field (and the comparison would be undocumented).
+        expr = self.field_equals_field_expression.format(field1=f1, field2=f2)
+        return f"(ispresent({f1}) and ispresent({f2}) and {expr})"
+
+    def convert_condition_field_eq_val_timestamp_part(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend"
+        )
+
+    def convert_condition_field_eq_query_expr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported for Logs Insights")
+
+    # Keywords: searched in @message, the raw JSON record, as a case-insensitive substring.
+    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        body, start, end = regex_literal_body(cond.value)
+        return f"{self.keyword_field} =~ /(?i){body}/" if body else f"ispresent({self.keyword_field})"
+
+    def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        body, _, _ = regex_literal_body(SigmaString(str(cond.value.number)))
+        return f"{self.keyword_field} =~ /{body}/"
+
+    def convert_condition_val_re(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        return self.re_expression.format(field=self.keyword_field, regex=self._regex(cond.value))
+
+    # ------------------------------------------------------------------ query assembly
+
+    def _head(self) -> str:
+        return "fields " + ", ".join(self._field(f) for f in self.fields)
+
+    def _tail(self) -> str:
+        return f"sort {self.sort} | limit {self.limit}"
+
+    def _assemble(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> str:
+        text = query if isinstance(rule, SigmaCorrelationRule) else self._filter_query(query)
+        if len(text) > MAX_QUERY_LENGTH:
+            raise ConversionError(
+                f"the Logs Insights query for rule {rule.title!r} is {len(text)} characters long, over the "
+                f"{MAX_QUERY_LENGTH}-character limit of StartQuery",
+                hint="split the rule's value lists into several rules",
+            )
+        return text
+
+    def _filter_query(self, expr: str) -> str:
+        return f"{self._head()} | filter {expr} | {self._tail()}"
+
+    def finalize_query_default(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
+    ) -> str:
+        return self._assemble(rule, query)
+
+    def _name(self, rule: SigmaRule | SigmaCorrelationRule) -> str:
+        return (rule.title or str(rule.id) or "sigma rule")[:255]
+
+    def query_definition(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> dict[str, Any]:
+        """Parameters of PutQueryDefinition (name, queryString, logGroupNames)."""
+        params: dict[str, Any] = {"name": self._name(rule), "queryString": self._assemble(rule, query)}
+        if self.log_groups:
+            params["logGroupNames"] = list(self.log_groups)
+        return params
+
+    def start_query(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> dict[str, Any]:
+        """Parameters of StartQuery; times default to the last ``lookback`` seconds."""
+        end = self.end_time if self.end_time is not None else int(time.time())
+        start = self.start_time if self.start_time is not None else end - self.lookback
+        params: dict[str, Any] = {}
+        if self.log_groups:
+            params["logGroupNames"] = list(self.log_groups)
+        params.update(
+            {
+                "startTime": start,
+                "endTime": end,
+                "queryString": self._assemble(rule, query),
+                "limit": self.limit,
+            }
+        )
+        return params
+
+    def finalize_query_query_definition(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
+    ) -> str:
+        return json.dumps(self.query_definition(rule, query), indent=2)
+
+    def finalize_query_start_query(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
+    ) -> str:
+        return json.dumps(self.start_query(rule, query), indent=2)
+
+    def finalize_query_cloudformation(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
+    ) -> dict[str, Any]:
+        definition = self.query_definition(rule, query)
+        props: dict[str, Any] = {"Name": definition["name"], "QueryString": definition["queryString"]}
+        if self.log_groups:
+            props["LogGroupNames"] = list(self.log_groups)
+        return {"rule": self._name(rule), "id": str(rule.id or ""), "properties": props}
+
+    def finalize_output_query_definition(self, queries: list[str]) -> list[str]:
+        return queries
+
+    def finalize_output_start_query(self, queries: list[str]) -> list[str]:
+        return queries
+
+    def finalize_output_cloudformation(self, queries: list[dict[str, Any]]) -> str:
+        """One template for the batch; logical ids derive from the rule title, made unique."""
+        resources: dict[str, Any] = {}
+        for q in queries:
+            base = "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", q["rule"]))
+            logical = ("Sigma" + base)[:240] or "SigmaRule"
+            n, candidate = 1, logical
+            while candidate in resources:
+                n += 1
+                candidate = f"{logical}{n}"
+            resources[candidate] = {"Type": "AWS::Logs::QueryDefinition", "Properties": q["properties"]}
+        template = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "CloudWatch Logs Insights saved queries generated by sigma-lambda from Sigma rules",
+            "Resources": resources,
+        }
+        return json.dumps(template, indent=2)
+
+    # ------------------------------------------------------------------ correlation rules
+
+    _CORRELATION_OPS: ClassVar[dict[SigmaCorrelationConditionOperator, str]] = {
+        SigmaCorrelationConditionOperator.LT: "<",
+        SigmaCorrelationConditionOperator.LTE: "<=",
+        SigmaCorrelationConditionOperator.GT: ">",
+        SigmaCorrelationConditionOperator.GTE: ">=",
+        SigmaCorrelationConditionOperator.EQ: "=",
+    }
+
+    @staticmethod
+    def _bin(seconds: int) -> str:
+        for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+            if seconds % size == 0:
+                return f"{seconds // size}{unit}"
+        return f"{seconds}s"
+
+    def _correlation(self, rule: SigmaCorrelationRule, aggregate: Callable[[], str], alias: str) -> list[str]:
+        exprs: list[str] = []
+        for ref in rule.rules or []:
+            results = ref.rule.get_conversion_result()
+            exprs.extend(f"({r})" for r in results)
+        if not exprs:
+            raise SigmaFeatureNotSupportedByBackendError("correlation rule references no convertible rule")
+        cond = rule.condition
+        op = self._CORRELATION_OPS.get(cond.op)
+        if op is None:
+            raise SigmaFeatureNotSupportedByBackendError(f"correlation condition {cond.op} not supported")
+        by = [f"bin({self._bin(rule.timespan.seconds)}) as window"]
+        by += [self._field(f) for f in rule.group_by or []]
+        return [
+            f"filter {' or '.join(exprs)} | stats {aggregate()} as {alias} by {', '.join(by)}"
+            f" | filter {alias} {op} {cond.count} | sort window desc | limit {self.limit}"
+        ]
+
+    def convert_correlation_event_count_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
+        return self._correlation(rule, lambda: "count(*)", "event_count")
+
+    def convert_correlation_value_count_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
+        fieldref = rule.condition.fieldref
+        if not isinstance(fieldref, str):
+            raise SigmaFeatureNotSupportedByBackendError("value_count needs exactly one field")
+        return self._correlation(rule, lambda: f"count_distinct({self._field(fieldref)})", "value_count")
+
+    def _unsupported_correlation(self, *args: Any, **kwargs: Any) -> list[str]:
+        raise SigmaFeatureNotSupportedByBackendError(
+            "only event_count and value_count correlations can be expressed in one Logs Insights query"
+        )
+
+    convert_correlation_temporal_rule = _unsupported_correlation
+    convert_correlation_temporal_ordered_rule = _unsupported_correlation
+    convert_correlation_extended_temporal_rule = _unsupported_correlation
+    convert_correlation_extended_temporal_ordered_rule = _unsupported_correlation
+    convert_correlation_value_sum_rule = _unsupported_correlation
+    convert_correlation_value_avg_rule = _unsupported_correlation
+    convert_correlation_value_percentile_rule = _unsupported_correlation
+    convert_correlation_value_median_rule = _unsupported_correlation

@@ -1,0 +1,108 @@
+"""Processing pipeline for CloudTrail delivered to CloudWatch Logs, queried with Logs Insights.
+
+Logs Insights discovers the fields of a JSON log event by flattening it: nested keys become dot paths
+(``userIdentity.arn``) and array elements get a numeric segment (``requestParameters.instancesSet.items.0.
+instanceId``), per the CloudWatch Logs User Guide, "Supported logs and discovered fields" (Fields in JSON logs).
+So raw CloudTrail names are kept, except in two cases this pipeline rewrites:
+
+- **Arrays** (paths in :data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS`): a Sigma value on an array
+  must match any element, so the field becomes the OR of its first ``N`` element fields (``.0`` .. ``.N-1``;
+  nested arrays multiply). ``N`` is the backend option ``array_elements`` (default 5, the most layers a Lambda
+  function can have). Trade-off: elements past ``N`` are not searched, so a match only there is missed (and a
+  ``not`` over it is wrongly true). The alternative, a regex over ``@message``, cannot be scoped to the array
+  and so would match values anywhere in the record.
+- **Whole objects** (a free-form subtree root such as ``requestParameters``, or a parent of fixed fields such
+  as ``userIdentity``): Logs Insights has no field for an object, only for its leaves, so the value is searched
+  in ``@message``, the record's JSON text. This is broader than the object: it matches the value anywhere in
+  the record. It is what SigmaHQ rules like ``requestParameters|contains: 'Suspended'`` are written for.
+
+The log group(s) are a backend option (``log_group``), not pipeline state: a CloudTrail trail delivers to a
+group the user named, so there is no default to guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+from sigma.processing.conditions import LogsourceCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import RuleFailureTransformation
+from sigma.processing.transformations.base import FieldMappingTransformationBase
+
+from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FREE_FORM, array_prefixes
+
+PIPELINE_ID = "aws_cloudtrail_cloudwatch"
+#: Default number of array elements searched (backend option ``array_elements``).
+DEFAULT_ARRAY_ELEMENTS = 5
+#: Where a whole JSON object is searched: the raw record text.
+MESSAGE_FIELD = "@message"
+
+_OBJECTS: frozenset[str] = (
+    frozenset(
+        {*FREE_FORM} | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
+    )
+    - ARRAY_FIELDS
+)
+
+
+def logs_insights_fields(field: str, elements: int = DEFAULT_ARRAY_ELEMENTS) -> str | list[str]:
+    """The Logs Insights field(s) a CloudTrail field name stands for (a list means: any of them)."""
+    if field in _OBJECTS:
+        return MESSAGE_FIELD
+    prefixes = array_prefixes(field)
+    if not prefixes:
+        return field
+    # Cut the path after each array prefix; an element index goes into every cut.
+    cuts = [len(p) for p in prefixes]
+    pieces = [field[a:b].strip(".") for a, b in zip([0, *cuts], [*cuts, len(field)])]
+    names = []
+    for indexes in product(range(elements), repeat=len(prefixes)):
+        parts = [pieces[0]]
+        for idx, piece in zip(indexes, pieces[1:]):
+            parts.append(str(idx))
+            if piece:
+                parts.append(piece)
+        names.append(".".join(parts))
+    return names
+
+
+@dataclass
+class CloudTrailToLogsInsightsFields(FieldMappingTransformationBase):
+    """Rename array and object fields as Logs Insights discovers them (see the module docstring)."""
+
+    def apply_field_name(self, field: str | None) -> str | list[str] | None:
+        if field is None:  # keywords: the backend searches @message
+            return None
+        elements = int(self._pipeline.vars.get("backend_array_elements") or DEFAULT_ARRAY_ELEMENTS)
+        mapped = logs_insights_fields(field, elements)
+        return None if mapped == field else mapped
+
+
+def _cloudtrail() -> LogsourceCondition:
+    """A fresh condition per item: pySigma binds each condition object to one processing item."""
+    return LogsourceCondition(product="aws", service="cloudtrail")
+
+
+def aws_cloudtrail_cloudwatch() -> ProcessingPipeline:
+    """CloudTrail JSON fields as CloudWatch Logs Insights discovers them."""
+    return ProcessingPipeline(
+        name="AWS CloudTrail in CloudWatch Logs (Logs Insights discovered fields)",
+        priority=20,
+        items=[
+            ProcessingItem(
+                identifier="cloudtrail_cloudwatch_logsource_only",
+                transformation=RuleFailureTransformation(
+                    "the aws_cloudtrail_cloudwatch pipeline handles only rules with logsource product: aws, "
+                    "service: cloudtrail"
+                ),
+                rule_conditions=[_cloudtrail()],
+                rule_condition_negation=True,
+            ),
+            ProcessingItem(
+                identifier="cloudtrail_cloudwatch_fields",
+                transformation=CloudTrailToLogsInsightsFields(),
+                rule_conditions=[_cloudtrail()],
+            ),
+        ],
+    )
