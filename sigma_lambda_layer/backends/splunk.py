@@ -1,0 +1,341 @@
+"""Splunk SPL for CloudTrail: the stock pySigma Splunk backend, corrected where its SPL means something else.
+
+Splunk search terms ``field="value"`` already match as Sigma does: case-insensitive, ``*`` a wildcard,
+``NOT field="x"`` true for events without the field, multi-valued fields matching when any value does. What
+search cannot say is done in eval, where a regular expression (PCRE) gives exact control:
+
+- Sigma ``?`` (search has no one-character wildcard) and a literal ``*`` (search cannot escape an asterisk:
+  Splunk Search Manual, "Wildcards"; SPL2 Search Manual, "SPL2 and regular expressions"),
+- ``|re`` (PCRE, case-sensitive, unanchored, as Sigma's), ``|fieldref`` (two fields), keywords (the raw
+  event text).
+
+Such a leaf becomes a post-filter after the search (``| regex field="..."`` or ``| where ...``) when only
+ANDs lead to it from the root, so that dropping events is right. Under OR or NOT it becomes a 0/1 flag
+computed by ``| eval sigma_matchN=if(<predicate>, 1, 0)`` before a ``| search`` that holds the whole
+condition, with ``sigma_matchN=1`` in the leaf's place: ``if`` turns a predicate on a missing field into 0,
+so ``NOT`` stays two-valued, as Sigma's ``not`` is.
+
+Fixes over the stock backend: ``?`` was turned into ``*`` (matched more), a literal ``*`` stayed a wildcard,
+regular expressions kept single backslashes (SPL's quoted strings unescape ``\\\\`` to ``\\``), field
+references failed under OR and were compared case-sensitively, CIDR skipped field-name checks, and
+``|cased`` was unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from sigma.backends.splunk import SplunkBackend
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.conversion.deferred import DeferredQueryExpression
+from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.rule import SigmaRule
+from sigma.types import (
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaFieldReference,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+
+#: Pipeline state keys written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as literals here so the
+#: backend does not import the pipeline module).
+STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
+STATE_SPATH_FIELDS: Final[str] = "splunk_spath_fields"
+#: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
+_STATE_FLAGS: Final[str] = "splunk_eval_flags"
+
+_FIELD_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.{}]*$")
+#: Splunk index names: letters, digits, ``_``, ``-`` (indexes.conf); ``*`` as a search wildcard.
+_INDEX_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_\-*]*$")
+_CONTROL: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f]")
+_RE_FLAGS: Final[dict[SigmaRegularExpressionFlag, str]] = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+
+
+def spl_quote(text: str) -> str:
+    """``text`` as a double-quoted SPL string (search or eval): ``\\`` and ``"`` escaped with ``\\``.
+
+    Inside quotes a ``|`` is literal and cannot start a command. Control characters are refused: a
+    newline would end the line of a savedsearches.conf stanza.
+    """
+    if _CONTROL.search(text):
+        raise UnsupportedConstructError(
+            f"value {text!r} contains a control character (newline, tab ...), which Splunk SPL cannot quote"
+        )
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _needs_eval(value: SigmaString) -> bool:
+    """True if search syntax cannot express ``value``: a ``?`` wildcard or a literal ``*``."""
+    return any(
+        part is SpecialChars.WILDCARD_SINGLE or (isinstance(part, str) and "*" in part) for part in value.s
+    )
+
+
+def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
+    """A PCRE body matching what ``value`` matches (``*`` -> ``.*``, ``?`` -> ``.``, the rest literal)."""
+    body = "".join(
+        ".*"
+        if part is SpecialChars.WILDCARD_MULTI
+        else "."
+        if part is SpecialChars.WILDCARD_SINGLE
+        # re.escape escapes every non-alphanumeric ASCII character; PCRE reads each such escape as literal
+        else re.escape(part)
+        for part in value.s
+        if isinstance(part, str | SpecialChars)
+    )
+    return f"^{body}$" if anchored else body
+
+
+@dataclass
+class SplunkPostFilter(DeferredQueryExpression):
+    """A pipe command after the search that drops non-matching events (``regex`` or ``where``)."""
+
+    command: str = ""
+
+    def negate(self) -> SplunkPostFilter:
+        # Post-filters are only made for leaves with no NOT above them (see _eval_leaf).
+        raise SigmaFeatureNotSupportedByBackendError("negated Splunk post-filter")
+
+    def finalize_expression(self) -> str:
+        return self.command
+
+
+class CloudTrailSplunkBackend(SplunkBackend):
+    """Splunk SPL over the Splunk Add-on for AWS (sourcetype ``aws:cloudtrail``).
+
+    Backend option ``index`` (``--option index=aws``) opens each query with ``index=aws``.
+    """
+
+    name: ClassVar[str] = "Splunk SPL for AWS CloudTrail (Splunk Add-on for AWS)"
+    # data_model (tstats) is dropped: CloudTrail rules match raw Add-on fields (requestParameters.*,
+    # userIdentity.*) that the CIM Change/Authentication data models do not carry, and the Add-on maps only
+    # some eventNames into them, so a tstats query would miss events the rule matches.
+    formats: ClassVar[dict[str, str]] = {
+        "default": "Plain SPL queries",
+        "savedsearches": "Plain SPL in a savedsearches.conf file",
+    }
+
+    field_quote: ClassVar[str | None] = None  # names are validated instead (escape_and_quote_field)
+    wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
+    case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
+    field_null_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
+    cidr_expression: ClassVar[str] = "{field}={value}"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        index = self.backend_options.get("index")
+        if index is not None and not _INDEX_NAME.match(str(index)):
+            raise UsageError(
+                f"invalid Splunk index name {index!r}",
+                hint="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
+            )
+
+    def compare_precedence(self, outer: Any, inner: Any) -> bool:
+        """Bracket every OR inside an AND and every AND inside an OR.
+
+        Splunk search binds OR tighter than AND (``a b OR c`` is ``a (b OR c)``), the reverse of most
+        languages; explicit brackets keep the query correct and let it read as the rule does.
+        """
+        if isinstance(inner, ConditionAND | ConditionOR):
+            return type(inner) is type(outer)
+        return bool(super().compare_precedence(outer, inner))
+
+    def convert_condition(self, cond: Any, state: ConversionState) -> Any:
+        """Bracket a top-level OR, which follows the sourcetype term in the base search."""
+        converted = super().convert_condition(cond, state)
+        if cond.parent is None and isinstance(cond, ConditionOR) and isinstance(converted, str):
+            return f"({converted})"
+        return converted
+
+    # -- names and values ------------------------------------------------------------------------------
+
+    def escape_and_quote_field(self, field_name: str) -> str:
+        """Field names are written bare in search and single-quoted in eval, so only safe names pass."""
+        if not _FIELD_NAME.match(field_name):
+            raise UnsupportedFieldError(
+                f"field name {field_name!r} has characters Splunk SPL cannot express safely",
+                hint="letters, digits, '_', '.' and '{}' only",
+            )
+        return field_name
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        if _needs_eval(s):  # callers route these to eval first; this guards the IN-list path
+            raise UnsupportedConstructError(f"value {s!s} cannot be written as a Splunk search term")
+        text = "".join(
+            "*" if part is SpecialChars.WILDCARD_MULTI else part
+            for part in s.s
+            if isinstance(part, str | SpecialChars)
+        )
+        return spl_quote(text)
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        return super().decide_convert_condition_as_in_expression(cond, state) and all(
+            isinstance(arg, ConditionFieldEqualsValueExpression)
+            and isinstance(arg.value, SigmaString)
+            and not isinstance(arg.value, SigmaCasedString)
+            and not _needs_eval(arg.value)
+            for arg in cond.args
+        )
+
+    # -- leaves that need eval -------------------------------------------------------------------------
+
+    def _eval_leaf(
+        self,
+        cond: ConditionFieldEqualsValueExpression | ConditionValueExpression,
+        state: ConversionState,
+        predicate: str,
+        post_filter: str | None = None,
+    ) -> str | DeferredQueryExpression:
+        """A leaf decided in eval: a post-filter when only ANDs lie above it, else a flag (module doc)."""
+        if not (
+            cond.parent_condition_chain_contains(ConditionOR)
+            or cond.parent_condition_chain_contains(ConditionNOT)
+        ):
+            return SplunkPostFilter(state, command=post_filter or f"where {predicate}")
+        flags: list[str] = state.processing_state.setdefault(_STATE_FLAGS, [])
+        flags.append(predicate)
+        return f"sigma_match{len(flags)}=1"
+
+    @staticmethod
+    def _mv_regex(field: str, regex: str) -> str:
+        """Eval predicate: some value of (possibly multi-valued) ``field`` matches PCRE ``regex``.
+
+        ``mvfind`` returns the index of the first matching value or NULL (Search Reference, mvfind).
+        """
+        return f"isnotnull(mvfind('{field}', {spl_quote(regex)}))"
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        value = cond.value
+        assert isinstance(value, SigmaString)
+        if _needs_eval(value):
+            field = self.escape_and_quote_field(cond.field)
+            return self._eval_leaf(cond, state, self._mv_regex(field, "(?i)" + sigma_string_regex(value)))
+        return f"{self.escape_and_quote_field(cond.field)}={self.convert_value_str(value, state)}"
+
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        """``|cased``: ``field=CASE("Value")`` (Search Manual, "Use CASE() and TERM() to match phrases")."""
+        value = cond.value
+        assert isinstance(value, SigmaString)
+        field = self.escape_and_quote_field(cond.field)
+        if _needs_eval(value):
+            return self._eval_leaf(cond, state, self._mv_regex(field, sigma_string_regex(value)))
+        return f"{field}=CASE({self.convert_value_str(value, state)})"
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        """``|re``: PCRE with Sigma's flags as an inline ``(?ims)`` group; ``regex`` for single values."""
+        value = cond.value
+        assert isinstance(value, SigmaRegularExpression)
+        flags = "".join(sorted(_RE_FLAGS[f] for f in value.flags))
+        regex = (f"(?{flags})" if flags else "") + str(value.regexp)
+        field = self.escape_and_quote_field(cond.field)
+        # The regex command on a multi-valued ({}) field is not documented; mvfind is.
+        post = None if "{}" in field else f"regex {field}={spl_quote(regex)}"
+        return self._eval_leaf(cond, state, self._mv_regex(field, regex), post)
+
+    def convert_condition_field_eq_field(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        """``|fieldref``: ``lower('a')=lower('b')``, since eval's ``=`` is case-sensitive and Sigma is not."""
+        ref = cond.value
+        assert isinstance(ref, SigmaFieldReference)
+        if ref.starts_with or ref.ends_with:
+            raise UnsupportedConstructError(
+                "field reference with startswith/endswith/contains is not supported by the Splunk target"
+            )
+        a, b = self.escape_and_quote_field(cond.field), self.escape_and_quote_field(ref.field)
+        if "{}" in a or "{}" in b:
+            raise UnsupportedConstructError(
+                f"field reference between {a!r} and {b!r}: comparing multi-valued Splunk fields in eval "
+                "is not a per-value comparison"
+            )
+        return self._eval_leaf(cond, state, f"lower('{a}')=lower('{b}')")
+
+    def convert_condition_field_eq_val_cidr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        """``|cidr``: search matches ``field="10.0.0.0/8"`` as a CIDR block (Search Reference, search)."""
+        cidr = cond.value
+        assert isinstance(cidr, SigmaCIDRExpression)
+        return f"{self.escape_and_quote_field(cond.field)}={spl_quote(str(cidr.network))}"
+
+    def convert_condition_val_str(
+        self, cond: ConditionValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        """Keywords: a case-insensitive substring of the raw event (the JSON text), as Sigma keywords are."""
+        value = cond.value
+        assert isinstance(value, SigmaString)
+        regex = "(?i)" + sigma_string_regex(value, anchored=False)
+        return self._eval_leaf(
+            cond, state, f"match(_raw, {spl_quote(regex)})", f"regex _raw={spl_quote(regex)}"
+        )
+
+    def convert_condition_val_num(
+        self, cond: ConditionValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        regex = re.escape(str(cond.value))
+        return self._eval_leaf(
+            cond, state, f"match(_raw, {spl_quote(regex)})", f"regex _raw={spl_quote(regex)}"
+        )
+
+    def convert_condition_val_re(
+        self, cond: ConditionValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        value = cond.value
+        assert isinstance(value, SigmaRegularExpression)
+        flags = "".join(sorted(_RE_FLAGS[f] for f in value.flags))
+        regex = (f"(?{flags})" if flags else "") + str(value.regexp)
+        return self._eval_leaf(
+            cond, state, f"match(_raw, {spl_quote(regex)})", f"regex _raw={spl_quote(regex)}"
+        )
+
+    # -- assembling the query --------------------------------------------------------------------------
+
+    def finish_query(self, rule: SigmaRule, query: Any, state: ConversionState) -> Any:  # type: ignore[override]
+        """``[index=...] sourcetype=... <terms>``, or with spath/flags: ``<base> | spath | eval | search``."""
+        ps = state.processing_state
+        base: list[str] = []
+        if (index := self.backend_options.get("index")) is not None:
+            base.append(f"index={index}")
+        if (sourcetype := ps.get(STATE_SOURCETYPE)) is not None:
+            base.append(f"sourcetype={spl_quote(str(sourcetype))}")
+        main = query if isinstance(query, str) else ""
+        pre = [f"spath output={f} path={f}" for f in ps.get(STATE_SPATH_FIELDS, [])]
+        if flags := ps.get(_STATE_FLAGS):
+            pre.append(
+                "eval " + ", ".join(f"sigma_match{i}=if({p}, 1, 0)" for i, p in enumerate(flags, start=1))
+            )
+        if pre:
+            out = " ".join(base) or "*"
+            out += "".join(f" | {p}" for p in pre)
+            if main:
+                out += f" | search {main}"
+        else:
+            out = " ".join([*base, main]).strip() or "*"
+        out += "".join(f" | {d.finalize_expression()}" for d in state.deferred)
+        return out
