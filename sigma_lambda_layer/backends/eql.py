@@ -1,0 +1,618 @@
+"""Elasticsearch EQL over the Elastic AWS integration (``logs-aws.cloudtrail-*``).
+
+The stock :class:`~sigma.backends.elasticsearch.EqlBackend` writes ``field:"value"`` for plain values but
+``==`` for IPs and empty strings, ``regex~`` with Sigma's (Python) regex unchanged, and ``not`` without
+regard for events that lack the field. This subclass keeps its output formats and fixes the meaning:
+
+* EQL reference, "Comparison operators" (elastic/elasticsearch
+  ``docs/reference/query-languages/eql/eql-syntax.md``; elastic.co/guide/en/elasticsearch/reference/current/
+  eql-syntax.html): ``==`` is case-sensitive and has no wildcards, ``:`` is case-insensitive and takes ``*``
+  and ``?`` wildcards and lists; ``like``/``regex`` are case-sensitive, ``like~``/``regex~`` are not;
+  ``in``/``in~``. So Sigma's default matching becomes ``:`` and ``|cased`` becomes ``==``/``like``/``in``.
+* ``regex``/``regex~`` take a Lucene regular expression (Query DSL "Regular expression syntax"), which
+  matches the whole value. Sigma ``|re`` is a Python regex with ``re.search`` semantics, so it is
+  translated (:func:`to_lucene_regexp`), or rejected where Lucene has no equivalent.
+* ``:`` and ``like`` hand the pattern to a Lucene wildcard query, where ``\\`` is an escape character
+  (``WildcardQuery.toAutomaton``; QL ``WildcardPattern``). Values holding a literal ``*``, ``?`` or ``\\`` are
+  therefore matched with a Lucene regexp instead, whose escaping is documented.
+* "Comparing fields": EQL cannot compare a field to another field, so ``|fieldref`` is an error.
+* Flattened fields (``aws.cloudtrail.flattened.*``) cannot be used in EQL: EQL rejects fields of type
+  ``flattened`` (elastic/elasticsearch#101985, "Cannot use field [...] with unsupported type [flattened]") and
+  the QL index resolver marks every sub-field under an unsupported type as unsupported (#50823).
+* Negation: the EQL reference does not define ``not`` over a missing value, so a negated comparison is
+  written ``(?field == null or not <comparison>)``; ``?`` marks the field optional ("Optional fields").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sigma.backends.elasticsearch import EqlBackend
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionItem,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.types import (
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+
+#: The data stream of Elastic's AWS integration, CloudTrail data set.
+CLOUDTRAIL_INDEX = "logs-aws.cloudtrail-*"
+
+#: Prefix of the integration's ``flattened`` copies of requestParameters, responseElements, ...
+FLATTENED_PREFIX = "aws.cloudtrail.flattened."
+
+#: Characters with a meaning in Lucene regexps (Query DSL "Regular expression syntax", reserved characters,
+#: plus the optional operators ``# @ & < > ~`` that ``flags: ALL`` enables). A backslash makes any of them
+#: literal; escaping a character that needs none is harmless.
+LUCENE_REGEXP_RESERVED = frozenset('.?+*|{}[]()"\\#@&<>~')
+
+_QUANTIFIER = re.compile(r"\{(\d*)(,(\d*))?\}")
+_ASCII_CLASSES: dict[str, tuple[bool, list[tuple[str, str]]]] = {
+    "d": (False, [("0", "9")]),
+    "D": (True, [("0", "9")]),
+    "w": (False, [("0", "9"), ("A", "Z"), ("a", "z"), ("_", "_")]),
+    "W": (True, [("0", "9"), ("A", "Z"), ("a", "z"), ("_", "_")]),
+    "s": (False, [(c, c) for c in " \t\n\r\f\v"]),
+    "S": (True, [(c, c) for c in " \t\n\r\f\v"]),
+}
+_CHAR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
+
+
+def lucene_escape(text: str) -> str:
+    """A Lucene regexp that matches ``text`` literally."""
+    return "".join("\\" + c if c in LUCENE_REGEXP_RESERVED else c for c in text)
+
+
+def _unsupported_re(pattern: str, what: str) -> UnsupportedConstructError:
+    return UnsupportedConstructError(
+        f"regular expression {pattern!r}: {what} has no Lucene regexp equivalent",
+        hint="Lucene regexps (used by EQL regex and ES|QL RLIKE) lack anchors inside the pattern, "
+        "lookaround, backreferences and word boundaries; rewrite the rule without them",
+    )
+
+
+@dataclass
+class _RegexTranslator:
+    """Recursive-descent translation of a Python regex (Sigma ``|re``) into a Lucene regexp.
+
+    ``fold_case`` lowercases letters (for ES|QL, which matches ``TO_LOWER(field)`` instead of having a
+    case-insensitive RLIKE); character classes then also get the lowercase twins of their ``A-Z`` ranges.
+    """
+
+    pattern: str
+    fold_case: bool
+    pos: int = 0
+
+    def error(self, what: str) -> UnsupportedConstructError:
+        return _unsupported_re(self.pattern, what)
+
+    def peek(self, n: int = 0) -> str:
+        i = self.pos + n
+        return self.pattern[i] if i < len(self.pattern) else ""
+
+    def literal(self, c: str) -> str:
+        if self.fold_case and len(c.lower()) == 1:
+            c = c.lower()
+        return lucene_escape(c)
+
+    def alternation(self, depth: int) -> tuple[str, bool]:
+        branches = [self.sequence(depth)]
+        while self.peek() == "|":
+            self.pos += 1
+            branches.append(self.sequence(depth))
+        return "|".join(branches), len(branches) > 1
+
+    def sequence(self, depth: int) -> str:
+        out: list[str] = []
+        while self.pos < len(self.pattern) and self.peek() not in "|)":
+            atom = self.atom(depth)
+            out.append(atom + self.quantifier())
+        if depth > 0 and self.peek() == "":
+            raise self.error("an unbalanced parenthesis")
+        return "".join(out)
+
+    def quantifier(self) -> str:
+        c = self.peek()
+        q = ""
+        if c in ("*", "+", "?"):
+            q = c
+            self.pos += 1
+        elif c == "{":
+            m = _QUANTIFIER.match(self.pattern, self.pos)
+            if m is None or (m.group(1) == "" and m.group(2) is None):
+                return ""
+            lo, hi = m.group(1) or "0", m.group(3)
+            q = "{" + lo + ("" if m.group(2) is None else "," + (hi or "")) + "}"
+            self.pos = m.end()
+        else:
+            return ""
+        nxt = self.peek()
+        if nxt == "?":  # lazy: the same set of matching values
+            self.pos += 1
+        elif nxt == "+":
+            raise self.error("a possessive quantifier")
+        return q
+
+    def atom(self, depth: int) -> str:
+        c = self.peek()
+        self.pos += 1
+        if c == "(":
+            if self.peek() == "?":
+                if self.pattern.startswith("?:", self.pos):
+                    self.pos += 2
+                elif self.pattern.startswith("?P<", self.pos):
+                    end = self.pattern.find(">", self.pos)
+                    if end < 0:
+                        raise self.error("a malformed named group")
+                    self.pos = end + 1
+                else:
+                    raise self.error("a lookaround, inline flag or conditional group")
+            body, _ = self.alternation(depth + 1)
+            if self.peek() != ")":
+                raise self.error("an unbalanced parenthesis")
+            self.pos += 1
+            return "(" + body + ")"
+        if c == "[":
+            return self.char_class()
+        if c == ".":
+            return "."
+        if c in ("^", "$"):
+            raise self.error(f"an anchor {c!r} inside the pattern")
+        if c in ("*", "+", "?"):
+            raise self.error(f"a quantifier {c!r} without an operand")
+        if c == ")":
+            raise self.error("an unbalanced parenthesis")
+        if c == "\\":
+            return self.escape()
+        return self.literal(c)
+
+    def escape(self) -> str:
+        c = self.peek()
+        if c == "":
+            raise self.error("a trailing backslash")
+        self.pos += 1
+        if c in _ASCII_CLASSES:
+            negated, ranges = _ASCII_CLASSES[c]
+            return self.render_class(negated, list(ranges))
+        if c in _CHAR_ESCAPES:
+            return self.literal(_CHAR_ESCAPES[c])
+        if c in ("x", "u", "U"):
+            return self.literal(self.hex_escape(c))
+        if c.isalnum():
+            raise self.error(f"the escape \\{c}")
+        return self.literal(c)
+
+    def hex_escape(self, kind: str) -> str:
+        width = {"x": 2, "u": 4, "U": 8}[kind]
+        digits = self.pattern[self.pos : self.pos + width]
+        if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
+            raise self.error(f"a malformed \\{kind} escape")
+        self.pos += width
+        return chr(int(digits, 16))
+
+    def class_char(self) -> tuple[str, list[tuple[str, str]] | None, bool]:
+        """One class member: (char, expanded ranges of a shorthand or None, shorthand negated)."""
+        c = self.peek()
+        if c == "":
+            raise self.error("an unterminated character class")
+        self.pos += 1
+        if c != "\\":
+            return c, None, False
+        e = self.peek()
+        self.pos += 1
+        if e in _ASCII_CLASSES:
+            negated, ranges = _ASCII_CLASSES[e]
+            return "", list(ranges), negated
+        if e in _CHAR_ESCAPES:
+            return _CHAR_ESCAPES[e], None, False
+        if e in ("x", "u", "U"):
+            return self.hex_escape(e), None, False
+        if e == "" or e.isalnum():
+            raise self.error(f"the escape \\{e} in a character class")
+        return e, None, False
+
+    def char_class(self) -> str:
+        negated = self.peek() == "^"
+        if negated:
+            self.pos += 1
+        ranges: list[tuple[str, str]] = []
+        first = True
+        while True:
+            if self.peek() == "]" and not first:
+                self.pos += 1
+                break
+            first = False
+            lo, expanded, shorthand_negated = self.class_char()
+            if expanded is not None:
+                if shorthand_negated:
+                    raise self.error("a negated shorthand (\\D, \\W, \\S) inside a character class")
+                ranges.extend(expanded)
+                continue
+            if self.peek() == "-" and self.peek(1) not in ("]", ""):
+                self.pos += 1
+                hi, hi_expanded, _ = self.class_char()
+                if hi_expanded is not None:
+                    raise self.error("a range ending in a shorthand class")
+                if ord(hi) < ord(lo):
+                    raise self.error("a reversed character range")
+                ranges.append((lo, hi))
+            else:
+                ranges.append((lo, lo))
+        return self.render_class(negated, ranges)
+
+    def render_class(self, negated: bool, ranges: list[tuple[str, str]]) -> str:
+        if self.fold_case:
+            twins = []
+            for lo, hi in ranges:
+                a, b = max(ord(lo), ord("A")), min(ord(hi), ord("Z"))
+                if a <= b:
+                    twins.append((chr(a + 32), chr(b + 32)))
+            ranges = ranges + twins
+
+        def esc(c: str) -> str:
+            return c if c.isalnum() or c in " \t\n\r\f\v" else "\\" + c
+
+        body = "".join(esc(lo) if lo == hi else esc(lo) + "-" + esc(hi) for lo, hi in ranges)
+        return "[" + ("^" if negated else "") + body + "]"
+
+
+def to_lucene_regexp(
+    pattern: str, *, fold_case: bool = False, multiline: bool = False, dotall: bool = False
+) -> str:
+    """Translate a Sigma ``|re`` value (Python syntax, ``re.search`` semantics) into a Lucene regexp.
+
+    Lucene regexps match the whole value, so an unanchored pattern gets ``.*`` on the open side(s); a
+    leading ``^`` or trailing ``$`` anchors that side. ``\\d``, ``\\w``, ``\\s`` become their ASCII classes.
+    Lucene's ``.`` also matches a line break and ``$`` does not match before a final line break, so the
+    translation differs from Python for values that contain line breaks (not found in CloudTrail fields).
+    Anything Lucene cannot express raises :class:`UnsupportedConstructError`.
+    """
+    del dotall  # Lucene's "." always matches line breaks: the translation is exact only without them
+    body = pattern
+    start_anchor = body.startswith("^")
+    if start_anchor:
+        body = body[1:]
+    end_anchor = False
+    if body.endswith("$"):
+        backslashes = len(body[:-1]) - len(body[:-1].rstrip("\\"))
+        if backslashes % 2 == 0:
+            end_anchor = True
+            body = body[:-1]
+    if multiline and (start_anchor or end_anchor):
+        raise _unsupported_re(pattern, "an anchor with the multi-line flag (|m)")
+    translator = _RegexTranslator(body, fold_case)
+    translated, has_alternatives = translator.alternation(0)
+    if translator.pos != len(body):
+        raise _unsupported_re(pattern, "an unbalanced parenthesis")
+    if has_alternatives:
+        if start_anchor or end_anchor:
+            raise _unsupported_re(pattern, "an anchor next to a top-level alternation")
+        translated = "(" + translated + ")"
+    return ("" if start_anchor else ".*") + translated + ("" if end_anchor else ".*")
+
+
+@dataclass(frozen=True)
+class StringPattern:
+    """A Sigma string value as literal text and wildcards, classified by the shape EQL/ES|QL can use."""
+
+    parts: tuple[str | SpecialChars, ...]
+
+    @classmethod
+    def of(cls, value: SigmaString) -> StringPattern:
+        merged: list[str | SpecialChars] = []
+        for part in value.s:
+            if isinstance(part, str):
+                if merged and isinstance(merged[-1], str):
+                    merged[-1] += part
+                else:
+                    merged.append(part)
+            elif isinstance(part, SpecialChars):
+                merged.append(part)
+            else:
+                raise UnsupportedConstructError(
+                    f"value {value!s}: unexpanded placeholder", hint="expand placeholders in a pipeline"
+                )
+        return cls(tuple(merged))
+
+    @property
+    def text(self) -> str:
+        """The literal text (meaningful when the pattern has no wildcards)."""
+        return "".join(p for p in self.parts if isinstance(p, str))
+
+    @property
+    def has_wildcards(self) -> bool:
+        return any(isinstance(p, SpecialChars) for p in self.parts)
+
+    @property
+    def only_multi_wildcards(self) -> bool:
+        return all(p is SpecialChars.WILDCARD_MULTI for p in self.parts if isinstance(p, SpecialChars))
+
+    def shape(self) -> tuple[str, str]:
+        """``(kind, literal)``: kind is exact, prefix, suffix, contains or wildcard."""
+        p = self.parts
+        multi = SpecialChars.WILDCARD_MULTI
+        if not self.has_wildcards:
+            return "exact", self.text
+        if len(p) == 2 and isinstance(p[0], str) and p[1] is multi:
+            return "prefix", p[0]
+        if len(p) == 2 and p[0] is multi and isinstance(p[1], str):
+            return "suffix", p[1]
+        if len(p) == 3 and p[0] is multi and isinstance(p[1], str) and p[2] is multi:
+            return "contains", p[1]
+        return "wildcard", ""
+
+    def to_lucene_regexp(self, *, fold_case: bool = False) -> str:
+        out = []
+        for part in self.parts:
+            if part is SpecialChars.WILDCARD_MULTI:
+                out.append(".*")
+            elif part is SpecialChars.WILDCARD_SINGLE:
+                out.append(".")
+            else:
+                assert isinstance(part, str)
+                out.append(lucene_escape(part.lower() if fold_case else part))
+        return "".join(out)
+
+    def to_wildcard(self, escape: Callable[[str], str]) -> str:
+        """The pattern as a ``*``/``?`` wildcard string, literal text passed through ``escape``."""
+        out = []
+        for part in self.parts:
+            if part is SpecialChars.WILDCARD_MULTI:
+                out.append("*")
+            elif part is SpecialChars.WILDCARD_SINGLE:
+                out.append("?")
+            else:
+                assert isinstance(part, str)
+                out.append(escape(part))
+        return "".join(out)
+
+
+def is_case_free(text: str) -> bool:
+    """True if case-(in)sensitive comparison of ``text`` cannot differ (no letters with case)."""
+    return text.lower() == text.upper()
+
+
+def quote_string(text: str) -> str:
+    """A double-quoted EQL / ES|QL string literal (both escape ``\\``, ``"``, CR, LF and tab)."""
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return '"' + escaped + '"'
+
+
+def check_field(field: str) -> None:
+    """Reject fields the Elastic query languages cannot read (``flattened`` sub-fields)."""
+    if field.startswith(FLATTENED_PREFIX) or field + "." == FLATTENED_PREFIX:
+        raise UnsupportedFieldError(
+            f"field {field!r} is a sub-field of a 'flattened' field, which EQL and ES|QL cannot query",
+            hint="use the lucene target, or match the whole keyword string "
+            "(aws.cloudtrail.request_parameters and friends) with |contains",
+        )
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@]*(\.[A-Za-z_@][A-Za-z0-9_@]*)*$")
+
+
+def quote_field(field: str) -> str:
+    """A field name, in backticks (inner backticks doubled) unless it is a plain dotted identifier."""
+    check_field(field)
+    if _IDENTIFIER.match(field):
+        return field
+    return "`" + field.replace("`", "``") + "`"
+
+
+class CloudTrailEqlBackend(EqlBackend):
+    """EQL whose comparisons mean what the Sigma rule means on ``logs-aws.cloudtrail-*``."""
+
+    name: ClassVar[str] = "Elasticsearch EQL for AWS CloudTrail (Elastic AWS integration)"
+    # EQL, like most languages, binds "and" tighter than "or" (the stock backend lists OR before AND).
+    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
+        ConditionNOT,
+        ConditionAND,
+        ConditionOR,
+    )
+    # ``?field == null``: the field has no value, also where the mapping lacks it ("Optional fields").
+    null_expression: ClassVar[str] = "?{field} == null"
+    not_null_expression: ClassVar[str] = "?{field} != null"
+    # A negated comparison also holds for events without the field (Sigma: a missing field equals nothing).
+    negation_expression: ClassVar[str] = "({guard} or not {expr})"
+
+    def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
+        kwargs.setdefault("index_names", [CLOUDTRAIL_INDEX])
+        super().__init__(processing_pipeline, collect_errors, **kwargs)
+
+    # ----------------------------------------------------------------- fields and values
+
+    def escape_and_quote_field(self, field_name: str) -> str:
+        return quote_field(field_name)
+
+    def _string_match(self, field: str, values: list[SigmaString], cased: bool) -> str:
+        """One comparison of ``field`` with one or more (OR-ed) string values."""
+        f = quote_field(field)
+        patterns = [StringPattern.of(v) for v in values]
+        # A literal *, ? or \ cannot be written portably in a ':'/like wildcard pattern: use a regexp.
+        needs_regexp = any(
+            isinstance(part, str) and any(c in part for c in "*?\\") for p in patterns for part in p.parts
+        )
+        if needs_regexp:
+            op = "regex" if cased else "regex~"
+            regexps = [quote_string(p.to_lucene_regexp()) for p in patterns]
+        elif all(not p.has_wildcards for p in patterns) and (
+            cased or all(is_case_free(p.text) for p in patterns)
+        ):
+            texts = [quote_string(p.text) for p in patterns]
+            if len(texts) == 1:
+                return f"{f} == {texts[0]}"
+            return f"{f} in ({', '.join(texts)})"
+        else:
+            op = "like" if cased else ":"
+            regexps = [quote_string(p.to_wildcard(lambda s: s)) for p in patterns]
+        if len(regexps) == 1:
+            return f"{f} {op} {regexps[0]}"
+        return f"{f} {op} ({', '.join(regexps)})"
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaString)
+        return self._string_match(cond.field, [cond.value], cased=False)
+
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaString)
+        return self._string_match(cond.field, [cond.value], cased=True)
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        """Lists only of strings of one kind (all cased or all not) on one field."""
+        if not super().decide_convert_condition_as_in_expression(cond, state):
+            return False
+        values = [arg.value for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
+        if not all(isinstance(v, SigmaString) for v in values):
+            return False
+        return len({isinstance(v, SigmaCasedString) for v in values}) == 1
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        args = [arg for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
+        values = [arg.value for arg in args if isinstance(arg.value, SigmaString)]
+        return self._string_match(args[0].field, values, cased=isinstance(values[0], SigmaCasedString))
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaRegularExpression)
+        flags = value.flags
+        regexp = to_lucene_regexp(
+            str(value.regexp),
+            multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
+            dotall=SigmaRegularExpressionFlag.DOTALL in flags,
+        )
+        op = "regex~" if SigmaRegularExpressionFlag.IGNORECASE in flags else "regex"
+        return f"{quote_field(cond.field)} {op} {quote_string(regexp)}"
+
+    def convert_condition_field_eq_val_cidr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaCIDRExpression)
+        return f"cidrMatch({quote_field(cond.field)}, {quote_string(str(cond.value.network))})"
+
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self.null_expression.format(field=quote_field(cond.field))
+
+    def convert_condition_field_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self.not_null_expression.format(field=quote_field(cond.field))
+
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self.null_expression.format(field=quote_field(cond.field))
+
+    def convert_condition_field_eq_val_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaExists)
+        if cond.value.exists:
+            return self.convert_condition_field_exists(cond, state)
+        return self.convert_condition_field_not_exists(cond, state)
+
+    def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            "EQL cannot compare a field with another field (|fieldref); see the EQL reference, "
+            "'Comparing fields'",
+            source=cond.source,
+        )
+
+    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            "keyword (unbound value) search is not supported for EQL: name the field", source=cond.source
+        )
+
+    convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]
+    convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
+
+    # ----------------------------------------------------------------- negation
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> str:
+        """Negation pushed down to comparisons (De Morgan), each guarded for missing fields."""
+        return negate(self, cond.args[0], state)
+
+
+def negate(backend: Any, node: Any, state: ConversionState) -> str:
+    """Convert ``not node`` so that a comparison on a missing field counts as false before negation.
+
+    ``backend`` supplies ``convert_condition`` (positive form), ``null_expression``, ``not_null_expression``,
+    ``negation_expression`` and ``decide_convert_condition_as_in_expression``. Shared by EQL and ES|QL.
+    """
+
+    def group(parts: list[str], joiner: str) -> str:
+        return parts[0] if len(parts) == 1 else "(" + f" {joiner} ".join(parts) + ")"
+
+    if isinstance(node, ConditionNOT):
+        inner = backend.convert_condition(node.args[0], state)
+        return inner if isinstance(node.args[0], ConditionFieldEqualsValueExpression) else f"({inner})"
+    if isinstance(node, ConditionOR) and not backend.decide_convert_condition_as_in_expression(node, state):
+        return group([negate(backend, a, state) for a in node.args], backend.and_token)
+    if isinstance(node, ConditionAND):
+        return group([negate(backend, a, state) for a in node.args], backend.or_token)
+    if isinstance(node, ConditionOR):  # a value list on one field
+        field = node.args[0].field
+    elif isinstance(node, ConditionFieldEqualsValueExpression):
+        field = node.field
+        value = node.value
+        if isinstance(value, SigmaExpansion):
+            return negate(
+                backend,
+                ConditionOR([ConditionFieldEqualsValueExpression(field, v) for v in value.values]),
+                state,
+            )
+        if isinstance(value, SigmaNull):
+            return backend.not_null_expression.format(field=backend.escape_and_quote_field(field))
+        if isinstance(value, SigmaExists):
+            template = backend.null_expression if value.exists else backend.not_null_expression
+            return template.format(field=backend.escape_and_quote_field(field))
+    else:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"cannot negate a {type(node).__name__} in this target", source=getattr(node, "source", None)
+        )
+    guarded = [field]
+    if isinstance(node, ConditionFieldEqualsValueExpression) and isinstance(node.value, SigmaFieldReference):
+        guarded.append(node.value.field)
+    guard = f" {backend.or_token} ".join(
+        backend.null_expression.format(field=backend.escape_and_quote_field(f)) for f in guarded
+    )
+    positive = backend.convert_condition(node, state)
+    return backend.negation_expression.format(guard=guard, expr=positive)
