@@ -102,7 +102,7 @@ def aws_cloudtrail_elastic() -> ProcessingPipeline:
             ProcessingItem(
                 identifier="cloudtrail_elastic_dataset",
                 transformation=AddConditionTransformation(
-                    {"data_stream.dataset": DATASET}, name="_elastic_dataset"
+                    {"data_stream.dataset|cased": DATASET}, name="_elastic_dataset"
                 ),
                 rule_conditions=[_cloudtrail()],
             ),
