@@ -1,0 +1,258 @@
+"""Splunk target: exact SPL for each Sigma construct, the SigmaHQ AWS corpus, the field table and the view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+
+from sigma_lambda_layer.backends.splunk import CloudTrailSplunkBackend
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.fields.splunk import mapping_rows, markdown_table, splunk_field
+from sigma_lambda_layer.pipelines.splunk import aws_cloudtrail_splunk
+from sigma_lambda_layer.views.splunk import spath_text, splunk_view
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / ".." / "shared" / "corpus"
+ST = 'sourcetype="aws:cloudtrail"'
+
+
+def convert(detection: str, condition: str = "sel", output_format: str = "default", **options: str) -> str:
+    """Convert a CloudTrail rule with the given detection block; return the single query (or output)."""
+    rule = (
+        "title: Test rule\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n"
+        + detection
+        + f"\n    condition: {condition}\n"
+    )
+    backend = CloudTrailSplunkBackend(processing_pipeline=aws_cloudtrail_splunk(), **options)
+    result = backend.convert(SigmaCollection.from_yaml(rule), output_format)
+    return result if isinstance(result, str) else "\n".join(result)
+
+
+def sel(*lines: str) -> str:
+    return "    sel:\n" + "".join(f"        {line}\n" for line in lines)
+
+
+def test_splunk_founding_rule() -> None:
+    rule = (REPO / "rules" / "aws_attached_malicious_lambda_layer.yml").read_text()
+    backend = CloudTrailSplunkBackend(processing_pipeline=aws_cloudtrail_splunk())
+    assert backend.convert(SigmaCollection.from_yaml(rule)) == [
+        f'{ST} eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+    ]
+
+
+def test_splunk_index_option() -> None:
+    assert convert(sel("eventName: X"), index="aws") == f'index=aws {ST} eventName="X"'
+    with pytest.raises(UsageError, match="invalid Splunk index"):
+        convert(sel("eventName: X"), index='aws" | delete')
+
+
+def test_splunk_string_modifiers() -> None:
+    assert convert(
+        sel("eventName|startswith: Get", "userAgent|endswith: /1.0", "errorMessage|contains: denied")
+    ) == (f'{ST} eventName="Get*" userAgent="*/1.0" errorMessage="*denied*"')
+
+
+def test_splunk_single_char_wildcard_goes_to_eval() -> None:
+    # Splunk search has no one-character wildcard: the stock backend turned ? into * (a wider match).
+    assert convert(sel("eventName: 'Get?bject'")) == (
+        f"{ST} | where isnotnull(mvfind('eventName', \"(?i)^Get.bject$\"))"
+    )
+
+
+def test_splunk_literal_asterisk_goes_to_eval() -> None:
+    # A backslash cannot escape * in Splunk search (Search Manual, Wildcards).
+    assert (
+        convert(sel("eventName: 'a\\*b'"))
+        == f"{ST} | where isnotnull(mvfind('eventName', \"(?i)^a\\\\*b$\"))"
+    )
+
+
+def test_splunk_cased() -> None:
+    assert convert(sel("eventName|cased: UpdateFunction")) == f'{ST} eventName=CASE("UpdateFunction")'
+    assert convert(sel("eventName|cased|startswith: Update")) == f'{ST} eventName=CASE("Update*")'
+
+
+def test_splunk_re() -> None:
+    # Backslashes doubled: SPL quoted strings turn \\ into \ before the regex engine sees them.
+    assert convert(sel("userAgent|re: 'aws-cli/\\d+'")) == f'{ST} | regex userAgent="aws-cli/\\\\d+"'
+
+
+def test_splunk_re_flags() -> None:
+    assert convert(sel("userAgent|re|i|m|s: '^boto'")) == f'{ST} | regex userAgent="(?ims)^boto"'
+
+
+def test_splunk_re_under_or_uses_eval_flag() -> None:
+    query = convert(sel("userAgent|re: '^boto'") + "    sel2:\n        eventName: X", "sel or sel2")
+    assert query == (
+        f"{ST} | eval sigma_match1=if(isnotnull(mvfind('userAgent', \"^boto\")), 1, 0)"
+        ' | search (sigma_match1=1 OR eventName="X")'
+    )
+
+
+def test_splunk_re_on_multivalued_field() -> None:
+    assert convert(sel("requestParameters.layers|re: ':layer:evil'")) == (
+        f"{ST} | where isnotnull(mvfind('requestParameters.layers{{}}', \":layer:evil\"))"
+    )
+
+
+def test_splunk_fieldref() -> None:
+    assert convert(sel("userIdentity.arn|fieldref: requestParameters.userName")) == (
+        f"{ST} | where lower('userIdentity.arn')=lower('requestParameters.userName')"
+    )
+
+
+def test_splunk_fieldref_negated() -> None:
+    detection = sel("eventName: X") + "    f:\n        userIdentity.arn|fieldref: requestParameters.userName"
+    assert convert(detection, "sel and not f") == (
+        f"{ST} | eval sigma_match1=if(lower('userIdentity.arn')=lower('requestParameters.userName'), 1, 0)"
+        ' | search eventName="X" NOT sigma_match1=1'
+    )
+
+
+def test_splunk_cidr() -> None:
+    assert convert(sel("sourceIPAddress|cidr: 10.0.0.0/8")) == f'{ST} sourceIPAddress="10.0.0.0/8"'
+
+
+def test_splunk_exists() -> None:
+    assert convert(sel("errorCode|exists: true", "errorMessage|exists: false")) == (
+        f"{ST} errorCode=* NOT errorMessage=*"
+    )
+
+
+def test_splunk_null() -> None:
+    assert convert(sel("errorCode: null")) == f'{ST} (NOT errorCode=* OR errorCode="null")'
+
+
+def test_splunk_compare() -> None:
+    assert convert(sel("responseElements.count|gt: 5", "responseElements.size|lte: 10")) == (
+        f"{ST} responseElements.count>5 responseElements.size<=10"
+    )
+
+
+def test_splunk_bool_and_number() -> None:
+    assert convert(sel("readOnly: false", "eventVersion: 1")) == f"{ST} readOnly=false eventVersion=1"
+
+
+def test_splunk_keywords() -> None:
+    assert convert("    keywords:\n        - 'evil'\n" + sel("eventName: X"), "keywords and sel") == (
+        f'{ST} eventName="X" | regex _raw="(?i)evil"'
+    )
+
+
+def test_splunk_not_is_emitted_as_not() -> None:
+    detection = sel("eventName: X") + "    f:\n        userIdentity.type: Root"
+    assert convert(detection, "sel and not f") == f'{ST} eventName="X" NOT userIdentity.type="Root"'
+
+
+def test_splunk_and_or_brackets() -> None:
+    detection = "    a:\n        eventName: A\n    b:\n        eventName: B\n    c:\n        eventSource: C"
+    assert convert(detection, "a or (b and c)") == f'{ST} (eventName="A" OR (eventName="B" eventSource="C"))'
+
+
+def test_splunk_value_list() -> None:
+    assert convert(sel("eventName:", "  - A", "  - B*")) == f'{ST} eventName IN ("A", "B*")'
+
+
+def test_splunk_escaping() -> None:
+    assert convert(sel("userAgent: 'a\"b|c'")) == f'{ST} userAgent="a\\"b|c"'
+    # A value cannot close its quotes and start a command.
+    assert convert(sel("userAgent: 'x\" | delete'")) == f'{ST} userAgent="x\\" | delete"'
+    with pytest.raises(UnsupportedConstructError, match="control character"):
+        convert(sel('userAgent: "a\\nb"'))
+
+
+def test_splunk_array_field_names() -> None:
+    assert convert(
+        sel("resources.ARN|endswith: ':function:x'", "requestParameters.layers|contains: evil")
+    ) == (f'{ST} resources{{}}.ARN="*:function:x" requestParameters.layers{{}}="*evil*"')
+
+
+def test_splunk_unknown_field_rejected() -> None:
+    with pytest.raises(UnsupportedFieldError, match=r"'foo\.bar'"):
+        convert(sel("foo.bar: x"))
+
+
+def test_splunk_unsafe_field_name_rejected() -> None:
+    with pytest.raises(UnsupportedFieldError, match="cannot carry safely"):
+        convert(sel("requestParameters.a'b: x"))
+
+
+def test_splunk_subtree_root_uses_spath() -> None:
+    assert convert(sel("requestParameters|contains: Suspended")) == (
+        f"{ST} | spath output=requestParameters path=requestParameters"
+        ' | search requestParameters="*Suspended*"'
+    )
+
+
+def test_splunk_savedsearches() -> None:
+    assert convert(sel("eventName: X"), output_format="savedsearches") == (
+        "\n[default]\ndispatch.earliest_time = -30d\ndispatch.latest_time = now\n"
+        f'\n[Test rule]\ndescription = \nsearch = {ST} eventName="X"'
+    )
+
+
+def test_splunk_sigmahq_corpus_converts() -> None:
+    folder = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
+    if not folder.is_dir():
+        pytest.skip(f"SigmaHQ corpus not found at {folder}")
+    failures: list[str] = []
+    paths = sorted(folder.glob("*.yml"))
+    for path in paths:
+        backend = CloudTrailSplunkBackend(processing_pipeline=aws_cloudtrail_splunk())
+        try:
+            queries = backend.convert(SigmaCollection.from_yaml(path.read_text()))
+            if len(queries) != 1 or not queries[0].startswith(ST):
+                failures.append(f"{path.name}: {queries}")
+        except SigmaError as e:
+            failures.append(f"{path.name}: {e}")
+    assert len(paths) == 57
+    assert failures == []
+
+
+def test_splunk_field_table() -> None:
+    assert splunk_field("resources.ARN") == "resources{}.ARN"
+    assert splunk_field("requestParameters.ipPermissions.items.ipRanges.items.cidrIp") == (
+        "requestParameters.ipPermissions.items{}.ipRanges.items{}.cidrIp"
+    )
+    assert ("resources.ARN", "resources{}.ARN", "multi-valued (array element)") in mapping_rows()
+    table = markdown_table()
+    assert table.startswith("| CloudTrail field | Splunk field | Note |\n|---|---|---|\n")
+    assert "| `requestParameters.layers` | `requestParameters.layers{}` |" in table
+
+
+def test_splunk_view() -> None:
+    record = {
+        "eventName": "UpdateFunctionConfiguration20150331v2",
+        "readOnly": False,
+        "errorCode": None,
+        "userIdentity": {"type": "IAMUser", "sessionContext": {}},
+        "requestParameters": {"layers": ["arn:a", "arn:b"], "memorySize": 128, "ratio": 1.5},
+        "resources": [{"ARN": "arn:1", "type": "AWS::Lambda::Function"}, {"ARN": "arn:2"}],
+        "additionalEventData": [],
+    }
+    assert splunk_view(record, index="aws") == {
+        "eventName": ["UpdateFunctionConfiguration20150331v2"],
+        "readOnly": ["false"],
+        "errorCode": ["null"],
+        "userIdentity.type": ["IAMUser"],
+        "requestParameters.layers{}": ["arn:a", "arn:b"],
+        "requestParameters.memorySize": ["128"],
+        "requestParameters.ratio": ["1.5"],
+        "resources{}.ARN": ["arn:1", "arn:2"],
+        "resources{}.type": ["AWS::Lambda::Function"],
+        "sourcetype": ["aws:cloudtrail"],
+        "_raw": [
+            '{"eventName":"UpdateFunctionConfiguration20150331v2","readOnly":false,"errorCode":null,'
+            '"userIdentity":{"type":"IAMUser","sessionContext":{}},"requestParameters":{"layers":["arn:a",'
+            '"arn:b"],"memorySize":128,"ratio":1.5},"resources":[{"ARN":"arn:1","type":"AWS::Lambda::Function"},'
+            '{"ARN":"arn:2"}],"additionalEventData":[]}'
+        ],
+        "index": ["aws"],
+    }
+    assert (
+        spath_text(record, "requestParameters") == '{"layers":["arn:a","arn:b"],"memorySize":128,"ratio":1.5}'
+    )
+    assert spath_text(record, "responseElements") is None
