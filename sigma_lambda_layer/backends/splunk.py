@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 from sigma.backends.splunk import SplunkBackend
 from sigma.conditions import (
@@ -133,7 +133,6 @@ class CloudTrailSplunkBackend(SplunkBackend):
         "savedsearches": "Plain SPL in a savedsearches.conf file",
     }
 
-    field_quote: ClassVar[str | None] = None  # names are validated instead (escape_and_quote_field)
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
     field_null_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
@@ -212,7 +211,8 @@ class CloudTrailSplunkBackend(SplunkBackend):
             or cond.parent_condition_chain_contains(ConditionNOT)
         ):
             return SplunkPostFilter(state, command=post_filter or f"where {predicate}")
-        flags: list[str] = state.processing_state.setdefault(_STATE_FLAGS, [])
+        processing_state = cast(dict[str, Any], state.processing_state)
+        flags: list[str] = processing_state.setdefault(_STATE_FLAGS, [])
         flags.append(predicate)
         return f"sigma_match{len(flags)}=1"
 
