@@ -1,0 +1,139 @@
+"""The AWS API catalogue CloudTrail checks need, read from the service models that ship inside botocore.
+
+Every ``<service>/<api-version>/service-2.json(.gz)`` in botocore's data path names its ``endpointPrefix`` and
+``signingName`` in its ``metadata`` block, near the top of the file, and lists its ``operations``. CloudTrail's
+``eventSource`` is ``<name>.amazonaws.com`` where ``<name>`` is one of those two (SES: endpoint ``email``,
+signing name and event source ``ses``; ECR: endpoint ``api.ecr``, event source ``ecr``), and ``eventName`` is an
+operation name (AWS CloudTrail User Guide, "CloudTrail record contents": eventSource is "the service that the
+request was made to", eventName is "the requested action, which is one of the actions in the API for that
+service").
+
+Parsing all ~450 models takes about 5 s, so the index of names is built from the first few kilobytes of each
+file (about 0.1 s) and operations are loaded only for the services a rule names, then cached.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Final
+
+_HEAD_BYTES: Final = 8192
+_META_RE: Final = {
+    key: re.compile(rf'"{key}"\s*:\s*"([^"]+)"') for key in ("endpointPrefix", "signingName", "serviceId")
+}
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """One API version of one botocore service model file (operations are read on demand)."""
+
+    service: str
+    api_version: str
+    path: Path
+    endpoint_prefix: str
+    signing_name: str | None
+
+
+def _open(path: Path) -> bytes:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        head: bytes = fh.read(_HEAD_BYTES)
+    return head
+
+
+def _model_files(search_paths: list[str]) -> Iterator[tuple[str, str, Path]]:
+    """(service, api_version, file) for every service-2 model under botocore's search paths."""
+    seen: set[tuple[str, str]] = set()
+    for base in search_paths:
+        if not os.path.isdir(base):
+            continue
+        for service in sorted(os.listdir(base)):
+            service_dir = os.path.join(base, service)
+            if not os.path.isdir(service_dir):
+                continue
+            for version in sorted(os.listdir(service_dir)):
+                for name in ("service-2.json", "service-2.json.gz"):
+                    path = Path(service_dir, version, name)
+                    if (service, version) not in seen and path.is_file():
+                        seen.add((service, version))
+                        yield service, version, path
+
+
+class AwsCatalog:
+    """Event sources and operation names of every AWS service botocore knows, loaded lazily."""
+
+    def __init__(self, search_paths: list[str] | None = None) -> None:
+        if search_paths is None:
+            import botocore.loaders
+
+            search_paths = list(botocore.loaders.create_loader().search_paths)
+        self._search_paths = search_paths
+
+    @cached_property
+    def botocore_version(self) -> str:
+        import botocore
+
+        return str(botocore.__version__)
+
+    @cached_property
+    def models(self) -> tuple[ServiceModel, ...]:
+        found = []
+        for service, version, path in _model_files(self._search_paths):
+            head = _open(path).decode("utf-8", "replace")
+            meta = {key: (m.group(1) if (m := rx.search(head)) else None) for key, rx in _META_RE.items()}
+            if meta["endpointPrefix"] is None:  # metadata not in the head: parse the whole file
+                full = json.loads(_read_all(path))["metadata"]
+                meta = {key: full.get(key) for key in _META_RE}
+            found.append(
+                ServiceModel(service, version, path, str(meta["endpointPrefix"]), meta["signingName"])
+            )
+        return tuple(found)
+
+    @cached_property
+    def by_source_name(self) -> dict[str, tuple[ServiceModel, ...]]:
+        """``"lambda"`` -> the models whose endpoint prefix or signing name is ``lambda``."""
+        index: dict[str, list[ServiceModel]] = {}
+        for model in self.models:
+            for name in {model.endpoint_prefix, model.signing_name} - {None}:
+                index.setdefault(str(name), []).append(model)
+        return {name: tuple(models) for name, models in index.items()}
+
+    def event_sources(self) -> frozenset[str]:
+        return frozenset(f"{name}.amazonaws.com" for name in self.by_source_name)
+
+    def operations(self, event_source: str) -> frozenset[str] | None:
+        """Operation names of every API version of the services behind ``event_source``; None if unknown."""
+        name = event_source.lower().removesuffix(".amazonaws.com")
+        models = self.by_source_name.get(name)
+        if models is None:
+            return None
+        return frozenset().union(*(_operations(model.path) for model in models))
+
+    def all_operations(self) -> frozenset[str]:
+        """Every operation of every service (slow on first call: parses every model)."""
+        return frozenset().union(*(_operations(model.path) for model in self.models))
+
+
+def _read_all(path: Path) -> bytes:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        data: bytes = fh.read()
+    return data
+
+
+@cache
+def _operations(path: Path) -> frozenset[str]:
+    return frozenset(json.loads(_read_all(path)).get("operations", {}))
+
+
+@cache
+def default_catalog() -> AwsCatalog:
+    """The process-wide catalogue over botocore's own search paths."""
+    return AwsCatalog()

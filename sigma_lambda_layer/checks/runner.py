@@ -1,0 +1,120 @@
+"""One check run: read and parse each file once, run every check family, filter, sort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.rule import SigmaRule
+
+from sigma_lambda_layer.checks import source, validators
+from sigma_lambda_layer.checks.aws import default_catalog
+from sigma_lambda_layer.checks.cloudtrail import CloudTrailChecker, applies
+from sigma_lambda_layer.checks.model import CheckConfig, Finding, Severity
+
+
+def _error_finding(
+    check: str,
+    message: str,
+    path: str,
+    line: int | None = None,
+    column: int | None = None,
+    hint: str | None = None,
+    rule: Any = None,
+) -> Finding:
+    return Finding(
+        check,
+        Severity.ERROR,
+        message,
+        hint,
+        path,
+        line,
+        column,
+        str(rule.id) if rule is not None and getattr(rule, "id", None) else None,
+        (getattr(rule, "title", None) or None) if rule is not None else None,
+    )
+
+
+def _sigma_error_finding(check: str, error: SigmaError, path: str, rule: Any = None) -> Finding:
+    loc = getattr(error, "source", None)
+    line = getattr(loc, "line", None) if isinstance(loc, SigmaRuleLocation) else None
+    column = getattr(loc, "char", None) if isinstance(loc, SigmaRuleLocation) else None
+    message = getattr(error, "message", None) or str(error).split(" in ")[0] or type(error).__name__
+    return _error_finding(
+        check, f"{type(error).__name__}: {message}", path, line or 1, column or 1, rule=rule
+    )
+
+
+def run(files: list[Path], config: CheckConfig) -> list[Finding]:
+    findings: list[Finding] = []
+    checks = validators.instantiate(config.exclude)
+    sources: dict[str, source.RuleSource] = {}
+    rules: list[tuple[SigmaRule | SigmaCorrelationRule, source.RuleSource]] = []
+    cloudtrail = CloudTrailChecker(default_catalog())
+
+    for file in files:
+        path = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            findings.append(_error_finding("input", f"cannot read rule file: {e}", path))
+            continue
+        src = source.load(path, text)
+        sources[path] = src
+        if src.yaml_error is not None:
+            problem, pos = src.yaml_error
+            findings.append(
+                _error_finding(
+                    "yaml_syntax", f"invalid YAML: {problem}", path, pos and pos.line, pos and pos.column
+                )
+            )
+            continue
+        docs = src.data if src.multi_document else [src.data]
+        if not all(isinstance(d, dict) for d in docs):
+            findings.append(
+                _error_finding("sigma_parse", "a Sigma rule file must hold YAML mappings", path, 1, 1)
+            )
+            continue
+        collection = SigmaCollection.from_dicts(
+            docs, collect_errors=True, source=SigmaRuleLocation(Path(path))
+        )
+        findings.extend(_sigma_error_finding("sigma_parse", e, path) for e in collection.errors)
+        for rule in collection.rules:
+            if rule.errors:
+                findings.extend(_sigma_error_finding("sigma_parse", e, path, rule) for e in rule.errors)
+                continue
+            if isinstance(rule, SigmaRule):
+                try:
+                    for condition in rule.detection.parsed_condition:
+                        condition.parse()
+                except SigmaError as e:
+                    findings.append(_sigma_error_finding("sigma_condition", e, path, rule))
+                    continue
+                findings.extend(validators.d3fend_findings(rule, src))
+            rules.append((rule, src))
+        if not src.multi_document and applies(src.data):
+            first = collection.rules[0] if collection.rules else None
+            findings.extend(
+                cloudtrail.check(
+                    src,
+                    str(first.id) if first is not None and first.id else None,
+                    (first.title or None) if first is not None else None,
+                )
+            )
+
+    for name, validator in checks:
+        for rule, _src in rules:
+            findings.extend(validators.issue_findings(name, validator.validate(rule), sources))
+        findings.extend(validators.issue_findings(name, validator.finalize(), sources))
+
+    kept = [
+        f
+        for f in findings
+        if f.check not in config.exclude
+        and not config.is_suppressed(f)
+        and not (f.path in sources and sources[f.path].suppressed(f.check, f.line))
+    ]
+    return sorted(set(kept), key=Finding.sort_key)
