@@ -91,16 +91,18 @@ def _needs_eval(value: SigmaString) -> bool:
 
 def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
     """A PCRE body matching what ``value`` matches (``*`` -> ``.*``, ``?`` -> ``.``, the rest literal)."""
-    body = "".join(
-        ".*"
-        if part is SpecialChars.WILDCARD_MULTI
-        else "."
-        if part is SpecialChars.WILDCARD_SINGLE
-        # re.escape escapes every non-alphanumeric ASCII character; PCRE reads each such escape as literal
-        else re.escape(part)
-        for part in value.s
-        if isinstance(part, str | SpecialChars)
-    )
+    pieces: list[str] = []
+    for part in value.s:
+        if isinstance(part, str):
+            # re.escape escapes every non-alphanumeric ASCII character; PCRE reads each such escape as literal.
+            pieces.append(re.escape(part))
+        elif part is SpecialChars.WILDCARD_MULTI:
+            pieces.append(".*")
+        elif part is SpecialChars.WILDCARD_SINGLE:
+            pieces.append(".")
+        else:
+            raise UnsupportedConstructError(f"value {value!s}: {part!r} has no regular-expression form")
+    body = "".join(pieces)
     return f"^{body}$" if anchored else body
 
 
@@ -178,12 +180,15 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         if _needs_eval(s):  # callers route these to eval first; this guards the IN-list path
             raise UnsupportedConstructError(f"value {s!s} cannot be written as a Splunk search term")
-        text = "".join(
-            "*" if part is SpecialChars.WILDCARD_MULTI else part
-            for part in s.s
-            if isinstance(part, str | SpecialChars)
-        )
-        return spl_quote(text)
+        text: list[str] = []
+        for part in s.s:
+            if isinstance(part, str):
+                text.append(part)
+            elif part is SpecialChars.WILDCARD_MULTI:
+                text.append("*")
+            else:
+                raise UnsupportedConstructError(f"value {s!s}: {part!r} has no Splunk search form")
+        return spl_quote("".join(text))
 
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
@@ -245,7 +250,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
             return self._eval_leaf(cond, state, self._mv_regex(field, sigma_string_regex(value)))
         return f"{field}=CASE({self.convert_value_str(value, state)})"
 
-    def convert_condition_field_eq_val_re(
+    def convert_condition_field_eq_val_re(  # type: ignore[override]
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
         """``|re``: PCRE with Sigma's flags as an inline ``(?ims)`` group; ``regex`` for single values."""
@@ -258,7 +263,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         post = None if "{}" in field else f"regex {field}={spl_quote(regex)}"
         return self._eval_leaf(cond, state, self._mv_regex(field, regex), post)
 
-    def convert_condition_field_eq_field(
+    def convert_condition_field_eq_field(  # type: ignore[override]
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
         """``|fieldref``: ``lower('a')=lower('b')``, since eval's ``=`` is case-sensitive and Sigma is not."""
