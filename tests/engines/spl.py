@@ -533,33 +533,46 @@ class _WhereParser:
         return self.toks[self.i - 1]
 
     def parse(self) -> WNode:
-        node = self.or_expr()
+        node = self.boolean(self.or_expr())
         if self.i < len(self.toks):
             raise SplError(f"where: unexpected {self.toks[self.i][1]!r} at {self.toks[self.i][2]}")
         return node
+
+    @staticmethod
+    def boolean(node: WNode) -> WNode:
+        """where keeps results whose expression is true [WHER]: conditions must be Boolean."""
+        if isinstance(node, WOp) or (isinstance(node, WCall) and node.name not in ("lower", "upper")):
+            return node
+        raise SplError("where: a value used as a condition")
+
+    @staticmethod
+    def value(node: WNode) -> WNode:
+        if isinstance(node, WLit | WField) or (isinstance(node, WCall) and node.name in ("lower", "upper")):
+            return node
+        raise SplError("where: a condition used as a value")
 
     def or_expr(self) -> WNode:
         node = self.and_expr()
         while self.peek("ident", "OR"):
             self.take()
-            node = WOp("OR", (node, self.and_expr()))
+            node = WOp("OR", (self.boolean(node), self.boolean(self.and_expr())))
         return node
 
     def and_expr(self) -> WNode:
         node = self.not_expr()
         while self.peek("ident", "AND"):
             self.take()
-            node = WOp("AND", (node, self.not_expr()))
+            node = WOp("AND", (self.boolean(node), self.boolean(self.not_expr())))
         return node
 
     def not_expr(self) -> WNode:
         if self.peek("ident", "NOT"):
             self.take()
-            return WOp("NOT", (self.not_expr(),))
+            return WOp("NOT", (self.boolean(self.not_expr()),))
         left = self.operand()
         if self.peek("op", "=", "==", "!=", "<", ">", "<=", ">="):
             op = self.take()[1]
-            return WOp("==" if op == "=" else op, (left, self.operand()))
+            return WOp("==" if op == "=" else op, (self.value(left), self.value(self.operand())))
         return left
 
     def operand(self) -> WNode:
@@ -588,6 +601,7 @@ class _WhereParser:
             args.append(self.or_expr())
         if self.take()[1] != ")" or len(args) != _WHERE_FUNCS[name]:
             raise SplError(f"where: {name}() takes {_WHERE_FUNCS[name]} argument(s)")
+        self.value(args[0])
         if len(args) == 1:
             return WCall(name, args[0])
         if not isinstance(args[1], WLit):
@@ -627,8 +641,7 @@ class _WhereEval:
 
     def scalar(self, node: WNode) -> str | tuple[str, ...] | None:
         value = self.eval(node)
-        if isinstance(value, bool):
-            raise SplError("where: a Boolean used as a value is outside the subset")
+        assert not isinstance(value, bool), "the parser types values and conditions"
         return value
 
     def each(self, value: EvalValue, test: Callable[[str], bool]) -> EvalValue:
@@ -664,8 +677,7 @@ class _WhereEval:
 
     def boolean(self, node: WNode) -> bool | None:
         value = self.eval(node)
-        if value is not None and not isinstance(value, bool):
-            raise SplError("where: a non-Boolean value used as a condition")
+        assert value is None or isinstance(value, bool), "the parser types values and conditions"
         return value
 
     def call(self, node: WCall) -> EvalValue:
