@@ -94,7 +94,7 @@ def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
     pieces: list[str] = []
     for part in value.s:
         if isinstance(part, str):
-            # re.escape escapes every non-alphanumeric ASCII character; PCRE reads each such escape as literal.
+            # re.escape escapes each non-alphanumeric ASCII character; PCRE reads such escapes as literals.
             pieces.append(re.escape(part))
         elif part is SpecialChars.WILDCARD_MULTI:
             pieces.append(".*")
