@@ -34,7 +34,9 @@ def make_rule(detection: str) -> SigmaRule:
     )
 
 
-def verdicts(detection: str, records: list[dict[str, Any]]) -> list[bool]:
+def verdicts(detection: str, records: list[Any]) -> list[bool]:
+    """The rule's verdict on each record (records are JSON-like dicts; ``Any`` because mixed literals
+    infer as ``object``)."""
     evaluator = RuleEvaluator(make_rule(detection))
     return [evaluator.matches(record) for record in records]
 
