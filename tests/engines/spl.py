@@ -23,6 +23,7 @@ Pages cited (Splunk Enterprise 9.x unless said otherwise):
   [WHER]  Search Reference, "where"
   [EVAL]  Search Reference, "Comparison and Conditional functions", "Informational functions",
           "Text functions"
+  [MV]    Search Reference, "Multivalue eval functions" (mvfind)
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ _ANY_CLASS = "[" + re.escape(_MAJOR + _MINOR) + "]"
 _ESCAPES = {"\\": "\\", '"': '"', "|": "|"}
 # Search modifiers that are not field-value pairs: outside the subset.
 _MODIFIERS = {"earliest", "latest", "_index_earliest", "_index_latest", "eventtype", "tag", "savedsearch"}
-_WHERE_FUNCS = {"match": 2, "like": 2, "lower": 1, "upper": 1, "isnull": 1, "isnotnull": 1}
+_WHERE_FUNCS = {"match": 2, "like": 2, "mvfind": 2, "lower": 1, "upper": 1, "isnull": 1, "isnotnull": 1}
+_VALUE_FUNCS = {"lower", "upper", "mvfind"}  # the others are conditions
 
 
 @dataclass(frozen=True)
@@ -541,13 +543,13 @@ class _WhereParser:
     @staticmethod
     def boolean(node: WNode) -> WNode:
         """where keeps results whose expression is true [WHER]: conditions must be Boolean."""
-        if isinstance(node, WOp) or (isinstance(node, WCall) and node.name not in ("lower", "upper")):
+        if isinstance(node, WOp) or (isinstance(node, WCall) and node.name not in _VALUE_FUNCS):
             return node
         raise SplError("where: a value used as a condition")
 
     @staticmethod
     def value(node: WNode) -> WNode:
-        if isinstance(node, WLit | WField) or (isinstance(node, WCall) and node.name in ("lower", "upper")):
+        if isinstance(node, WLit | WField) or (isinstance(node, WCall) and node.name in _VALUE_FUNCS):
             return node
         raise SplError("where: a condition used as a value")
 
@@ -606,11 +608,13 @@ class _WhereParser:
             return WCall(name, args[0])
         if not isinstance(args[1], WLit):
             raise SplError(f"where: the pattern of {name}() must be a string literal")
-        if name == "match":
+        if name == "mvfind" and not isinstance(args[0], WField):
+            raise SplError("where: mvfind() takes a field")
+        if name != "like":
             try:
                 re.compile(args[1].value)
             except re.error as exc:
-                raise SplError(f"where: invalid regex in match(): {exc}") from None
+                raise SplError(f"where: invalid regex in {name}(): {exc}") from None
         return WCall(name, args[0], args[1].value)
 
 
@@ -683,6 +687,10 @@ class _WhereEval:
     def call(self, node: WCall) -> EvalValue:
         if node.name in ("isnull", "isnotnull"):  # [EVAL] informational functions
             return (self.scalar(node.arg) is None) == (node.name == "isnull")
+        if node.name == "mvfind" and isinstance(node.arg, WField):
+            # [MV] mvfind(): index of the first value matching the regex, NULL when none does
+            values = self.event.get(node.arg.name, [])
+            return next((str(i) for i, v in enumerate(values) if re.search(node.pattern, v)), None)
         value = self.scalar(node.arg)
         if node.name in ("lower", "upper"):
             conv = str.lower if node.name == "lower" else str.upper

@@ -232,6 +232,16 @@ def test_spl_where_functions() -> None:
     assert run_spl(q + "isnotnull(n) AND n>5 AND n<8", events) == {0}
 
 
+def test_spl_where_mvfind_tests_every_value() -> None:
+    # [MV] mvfind(): index of the first value that matches the regex, NULL if none does
+    events = [ev({"r{}": ["a", "b"]}), ev({"r{}": "c"}), ev({"g": "b"})]
+    assert run_spl("* | where isnotnull(mvfind('r{}', \"^b$\"))", events) == {0}
+    assert run_spl("* | where isnull(mvfind('r{}', \"^b$\"))", events) == {1, 2}
+    assert run_spl("* | where mvfind('r{}', \"(?i)^[AC]\")=0", events) == {0, 1}
+    with pytest.raises(SplError, match="takes a field"):
+        run_spl('* | where isnull(mvfind(lower(r), "b"))', events)
+
+
 def test_spl_where_is_case_sensitive() -> None:
     # [WHER] "The <eval-expression> is case-sensitive"
     assert run_spl('eventName=* | where eventName="updatefunctionconfiguration"', LAMBDA) == {3}
