@@ -1,0 +1,263 @@
+"""CloudTrailLuceneBackend: the exact query_string each Sigma construct becomes on the CloudTrail data stream.
+
+Each expected query was reasoned from the Elasticsearch mapping of its field (keyword: case-sensitive terms;
+flattened sub-field: terms and prefixes only; ip: CIDR) and is checked against the Lucene harness by the
+engine tests. ``D`` is the data-stream condition the pipeline puts in front of every rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
+
+from sigma_lambda_layer.backends.lucene import CloudTrailLuceneBackend, RegexTranslationError, translate_regex
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
+from tests.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus
+
+D = "data_stream.dataset:aws.cloudtrail AND "
+
+
+def lucene(detection: str, output_format: str = "default") -> object:
+    rule = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n" + detection
+    backend = CloudTrailLuceneBackend(aws_cloudtrail_elastic())
+    return backend.convert(SigmaCollection.from_yaml(rule), output_format)[0]
+
+
+def sel(body: str, condition: str = "sel") -> str:
+    return "  sel:\n" + "".join(f"    {line}\n" for line in body.splitlines()) + f"  condition: {condition}\n"
+
+
+def test_lucene_founding_rule() -> None:
+    backend = CloudTrailLuceneBackend(aws_cloudtrail_elastic())
+    query = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()))[0]
+    assert query == (
+        D
+        + "(event.provider:/[lL][aA][mM][bB][dD][aA]\\.[aA][mM][aA][zZ][oO][nN][aA][wW][sS]\\.[cC][oO][mM]/ "
+        "AND event.action:/[Uu][pP][dD][aA][tT][eE][Ff][uU][nN][cC][tT][iI][oO][nN]"
+        "[Cc][oO][nN][fF][iI][gG][uU][rR][aA][tT][iI][oO][nN].*/)"
+    )
+
+
+def test_lucene_keyword_case_insensitive_regexp() -> None:
+    assert (
+        lucene(sel("eventName: ConsoleLogin"))
+        == D + "event.action:/[Cc][oO][nN][sS][oO][lL][eE][Ll][oO][gG][iI][nN]/"
+    )
+
+
+def test_lucene_keyword_without_cased_letters_is_exact_term() -> None:
+    assert (
+        lucene(sel("recipientAccountId: '123456789012'"))
+        == D + "aws.cloudtrail.recipient_account_id:123456789012"
+    )
+
+
+def test_lucene_cased_modifier_keeps_exact_term() -> None:
+    assert lucene(sel("eventName|cased: ConsoleLogin")) == D + "event.action:ConsoleLogin"
+    assert lucene(sel("eventName|cased|startswith: Get")) == D + "event.action:Get*"
+
+
+def test_lucene_contains_endswith_wildcards() -> None:
+    assert lucene(sel("userAgent|contains: 'S3 Browser'")) == (
+        D + "user_agent.original:/.*[Ss]3\\ [Bb][rR][oO][wW][sS][eE][rR].*/"
+    )
+    assert lucene(sel("errorCode|endswith: '42'")) == D + "aws.cloudtrail.error_code:*42"
+    assert lucene(sel("eventName: 'A?c'")) == D + "event.action:/[Aa].[cC]/"
+
+
+def test_lucene_escaping_values_and_fields() -> None:
+    assert lucene(sel("errorMessage|cased: 'a:b (c) \"d\" e/f\\*'")) == (
+        D + 'aws.cloudtrail.error_message:a\\:b\\ \\(c\\)\\ \\"d\\"\\ e\\/f\\*'
+    )
+    assert lucene(sel("requestParameters.x-amz-acl|cased: 'a+b'")) == (
+        D + "aws.cloudtrail.flattened.request_parameters.x\\-amz\\-acl:a\\+b"
+    )
+    # regexp operators of Lucene (# @ & < > ~ ") are literals in a Sigma value
+    assert (
+        lucene(sel("errorMessage: 'x#@&<>~'")) == D + "aws.cloudtrail.error_message:/[xX]\\#\\@\\&\\<\\>\\~/"
+    )
+
+
+def test_lucene_value_list_is_field_group() -> None:
+    assert lucene(sel("eventName:\n  - CreateUser\n  - 'Get*'\n  - '123'")) == (
+        D + "(event.action:(/[Cc][rR][eE][aA][tT][eE][Uu][sS][eE][rR]/ OR /[Gg][eE][tT].*/ OR 123))"
+    )
+
+
+def test_lucene_flattened_exact_term_and_case_variants() -> None:
+    assert lucene(sel("requestParameters.enable|cased: 'false'")) == (
+        D + "aws.cloudtrail.flattened.request_parameters.enable:false"
+    )
+    assert lucene(sel("additionalEventData.MFAUsed: 'NO'")) == (
+        D + "aws.cloudtrail.flattened.additional_eventdata.MFAUsed:(NO OR No OR nO OR no)"
+    )
+    assert lucene(sel("requestParameters.bucketName: '123-x'")) == (
+        D + "aws.cloudtrail.flattened.request_parameters.bucketName:(123\\-x OR 123\\-X)"
+    )
+
+
+def test_lucene_flattened_prefix_and_exists() -> None:
+    assert lucene(sel("requestParameters.functionName|startswith: 'ab'")) == (
+        D + "aws.cloudtrail.flattened.request_parameters.functionName:(ab* OR aB* OR Ab* OR AB*)"
+    )
+    assert lucene(sel("requestParameters.layers|contains: '*'")) == (
+        D + "aws.cloudtrail.flattened.request_parameters.layers:*"
+    )
+
+
+def test_lucene_flattened_refuses_contains_regex_and_long_case_sets() -> None:
+    with pytest.raises(UnsupportedConstructError, match="refuse wildcard"):
+        lucene(sel("requestParameters.containerDefinitions.command|contains: curl"))
+    with pytest.raises(UnsupportedConstructError, match="refuse regexp"):
+        lucene(sel("requestParameters.functionName|re: 'a.*'"))
+    with pytest.raises(UnsupportedConstructError, match="2048 case variants"):
+        lucene(sel("requestParameters.policyName: AdminAccess"))
+
+
+def test_lucene_whole_object_is_map_tostring_keyword() -> None:
+    assert lucene(sel("requestParameters|contains: Suspended")) == (
+        D + "aws.cloudtrail.request_parameters:/.*[Ss][uU][sS][pP][eE][nN][dD][eE][dD].*/"
+    )
+
+
+def test_lucene_null_exists_and_not() -> None:
+    assert lucene(sel("errorCode: null")) == D + "(NOT _exists_:aws.cloudtrail.error_code)"
+    assert lucene(sel("errorCode|exists: true")) == D + "_exists_:aws.cloudtrail.error_code"
+    assert lucene(sel("errorCode|exists: false")) == D + "NOT _exists_:aws.cloudtrail.error_code"
+    # NOT over a term: documents without the field match, as Sigma requires
+    assert lucene(sel("errorCode|cased: AccessDenied", "not sel")) == (
+        D + "(NOT aws.cloudtrail.error_code:AccessDenied)"
+    )
+
+
+def test_lucene_cidr_on_source_ip() -> None:
+    assert lucene(sel("sourceIPAddress|cidr: 10.0.0.0/8")) == D + "source.ip:10.0.0.0\\/8"
+    assert lucene(sel("sourceIPAddress: AWS Internal")) == (
+        D + "source.address:/[Aa][Ww][Ss]\\ [Ii][nN][tT][eE][rR][nN][aA][lL]/"
+    )
+    with pytest.raises(UnsupportedConstructError, match="only ip fields"):
+        lucene(sel("userAgent|cidr: 10.0.0.0/8"))
+
+
+def test_lucene_boolean_field() -> None:
+    assert lucene(sel("readOnly: true")) == D + "aws.cloudtrail.read_only:true"
+    assert lucene(sel("readOnly: 'False'")) == D + "aws.cloudtrail.read_only:false"
+
+
+def test_lucene_regex_translation() -> None:
+    assert lucene(sel("userIdentity.arn|re: '.+:assumed-role/aws:.+'")) == (
+        D + "aws.cloudtrail.user_identity.arn:/.*[^\n]+\\:assumed\\-role\\/aws\\:[^\n]+.*/"
+    )
+    assert (
+        lucene(sel("errorCode|re: '^Access\\d{2,}$'"))
+        == D + "aws.cloudtrail.error_code:/Access[0-9]{2,}(\n)?/"
+    )
+    assert (
+        lucene(sel("errorCode|re|i: '^ab|cd'")) == D + "aws.cloudtrail.error_code:/([aA][bB].*|.*[cC][dD].*)/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "expected"),
+    [
+        ("abc", set(), ".*abc.*"),
+        ("^a\\.b\\Z", set(), "a\\.b"),
+        ("(?:x|y)+?z", set(), ".*(x|y)+z.*"),
+        ("[\\w-]{,3}", set(), ".*[A-Za-z0-9_\\-]{0,3}.*"),
+        ("[a-c]", {SigmaRegularExpressionFlag.IGNORECASE}, ".*[a-cA-C].*"),
+        ("a.b", {SigmaRegularExpressionFlag.DOTALL}, ".*a.b.*"),
+        ("(?i)^x", set(), "[xX].*"),
+        ("a{b", set(), ".*a\\{b.*"),
+    ],
+)
+def test_lucene_translate_regex(pattern: str, flags: set[SigmaRegularExpressionFlag], expected: str) -> None:
+    regex = SigmaRegularExpression(pattern)
+    for flag in flags:
+        regex.add_flag(flag)
+    assert translate_regex(regex) == expected
+
+
+@pytest.mark.parametrize("pattern", ["a(?=b)", "(a)\\1", "\\bword", "a(^b)", "a$b", "(?m)x", "a*+", "[\\S]"])
+def test_lucene_translate_regex_refuses(pattern: str) -> None:
+    with pytest.raises(RegexTranslationError):
+        translate_regex(SigmaRegularExpression(pattern))
+
+
+def test_lucene_translated_regex_agrees_with_python_on_samples() -> None:
+    """Lucene regexp = whole-term match; emulate it with re.fullmatch after undoing Lucene escapes."""
+    samples = ["Access12", "xAccess123y", "access12", "Access1", "Access12\n", "ab", "zcdz", "AB"]
+    for pattern, flags in [("^Access\\d{2,}$", 0), ("Access\\d\\d", 0), ("^ab|cd", re.I)]:
+        regex = SigmaRegularExpression(pattern)
+        if flags:
+            regex.add_flag(SigmaRegularExpressionFlag.IGNORECASE)
+        lucene_re = re.sub(r"\\(.)", lambda m: re.escape(m.group(1)), translate_regex(regex))
+        for s in samples:
+            assert bool(re.fullmatch(lucene_re, s, re.S)) == bool(re.search(pattern, s, flags)), (pattern, s)
+
+
+def test_lucene_fieldref_keyword_search_and_compare_raise() -> None:
+    with pytest.raises(UnsupportedConstructError, match="field reference"):
+        lucene(sel("userIdentity.arn|fieldref: requestParameters.userName"))
+    with pytest.raises(UnsupportedConstructError, match="keyword search"):
+        lucene("  kw:\n    - evil\n  condition: kw\n")
+    with pytest.raises(UnsupportedConstructError, match="numeric comparison"):
+        lucene(sel("responseElements.codeSize|gt: 10"))
+
+
+def test_lucene_empty_string_raises() -> None:
+    with pytest.raises(UnsupportedConstructError, match="drops empty values"):
+        lucene(sel("errorCode: ''"))
+
+
+def test_lucene_unmapped_field_raises() -> None:
+    with pytest.raises(UnsupportedFieldError, match="sharedEventID"):
+        lucene(sel("sharedEventID: x"))
+
+
+def test_lucene_formats_carry_the_index() -> None:
+    ndjson = lucene(sel("eventName|cased: X"), "kibana_ndjson")
+    assert isinstance(ndjson, dict)
+    assert ndjson["references"][0]["id"] == "logs-aws.cloudtrail-*"
+    assert (
+        '"index": "logs-aws.cloudtrail-*"'
+        in ndjson["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+    )
+    dsl = lucene(sel("eventName|cased: X"), "dsl_lucene")
+    assert dsl == {
+        "query": {
+            "bool": {"must": [{"query_string": {"query": D + "event.action:X", "analyze_wildcard": True}}]}
+        }
+    }
+
+
+@requires_corpus
+def test_lucene_sigmahq_aws_rules() -> None:
+    """Every SigmaHQ AWS rule converts, or fails with one of the known, named reasons."""
+    expected_failures = {
+        "aws_delete_saml_provider.yml": "'status'",  # not a CloudTrail field
+        "aws_ecs_task_definition_cred_endpoint_query.yml": "refuse wildcard",  # contains on a flattened key
+        "aws_update_login_profile.yml": "field reference",  # |fieldref
+    }
+    problems: list[str] = []
+    converted = 0
+    for path in aws_rule_paths():
+        try:
+            query = CloudTrailLuceneBackend(aws_cloudtrail_elastic()).convert(
+                SigmaCollection.from_yaml(path.read_text())
+            )[0]
+        except SigmaError as e:
+            if path.name not in expected_failures or expected_failures[path.name] not in str(e):
+                problems.append(f"{path.name}: {e}")
+            continue
+        converted += 1
+        if path.name in expected_failures:
+            problems.append(f"{path.name}: expected to fail, got {query}")
+        elif not str(query).startswith(D):
+            problems.append(f"{path.name}: no data-stream condition in {query}")
+    assert not problems, "\n".join(problems)
+    assert converted == len(aws_rule_paths()) - len(expected_failures) == 54
