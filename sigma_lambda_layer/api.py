@@ -7,6 +7,7 @@ becomes a located error for that rule and target, and every other rule and targe
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Mapping, Sequence
@@ -50,10 +51,22 @@ class ConversionResult:
     def to_dict(self) -> dict[str, Any]:
         """The element of the ``--json`` array (a documented, stable contract)."""
         if self.error is not None:
-            return {"path": self.path, "id": self.id, "title": self.title, "target": self.target,
-                    "format": self.format, "error": self.error.to_dict()}
-        return {"path": self.path, "id": self.id, "title": self.title, "target": self.target,
-                "format": self.format, "output": self.output}
+            return {
+                "path": self.path,
+                "id": self.id,
+                "title": self.title,
+                "target": self.target,
+                "format": self.format,
+                "error": self.error.to_dict(),
+            }
+        return {
+            "path": self.path,
+            "id": self.id,
+            "title": self.title,
+            "target": self.target,
+            "format": self.format,
+            "output": self.output,
+        }
 
     def __str__(self) -> str:
         if self.error is not None:
@@ -64,7 +77,9 @@ class ConversionResult:
 class ConversionResults(list[ConversionResult]):
     """The results of one :func:`convert` call, in rule order then target order."""
 
-    def __init__(self, items: Sequence[ConversionResult] = (), batch_outputs: Mapping[str, Any] | None = None):
+    def __init__(
+        self, items: Sequence[ConversionResult] = (), batch_outputs: Mapping[str, Any] | None = None
+    ):
         super().__init__(items)
         #: target id -> the whole batch finalised by that target's format (e.g. one savedsearches.conf).
         self.batch_outputs: dict[str, Any] = dict(batch_outputs or {})
@@ -119,8 +134,9 @@ def _load_pipeline(ref: str) -> Any:
         try:
             return ProcessingPipeline.from_yaml(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise UsageError(f"cannot read pipeline file: {exc.strerror or exc}",
-                             location=Location(ref)) from None
+            raise UsageError(
+                f"cannot read pipeline file: {exc.strerror or exc}", location=Location(ref)
+            ) from None
         except Exception as exc:  # pySigma raises several types for a bad pipeline
             raise UsageError(f"invalid pipeline: {exc}", location=Location(ref)) from None
     return get_pipeline(ref).build()
@@ -138,18 +154,21 @@ def build_pipeline(target: Target, pipelines: Sequence[str] = (), without_pipeli
     return combined
 
 
-def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[RuleLoadError]]:
+def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[SigmaLambdaError]]:
     """Parse every loaded YAML file with pySigma, turning pySigma's errors into located ones."""
     from sigma.collection import SigmaCollection
     from sigma.exceptions import SigmaRuleLocation
 
     sources: list[_Source] = []
-    errors: list[RuleLoadError] = list(loaded.errors)
+    errors: list[SigmaLambdaError] = list(loaded.errors)
     for file in loaded.files:
         try:
             collection = SigmaCollection.from_dicts(
-                file.fresh_documents(), collect_errors=True, source=SigmaRuleLocation(file.path),
-                collect_filters=True, resolve_references=False,
+                file.fresh_documents(),
+                collect_errors=True,
+                source=SigmaRuleLocation(Path(file.path)),
+                collect_filters=True,
+                resolve_references=False,
             )
         except Exception as exc:  # pySigma raises plain exceptions for some malformed documents
             errors.append(_located(RuleLoadError, exc, file))
@@ -159,10 +178,10 @@ def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[RuleLoadError]]:
             if id(error) not in rule_errors:
                 errors.append(_located(RuleLoadError, error, file))
         for index, rule in enumerate(collection.rules):
-            problems = list(rule.errors) or _condition_errors(rule)
+            problems: list[Exception] = list(rule.errors) or _condition_errors(rule)
             if problems:
-                for error in problems:
-                    errors.append(_located(RuleLoadError, error, file, _document_index_of(file, index)))
+                for problem in problems:
+                    errors.append(_located(RuleLoadError, problem, file, _document_index_of(file, index)))
                 continue
             sources.append(_Source(file.path, file, rule, index))
     for obj in loaded.objects:
@@ -173,8 +192,9 @@ def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[RuleLoadError]]:
     return sources, errors
 
 
-def _located(kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None,
-             document: int = 0) -> SigmaLambdaError:
+def _located(
+    kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None, document: int = 0
+) -> SigmaLambdaError:
     """Wrap any exception into ``kind`` with the file, line and column we can recover."""
     if isinstance(exc, SigmaLambdaError) and exc.location.line is not None:
         return exc
@@ -255,8 +275,9 @@ def convert(
         for t in targets:
             results.append(ConversionResult(error.location.path, None, None, t.id, format, error=error))
     for t in targets:
-        results_t, batch_t = _convert_target(t, sources, format, pipelines, without_pipeline,
-                                             dict(options or {}), collect_errors)
+        results_t, batch_t = _convert_target(
+            t, sources, format, pipelines, without_pipeline, dict(options or {}), collect_errors
+        )
         results.extend(results_t)
         batch[t.id] = batch_t
     return ConversionResults(results, batch)
@@ -276,15 +297,16 @@ def _fresh_rules(sources: list[_Source]) -> list[Any]:
         key = id(source.file)
         if key not in by_file:
             by_file[key] = SigmaCollection.from_dicts(
-                source.file.fresh_documents(), collect_errors=True,
-                source=SigmaRuleLocation(source.file.path), collect_filters=True,
+                source.file.fresh_documents(),
+                collect_errors=True,
+                source=SigmaRuleLocation(Path(source.file.path)),
+                collect_filters=True,
                 resolve_references=False,
             ).rules
         fresh.append(by_file[key][source.index])
-    try:
+    # Resolve correlation-rule references; an unresolved one surfaces per rule at conversion time.
+    with contextlib.suppress(Exception):
         SigmaCollection(fresh, resolve_references=True)
-    except Exception:  # unresolved references surface per rule at conversion time
-        pass
     return fresh
 
 
@@ -307,7 +329,7 @@ def _convert_target(
     backend = backend_class(processing_pipeline=pipeline, **options)
     results: list[ConversionResult] = []
     all_queries: list[Any] = []
-    for source, rule in zip(sources, _fresh_rules(sources)):
+    for source, rule in zip(sources, _fresh_rules(sources), strict=True):
         rid = str(rule.id) if rule.id else None
         result = ConversionResult(source.path, rid, rule.title, target.id, fmt)
         try:

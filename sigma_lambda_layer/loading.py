@@ -106,7 +106,7 @@ def _expanded_size(obj: Any, budget: int, depth: int = 0) -> int:
 def parse_text(text: str, path: str) -> LoadedFile:
     """Parse YAML text into documents, raising :class:`RuleLoadError` with a location."""
     try:
-        documents = list(yaml.load_all(text, Loader=_RuleLoader))  # noqa: S506 - safe loader subclass
+        documents = list(yaml.load_all(text, Loader=_RuleLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -142,9 +142,7 @@ def parse_text(text: str, path: str) -> LoadedFile:
 def decode(data: bytes, path: str) -> str:
     """Decode rule bytes as UTF-8, locating the first bad byte."""
     if b"\x00" in data:
-        raise RuleLoadError(
-            "file is binary (contains NUL bytes), not a YAML rule", location=Location(path)
-        )
+        raise RuleLoadError("file is binary (contains NUL bytes), not a YAML rule", location=Location(path))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

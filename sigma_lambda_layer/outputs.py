@@ -55,4 +55,8 @@ def output_path(output_dir: Path, result: ConversionResult) -> Path:
         stem = safe_stem(Path(result.path).stem)
     else:
         stem = safe_stem(result.id or result.title or "rule")
-    return output_dir / safe_stem(result.target) / f"{stem}.{extension(result.target, result.format, result.output)}"
+    return (
+        output_dir
+        / safe_stem(result.target)
+        / f"{stem}.{extension(result.target, result.format, result.output)}"
+    )

@@ -41,8 +41,10 @@ def cloudtrail_records() -> list[dict[str, Any]]:
 def lambda_layer_record() -> dict[str, Any]:
     """The real UpdateFunctionConfiguration20150331v2 record (Stratus Red Team detonation, with layers)."""
     for record in cloudtrail_records():
-        if record.get("eventName") == "UpdateFunctionConfiguration20150331v2" and "layers" in (
-            record.get("requestParameters") or {}
-        ) and str(record.get("eventVersion")) == "1.08":
+        if (
+            record.get("eventName") == "UpdateFunctionConfiguration20150331v2"
+            and "layers" in (record.get("requestParameters") or {})
+            and str(record.get("eventVersion")) == "1.08"
+        ):
             return record
     raise LookupError("the real Lambda layer record is missing from the corpus")

@@ -17,7 +17,9 @@ pytestmark = requires_corpus
 def test_corpus_whole_sigmahq_no_crash(target: str) -> None:
     results = convert([SIGMAHQ], target=target, collect_errors=True)
     assert len(results) >= 3780
-    crashes = [f"{r.path}: {r.error.message}" for r in results if r.error and "internal error" in r.error.message]
+    crashes = [
+        f"{r.path}: {r.error.message}" for r in results if r.error and "internal error" in r.error.message
+    ]
     kinds = Counter(type(r.error).__name__ for r in results if r.error)
     print(f"{target}: {len(results)} rules, {sum(r.ok for r in results)} converted, errors {dict(kinds)}")
     assert not crashes, "\n".join(crashes)

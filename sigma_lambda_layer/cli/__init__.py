@@ -66,21 +66,52 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-t", "--target", "targets", multiple=True, required=True,
-              help="Target query language (repeatable; 'all' for every target). See 'list targets'.")
-@click.option("-f", "--format", "fmt", default="default", show_default=True, help="Output format of the target.")
-@click.option("-p", "--pipeline", "pipelines", multiple=True,
-              help="Extra processing pipeline (registry id or YAML file), applied after the target's AWS pipeline.")
-@click.option("--without-pipeline", is_flag=True, help="Do not apply the target's default AWS CloudTrail pipeline.")
-@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
-              help="Backend option, e.g. index=aws or log_group=CloudTrail/logs (repeatable).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the batch output to this file instead of stdout.")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write one file per rule and target under this folder.")
+@click.option(
+    "-t",
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    help="Target query language (repeatable; 'all' for every target). See 'list targets'.",
+)
+@click.option(
+    "-f", "--format", "fmt", default="default", show_default=True, help="Output format of the target."
+)
+@click.option(
+    "-p",
+    "--pipeline",
+    "pipelines",
+    multiple=True,
+    help="Extra processing pipeline (registry id or YAML file), applied after the target's AWS pipeline.",
+)
+@click.option(
+    "--without-pipeline", is_flag=True, help="Do not apply the target's default AWS CloudTrail pipeline."
+)
+@click.option(
+    "-O",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Backend option, e.g. index=aws or log_group=CloudTrail/logs (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the batch output to this file instead of stdout.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per rule and target under this folder.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results (see docs/cli.md).")
-@click.option("--skip-unsupported/--fail-unsupported", default=False,
-              help="Skip rules a target cannot express (exit 0) or count them as failures (default).")
+@click.option(
+    "--skip-unsupported/--fail-unsupported",
+    default=False,
+    help="Skip rules a target cannot express (exit 0) or count them as failures (default).",
+)
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -106,8 +137,13 @@ def convert(
         raise click.UsageError("--output and --output-dir exclude each other")
     try:
         results = api_convert(
-            list(inputs), list(targets), fmt, pipelines=pipelines, without_pipeline=without_pipeline,
-            options=_parse_options(options), collect_errors=True,
+            list(inputs),
+            list(targets),
+            fmt,
+            pipelines=pipelines,
+            without_pipeline=without_pipeline,
+            options=_parse_options(options),
+            collect_errors=True,
         )
     except UsageError as exc:
         if debug:
@@ -120,16 +156,14 @@ def convert(
         _print_error(str(exc))
         ctx.exit(EXIT_RULE_ERRORS)
 
-    failed = [r for r in results if r.error is not None]
-    if skip_unsupported:
-        failed = [r for r in failed if not _is_unsupported(r.error)]
-    if debug:
-        for r in failed:
+    errors = [(r, r.error) for r in results if r.error is not None]
+    for r, error in errors:
+        if debug:
             import traceback
 
-            traceback.print_exception(r.error.__cause__ or r.error)
-    for r in failed:
-        _print_error(f"{r.error}" + (f"  [target {r.target}]" if len(set(targets)) > 1 else ""))
+            traceback.print_exception(error.__cause__ or error)
+        _print_error(f"{error}" + (f"  [target {r.target}]" if len(set(targets)) > 1 else ""))
+    failed = [r for r, error in errors if not (skip_unsupported and _is_unsupported(error))]
 
     if as_json:
         text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
@@ -148,8 +182,11 @@ def convert(
         target_ids = list(dict.fromkeys(r.target for r in results))
         parts = [results.batch_text(t) for t in target_ids if results.batch_outputs.get(t) is not None]
         if len(target_ids) > 1:
-            parts = [f"# {t}\n{results.batch_text(t)}" for t in target_ids
-                     if results.batch_outputs.get(t) is not None]
+            parts = [
+                f"# {t}\n{results.batch_text(t)}"
+                for t in target_ids
+                if results.batch_outputs.get(t) is not None
+            ]
         text = "\n".join(p for p in parts if p)
         if output:
             _write_atomic(output, text)
