@@ -115,7 +115,7 @@ def test_elastic_view_java_map_tostring() -> None:
     assert java_to_string(drop_empty(raw), raw) == "{functionName=f, layers=[a, b]}"
     assert (
         java_to_string({"publish": False, "size": 1.5, "big": 1e20})
-        == "{size=1.5, big=1.0E20, publish=false}"
+        == "{big=1.0E20, size=1.5, publish=false}"
     )
 
 
