@@ -26,7 +26,7 @@ regard for events that lack the field. This subclass keeps its output formats an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -39,8 +39,10 @@ from sigma.conditions import (
     ConditionOR,
     ConditionValueExpression,
 )
+from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.rule import SigmaRuleTag
 from sigma.types import (
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -271,7 +273,7 @@ class _RegexTranslator:
             ranges = ranges + twins
 
         def esc(c: str) -> str:
-            return c if c.isalnum() or c in " \t\n\r\f\v" else "\\" + c
+            return c if c.isalnum() or c in "_ \t\n\r\f\v" else "\\" + c
 
         body = "".join(esc(lo) if lo == hi else esc(lo) + "-" + esc(hi) for lo, hi in ranges)
         return "[" + ("^" if negated else "") + body + "]"
@@ -436,6 +438,8 @@ class CloudTrailEqlBackend(EqlBackend):
         ConditionAND,
         ConditionOR,
     )
+    # With the precedence right, group only where needed (the stock backend parenthesises everything).
+    parenthesize: bool = False
     # ``?field == null``: the field has no value, also where the mapping lacks it ("Optional fields").
     null_expression: ClassVar[str] = "?{field} == null"
     not_null_expression: ClassVar[str] = "?{field} != null"
@@ -445,6 +449,16 @@ class CloudTrailEqlBackend(EqlBackend):
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
         kwargs.setdefault("index_names", [CLOUDTRAIL_INDEX])
         super().__init__(processing_pipeline, collect_errors, **kwargs)
+
+    def compare_precedence(self, outer: Any, inner: Any) -> bool:
+        """A value list (one ``:``/``in`` lookup) and a null test are atoms: no grouping needed."""
+        if isinstance(inner, ConditionOR) and self.decide_convert_condition_as_in_expression(
+            inner, ConversionState()
+        ):
+            return True
+        if isinstance(inner, ConditionFieldEqualsValueExpression):
+            return True
+        return bool(TextQueryBackend.compare_precedence(self, outer, inner))
 
     # ----------------------------------------------------------------- fields and values
 
@@ -563,6 +577,14 @@ class CloudTrailEqlBackend(EqlBackend):
 
     convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]
     convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
+
+    def finalize_output_threat_model(self, tags: list[SigmaRuleTag]) -> Iterable[dict[str, Any]]:
+        """The stock method imports pySigma's MITRE ATT&CK data, which is downloaded on first use, before
+        checking whether the rule has the two ATT&CK tags it needs; skip that import when it cannot
+        matter, so the SIEM rule formats of such rules work offline."""
+        if sum(1 for t in tags if t.namespace == "attack") < 2:
+            return []
+        return super().finalize_output_threat_model(tags)
 
     # ----------------------------------------------------------------- negation
 

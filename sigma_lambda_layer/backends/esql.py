@@ -25,6 +25,7 @@ ES|QL reference (elastic.co/guide/en/elasticsearch/reference/current/esql-*.html
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import ESQLBackend
@@ -38,6 +39,7 @@ from sigma.conditions import (
 )
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.rule import SigmaRuleTag
 from sigma.types import (
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -225,6 +227,14 @@ class CloudTrailEsqlBackend(ESQLBackend):
 
     convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]
     convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
+
+    def finalize_output_threat_model(self, tags: list[SigmaRuleTag]) -> Iterable[dict[str, Any]]:
+        """The stock method imports pySigma's MITRE ATT&CK data, which is downloaded on first use, before
+        checking whether the rule has the two ATT&CK tags it needs; skip that import when it cannot
+        matter, so the SIEM rule formats of such rules work offline."""
+        if sum(1 for t in tags if t.namespace == "attack") < 2:
+            return []
+        return super().finalize_output_threat_model(tags)
 
     # ----------------------------------------------------------------- negation
 

@@ -1,0 +1,328 @@
+"""Run an EQL query over Elastic-view documents with Elastic's ``eql`` package, made strict.
+
+The ``eql`` package (Endgame EQL, used by elastic/detection-rules) parses Elasticsearch EQL syntax but
+evaluates leniently: every comparison is case-insensitive, ``regex`` is an unanchored-at-the-end Python
+``re.match``, and it cannot tell ``:`` from ``==``. Elasticsearch EQL differs (EQL syntax reference,
+"Comparison operators", "Pattern comparison keywords": ``==``/``like``/``regex``/``in`` and functions without
+``~`` are case-sensitive; ``regex`` takes a Lucene regular expression matching the whole value). So:
+
+* :func:`check_eql` tokenises the query and rejects case-sensitive comparisons with a cased literal unless the
+  rule says ``|cased``, invalid Lucene regexps, and fields EQL cannot read (``flattened``);
+* :func:`run_eql` rewrites every ``regex`` pattern into an anchored Python regex with Lucene semantics, and
+  every case-sensitive comparison into a case-sensitive regex, then lets ``eql`` evaluate the query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import eql
+from eql.parser import elasticsearch_syntax, ignore_missing_functions
+
+
+class EngineError(AssertionError):
+    """The query is outside what the target accepts, or outside what this engine models."""
+
+
+# --------------------------------------------------------------------------------------- Lucene regexps
+
+_LUCENE_OPTIONAL_OPERATORS = set("#@&~<>")
+
+
+def lucene_regexp_to_python(pattern: str) -> str:
+    """A Python regex (for ``re.fullmatch``) equivalent to a Lucene regexp (Query DSL "Regular expression
+    syntax"): ``.``, ``?``, ``+``, ``*``, ``{n}``, ``{n,}``, ``{n,m}``, ``|``, ``( )``, ``[ ]`` with ranges
+    and ``^`` negation, ``\\`` escapes. The optional operators (``# @ & ~ < >``) and ``"`` quoting are
+    rejected: sigma-lambda always escapes them, so meeting one unescaped means a translation bug.
+    """
+    out: list[str] = []
+    i = 0
+    depth = 0
+    last_atom = False
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise EngineError(f"Lucene regexp {pattern!r}: trailing backslash")
+            e = pattern[i + 1]
+            if e.isalnum():
+                raise EngineError(
+                    f"Lucene regexp {pattern!r}: '\\{e}' means a literal {e!r} in older Lucene and a "
+                    "character class in newer; ambiguous"
+                )
+            out.append(re.escape(e))
+            i += 2
+            last_atom = True
+        elif c == ".":
+            out.append("(?s:.)")
+            i += 1
+            last_atom = True
+        elif c in "*+?":
+            if not last_atom:
+                raise EngineError(f"Lucene regexp {pattern!r}: quantifier {c!r} without operand")
+            out.append(c)
+            i += 1
+        elif c == "{":
+            m = re.compile(r"\{(\d+)(,(\d*))?\}").match(pattern, i)
+            if m is None or not last_atom:
+                raise EngineError(f"Lucene regexp {pattern!r}: malformed repetition at {i}")
+            out.append(m.group(0))
+            i = m.end()
+        elif c == "(":
+            out.append("(?:")
+            depth += 1
+            i += 1
+            last_atom = False
+        elif c == ")":
+            if depth == 0:
+                raise EngineError(f"Lucene regexp {pattern!r}: unbalanced ')'")
+            depth -= 1
+            out.append(")")
+            i += 1
+            last_atom = True
+        elif c == "|":
+            out.append("|")
+            i += 1
+            last_atom = False
+        elif c == "[":
+            j = i + 1
+            negated = j < n and pattern[j] == "^"
+            if negated:
+                j += 1
+            items: list[str] = []
+            while True:
+                if j >= n:
+                    raise EngineError(f"Lucene regexp {pattern!r}: unterminated class")
+                ch = pattern[j]
+                if ch == "]" and items:
+                    j += 1
+                    break
+                if ch == "\\":
+                    if j + 1 >= n:
+                        raise EngineError(f"Lucene regexp {pattern!r}: trailing backslash")
+                    ch = pattern[j + 1]
+                    j += 2
+                else:
+                    j += 1
+                if j < n - 1 and pattern[j] == "-" and pattern[j + 1] != "]":
+                    hi = pattern[j + 1]
+                    j += 2
+                    if hi == "\\":
+                        hi = pattern[j]
+                        j += 1
+                    if ord(hi) < ord(ch):
+                        raise EngineError(f"Lucene regexp {pattern!r}: reversed range")
+                    items.append(re.escape(ch) + "-" + re.escape(hi))
+                else:
+                    items.append(re.escape(ch))
+            out.append("[" + ("^" if negated else "") + "".join(items) + "]")
+            i = j
+            last_atom = True
+        elif c in _LUCENE_OPTIONAL_OPERATORS or c == '"':
+            raise EngineError(f"Lucene regexp {pattern!r}: unescaped operator {c!r} (outside the subset)")
+        elif c == "]" or c == "}":
+            raise EngineError(f"Lucene regexp {pattern!r}: unbalanced {c!r}")
+        else:
+            out.append(re.escape(c))
+            i += 1
+            last_atom = True
+    if depth:
+        raise EngineError(f"Lucene regexp {pattern!r}: unbalanced '('")
+    translated = "".join(out)
+    re.compile(translated)
+    return translated
+
+
+def lucene_regexp_matches(pattern: str, value: str, *, case_insensitive: bool = False) -> bool:
+    flags = re.IGNORECASE if case_insensitive else 0
+    return re.fullmatch(lucene_regexp_to_python(pattern), value, flags) is not None
+
+
+# --------------------------------------------------------------------------------------- EQL tokens
+
+_TOKEN = re.compile(
+    r'(?P<raw>"""(?:.|\n)*?""")|(?P<str>"(?:[^"\\]|\\.)*")|(?P<bt>`(?:[^`]|``)*`)'
+    r"|(?P<op>==|!=|<=|>=|<|>|:|\(|\)|,)"
+    r"|(?P<word>\??[A-Za-z_@][A-Za-z0-9_@.]*~?)|(?P<num>-?\d+(\.\d+)?)|(?P<ws>\s+)"
+)
+_STRING_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"'}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # raw/str (strings), bt/word (names and keywords), op, num
+    text: str
+
+    @property
+    def value(self) -> str:
+        """The string a string token stands for."""
+        if self.kind == "raw":
+            return self.text[3:-3]
+        out, i, body = [], 0, self.text[1:-1]
+        while i < len(body):
+            if body[i] == "\\":
+                e = body[i + 1]
+                if e not in _STRING_ESCAPES:
+                    raise EngineError(f"EQL string {self.text}: unknown escape \\{e}")
+                out.append(_STRING_ESCAPES[e])
+                i += 2
+            else:
+                out.append(body[i])
+                i += 1
+        return "".join(out)
+
+    @property
+    def is_string(self) -> bool:
+        return self.kind in ("raw", "str")
+
+
+def tokenize(query: str) -> list[Token]:
+    tokens, pos = [], 0
+    while pos < len(query):
+        m = _TOKEN.match(query, pos)
+        if m is None:
+            raise EngineError(f"EQL: cannot tokenise at {query[pos : pos + 20]!r}")
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token("str" if kind in ("str",) else kind, m.group(0)))
+        pos = m.end()
+    return tokens
+
+
+def _string(text: str) -> Token:
+    return Token("str", '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def _field_name(tok: Token) -> str:
+    if tok.kind == "bt":
+        return tok.text[1:-1].replace("``", "`")
+    return tok.text.lstrip("?")
+
+
+_CASE_SENSITIVE_OPS = {"==", "!=", "in", "like", "regex"}
+_CASE_INSENSITIVE_OPS = {":", "in~", "like~", "regex~"}
+_STRING_FUNCTIONS = {"startsWith", "endsWith", "stringContains"}
+
+
+def _has_case(text: str) -> bool:
+    return text.lower() != text.upper()
+
+
+def _wildcard_to_python(pattern: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
+#: Fields compared case-sensitively by design: the pipeline's data-set filter (a ``constant_keyword``).
+ALWAYS_CASED_FIELDS = frozenset({"data_stream.dataset"})
+
+
+def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
+    """Check the comparisons and rewrite them into forms the lenient ``eql`` engine evaluates exactly."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.kind in ("word", "bt") and _field_name(tok).startswith("aws.cloudtrail.flattened"):
+            raise EngineError(f"EQL cannot read flattened field {_field_name(tok)!r}")
+        # FUNC ( FIELD , STRING )
+        if tok.kind == "word" and tok.text.rstrip("~") in _STRING_FUNCTIONS and tokens[i + 1].text == "(":
+            field, arg = tokens[i + 2], tokens[i + 4]
+            insensitive = tok.text.endswith("~")
+            if not arg.is_string or tokens[i + 5].text != ")":
+                raise EngineError(f"EQL: {tok.text} with a non-literal argument is outside the subset")
+            if not insensitive and _has_case(arg.value) and not cased:
+                raise EngineError(f"EQL: case-sensitive {tok.text}(..., {arg.text}) in a rule without |cased")
+            body = re.escape(arg.value)
+            regex = {
+                "startsWith": f"{body}.*",
+                "endsWith": f".*{body}",
+                "stringContains": f".*{body}.*",
+            }[tok.text.rstrip("~")]
+            flag = "" if insensitive else "(?-i:"
+            out += [field, Token("word", "regex~"), _string(flag + regex + (")" if flag else "") + r"\Z")]
+            i += 6
+            continue
+        if tok.kind == "op" or tok.kind == "word":
+            op = tok.text
+            if op in _CASE_SENSITIVE_OPS | _CASE_INSENSITIVE_OPS and out:
+                j = i + 1
+                values: list[Token] = []
+                if j < len(tokens) and tokens[j].text == "(":
+                    j += 1
+                    while tokens[j].text != ")":
+                        if tokens[j].text != ",":
+                            values.append(tokens[j])
+                        j += 1
+                    j += 1
+                else:
+                    values.append(tokens[j])
+                    j += 1
+                strings = [v for v in values if v.is_string]
+                if not strings:
+                    out.append(tok)
+                    i += 1
+                    continue
+                sensitive = op in _CASE_SENSITIVE_OPS
+                exempt = out[-1].kind in ("word", "bt") and _field_name(out[-1]) in ALWAYS_CASED_FIELDS
+                if sensitive and not (cased or exempt) and any(_has_case(s.value) for s in strings):
+                    raise EngineError(
+                        f"EQL: case-sensitive {op!r} with a cased literal in a rule without |cased: "
+                        + ", ".join(s.text for s in strings)
+                    )
+                if op in ("regex", "regex~"):
+                    patterns = [lucene_regexp_to_python(s.value) for s in strings]
+                elif op in (":", "like", "like~"):
+                    patterns = [_wildcard_to_python(s.value) for s in strings]
+                elif op in ("==", "in", "in~"):
+                    patterns = [re.escape(s.value) for s in strings]
+                else:  # != : not equal
+                    out.append(tok)
+                    i += 1
+                    continue
+                if sensitive:
+                    patterns = [f"(?-i:{p})" for p in patterns]
+                joined = "|".join(f"(?:{p})\\Z" for p in patterns)
+                out += [Token("word", "regex~"), _string(joined)]
+                i = j
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def check_eql(query: str, *, cased: bool = False) -> str:
+    """Validate ``query`` (syntax with the ``eql`` parser in Elasticsearch mode, plus the strict checks);
+    return the query rewritten for exact evaluation."""
+    with elasticsearch_syntax, ignore_missing_functions:
+        eql.parse_query(query)
+    return " ".join(t.text for t in _rewrite(tokenize(query), cased=cased))
+
+
+def _nest(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Documents may use dotted keys (``{"event.action": ...}``); ``eql`` reads nested objects."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        target = out
+        *parents, last = key.split(".")
+        for p in parents:
+            target = target.setdefault(p, {})
+        target[last] = _nest(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def run_eql(query: str, docs: Iterable[Mapping[str, Any]], *, cased: bool = False) -> set[int]:
+    """Indexes of the documents ``query`` matches, with Elasticsearch's case and regex semantics."""
+    rewritten = check_eql(query, cased=cased)
+    with elasticsearch_syntax, ignore_missing_functions:
+        parsed = eql.parse_query(rewritten)
+    engine = eql.PythonEngine({})
+    engine.add_query(parsed)
+    hits: set[int] = set()
+    engine.add_output_hook(lambda result: hits.update(int(e.time) for e in result.events))
+    for i, doc in enumerate(docs):
+        engine.stream_events([eql.Event("any", i, _nest(doc))])
+    return hits

@@ -1,0 +1,194 @@
+"""EQL target: exact queries for the founding rule and each modifier / condition shape, the SigmaHQ corpus."""
+
+from __future__ import annotations
+
+import pytest
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
+
+from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend, to_lucene_regexp
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
+from tests.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus
+from tests.engines.eql_engine import check_eql
+
+DATASET = 'data_stream.dataset == "aws.cloudtrail"'
+
+
+def convert(detection: str, output_format: str = "default") -> str:
+    rule = f"""
+title: test
+logsource: {{product: aws, service: cloudtrail}}
+detection:
+{detection}
+"""
+    backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
+    result = backend.convert(SigmaCollection.from_yaml(rule), output_format)
+    return result[0]
+
+
+def where(detection: str) -> str:
+    """The condition after the dataset filter, checked to parse as Elasticsearch EQL."""
+    query = convert(detection)
+    prefix = f"any where {DATASET} and "
+    assert query.startswith(prefix), query
+    check_eql(query, cased="|cased" in detection or ("|re" in detection and "|re|i" not in detection))
+    return query[len(prefix) :]
+
+
+def test_eql_founding_rule() -> None:
+    backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
+    query = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()))[0]
+    assert query == (
+        f"any where {DATASET} and "
+        'event.provider : "lambda.amazonaws.com" and event.action : "UpdateFunctionConfiguration*"'
+    )
+
+
+def test_eql_rule_formats_use_cloudtrail_index() -> None:
+    def run(output_format: str) -> dict[str, object]:
+        backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
+        return backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()), output_format)[0]
+
+    siem = run("siem_rule_ndjson")
+    assert siem["index"] == ["logs-aws.cloudtrail-*"]
+    assert siem["language"] == "eql"
+    assert str(run("eqlapi")["query"]).startswith("any where ")
+
+
+def test_eql_plain_value_is_case_insensitive() -> None:
+    assert where("  sel: {eventName: ListBuckets}\n  condition: sel") == 'event.action : "ListBuckets"'
+
+
+def test_eql_modifiers_use_wildcards() -> None:
+    assert where("  sel: {eventName|contains: Bucket}\n  condition: sel") == 'event.action : "*Bucket*"'
+    assert where("  sel: {eventName|endswith: Bucket}\n  condition: sel") == 'event.action : "*Bucket"'
+    assert where("  sel: {eventName|startswith: List}\n  condition: sel") == 'event.action : "List*"'
+
+
+def test_eql_value_list_is_one_lookup() -> None:
+    assert (
+        where("  sel:\n    eventName: [ListBuckets, 'Get*']\n  condition: sel")
+        == 'event.action : ("ListBuckets", "Get*")'
+    )
+
+
+def test_eql_cased_uses_case_sensitive_operators() -> None:
+    assert where("  sel: {eventName|cased: ListBuckets}\n  condition: sel") == 'event.action == "ListBuckets"'
+    assert where("  sel: {eventName|cased|startswith: List}\n  condition: sel") == 'event.action like "List*"'
+
+
+def test_eql_value_without_letters_uses_equality() -> None:
+    assert where("  sel: {sourceIPAddress: 10.1.2.3}\n  condition: sel") == 'source.address == "10.1.2.3"'
+
+
+def test_eql_literal_wildcard_characters_become_regexp() -> None:
+    assert where(r"  sel: {userAgent|contains: 'a\*b'}" + "\n  condition: sel") == (
+        r'user_agent.original regex~ ".*a\\*b.*"'
+    )
+
+
+def test_eql_quotes_and_backslashes_are_escaped() -> None:
+    assert where("  sel: {userAgent: 'say \"hi\"'}\n  condition: sel") == (
+        r'user_agent.original : "say \"hi\""'
+    )
+
+
+def test_eql_regex_is_translated_to_lucene() -> None:
+    assert where(r"  sel: {userIdentity.arn|re: '^arn:aws:iam::\d+:user/'}" + "\n  condition: sel") == (
+        'aws.cloudtrail.user_identity.arn regex "arn:aws:iam::[0-9]+:user/.*"'
+    )
+    assert where("  sel: {userAgent|re|i: 'boto|cli'}\n  condition: sel") == (
+        'user_agent.original regex~ ".*(boto|cli).*"'
+    )
+
+
+def test_eql_regex_without_lucene_equivalent_is_an_error() -> None:
+    with pytest.raises(UnsupportedConstructError, match="lookaround"):
+        convert(r"  sel: {userAgent|re: 'a(?=b)'}" + "\n  condition: sel")
+    with pytest.raises(UnsupportedConstructError, match=r"\\b"):
+        convert(r"  sel: {userAgent|re: '\bboto'}" + "\n  condition: sel")
+
+
+def test_eql_lucene_regexp_translation_table() -> None:
+    assert to_lucene_regexp("abc") == ".*abc.*"
+    assert to_lucene_regexp("^a.c$") == "a.c"
+    assert to_lucene_regexp("a|b") == ".*(a|b).*"
+    assert to_lucene_regexp("^(?:a|b)+?x{2,}") == "(a|b)+x{2,}.*"
+    assert to_lucene_regexp("[^\\w-]@~#") == ".*[^0-9A-Za-z_\\-]\\@\\~\\#.*"
+    assert to_lucene_regexp("AbC", fold_case=True) == ".*abc.*"
+    assert to_lucene_regexp("[A-C]x", fold_case=True) == ".*[A-Ca-c]x.*"
+
+
+def test_eql_not_holds_for_missing_fields() -> None:
+    assert where(
+        "  sel: {eventSource: s3.amazonaws.com}\n  f: {errorCode: AccessDenied}\n  condition: sel and not f"
+    ) == (
+        'event.provider : "s3.amazonaws.com" and '
+        '(?aws.cloudtrail.error_code == null or not aws.cloudtrail.error_code : "AccessDenied")'
+    )
+
+
+def test_eql_not_over_and_uses_de_morgan() -> None:
+    assert where(
+        "  sel: {eventSource: s3.amazonaws.com}\n"
+        "  f:\n    errorCode: AccessDenied\n    userAgent|contains: boto\n"
+        "  condition: sel and not f"
+    ) == (
+        'event.provider : "s3.amazonaws.com" and '
+        '((?aws.cloudtrail.error_code == null or not aws.cloudtrail.error_code : "AccessDenied") or '
+        '(?user_agent.original == null or not user_agent.original : "*boto*"))'
+    )
+
+
+def test_eql_or_inside_and_is_grouped() -> None:
+    assert (
+        where("  a: {eventName: A}\n  b: {eventSource: b}\n  c: {userAgent: c}\n  condition: a and (b or c)")
+        == 'event.action : "A" and (event.provider : "b" or user_agent.original : "c")'
+    )
+
+
+def test_eql_null_and_exists() -> None:
+    assert where("  sel: {errorCode: null}\n  condition: sel") == "?aws.cloudtrail.error_code == null"
+    assert where("  sel: {errorCode|exists: true}\n  condition: sel") == "?aws.cloudtrail.error_code != null"
+    assert where("  sel: {errorCode: null}\n  condition: not sel") == "?aws.cloudtrail.error_code != null"
+
+
+def test_eql_cidr_uses_cidr_match() -> None:
+    assert where("  sel: {sourceIPAddress|cidr: 10.0.0.0/8}\n  condition: sel") == (
+        'cidrMatch(source.ip, "10.0.0.0/8")'
+    )
+
+
+def test_eql_fieldref_is_an_error() -> None:
+    with pytest.raises(SigmaFeatureNotSupportedByBackendError, match="another field"):
+        convert("  sel: {userIdentity.arn|fieldref: userIdentity.principalId}\n  condition: sel")
+
+
+def test_eql_flattened_field_is_an_error() -> None:
+    with pytest.raises(UnsupportedFieldError, match="flattened"):
+        convert("  sel: {requestParameters.functionName: x}\n  condition: sel")
+
+
+def test_eql_keyword_search_is_an_error() -> None:
+    with pytest.raises(SigmaFeatureNotSupportedByBackendError, match="keyword"):
+        convert("  kw: [evil]\n  condition: kw")
+
+
+@requires_corpus
+def test_eql_sigmahq_aws_rules_convert_or_fail_clearly() -> None:
+    converted, refused, wrong = 0, [], []
+    for path in aws_rule_paths():
+        backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
+        try:
+            rules = SigmaCollection.from_yaml(path.read_text())
+            for query in backend.convert(rules):
+                check_eql(query, cased=True)
+            converted += 1
+        except (UnsupportedFieldError, SigmaFeatureNotSupportedByBackendError) as e:
+            refused.append(f"{path.name}: {e}")
+        except (SigmaError, AssertionError) as e:
+            wrong.append(f"{path.name}: {type(e).__name__}: {e}")
+    assert not wrong, "\n".join(wrong)
+    assert converted + len(refused) == len(aws_rule_paths()) == 57
+    assert converted >= 48, "\n".join(refused)
