@@ -1,12 +1,12 @@
 """Amazon CloudWatch Logs Insights (Logs Insights QL) backend.
 
 No Sigma backend for Logs Insights existed, so this one is written on pySigma's ``TextQueryBackend``: the
-boolean skeleton (``and``/``or``/``not``, grouping, field quoting, ``ispresent``) is declarative, and the value
-leaves are overridden because Logs Insights has no case-insensitive string comparison. Sources (AWS CloudWatch
-Logs User Guide): CWL_QuerySyntax (commands, ``like``/``=~``, ``(?i)``), CWL_QuerySyntax-Filter,
+boolean skeleton (``and``/``or``/``not``, grouping, field quoting, ``ispresent``) is declarative, and the
+value leaves are overridden because Logs Insights has no case-insensitive string comparison. Sources (AWS
+CloudWatch Logs User Guide): CWL_QuerySyntax (commands, ``like``/``=~``, ``(?i)``), CWL_QuerySyntax-Filter,
 CWL_QuerySyntax-operations-functions (``ispresent``, ``tolower``, ``isValidIp``, ``isIpInSubnet``),
-CWL_AnalyzeLogData-discoverable-fields (dot paths, ``.0`` array elements, backtick rule), and the StartQuery API
-model (``queryString`` at most 10,000 characters).
+CWL_AnalyzeLogData-discoverable-fields (dot paths, ``.0`` array elements, backtick rule), and the StartQuery
+API model (``queryString`` at most 10,000 characters).
 
 Choices that keep Sigma's meaning, each because the documented operators would not:
 
@@ -15,15 +15,15 @@ Choices that keep Sigma's meaning, each because the documented operators would n
   values whose case cannot vary, and only when the value needs no escaping in a string literal (the docs do
   not define string-literal escapes).
 * In a regex literal the regex metacharacters and quote characters of a value are backslash-escaped (PCRE
-  treats ``\\X`` as the literal ``X`` for any non-alphanumeric ``X``), ``/`` becomes ``\\/`` (the form the docs' own ``parse``
-  example uses), and control characters become ``\\n``, ``\\t``, ``\\r`` or ``\\xHH``. ``#`` and ``|``, which
-  start a comment and separate commands outside literals, become ``\\x23`` and ``\\x7c`` so that no lexer can
-  mistake them. No value can leave its literal.
-* What ``not f = "x"`` does when ``f`` is absent is undocumented, so every leaf under a ``not`` is guarded with
-  ``ispresent(f) and ...``: the leaf is then plainly false for an event without the field, and ``not`` makes it
-  true, as Sigma wants.
-* ``cidr`` uses ``isIpInSubnet`` behind ``isValidIp``, so values such as ``AWS Internal`` or a service host name
-  in ``sourceIPAddress`` simply do not match.
+  treats ``\\X`` as the literal ``X`` for any non-alphanumeric ``X``), ``/`` becomes ``\\/`` (the form the
+  docs' own ``parse`` example uses), and control characters become ``\\n``, ``\\t``, ``\\r`` or ``\\xHH``.
+  ``#`` and ``|``, which start a comment and separate commands outside literals, become ``\\x23`` and
+  ``\\x7c`` so that no lexer can mistake them. No value can leave its literal.
+* What ``not f = "x"`` does when ``f`` is absent is undocumented, so every leaf under a ``not`` is guarded
+  with ``ispresent(f) and ...``: the leaf is then plainly false for an event without the field, and ``not``
+  makes it true, as Sigma wants.
+* ``cidr`` uses ``isIpInSubnet`` behind ``isValidIp``, so values such as ``AWS Internal`` or a service host
+  name in ``sourceIPAddress`` simply do not match.
 * JSON booleans: how Logs Insights renders ``true``/``false`` is undocumented (the console shows ``1``/``0``),
   so a rule value ``true``/``false`` matches either form.
 """
@@ -342,7 +342,7 @@ class LogsInsightsBackend(TextQueryBackend):
         field = self._field(cond.field)
         value: SigmaCIDRExpression = cond.value
         expr = self.cidr_expression.format(field=field, value=str(value.network))
-        return f"({expr})"
+        return f"({expr})" if self._negation_depth == 0 else self._guard(field, expr)
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -363,7 +363,7 @@ class LogsInsightsBackend(TextQueryBackend):
                 "fieldref with startswith/endswith has no Logs Insights equivalent"
             )
         f1, f2 = self._field(cond.field), self._field(ref.field)
-        # Both must be present: Sigma never equates a missing field (and the comparison would be undocumented).
+        # Both must be present: Sigma never equates a missing field (the comparison is undocumented).
         expr = self.field_equals_field_expression.format(field1=f1, field2=f2)
         return f"(ispresent({f1}) and ispresent({f2}) and {expr})"
 
@@ -381,7 +381,7 @@ class LogsInsightsBackend(TextQueryBackend):
 
     # Keywords: searched in @message, the raw JSON record, as a case-insensitive substring.
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        body, start, end = regex_literal_body(cond.value)
+        body, _, _ = regex_literal_body(cond.value)
         return f"{self.keyword_field} =~ /(?i){body}/" if body else f"ispresent({self.keyword_field})"
 
     def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> str:
@@ -482,7 +482,7 @@ class LogsInsightsBackend(TextQueryBackend):
             resources[candidate] = {"Type": "AWS::Logs::QueryDefinition", "Properties": q["properties"]}
         template = {
             "AWSTemplateFormatVersion": "2010-09-09",
-            "Description": "CloudWatch Logs Insights saved queries generated by sigma-lambda from Sigma rules",
+            "Description": "Logs Insights saved queries generated by sigma-lambda from Sigma rules",
             "Resources": resources,
         }
         return json.dumps(template, indent=2)

@@ -2,8 +2,8 @@
 
 Logs Insights discovers the fields of a JSON log event by flattening it: nested keys become dot paths
 (``userIdentity.arn``) and array elements get a numeric segment (``requestParameters.instancesSet.items.0.
-instanceId``), per the CloudWatch Logs User Guide, "Supported logs and discovered fields" (Fields in JSON logs).
-So raw CloudTrail names are kept, except in two cases this pipeline rewrites:
+instanceId``), per the CloudWatch Logs User Guide, "Supported logs and discovered fields" (Fields in JSON
+logs). So raw CloudTrail names are kept, except in two cases this pipeline rewrites:
 
 - **Arrays** (paths in :data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS`): a Sigma value on an array
   must match any element, so the field becomes the OR of its first ``N`` element fields (``.0`` .. ``.N-1``;
@@ -12,9 +12,10 @@ So raw CloudTrail names are kept, except in two cases this pipeline rewrites:
   ``not`` over it is wrongly true). The alternative, a regex over ``@message``, cannot be scoped to the array
   and so would match values anywhere in the record.
 - **Whole objects** (a free-form subtree root such as ``requestParameters``, or a parent of fixed fields such
-  as ``userIdentity``): Logs Insights has no field for an object, only for its leaves, so the value is searched
-  in ``@message``, the record's JSON text. This is broader than the object: it matches the value anywhere in
-  the record. It is what SigmaHQ rules like ``requestParameters|contains: 'Suspended'`` are written for.
+  as ``userIdentity``): Logs Insights has no field for an object, only for its leaves, so the value is
+  searched in ``@message``, the record's JSON text. This is broader than the object: it matches the value
+  anywhere in the record. It is what SigmaHQ rules like ``requestParameters|contains: 'Suspended'`` are
+  written for.
 
 The log group(s) are a backend option (``log_group``), not pipeline state: a CloudTrail trail delivers to a
 group the user named, so there is no default to guess.
@@ -55,11 +56,11 @@ def logs_insights_fields(field: str, elements: int = DEFAULT_ARRAY_ELEMENTS) -> 
         return field
     # Cut the path after each array prefix; an element index goes into every cut.
     cuts = [len(p) for p in prefixes]
-    pieces = [field[a:b].strip(".") for a, b in zip([0, *cuts], [*cuts, len(field)])]
+    pieces = [field[a:b].strip(".") for a, b in zip([0, *cuts], [*cuts, len(field)], strict=True)]
     names = []
     for indexes in product(range(elements), repeat=len(prefixes)):
         parts = [pieces[0]]
-        for idx, piece in zip(indexes, pieces[1:]):
+        for idx, piece in zip(indexes, pieces[1:], strict=True):
             parts.append(str(idx))
             if piece:
                 parts.append(piece)

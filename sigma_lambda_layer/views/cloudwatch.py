@@ -1,18 +1,18 @@
 """A CloudTrail record as CloudWatch Logs Insights sees it.
 
-CloudTrail delivers each record as one log event whose message is the record's JSON text
-(CloudTrail User Guide, "Sending events to CloudWatch Logs"). Logs Insights then discovers its fields
-(CloudWatch Logs User Guide, "Supported logs and discovered fields", Fields in JSON logs):
+CloudTrail delivers each record as one log event whose message is the record's JSON text (CloudTrail User
+Guide, "Sending events to CloudWatch Logs"). Logs Insights then discovers its fields (CloudWatch Logs User
+Guide, "Supported logs and discovered fields", Fields in JSON logs):
 
 - ``@message``: the raw event, here the compact JSON text of the record;
 - ``@timestamp``: the log event time in epoch milliseconds (CloudTrail sets it near delivery; ``eventTime`` is
   the closest value a record carries, so the view uses it);
 - every JSON leaf under its dot path, array elements under a numeric segment (``resources.0.ARN``).
 
-Values keep their JSON type (``str``, ``int``, ``float``, ``bool``): how Logs Insights renders a JSON boolean is
-undocumented, and the reference interpreter tries both renderings. JSON ``null`` leaves and empty objects or
-arrays are not discovered as fields. The documented cap on extracted fields per event (100 to 1000 depending
-on the page) is not modelled: CloudTrail records in the corpus stay well under it.
+Values keep their JSON type (``str``, ``int``, ``float``, ``bool``): how Logs Insights renders a JSON boolean
+is undocumented, and the reference interpreter tries both renderings. JSON ``null`` leaves and empty objects
+or arrays are not discovered as fields. The documented cap on extracted fields per event (100 to 1000
+depending on the page) is not modelled: CloudTrail records in the corpus stay well under it.
 """
 
 from __future__ import annotations

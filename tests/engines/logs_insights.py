@@ -8,11 +8,11 @@ Written from the AWS CloudWatch Logs User Guide only:
   "contains"), case-sensitive unless ``(?i)``.
 - CWL_QuerySyntax-Filter (…/CWL_QuerySyntax-Filter.html): comparison operators ``= != < <= > >=``, Boolean
   ``and``, ``or``, ``not``, parentheses.
-- CWL_QuerySyntax-operations-functions (…/CWL_QuerySyntax-operations-functions.html): ``ispresent`` (true if the
-  field exists), ``tolower``, ``isValidIp`` (true if the field is a valid IPv4 or IPv6 address),
+- CWL_QuerySyntax-operations-functions (…/CWL_QuerySyntax-operations-functions.html): ``ispresent`` (true if
+  the field exists), ``tolower``, ``isValidIp`` (true if the field is a valid IPv4 or IPv6 address),
   ``isIpInSubnet(field, cidr)`` (true if the field is a valid IP address within the subnet).
-- CWL_AnalyzeLogData-discoverable-fields (…/CWL_AnalyzeLogData-discoverable-fields.html): the fields of a
-  JSON event (see ``sigma_lambda_layer.views.cloudwatch``).
+- CWL_AnalyzeLogData-discoverable-fields (…/CWL_AnalyzeLogData-discoverable-fields.html): the fields of a JSON
+  event (see ``sigma_lambda_layer.views.cloudwatch``).
 - Regex engine: Hyperscan (PCRE syntax without lookaround or back-references); patterns are run with Python
   ``re`` after rejecting what Hyperscan lacks.
 
@@ -381,9 +381,7 @@ def run_logs_insights(query: str, events: list[dict[str, Any]]) -> list[int]:
 
     selected: list[int] = []
     for index, event in enumerate(events):
-        decisions = {
-            all(_Evaluator(event, model).cond(f) is True for f in filters) for model in _MODELS
-        }
+        decisions = {all(_Evaluator(event, model).cond(f) is True for f in filters) for model in _MODELS}
         if len(decisions) > 1:
             raise UndocumentedBehaviour(
                 f"event {index}: whether it is returned depends on undocumented semantics "
