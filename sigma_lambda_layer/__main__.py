@@ -1,0 +1,5 @@
+"""``python -m sigma_lambda_layer`` runs the CLI."""
+
+from sigma_lambda_layer.cli import main
+
+main()

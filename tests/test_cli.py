@@ -1,0 +1,147 @@
+"""The CLI contract: outputs, --json shape, exit codes, no tracebacks for user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from sigma_lambda_layer.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+FOUNDING = str(REPO / "rules" / "aws_attached_malicious_lambda_layer.yml")
+SPLUNK_FOUNDING = (
+    'sourcetype="aws:cloudtrail" eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+)
+BAD_MODIFIER = """\
+title: Bad modifier
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+    selection:
+        eventName|startswit: Update
+    condition: selection
+"""
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_convert_founding_rule_splunk() -> None:
+    code, out, err = run("convert", FOUNDING, "--target", "splunk")
+    assert (code, out.strip(), err) == (0, SPLUNK_FOUNDING, "")
+
+
+def test_cli_convert_json_contract() -> None:
+    code, out, _ = run("convert", FOUNDING, "-t", "splunk", "--json")
+    assert code == 0
+    [item] = json.loads(out)
+    assert item == {
+        "path": FOUNDING,
+        "id": "97fbabf8-8e1b-47a2-b7d5-a418d2b95e3d",
+        "title": "AWS Attached Malicious Lambda Layer",
+        "target": "splunk",
+        "format": "default",
+        "output": SPLUNK_FOUNDING,
+    }
+
+
+def test_cli_convert_bad_rule_keeps_batch_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_text(BAD_MODIFIER)
+    (tmp_path / "good.yml").write_text(Path(FOUNDING).read_text())
+    code, out, err = run("convert", str(tmp_path), "-t", "splunk", "--json")
+    assert code == 1
+    items = json.loads(out)
+    assert [sorted(i) for i in items] == [
+        ["error", "format", "id", "path", "target", "title"],
+        ["format", "id", "output", "path", "target", "title"],
+    ]
+    error = items[0]["error"]
+    assert error["type"] == "RuleLoadError"
+    assert "startswit" in error["message"]
+    assert (error["line"], error["column"]) == (7, 9)
+    assert items[1]["output"] == SPLUNK_FOUNDING
+    assert f"{tmp_path / 'bad.yml'}:7:9:" in err
+    assert "Traceback" not in err
+
+
+def test_cli_convert_stdin() -> None:
+    code, out, _ = run("convert", "-", "-t", "splunk", stdin=Path(FOUNDING).read_text())
+    assert (code, out.strip()) == (0, SPLUNK_FOUNDING)
+
+
+def test_cli_unknown_target_is_usage_error() -> None:
+    code, _, err = run("convert", FOUNDING, "-t", "splnuk")
+    assert code == 2
+    assert "did you mean 'splunk'" in err
+
+
+def test_cli_unknown_format_is_usage_error() -> None:
+    code, _, err = run("convert", FOUNDING, "-t", "splunk", "-f", "nope")
+    assert code == 2
+    assert "savedsearches" in err
+
+
+def test_cli_bad_option_syntax() -> None:
+    code, _, err = run("convert", FOUNDING, "-t", "splunk", "--option", "novalue")
+    assert code == 2
+    assert "key=value" in err
+
+
+def test_cli_index_option() -> None:
+    code, out, _ = run("convert", FOUNDING, "-t", "splunk", "--option", "index=aws")
+    assert code == 0
+    assert out.startswith("index=aws ") or out.startswith('index="aws" ')
+
+
+def test_cli_output_dir_layout(tmp_path: Path) -> None:
+    code, _, _ = run("convert", str(REPO / "rules"), "-t", "splunk", "--output-dir", str(tmp_path / "out"))
+    assert code == 0
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
+    assert "splunk/aws_attached_malicious_lambda_layer.spl" in written
+    text = (tmp_path / "out" / "splunk" / "aws_attached_malicious_lambda_layer.spl").read_text()
+    assert text == SPLUNK_FOUNDING + "\n"
+
+
+def test_cli_output_file_savedsearches(tmp_path: Path) -> None:
+    target = tmp_path / "savedsearches.conf"
+    code, _, _ = run("convert", FOUNDING, "-t", "splunk", "-f", "savedsearches", "-o", str(target))
+    assert code == 0
+    text = target.read_text()
+    assert "[AWS Attached Malicious Lambda Layer]" in text
+    assert SPLUNK_FOUNDING in text
+
+
+def test_cli_list_commands() -> None:
+    code, out, _ = run("list", "targets")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["splunk", "lucene", "eql", "esql", "cloudwatch"]
+    code, out, _ = run("list", "pipelines")
+    assert code == 0 and "aws_cloudtrail_splunk" in out
+    code, out, _ = run("list", "formats", "splunk")
+    assert code == 0 and "savedsearches" in out
+
+
+def test_cli_version_in_subprocess_does_not_import_pysigma() -> None:
+    code = (
+        "import sys; from sigma_lambda_layer.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print('sigma.conversion' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["sigma-lambda, version 0.1.0", "False"]
+
+
+def test_cli_real_subprocess_founding_rule() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sigma_lambda_layer", "convert", FOUNDING, "--target", "splunk"],
+        capture_output=True,
+        text=True,
+    )
+    assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, SPLUNK_FOUNDING, "")
