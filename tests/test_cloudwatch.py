@@ -6,6 +6,7 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -463,20 +464,30 @@ def test_cloudwatch_correlation_event_and_value_count() -> None:
 # --------------------------------------------------------------------------------------------- sigma-cli
 
 
+#: The sigma-cli of the running interpreter's environment (the one the plugin shims were installed into).
+SIGMA_CLI = (
+    str(Path(sys.executable).with_name("sigma"))
+    if Path(sys.executable).with_name("sigma").exists()
+    else shutil.which("sigma")
+)
+
+
 @pytest.mark.skipif(
-    importlib.util.find_spec("sigma.backends.cloudwatch") is None or shutil.which("sigma") is None,
+    importlib.util.find_spec("sigma.backends.cloudwatch") is None or SIGMA_CLI is None,
     reason="sigma-lambda is not installed as a wheel with its sigma-cli plugin shims",
 )
 def test_cloudwatch_sigma_cli_plugin(tmp_path: Path) -> None:
-    targets = subprocess.run(["sigma", "list", "targets"], capture_output=True, text=True, check=True).stdout
+    targets = subprocess.run(
+        [SIGMA_CLI, "list", "targets"], capture_output=True, text=True, check=True
+    ).stdout
     assert "cloudwatch" in targets
     pipelines = subprocess.run(
-        ["sigma", "list", "pipelines"], capture_output=True, text=True, check=True
+        [SIGMA_CLI, "list", "pipelines"], capture_output=True, text=True, check=True
     ).stdout
     for name in ("aws_cloudtrail_splunk", "aws_cloudtrail_elastic", "aws_cloudtrail_cloudwatch"):
         assert name in pipelines
     out = subprocess.run(
-        ["sigma", "convert", "-t", "cloudwatch", "-p", "aws_cloudtrail_cloudwatch", str(FOUNDING_RULE)],
+        [SIGMA_CLI, "convert", "-t", "cloudwatch", "-p", "aws_cloudtrail_cloudwatch", str(FOUNDING_RULE)],
         capture_output=True,
         text=True,
         check=True,
