@@ -1,15 +1,18 @@
-"""``sigma-lambda check``: lint Sigma rules offline, with CloudTrail-aware checks, and report located findings.
+"""``sigma-lambda check``: lint Sigma rules offline, with CloudTrail-aware checks, and report located
+findings.
 
 Three families of checks run on every rule file:
 
-* pySigma's built-in validators and the SigmaHQ conventions validators (pySigma-validators-sigmaHQ), with their
+* pySigma's built-in validators and the SigmaHQ conventions validators (pySigma-validators-sigmaHQ), with
+their
   reference data (MITRE ATT&CK, SigmaHQ taxonomy) loaded from files we ship, never downloaded;
 * parse errors (YAML, Sigma structure, condition) as ``yaml_syntax`` / ``sigma_parse`` / ``sigma_condition``;
 * for ``logsource: {product: aws, service: cloudtrail}`` rules, CloudTrail checks against botocore's service
   models: real ``eventSource`` endpoints, real ``eventName`` operations (Lambda's versioned names understood),
   patterns that can match something, and field names of the CloudTrail record schema.
 
-``check_paths`` is what the CLI and a notebook call; ``findings_to_sarif`` renders the result for code scanning.
+``check_paths`` is what the CLI and a notebook call; ``findings_to_sarif`` renders the result for code
+scanning.
 """
 
 from __future__ import annotations

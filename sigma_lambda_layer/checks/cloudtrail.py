@@ -38,7 +38,10 @@ def applies(data: Any) -> bool:
 
 
 def sigma_to_regex(value: str) -> str:
-    """A Sigma string as a Python regex body: ``*`` any run, ``?`` one character, ``\\*``/``\\?``/``\\\\`` literal."""
+    """A Sigma string as a Python regex body.
+
+    ``*`` is any run of characters, ``?`` one character; ``\\*``, ``\\?`` and ``\\\\`` are literal.
+    """
     out: list[str] = []
     i = 0
     while i < len(value):
@@ -112,10 +115,10 @@ class CloudTrailChecker:
     def candidates(self, sources: list[str] | None) -> tuple[frozenset[str], str] | None:
         """All strings an eventName can take under ``sources`` (with version suffixes), and a description."""
         if not sources:
-            names = self.catalog.all_operations() | frozenset(
+            everything = self.catalog.all_operations() | frozenset(
                 n for extra in ct.EXTRA_EVENT_NAMES.values() for n in extra
             )
-            return names, f"any AWS service (botocore {self.catalog.botocore_version})"
+            return everything, f"any AWS service (botocore {self.catalog.botocore_version})"
         out: set[str] = set()
         for source in sources:
             names = self.names_of(source)
@@ -125,6 +128,17 @@ class CloudTrailChecker:
             out.update(names)
             out.update(n + s for n in names for s in suffixes)
         return frozenset(out), ", ".join(sorted(set(sources)))
+
+    def _elsewhere(self, name: str, sources: list[str]) -> str | None:
+        """Where ``name`` is an operation among services named like ``sources`` (route53: route53domains)."""
+        stems = {s.lower().removesuffix(".amazonaws.com") for s in sources}
+        related = sorted(
+            n for n in self.catalog.by_source_name if n not in stems and any(n.startswith(st) for st in stems)
+        )[:12]
+        hits = [f"{n}.amazonaws.com" for n in related if name in (self.catalog.operations(n) or frozenset())]
+        if not hits:
+            return None
+        return f"it is an operation of {' and '.join(hits)}: is that the eventSource the rule meant?"
 
     # -- the checks ---------------------------------------------------------------------------------------
 
@@ -223,7 +237,9 @@ class CloudTrailChecker:
                         "cloudtrail_event_name",
                         Severity.ERROR,
                         f"eventName '{name}' is not an operation of {where}",
-                        _close("eventName", name, names, extra=_name_hint(name)),
+                        _close(
+                            "eventName", name, names, extra=_name_hint(name) or self._elsewhere(base, known)
+                        ),
                         v,
                     )
                 elif (
@@ -232,8 +248,8 @@ class CloudTrailChecker:
                     yield finding(
                         "cloudtrail_event_name_unversioned",
                         Severity.WARNING,
-                        f"eventName '{name}' never matches: CloudTrail logs Lambda's {name} with its API version "
-                        f"appended (e.g. '{name}20150331')",
+                        f"eventName '{name}' never matches: CloudTrail logs Lambda's {name} with its API "
+                        f"version appended (e.g. '{name}20150331')",
                         f"use 'eventName|startswith: {name}' to match every version",
                         v,
                     )
@@ -246,34 +262,61 @@ class CloudTrailChecker:
                     "cloudtrail_event_name_pattern",
                     Severity.ERROR,
                     f"{_describe(item, v.value)} matches no operation of {where}",
-                    "check the spelling against the service's API reference; the pattern is applied to CloudTrail "
-                    "event names such as 'UpdateFunctionConfiguration20150331v2'",
+                    "check the spelling against the service's API reference; the pattern is applied to "
+                    "CloudTrail event names such as 'UpdateFunctionConfiguration20150331v2'",
                     v,
                 )
 
 
 def _close(what: str, value: str, choices: frozenset[str] | set[str], extra: str | None = None) -> str:
+    if extra:
+        return extra
     best = difflib.get_close_matches(value, sorted(choices), n=3, cutoff=0.75)
-    parts = [extra] if extra else []
+    parts = []
     if best:
         parts.append("did you mean " + " or ".join(repr(b) for b in best) + "?")
     if not parts:
         parts.append(
             f"if this {what} is real but missing from botocore's models, add it to "
-            "sigma_lambda_layer/checks/cloudtrail_events.py with its source, or suppress the finding for this rule"
+            "sigma_lambda_layer/checks/cloudtrail_events.py with its source, or suppress the finding for "
+            "this rule"
         )
     return " ".join(parts)
 
 
+#: IAM permission names that rules mistake for event names: permission -> the API call CloudTrail logs instead
+#: (None when the permission is checked inside other calls and never logged on its own). Source: Service
+#: Authorization Reference (IAM actions for IAM and Amazon S3) and the S3 User Guide, "Required permissions
+#: for
+#: Amazon S3 API operations".
+IAM_PERMISSIONS: Final[dict[str, str | None]] = {
+    "PassRole": None,
+    "PutEncryptionConfiguration": "PutBucketEncryption",
+    "GetEncryptionConfiguration": "GetBucketEncryption",
+    "PutLifecycleConfiguration": "PutBucketLifecycleConfiguration (logged as PutBucketLifecycle)",
+    "GetLifecycleConfiguration": "GetBucketLifecycleConfiguration (logged as GetBucketLifecycle)",
+    "PutReplicationConfiguration": "PutBucketReplication",
+    "GetReplicationConfiguration": "GetBucketReplication",
+    "ReplicateObject": None,
+    "ListAllMyBuckets": "ListBuckets",
+}
+
+
 def _name_hint(name: str) -> str | None:
-    if name in {"PassRole"}:
-        return "iam:PassRole is an IAM permission checked when another call passes a role; it is never an API call"
-    return None
+    if name not in IAM_PERMISSIONS:
+        return None
+    call = IAM_PERMISSIONS[name]
+    if call is None:
+        return (
+            f"{name} is an IAM permission checked inside other API calls; "
+            "CloudTrail never logs it as an event"
+        )
+    return f"{name} is an IAM permission name; the API call CloudTrail logs is {call}"
 
 
 def _field_hint(field: str) -> str:
     roots = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
     return (
-        "fields are case-sensitive dotted paths of the CloudTrail record (e.g. 'userIdentity.arn'); API-specific "
-        f"keys live under {', '.join(roots)}"
+        "fields are case-sensitive dotted paths of the CloudTrail record (e.g. 'userIdentity.arn'); "
+        f"API-specific keys live under {', '.join(roots)}"
     )

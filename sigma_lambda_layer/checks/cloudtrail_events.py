@@ -1,9 +1,11 @@
 """CloudTrail event sources and names that are real but are not API operations in botocore's models.
 
 CloudTrail also records console sign-in, agent channels, console-only actions, service events (``eventType:
-AwsServiceEvent``) and a few actions whose CloudTrail name is not the SDK operation name (S3 logs IAM-style names
+AwsServiceEvent``) and a few actions whose CloudTrail name is not the SDK operation name (S3 logs IAM-style
+names
 such as ``GetBucketPublicAccessBlock`` for the SDK's ``GetPublicAccessBlock``). Each entry cites where it is
-documented or observed. "corpus" means the real CloudTrail records in ``shared/corpus/cloudtrail`` (Stratus Red
+documented or observed. "corpus" means the real CloudTrail records in ``shared/corpus/cloudtrail`` (Stratus
+Red
 Team detonations, Invictus IR dataset, Splunk attack-range samples, AWS documentation examples); Panther test
 fixtures are partly synthetic and are not used as evidence. Extend these tables when a real event is missing.
 """
@@ -23,16 +25,17 @@ EXTRA_EVENT_SOURCES: Final[dict[str, str]] = {
     "other API operations' (Session Manager channel)",
     "macie.amazonaws.com": "Amazon Macie Classic (retired 2020; its events remain in old trails; the current "
     "service is macie2)",
-    "sso-directory.amazonaws.com": "IAM Identity Center User Guide, 'Logging IAM Identity Center API calls with "
-    "AWS CloudTrail' (identity store directory events)",
-    "cloudshell.amazonaws.com": "AWS CloudShell User Guide, 'Logging AWS CloudShell API calls with AWS CloudTrail'",
+    "sso-directory.amazonaws.com": "IAM Identity Center User Guide, 'Logging IAM Identity Center API calls "
+    "with AWS CloudTrail' (identity store directory events)",
+    "cloudshell.amazonaws.com": "AWS CloudShell User Guide, 'Logging AWS CloudShell API calls with AWS "
+    "CloudTrail'",
 }
 
 #: Real event names per event source that are not operations of its botocore models.
 EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
     "signin.amazonaws.com": {
-        name: "AWS CloudTrail User Guide, 'AWS Management Console sign-in events'; ConsoleLogin, CheckMfa and "
-        "PasswordUpdated also in the corpus (Invictus, Splunk, Stratus, awsdocs)"
+        name: "AWS CloudTrail User Guide, 'AWS Management Console sign-in events'; ConsoleLogin, CheckMfa "
+        "and PasswordUpdated also in the corpus (Invictus, Splunk, Stratus, awsdocs)"
         for name in (
             "ConsoleLogin",
             "ConsoleLogout",
@@ -58,9 +61,23 @@ EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
             "CredentialVerification",
             "UserAuthentication",
         )
+    }
+    | {
+        name: "IAM Identity Center User Guide, 'IAM Identity Center information in CloudTrail', console API "
+        "operations (partial list)"
+        for name in (
+            "AssociateDirectory",
+            "DisassociateDirectory",
+            "EnableExternalIdPConfigurationForDirectory",
+            "DisableExternalIdPConfigurationForDirectory",
+            "AssociateProfile",
+            "BatchDeleteSession",
+            "BatchGetSession",
+        )
     },
     "s3.amazonaws.com": {
-        # Amazon S3 User Guide, "Amazon S3 CloudTrail events": bucket- and account-level actions are logged under
+        # Amazon S3 User Guide, "Amazon S3 CloudTrail events": bucket- and account-level actions are logged
+        # under
         # their IAM action names.
         "GetBucketPublicAccessBlock": "S3 User Guide 'Amazon S3 CloudTrail events'; corpus (Invictus)",
         "PutBucketPublicAccessBlock": "S3 User Guide 'Amazon S3 CloudTrail events'",
@@ -81,6 +98,8 @@ EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
         "UpdateInstanceInformation": "SSM User Guide (agent API); corpus (Invictus)",
         "ListInstanceAssociations": "SSM User Guide (agent API); corpus (Invictus)",
         "UpdateInstanceAssociationStatus": "SSM User Guide (agent API); corpus (Invictus)",
+        "RegisterManagedInstance": "SSM Agent registration of a hybrid-activation managed instance; used by "
+        "SigmaHQ's aws_cloudtrail_imds_malicious_usage rule. Not confirmed in AWS documentation here [infer]",
     },
     "rds.amazonaws.com": {
         "DescribeRecommendationGroups": "corpus (Invictus): RDS console",
@@ -123,14 +142,17 @@ EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
 }
 
 #: Lambda logs most of its operations with the API version date appended (AWS Lambda Developer Guide, "Logging
-#: AWS Lambda API calls using AWS CloudTrail": "GetFunction appears as GetFunction20150331v2"). Suffixes seen there
+#: AWS Lambda API calls using AWS CloudTrail": "GetFunction appears as GetFunction20150331v2"). Suffixes seen
+#: there
 #: and in the corpus; a pattern is tested against each operation with and without them.
 VERSION_SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
     "lambda.amazonaws.com": ("20150331", "20150331v2", "20170331", "20170331v2", "20171031", "20181031"),
 }
 
-#: Strips a CloudTrail version suffix: ``UpdateFunctionConfiguration20150331v2`` -> ``UpdateFunctionConfiguration``.
-VERSION_SUFFIX_RE: Final = re.compile(r"\d{8}(v\d+)?$")
+#: Strips a CloudTrail version suffix: ``UpdateFunctionConfiguration20150331v2`` ->
+#: ``UpdateFunctionConfiguration``
+#: (Lambda), and the ``2020_05_31`` form CloudFront appends to its versioned REST API operations [infer].
+VERSION_SUFFIX_RE: Final = re.compile(r"(\d{8}(v\d+)?|\d{4}_\d{2}_\d{2})$")
 
 #: Lambda operations logged only under a versioned name, so an exact unversioned ``eventName`` never matches
 #: (same guide's table; see also docs/check.md).

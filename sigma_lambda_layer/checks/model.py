@@ -1,4 +1,4 @@
-"""What a check reports (``Finding``), how bad it is (``Severity``) and what the caller wants (``CheckConfig``)."""
+"""Findings (``Finding``), their severity (``Severity``) and what the caller wants (``CheckConfig``)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ class CheckConfig:
     """What to run and what fails the run.
 
     * ``exclude``: check ids never run (e.g. ``"sigmahq_title_case"``, ``"cloudtrail_field_name"``).
-    * ``suppress``: rule id (the rule's ``id:`` UUID, or its path as given) -> check ids silenced for that rule;
+    * ``suppress``: rule id (the rule's ``id:`` UUID, or its path as given) -> check ids silenced for that
+    rule;
       ``"all"`` silences every check. Rules can also carry their own ``# sigma-lambda: ignore[...]`` comments
       (see ``docs/check.md``).
     * ``fail_on``: the lowest severity that makes :meth:`failed` true; ``None`` never fails.
@@ -115,7 +116,7 @@ class CheckConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckConfig:
-        """Build from a parsed config file: ``{exclude: [...], suppress: {rule: [...]}, fail_on: "warning"}``."""
+        """From a parsed config file: ``{exclude: [...], suppress: {rule: [...]}, fail_on: "warning"}``."""
         unknown = set(data) - {"exclude", "suppress", "fail_on"}
         if unknown:
             raise ValueError(f"unknown check configuration keys: {', '.join(sorted(unknown))}")

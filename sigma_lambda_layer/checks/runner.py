@@ -48,6 +48,21 @@ def _sigma_error_finding(check: str, error: SigmaError, path: str, rule: Any = N
     )
 
 
+def _crash(check: str, error: Exception, path: str, rule: Any = None) -> Finding:
+    f = _error_finding(check, f"validator failed: {type(error).__name__}: {error}", path, 1, 1, rule=rule)
+    return Finding(
+        f.check,
+        Severity.WARNING,
+        f.message,
+        "a bug in the validator, not in the rule; exclude the check to silence it",
+        f.path,
+        f.line,
+        f.column,
+        f.rule_id,
+        f.rule_title,
+    )
+
+
 def run(files: list[Path], config: CheckConfig) -> list[Finding]:
     findings: list[Finding] = []
     checks = validators.instantiate(config.exclude)
@@ -68,7 +83,11 @@ def run(files: list[Path], config: CheckConfig) -> list[Finding]:
             problem, pos = src.yaml_error
             findings.append(
                 _error_finding(
-                    "yaml_syntax", f"invalid YAML: {problem}", path, pos and pos.line, pos and pos.column
+                    "yaml_syntax",
+                    f"invalid YAML: {problem}",
+                    path,
+                    pos.line if pos else None,
+                    pos.column if pos else None,
                 )
             )
             continue
@@ -81,7 +100,12 @@ def run(files: list[Path], config: CheckConfig) -> list[Finding]:
         collection = SigmaCollection.from_dicts(
             docs, collect_errors=True, source=SigmaRuleLocation(Path(path))
         )
-        findings.extend(_sigma_error_finding("sigma_parse", e, path) for e in collection.errors)
+        rule_errors = {id(e) for rule in collection.rules for e in rule.errors}
+        findings.extend(
+            _sigma_error_finding("sigma_parse", e, path)
+            for e in collection.errors
+            if id(e) not in rule_errors
+        )
         for rule in collection.rules:
             if rule.errors:
                 findings.extend(_sigma_error_finding("sigma_parse", e, path, rule) for e in rule.errors)
@@ -106,9 +130,17 @@ def run(files: list[Path], config: CheckConfig) -> list[Finding]:
             )
 
     for name, validator in checks:
-        for rule, _src in rules:
-            findings.extend(validators.issue_findings(name, validator.validate(rule), sources))
-        findings.extend(validators.issue_findings(name, validator.finalize(), sources))
+        for rule, src in rules:
+            try:
+                issues = validator.validate(rule)
+            except Exception as e:  # a third-party validator bug must not hide every other finding
+                findings.append(_crash(name, e, src.path, rule))
+                continue
+            findings.extend(validators.issue_findings(name, issues, sources))
+        try:
+            findings.extend(validators.issue_findings(name, validator.finalize(), sources))
+        except Exception as e:
+            findings.append(_crash(name, e, "<run>"))
 
     kept = [
         f

