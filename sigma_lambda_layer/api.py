@@ -274,25 +274,36 @@ def convert(
     for error in load_errors:
         for t in targets:
             results.append(ConversionResult(error.location.path, None, None, t.id, format, error=error))
-    for t in targets:
+    for number, t in enumerate(targets):
         results_t, batch_t = _convert_target(
-            t, sources, format, pipelines, without_pipeline, dict(options or {}), collect_errors
+            t,
+            sources,
+            format,
+            pipelines,
+            without_pipeline,
+            dict(options or {}),
+            collect_errors,
+            reuse=number == len(targets) - 1,
         )
         results.extend(results_t)
         batch[t.id] = batch_t
     return ConversionResults(results, batch)
 
 
-def _fresh_rules(sources: list[_Source]) -> list[Any]:
-    """New pySigma rule objects for one target, with cross-rule references resolved."""
+def _fresh_rules(sources: list[_Source], reuse: bool) -> list[Any]:
+    """Rule objects for one target, with cross-rule references resolved.
+
+    pySigma's pipelines modify the rule they process, so only one target may use the rules parsed at load
+    time (``reuse``); every further target gets new objects, parsed from the documents read once.
+    """
     from sigma.collection import SigmaCollection
     from sigma.exceptions import SigmaRuleLocation
 
     fresh: list[Any] = []
     by_file: dict[int, list[Any]] = {}
     for source in sources:
-        if source.file is None:
-            fresh.append(copy.deepcopy(source.rule))
+        if reuse or source.file is None:
+            fresh.append(source.rule if reuse else copy.deepcopy(source.rule))
             continue
         key = id(source.file)
         if key not in by_file:
@@ -318,6 +329,7 @@ def _convert_target(
     without_pipeline: bool,
     options: dict[str, Any],
     collect_errors: bool,
+    reuse: bool,
 ) -> tuple[list[ConversionResult], Any]:
     backend_class = target.backend_class()
     if fmt not in backend_class.formats:
@@ -329,7 +341,7 @@ def _convert_target(
     backend = backend_class(processing_pipeline=pipeline, **options)
     results: list[ConversionResult] = []
     all_queries: list[Any] = []
-    for source, rule in zip(sources, _fresh_rules(sources), strict=True):
+    for source, rule in zip(sources, _fresh_rules(sources, reuse), strict=True):
         rid = str(rule.id) if rule.id else None
         result = ConversionResult(source.path, rid, rule.title, target.id, fmt)
         try:
