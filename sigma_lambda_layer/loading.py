@@ -276,6 +276,10 @@ def _document_line(text: str, index: int) -> int:
     return 1
 
 
+def _segment(name: str) -> str:
+    return name.replace("_", "").replace("{}", "").lower()
+
+
 def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int | None]:
     """Best-effort line and column for a pySigma message about a rule.
 
@@ -316,6 +320,14 @@ def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int 
         for value, node in values:
             if value == token:
                 return node.start_mark.line + 1, node.start_mark.column + 1
+    # A target's own field name (``aws.cloudtrail.flattened.request_parameters.layers``) still ends with the
+    # rule's last path segment (``requestParameters.layers``), modulo case and underscores.
+    for token in tokens:
+        tail = _segment(token.rsplit(".", 1)[-1])
+        if "." in token and tail:
+            for key, node in keys:
+                if _segment(key.split("|")[0].rsplit(".", 1)[-1]) == tail:
+                    return node.start_mark.line + 1, node.start_mark.column + 1
     for section in ("condition", "detection", "logsource"):
         if section in lowered:
             for key, node in keys:
