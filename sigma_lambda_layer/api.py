@@ -331,6 +331,9 @@ def _convert_target(
     collect_errors: bool,
     reuse: bool,
 ) -> tuple[list[ConversionResult], Any]:
+    from sigma_lambda_layer.checks import offline
+
+    offline.install()  # formats such as siem_rule read MITRE ATT&CK data: ours, never a download
     backend_class = target.backend_class()
     if fmt not in backend_class.formats:
         raise UsageError(
