@@ -8,7 +8,7 @@ import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
-from sigma_lambda_layer.backends.splunk import CloudTrailSplunkBackend
+from sigma_lambda_layer.backends.splunk import CloudTrailSplunkBackend, spl_quote
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 from sigma_lambda_layer.fields.splunk import mapping_rows, markdown_table, splunk_field
 from sigma_lambda_layer.pipelines.splunk import aws_cloudtrail_splunk
@@ -57,8 +57,9 @@ def test_splunk_string_modifiers() -> None:
 
 def test_splunk_single_char_wildcard_goes_to_eval() -> None:
     # Splunk search has no one-character wildcard: the stock backend turned ? into * (a wider match).
+    # The search keeps the prefix term (index-friendly), the eval regex decides; (?!.) is the absolute end.
     assert convert(sel("eventName: 'Get?bject'")) == (
-        f"{ST} | where isnotnull(mvfind('eventName', \"(?i)^Get.bject$\"))"
+        f'{ST} eventName="Get*" | where isnotnull(mvfind(\'eventName\', "(?is)^Get.bject(?!.)"))'
     )
 
 
@@ -66,7 +67,44 @@ def test_splunk_literal_asterisk_goes_to_eval() -> None:
     # A backslash cannot escape * in Splunk search (Search Manual, Wildcards).
     assert (
         convert(sel("eventName: 'a\\*b'"))
-        == f"{ST} | where isnotnull(mvfind('eventName', \"(?i)^a\\\\*b$\"))"
+        == f'{ST} eventName="a*" | where isnotnull(mvfind(\'eventName\', "(?is)^a\\\\*b(?!.)"))'
+    )
+
+
+def test_splunk_inner_wildcard_in_punctuated_value_goes_to_eval() -> None:
+    # Search Manual, "Wildcards": a wildcard in the middle of a string with punctuation "might cause
+    # inconsistent results"; a trailing-wildcard prefix term is safe, the regex decides exactly.
+    assert convert(sel("userIdentity.arn: 'arn:aws:iam::*:root'")) == (
+        f'{ST} userIdentity.arn="arn:aws:iam::*"'
+        " | where isnotnull(mvfind('userIdentity.arn', \"(?is)^arn:aws:iam::.*:root(?!.)\"))"
+    )
+    # no punctuation, or wildcards only at the ends: a plain search term
+    assert convert(sel("eventName: 'Get*Policy'", "userAgent|contains: 'aws-cli/'")) == (
+        f'{ST} eventName="Get*Policy" userAgent="*aws-cli/*"'
+    )
+
+
+def test_splunk_cased_wildcard_in_eval() -> None:
+    assert convert(sel("eventName|cased: 'Get?x'")) == (
+        f'{ST} eventName=CASE("Get*") | where isnotnull(mvfind(\'eventName\', "(?s)^Get.x(?!.)"))'
+    )
+
+
+def test_splunk_control_characters_and_backticks_as_hex() -> None:
+    # A newline would end a savedsearches.conf line; a backtick is macro syntax: neither is ever written.
+    assert convert(sel('userAgent: "a\\nb`c"')) == (
+        f'{ST} userAgent="a*" | where isnotnull(mvfind(\'userAgent\', "(?is)^a\\\\x0ab\\\\x60c(?!.)"))'
+    )
+    # in a user's regex too; an escaped backtick loses its backslash, an escaped backslash keeps both
+    assert convert(sel("userAgent|re: 'a`b\\`c\\\\`'")) == (
+        f'{ST} | regex userAgent="a\\\\x60b\\\\x60c\\\\\\\\\\\\x60"'
+    )
+
+
+def test_splunk_backslash_before_wildcard_goes_to_eval() -> None:
+    # '\\*' in a search string is undocumented (Search Manual, "Backslashes")
+    assert convert(sel("userAgent: 'C:\\\\*'")) == (
+        f'{ST} userAgent="C:*" | where isnotnull(mvfind(\'userAgent\', "(?is)^C:\\\\\\\\.*(?!.)"))'
     )
 
 
@@ -138,7 +176,7 @@ def test_splunk_bool_and_number() -> None:
 
 def test_splunk_keywords() -> None:
     assert convert("    keywords:\n        - 'evil'\n" + sel("eventName: X"), "keywords and sel") == (
-        f'{ST} eventName="X" | regex _raw="(?i)evil"'
+        f'{ST} eventName="X" | regex _raw="(?is)evil"'
     )
 
 
@@ -161,7 +199,9 @@ def test_splunk_escaping() -> None:
     # A value cannot close its quotes and start a command.
     assert convert(sel("userAgent: 'x\" | delete'")) == f'{ST} userAgent="x\\" | delete"'
     with pytest.raises(UnsupportedConstructError, match="control character"):
-        convert(sel('userAgent: "a\\nb"'))
+        spl_quote("a\nb")
+    with pytest.raises(UnsupportedConstructError, match="backtick"):
+        spl_quote("a`b")
 
 
 def test_splunk_array_field_names() -> None:

@@ -61,7 +61,8 @@ _STATE_FLAGS: Final[str] = "splunk_eval_flags"
 _FIELD_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.{}]*$")
 #: Splunk index names: letters, digits, ``_``, ``-`` (indexes.conf); ``*`` as a search wildcard.
 _INDEX_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_\-*]*$")
-_CONTROL: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f]")
+#: Characters never written into a query: control characters and the macro backtick.
+_UNQUOTABLE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f`]")
 _RE_FLAGS: Final[dict[SigmaRegularExpressionFlag, str]] = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
     SigmaRegularExpressionFlag.MULTILINE: "m",
@@ -75,27 +76,80 @@ def spl_quote(text: str) -> str:
     Inside quotes a ``|`` is literal and cannot start a command. Control characters are refused: a
     newline would end the line of a savedsearches.conf stanza.
     """
-    if _CONTROL.search(text):
+    if _UNQUOTABLE.search(text):
         raise UnsupportedConstructError(
-            f"value {text!r} contains a control character (newline, tab ...), which Splunk SPL cannot quote"
+            f"value {text!r} contains a control character (newline, tab ...) or a backtick, which a Splunk "
+            "SPL string cannot carry safely"
         )
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _needs_eval(value: SigmaString) -> bool:
-    """True if search syntax cannot express ``value``: a ``?`` wildcard or a literal ``*``."""
-    return any(
-        part is SpecialChars.WILDCARD_SINGLE or (isinstance(part, str) and "*" in part) for part in value.s
+    """True if a search term cannot say exactly what ``value`` means, so a PCRE in eval must.
+
+    - a ``?`` wildcard (search has none) or a literal ``*`` (a backslash cannot escape it: Search Manual,
+      "Backslashes");
+    - a ``*`` inside a value with punctuation, ``arn:aws:iam::*:root``: "Wildcard characters in the middle
+      of a word or string might cause inconsistent results ... especially true if the string contains
+      punctuation" (Search Manual, "Wildcards"); leading and trailing wildcards are fine;
+    - a literal backslash just before a wildcard (``C:\\*``): ``\\*`` in a search string is not documented;
+    - a control character (a newline ends a savedsearches.conf line) or a backtick (macro syntax; whether
+      one expands inside quotes is not documented): the PCRE spells them ``\\xHH``.
+    """
+    parts = value.s
+    for i, part in enumerate(parts):
+        if part is SpecialChars.WILDCARD_SINGLE:
+            return True
+        if isinstance(part, str):
+            if "*" in part or _UNQUOTABLE.search(part):
+                return True
+            if part.endswith("\\") and i + 1 < len(parts) and not isinstance(parts[i + 1], str):
+                return True
+    inner = list(parts)
+    while inner and inner[0] is SpecialChars.WILDCARD_MULTI:
+        inner.pop(0)
+    while inner and inner[-1] is SpecialChars.WILDCARD_MULTI:
+        inner.pop()
+    return SpecialChars.WILDCARD_MULTI in inner and any(
+        not ch.isalnum() for part in inner if isinstance(part, str) for ch in part
     )
 
 
+def _search_prefix(value: SigmaString) -> str:
+    """A search value every match of ``value`` also matches: its text up to the first part that needs eval,
+    then ``*`` (a leading ``*`` kept). Put in the search, it lets Splunk use its index before the eval test.
+    """
+    parts = list(value.s)
+    head = ""
+    if parts and parts[0] is SpecialChars.WILDCARD_MULTI:
+        head, parts = "*", parts[1:]
+    literal = ""
+    for part in parts:
+        if not isinstance(part, str):
+            break
+        cut = re.search(r"[*`\x00-\x1f\x7f]", part)
+        literal += part[: cut.start()] if cut else part
+        if cut:
+            break
+    literal = literal.rstrip("\\")  # a trailing backslash would stand before the closing '*'
+    return head + literal + "*" if literal else "*"
+
+
+def _pcre_literal(text: str) -> str:
+    """``text`` as a PCRE literal, with control characters and backticks as ``\\xHH`` (see _needs_eval)."""
+    # re.escape escapes each non-alphanumeric ASCII character; PCRE reads such escapes as literals.
+    return "".join(f"\\x{ord(ch):02x}" if _UNQUOTABLE.match(ch) else re.escape(ch) for ch in text)
+
+
 def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
-    """A PCRE body matching what ``value`` matches (``*`` -> ``.*``, ``?`` -> ``.``, the rest literal)."""
+    """A PCRE body matching what ``value`` matches (``*`` -> ``.*``, ``?`` -> ``.``, the rest literal).
+
+    ``.`` does not match a newline; the callers' ``(?s)`` makes wildcards span newlines as Sigma's do.
+    """
     pieces: list[str] = []
     for part in value.s:
         if isinstance(part, str):
-            # re.escape escapes each non-alphanumeric ASCII character; PCRE reads such escapes as literals.
-            pieces.append(re.escape(part))
+            pieces.append(_pcre_literal(part))
         elif part is SpecialChars.WILDCARD_MULTI:
             pieces.append(".*")
         elif part is SpecialChars.WILDCARD_SINGLE:
@@ -103,7 +157,19 @@ def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
         else:
             raise UnsupportedConstructError(f"value {value!s}: {part!r} has no regular-expression form")
     body = "".join(pieces)
-    return f"^{body}$" if anchored else body
+    # (?!.) under (?s) is the absolute end: '$' would also match before a final newline.
+    return f"^{body}(?!.)" if anchored else body
+
+
+def _regex_unquotable(regex: str) -> str:
+    """A user's ``|re`` with each control character or backtick (escaped or not) written ``\\xHH``."""
+
+    def hexed(m: re.Match[str]) -> str:
+        slashes = m.group(1)
+        # An odd run of backslashes escapes the character: that backslash goes, the character stays literal.
+        return slashes[: len(slashes) - len(slashes) % 2] + f"\\x{ord(m.group(2)):02x}"
+
+    return re.sub(r"(\\*)([\x00-\x1f\x7f`])", hexed, regex)
 
 
 @dataclass
@@ -209,13 +275,18 @@ class CloudTrailSplunkBackend(SplunkBackend):
         state: ConversionState,
         predicate: str,
         post_filter: str | None = None,
+        term: str | None = None,
     ) -> str | DeferredQueryExpression:
-        """A leaf decided in eval: a post-filter when only ANDs lie above it, else a flag (module doc)."""
+        """A leaf decided in eval: a post-filter when only ANDs lie above it, else a flag (module doc).
+
+        ``term``, a search term every matching event satisfies, stands in the search beside a post-filter.
+        """
         if not (
             cond.parent_condition_chain_contains(ConditionOR)
             or cond.parent_condition_chain_contains(ConditionNOT)
         ):
-            return SplunkPostFilter(state, command=post_filter or f"where {predicate}")
+            deferred = SplunkPostFilter(state, command=post_filter or f"where {predicate}")
+            return deferred if term is None else term  # the post-filter registered itself in the state
         processing_state = cast(dict[str, Any], state.processing_state)
         flags: list[str] = processing_state.setdefault(_STATE_FLAGS, [])
         flags.append(predicate)
@@ -234,10 +305,13 @@ class CloudTrailSplunkBackend(SplunkBackend):
     ) -> str | DeferredQueryExpression:
         value = cond.value
         assert isinstance(value, SigmaString)
+        field = self.escape_and_quote_field(cond.field)
         if _needs_eval(value):
-            field = self.escape_and_quote_field(cond.field)
-            return self._eval_leaf(cond, state, self._mv_regex(field, "(?i)" + sigma_string_regex(value)))
-        return f"{self.escape_and_quote_field(cond.field)}={self.convert_value_str(value, state)}"
+            term = f"{field}={spl_quote(_search_prefix(value))}"
+            return self._eval_leaf(
+                cond, state, self._mv_regex(field, "(?is)" + sigma_string_regex(value)), term=term
+            )
+        return f"{field}={self.convert_value_str(value, state)}"
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -247,7 +321,10 @@ class CloudTrailSplunkBackend(SplunkBackend):
         assert isinstance(value, SigmaString)
         field = self.escape_and_quote_field(cond.field)
         if _needs_eval(value):
-            return self._eval_leaf(cond, state, self._mv_regex(field, sigma_string_regex(value)))
+            term = f"{field}=CASE({spl_quote(_search_prefix(value))})"
+            return self._eval_leaf(
+                cond, state, self._mv_regex(field, "(?s)" + sigma_string_regex(value)), term=term
+            )
         return f"{field}=CASE({self.convert_value_str(value, state)})"
 
     def convert_condition_field_eq_val_re(  # type: ignore[override]
@@ -257,7 +334,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         value = cond.value
         assert isinstance(value, SigmaRegularExpression)
         flags = "".join(sorted(_RE_FLAGS[f] for f in value.flags))
-        regex = (f"(?{flags})" if flags else "") + str(value.regexp)
+        regex = (f"(?{flags})" if flags else "") + _regex_unquotable(str(value.regexp))
         field = self.escape_and_quote_field(cond.field)
         # The regex command on a multi-valued ({}) field is not documented; mvfind is.
         post = None if "{}" in field else f"regex {field}={spl_quote(regex)}"
@@ -295,7 +372,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         """Keywords: a case-insensitive substring of the raw event (the JSON text), as Sigma keywords are."""
         value = cond.value
         assert isinstance(value, SigmaString)
-        regex = "(?i)" + sigma_string_regex(value, anchored=False)
+        regex = "(?is)" + sigma_string_regex(value, anchored=False)
         return self._eval_leaf(
             cond, state, f"match(_raw, {spl_quote(regex)})", f"regex _raw={spl_quote(regex)}"
         )
@@ -314,7 +391,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         value = cond.value
         assert isinstance(value, SigmaRegularExpression)
         flags = "".join(sorted(_RE_FLAGS[f] for f in value.flags))
-        regex = (f"(?{flags})" if flags else "") + str(value.regexp)
+        regex = (f"(?{flags})" if flags else "") + _regex_unquotable(str(value.regexp))
         return self._eval_leaf(
             cond, state, f"match(_raw, {spl_quote(regex)})", f"regex _raw={spl_quote(regex)}"
         )

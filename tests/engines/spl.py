@@ -24,12 +24,16 @@ Pages cited (Splunk Enterprise 9.x unless said otherwise):
   [EVAL]  Search Reference, "Comparison and Conditional functions", "Informational functions",
           "Text functions"
   [MV]    Search Reference, "Multivalue eval functions" (mvfind)
+  [SPTH]  Search Reference, "spath" (input defaults to _raw; the value at the path is written to output)
+  [EVCM]  Search Reference, "eval" (an existing field is overwritten) and "Comparison and Conditional
+          functions" (if: the true value when the predicate is TRUE, "otherwise" the false value)
 """
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +56,7 @@ _ESCAPES = {"\\": "\\", '"': '"', "|": "|"}
 _MODIFIERS = {"earliest", "latest", "_index_earliest", "_index_latest", "eventtype", "tag", "savedsearch"}
 _WHERE_FUNCS = {"match": 2, "like": 2, "mvfind": 2, "lower": 1, "upper": 1, "isnull": 1, "isnotnull": 1}
 _VALUE_FUNCS = {"lower", "upper", "mvfind"}  # the others are conditions
+_RESERVED = {"AND", "OR", "NOT", "XOR", "IN", "LIKE", "IF"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class Guesses:
     regex_mv: str = "any"  # regex command on a multivalue field: any value, or the first value only
     regex_ne_missing: str = "keep"  # regex field!="re" on an event lacking the field: kept or dropped
     search_ne_mv: str = "some"  # field!=v on a multivalue field: some value differs, or none matches
+    spath_text: str = "raw"  # spath of an object or array: its text in _raw, or compact re-serialized JSON
+    spath_null: str = "null"  # spath of a JSON null: the string "null", or the output field left as it was
 
 
 _GUESSES: dict[str, tuple[str, ...]] = {
@@ -71,6 +78,8 @@ _GUESSES: dict[str, tuple[str, ...]] = {
     "regex_mv": ("any", "first"),
     "regex_ne_missing": ("keep", "drop"),
     "search_ne_mv": ("some", "none"),
+    "spath_text": ("raw", "compact"),
+    "spath_null": ("null", "keep"),
 }
 
 
@@ -702,12 +711,163 @@ class _WhereEval:
         return self.each(value, lambda v: _like(v, node.pattern))
 
 
+# ---------------------------------------------------------------------------------------- spath command
+
+_SPATH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+_JSON = json.JSONDecoder()
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass(frozen=True)
+class SpathCmd:
+    """[SPTH] ``spath output=<field> path=<path>``: the value at ``path`` in _raw (input's default), written
+    to ``output``. Paths are key steps only: ``{}`` array steps (multivalue results) are outside the subset.
+    """
+
+    output: str
+    path: tuple[str, ...]
+
+
+def _parse_spath(args: str) -> SpathCmd:
+    toks = _lex(args)
+    pairs: dict[str, str] = {}
+    for k in range(0, len(toks), 3):
+        key, op, val = [*toks[k : k + 3], None, None, None][:3]
+        if (
+            key is None
+            or op is None
+            or val is None
+            or key.kind != "WORD"
+            or key.text not in ("output", "path")
+            or op.text != "="
+            or val.kind not in ("WORD", "STR")
+            or key.text in pairs
+        ):
+            raise SplError(f"spath arguments outside the subset: {args.strip()!r}")
+        pairs[key.text] = val.text
+    if set(pairs) != {"output", "path"} or not all(_SPATH_NAME.fullmatch(v) for v in pairs.values()):
+        raise SplError(f"spath needs output=<field> path=<key.key...>: {args.strip()!r}")
+    return SpathCmd(pairs["output"], tuple(pairs["path"].split(".")))
+
+
+def _json_at(raw: str, path: Sequence[str]) -> tuple[object, str] | None:
+    """The JSON value at ``path`` in ``raw`` and its exact text there; None if absent or not JSON."""
+    try:
+        i = _JSON_WS.match(raw, 0).end()  # type: ignore[union-attr]
+        for key in path:
+            if raw[i : i + 1] != "{":
+                return None
+            i = _JSON_WS.match(raw, i + 1).end()  # type: ignore[union-attr]
+            found: int | None = None
+            while raw[i : i + 1] == '"':
+                name, i = json.decoder.scanstring(raw, i + 1)  # type: ignore[attr-defined]
+                i = _JSON_WS.match(raw, i).end()  # type: ignore[union-attr]
+                if raw[i : i + 1] != ":":
+                    return None
+                i = _JSON_WS.match(raw, i + 1).end()  # type: ignore[union-attr]
+                if name == key and found is None:
+                    found = i
+                _, i = _JSON.raw_decode(raw, i)
+                i = _JSON_WS.match(raw, i).end()  # type: ignore[union-attr]
+                if raw[i : i + 1] == ",":
+                    i = _JSON_WS.match(raw, i + 1).end()  # type: ignore[union-attr]
+            if found is None:
+                return None
+            i = found
+        value, end = _JSON.raw_decode(raw, i)
+    except (ValueError, IndexError):
+        return None
+    return value, raw[i:end]
+
+
+def _run_spath(cmd: SpathCmd, event: Event, g: Guesses, touched: set[str]) -> None:
+    raws = event.get("_raw", [])
+    hit = _json_at(raws[0], cmd.path) if len(raws) == 1 else None
+    if hit is None:
+        return  # nothing extracted: the output field is left as it was
+    value, text = hit
+    if isinstance(value, dict | list):
+        touched.add("spath_text")
+        if g.spath_text == "compact":
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    elif value is None:
+        touched.add("spath_null")
+        if g.spath_null == "keep":
+            return
+    elif isinstance(value, str):
+        text = value
+    event[cmd.output] = [text]
+
+
+# ----------------------------------------------------------------------------------------- eval command
+
+
+@dataclass(frozen=True)
+class EvalCmd:
+    """[EVCM] ``eval f=if(<condition>, <v1>, <v2>), ...``: v1 when the condition is TRUE, otherwise (false
+    or null) v2; an existing field is overwritten. No other eval expression is in the subset."""
+
+    assignments: tuple[tuple[str, WNode, str, str], ...]
+
+
+def _parse_eval(args: str) -> EvalCmd:
+    parser = _WhereParser(args)
+    out: list[tuple[str, WNode, str, str]] = []
+    while True:
+        kind, name, pos = parser.take()
+        if kind not in ("ident", "field") or not parser.peek("op", "=") or name.upper() in _RESERVED:
+            raise SplError(f"eval: expected <field>=if(...) at {pos}")
+        parser.take()
+        kind, func, pos = parser.take()
+        if kind != "ident" or func != "if" or not parser.peek("op", "("):
+            raise SplError(
+                f"eval: only <field>=if(<condition>, <value>, <value>) is in the subset (at {pos})"
+            )
+        parser.take()
+        cond = parser.boolean(parser.or_expr())
+        values: list[str] = []
+        for closer in (",", ","):
+            if parser.take()[1] != closer:
+                raise SplError("eval: if() takes three arguments")
+            kind, text, pos = parser.take()
+            if kind not in ("num", "str"):
+                raise SplError(f"eval: if() values must be literals (at {pos})")
+            values.append(text)
+        if parser.take()[1] != ")":
+            raise SplError("eval: if() takes three arguments")
+        out.append((name, cond, values[0], values[1]))
+        if parser.i == len(parser.toks):
+            return EvalCmd(tuple(out))
+        if parser.take()[1] != ",":
+            raise SplError("eval: assignments are separated by ','")
+
+
+def _run_eval(cmd: EvalCmd, event: Event, g: Guesses, touched: set[str]) -> None:
+    for name, cond, when_true, otherwise in cmd.assignments:
+        event[name] = [when_true if _WhereEval(event, g, touched).boolean(cond) is True else otherwise]
+
+
 # -------------------------------------------------------------------------------------------- pipeline
 
-Command = Node | RegexCmd | WNode
+Command = Node | RegexCmd | WNode | SpathCmd | EvalCmd
+_COMMANDS: dict[str, Callable[[str], Command]] = {
+    "regex": _parse_regex,
+    "where": lambda rest: _WhereParser(rest).parse(),
+    "spath": _parse_spath,
+    "eval": _parse_eval,
+}
+
+
+def command_names(query: str) -> list[str]:
+    """The command of each pipeline segment (``search`` for the first): what a query runs, at a glance."""
+    names = [(segment.split(None, 1) or [""])[0] for segment in _split_pipeline(query)]
+    return ["search", *names[1:]]
 
 
 def _parse(query: str, strict: bool) -> list[Command]:
+    if strict and "`" in query:
+        # [SRCH] documents macros in backticks, not whether a backtick inside a quoted value expands one.
+        raise SplError("a backtick, even quoted, may start a macro: outside the subset in strict mode")
     segments = _split_pipeline(query)
     commands: list[Command] = []
     for n, segment in enumerate(segments):
@@ -718,17 +878,22 @@ def _parse(query: str, strict: bool) -> list[Command]:
             commands.append(_SearchParser(rest if name == "search" else segment, strict).parse())
         elif name == "search":
             commands.append(_SearchParser(rest, strict).parse())
-        elif name == "regex":
-            commands.append(_parse_regex(rest))
-        elif name == "where":
-            commands.append(_WhereParser(rest).parse())
+        elif name in _COMMANDS:
+            commands.append(_COMMANDS[name](rest))
         else:
             raise SplError(f"command not allowed: {name or '(empty)'}")
     return commands
 
 
 def _verdict(commands: Sequence[Command], event: Event, g: Guesses, touched: set[str]) -> bool:
+    event = dict(event)  # spath and eval write fields: work on this run's copy
     for body in commands:
+        if isinstance(body, SpathCmd):
+            _run_spath(body, event, g, touched)
+            continue
+        if isinstance(body, EvalCmd):
+            _run_eval(body, event, g, touched)
+            continue
         if isinstance(body, RegexCmd):
             keep = _eval_regex(body, event, g, touched)
         elif isinstance(body, WLit | WField | WCall | WOp):
