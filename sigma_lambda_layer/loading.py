@@ -194,9 +194,13 @@ def _walk(directory: Path, seen: set[tuple[int, int]]) -> Iterator[Path | RuleLo
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
-        if is_dir:
+        if is_dir and not entry.name.endswith(".tests"):
             yield from _walk(child, seen)
-        elif entry.name.endswith((".yml", ".yaml")) and not entry.name.startswith("."):
+        elif (
+            entry.name.endswith((".yml", ".yaml"))
+            and not entry.name.startswith(".")
+            and not entry.name.endswith(".tests.yml")  # rule tests (sigma_lambda_layer.testing)
+        ):
             yield child
 
 

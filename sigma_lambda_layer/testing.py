@@ -1,0 +1,227 @@
+"""Rule unit tests: sample CloudTrail events with the verdict each rule must give.
+
+A rule ``foo.yml`` carries its tests beside it, in either form:
+
+* ``foo.tests.yml``::
+
+      entries:
+        - id: layer-attached              # unique within the file
+          expect: match                   # or no_match
+          reason: why this is the verdict
+          record: {...}                   # a CloudTrail record, inline, or
+          # record_file: events/attach.json           (JSON, or JSON lines with :LINE), relative to this file
+          # corpus: stratus-red-team_detonation-logs.jsonl:101   (resolved against --corpus DIR)
+          expected_failure: true          # optional: the rule as written is known to give the other verdict
+
+* a folder ``foo.tests/`` with ``match/*.json`` and ``no_match/*.json`` (one record per file, or JSON lines).
+
+Verdicts come from the reference evaluator (:mod:`sigma_lambda_layer.evaluator`), which follows the Sigma
+specification on the raw record. Keys starting with ``_`` (such as ``_origin``, which marks a crafted record)
+are dropped before evaluation. An entry whose record file is missing is reported as skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from sigma_lambda_layer.errors import Location, RuleLoadError
+
+Verdict = Literal["match", "no_match"]
+Status = Literal["pass", "fail", "skip", "xfail", "xpass", "error"]
+TESTS_SUFFIX = ".tests.yml"
+TESTS_DIR_SUFFIX = ".tests"
+
+
+@dataclass(frozen=True)
+class TestCase:
+    id: str
+    expect: Verdict
+    reason: str
+    record: Mapping[str, Any] | None
+    source: str
+    expected_failure: bool = False
+    skip_reason: str | None = None
+
+
+@dataclass
+class TestOutcome:
+    case: TestCase
+    status: Status
+    actual: Verdict | None = None
+    message: str = ""
+
+
+@dataclass
+class RuleTestReport:
+    rule_path: str
+    tests_path: str | None
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(o.status in ("pass", "skip", "xfail") for o in self.outcomes)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        return counts
+
+
+def tests_for(rule_path: Path) -> Path | None:
+    """The tests file or folder that belongs to ``rule_path``, if any."""
+    stem = rule_path.name.rsplit(".", 1)[0]
+    for candidate in (rule_path.with_name(stem + TESTS_SUFFIX), rule_path.with_name(stem + TESTS_DIR_SUFFIX)):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def is_tests_file(path: Path) -> bool:
+    return path.name.endswith(TESTS_SUFFIX)
+
+
+def _read_records(path: Path, line: int | None = None) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    if line is not None:
+        return [json.loads(text.splitlines()[line - 1])]
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        data = json.loads(text)
+        return list(data)
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(row) for row in text.splitlines() if row.strip()]
+
+
+def _split_line(ref: str) -> tuple[str, int | None]:
+    name, sep, line = ref.rpartition(":")
+    if sep and line.isdigit():
+        return name, int(line)
+    return ref, None
+
+
+def _clean(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not str(k).startswith("_")}
+
+
+def load_cases(tests_path: Path, corpus: Path | None = None) -> list[TestCase]:
+    """Read a tests file or folder into cases. Raises :class:`RuleLoadError` for a malformed file."""
+    if tests_path.is_dir():
+        return _load_folder(tests_path)
+    try:
+        data = yaml.safe_load(tests_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuleLoadError(f"cannot read rule tests: {exc}", location=Location(str(tests_path))) from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise RuleLoadError(
+            "rule tests file has no 'entries' list",
+            location=Location(str(tests_path), 1),
+            hint="see sigma_lambda_layer/testing.py or docs/rule-tests.md for the format",
+        )
+    cases: list[TestCase] = []
+    for number, entry in enumerate(entries, start=1):
+        cases.append(_case(entry, number, tests_path, corpus))
+    return cases
+
+
+def _case(entry: Any, number: int, tests_path: Path, corpus: Path | None) -> TestCase:
+    where = f"{tests_path} entry {number}"
+    if not isinstance(entry, dict) or entry.get("expect") not in ("match", "no_match"):
+        raise RuleLoadError(
+            f"entry {number} needs 'expect: match' or 'expect: no_match'", location=Location(str(tests_path))
+        )
+    common = {
+        "id": str(entry.get("id", number)),
+        "expect": entry["expect"],
+        "reason": str(entry.get("reason", "")),
+        "expected_failure": bool(entry.get("expected_failure", False)),
+    }
+    if isinstance(entry.get("record"), dict):
+        return TestCase(record=_clean(entry["record"]), source=where, **common)
+    ref_key = "record_file" if "record_file" in entry else "corpus" if "corpus" in entry else None
+    if ref_key is None:
+        raise RuleLoadError(
+            f"entry {number} has no record, record_file or corpus", location=Location(str(tests_path))
+        )
+    name, line = _split_line(str(entry[ref_key]))
+    base = tests_path.parent if ref_key == "record_file" else corpus
+    if base is None:
+        return TestCase(
+            record=None, source=where, skip_reason="corpus record and no --corpus folder", **common
+        )
+    path = (base / name).resolve()
+    if not path.is_file():
+        return TestCase(record=None, source=where, skip_reason=f"record file {path} not found", **common)
+    [record] = _read_records(path, line) if line else _read_records(path)[:1]
+    return TestCase(record=_clean(record), source=f"{path}:{line}" if line else str(path), **common)
+
+
+def _load_folder(folder: Path) -> list[TestCase]:
+    cases: list[TestCase] = []
+    for verdict in ("match", "no_match"):
+        for path in sorted((folder / verdict).glob("*.json*")):
+            for index, record in enumerate(_read_records(path), start=1):
+                cases.append(
+                    TestCase(
+                        id=f"{verdict}/{path.name}#{index}",
+                        expect=verdict,  # type: ignore[arg-type]
+                        reason=f"in {verdict}/",
+                        record=_clean(record),
+                        source=str(path),
+                    )
+                )
+    return cases
+
+
+def run_rule_tests(
+    rule_paths: Iterable[Path], corpus: Path | None = None, require_tests: bool = False
+) -> list[RuleTestReport]:
+    """Evaluate every rule's tests with the reference evaluator."""
+    from sigma.collection import SigmaCollection
+
+    from sigma_lambda_layer.evaluator import RuleEvaluator
+
+    reports: list[RuleTestReport] = []
+    for rule_path in rule_paths:
+        tests_path = tests_for(rule_path)
+        report = RuleTestReport(str(rule_path), str(tests_path) if tests_path else None)
+        reports.append(report)
+        if tests_path is None:
+            if require_tests:
+                report.error = "rule has no tests (expected a sibling .tests.yml file or .tests/ folder)"
+            continue
+        try:
+            cases = load_cases(tests_path, corpus)
+            collection = SigmaCollection.from_yaml(rule_path.read_text(encoding="utf-8"))
+            evaluators = [RuleEvaluator(rule) for rule in collection.rules]
+        except Exception as exc:  # a located error for this rule; the other rules still run
+            report.error = str(exc)
+            continue
+        for case in cases:
+            report.outcomes.append(_run_case(case, evaluators))
+    return reports
+
+
+def _run_case(case: TestCase, evaluators: list[Any]) -> TestOutcome:
+    if case.record is None:
+        return TestOutcome(case, "skip", message=case.skip_reason or "")
+    try:
+        matched = any(e.matches(case.record) for e in evaluators)
+    except Exception as exc:
+        return TestOutcome(case, "error", message=str(exc))
+    actual: Verdict = "match" if matched else "no_match"
+    if case.expected_failure:
+        return TestOutcome(case, "xfail" if actual != case.expect else "xpass", actual)
+    if actual == case.expect:
+        return TestOutcome(case, "pass", actual)
+    return TestOutcome(case, "fail", actual, f"expected {case.expect}, got {actual}: {case.reason}")
