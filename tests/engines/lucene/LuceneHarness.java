@@ -8,7 +8,8 @@
  * is documented, with its Elasticsearch source, in docs/engines/lucene.md.
  *
  * Protocol (one JVM per batch): stdin is a JSON object
- *   {"types": {path: type}, "docs": [[entry, ...], ...], "queries": [string, ...], "lenient": bool}
+ *   {"types": {path: type}, "docs": [[entry, ...], ...], "queries": [string, ...], "lenient": bool,
+ *    "keyword_ignore_above": int or null}
  * where an entry is ["f", path, value] for a leaf value or ["k", root, key, value] for a leaf of a flattened
  * field; all values are strings. stdout is {"results": [{"ids": [int...]} | {"error": string}, ...]}.
  */
@@ -50,7 +51,9 @@ import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.NoMergePolicy;
 import org.apache.lucene.index.NumericDocValues;
+import org.apache.lucene.index.SerialMergeScheduler;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.queryparser.classic.QueryParser;
@@ -97,6 +100,10 @@ public final class LuceneHarness {
         static Kind of(String name) {
             if (name.equals("match_only_text")) {
                 return TEXT;
+            }
+            if (name.equals("constant_keyword")) {
+                // The harness's documents carry the constant, so a keyword over their values answers the same.
+                return KEYWORD;
             }
             if (name.equals("integer") || name.equals("short") || name.equals("byte")) {
                 return LONG;
@@ -711,11 +718,27 @@ public final class LuceneHarness {
 
     // ----------------------------------------------------------------------------------------------- indexing
 
-    /** Adds one leaf value as its mapper would index it; returns false when the value is not indexed. */
-    static boolean indexValue(Document doc, String path, Kind kind, String value) {
+    /** Lucene's limit on one indexed term (IndexWriter.MAX_TERM_LENGTH), in UTF-8 bytes. */
+    static final int MAX_TERM_BYTES = 32766;
+
+    static boolean fitsInTerm(String value) {
+        return value.length() * 3 <= MAX_TERM_BYTES
+            || value.getBytes(StandardCharsets.UTF_8).length <= MAX_TERM_BYTES;
+    }
+
+    /**
+     * Adds one leaf value as its mapper would index it; returns false when the value is not indexed.
+     * A keyword longer than ignore_above characters (when set) is kept out of the index, as Elasticsearch
+     * does (its field is then not "existing" either).
+     */
+    static boolean indexValue(Document doc, String path, Kind kind, String value, int ignoreAbove) {
         try {
             switch (kind) {
                 case KEYWORD:
+                    if ((ignoreAbove >= 0 && value.codePointCount(0, value.length()) > ignoreAbove)
+                            || !fitsInTerm(value)) {
+                        return false;
+                    }
                     doc.add(new StringField(path, value, Field.Store.NO));
                     return true;
                 case TEXT:
@@ -745,47 +768,53 @@ public final class LuceneHarness {
         }
     }
 
-    static IndexSearcher buildIndex(List<Object> docs, Map<String, Kind> types) throws IOException {
-        ByteBuffersDirectory dir = new ByteBuffersDirectory();
+    static IndexSearcher buildIndex(List<Object> docs, Map<String, Kind> types, int ignoreAbove)
+            throws IOException {
+        // One in-memory segment, no merges, no commit: the searcher reads the writer's buffer (near real time).
         IndexWriterConfig config = new IndexWriterConfig(STANDARD);
-        config.setRAMBufferSizeMB(256);
-        try (IndexWriter writer = new IndexWriter(dir, config)) {
-            int idx = 0;
-            for (Object d : docs) {
-                Document doc = new Document();
-                doc.add(new NumericDocValuesField(DOC_INDEX, idx++));
-                Set<String> present = new HashSet<>();
-                for (Object e : (List<?>) d) {
-                    List<?> entry = (List<?>) e;
-                    String tag = (String) entry.get(0);
-                    if (tag.equals("f")) {
-                        String path = (String) entry.get(1);
-                        Kind kind = types.getOrDefault(path, Kind.KEYWORD);
-                        if (kind == Kind.FLATTENED) {
-                            continue;
-                        }
-                        if (indexValue(doc, path, kind, (String) entry.get(2))) {
-                            present.add(path);
-                        }
-                    } else if (tag.equals("k")) {
-                        // FlattenedFieldParser: the value under the root, and "key\0value" under root._keyed.
-                        String root = (String) entry.get(1);
-                        String key = (String) entry.get(2);
-                        String value = (String) entry.get(3);
-                        doc.add(new StringField(root, value, Field.Store.NO));
-                        doc.add(new StringField(root + KEYED_SUFFIX, key + SEPARATOR + value, Field.Store.NO));
-                        present.add(root);
-                    } else {
-                        throw new IllegalArgumentException("unknown entry tag " + tag);
+        config.setRAMBufferSizeMB(512);
+        config.setMergePolicy(NoMergePolicy.INSTANCE);
+        config.setMergeScheduler(new SerialMergeScheduler());
+        config.setUseCompoundFile(false);
+        IndexWriter writer = new IndexWriter(new ByteBuffersDirectory(), config);
+        int idx = 0;
+        for (Object d : docs) {
+            Document doc = new Document();
+            doc.add(new NumericDocValuesField(DOC_INDEX, idx++));
+            Set<String> present = new HashSet<>();
+            for (Object e : (List<?>) d) {
+                List<?> entry = (List<?>) e;
+                String tag = (String) entry.get(0);
+                if (tag.equals("f")) {
+                    String path = (String) entry.get(1);
+                    Kind kind = types.getOrDefault(path, Kind.KEYWORD);
+                    if (kind == Kind.FLATTENED) {
+                        continue;
                     }
+                    if (indexValue(doc, path, kind, (String) entry.get(2), ignoreAbove)) {
+                        present.add(path);
+                    }
+                } else if (tag.equals("k")) {
+                    // FlattenedFieldParser: the value under the root, and "key\0value" under root._keyed.
+                    String root = (String) entry.get(1);
+                    String key = (String) entry.get(2);
+                    String value = (String) entry.get(3);
+                    if (!fitsInTerm(key + SEPARATOR + value)) {
+                        continue;
+                    }
+                    doc.add(new StringField(root, value, Field.Store.NO));
+                    doc.add(new StringField(root + KEYED_SUFFIX, key + SEPARATOR + value, Field.Store.NO));
+                    present.add(root);
+                } else {
+                    throw new IllegalArgumentException("unknown entry tag " + tag);
                 }
-                for (String path : present) {
-                    doc.add(new StringField(FIELD_NAMES, path, Field.Store.NO));
-                }
-                writer.addDocument(doc);
             }
+            for (String path : present) {
+                doc.add(new StringField(FIELD_NAMES, path, Field.Store.NO));
+            }
+            writer.addDocument(doc);
         }
-        IndexSearcher searcher = new IndexSearcher(DirectoryReader.open(dir));
+        IndexSearcher searcher = new IndexSearcher(DirectoryReader.open(writer));
         searcher.setQueryCache(null);
         return searcher;
     }
@@ -836,7 +865,9 @@ public final class LuceneHarness {
         @SuppressWarnings("unchecked")
         List<Object> queries = (List<Object>) request.get("queries");
 
-        IndexSearcher searcher = buildIndex(docs, types);
+        Object rawIgnoreAbove = request.get("keyword_ignore_above");
+        int ignoreAbove = rawIgnoreAbove == null ? -1 : Integer.parseInt((String) rawIgnoreAbove);
+        IndexSearcher searcher = buildIndex(docs, types, ignoreAbove);
         StringBuilder out = new StringBuilder("{\"results\":[");
         for (int i = 0; i < queries.size(); i++) {
             if (i > 0) {
