@@ -424,7 +424,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
     def _string_value(self, field: str, value: SigmaString, cased: bool) -> str:
         """The value part of ``field:<value>`` for a Sigma string on ``field``, with Sigma's meaning."""
         kind = self._type(field)
-        parts = value.s
+        parts = tuple(value.s)
         literal = "".join(p for p in parts if isinstance(p, str))
         specials = [p for p in parts if not isinstance(p, str)]
         if any(p not in (SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE) for p in specials):
@@ -456,7 +456,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
             return '"' + literal.replace("\\", "\\\\").replace('"', '\\"') + '"'
         raise self._unsupported("a string match", field, f"{kind} fields are analysed; matching would differ")
 
-    def _re_piece(self, p: str | SpecialChars) -> str:
+    def _re_piece(self, p: object) -> str:
         if p == SpecialChars.WILDCARD_MULTI:
             return ".*"
         if p == SpecialChars.WILDCARD_SINGLE:

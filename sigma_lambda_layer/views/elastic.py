@@ -223,6 +223,8 @@ _RENAMES: Final[tuple[tuple[str, str], ...]] = (
     ("tlsDetails.clientProvidedHostHeader", "tls.client.server_name"),
 )
 
+_RESOURCE_KEYS: Final[dict[str, str]] = {"ARN": "arn", "accountId": "account_id"}
+
 _SUBTREES: Final[tuple[tuple[str, str], ...]] = (
     ("requestParameters", "request_parameters"),
     ("responseElements", "response_elements"),
@@ -274,7 +276,7 @@ def elastic_view(record: Mapping[str, Any]) -> dict[str, Any]:
         unique: dict[str, dict[str, Any]] = {}
         for res in resources:
             if isinstance(res, Mapping):
-                renamed = {{"ARN": "arn", "accountId": "account_id"}.get(k, k): v for k, v in res.items()}
+                renamed = {str(_RESOURCE_KEYS.get(k, k)): v for k, v in res.items()}
                 key = "_".join(str(renamed.get(k, "")) for k in ("arn", "account_id", "type"))
                 unique[key] = renamed
         _put(doc, "aws.cloudtrail.resources", list(unique.values()))
