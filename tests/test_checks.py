@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -275,13 +277,9 @@ def test_check_attack_tag_validator_offline_data(tmp_path: Path) -> None:
     ]
 
 
-def test_check_runs_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_network(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"network access attempted: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+def test_check_runs_without_network(tmp_path: Path) -> None:
+    # A fresh interpreter (nothing installed by other tests), sockets that raise, and an empty HOME so that
+    # pySigma's ~/.cache/pysigma disk cache cannot serve data either.
     header = HEADER.replace(
         "logsource:", "    - attack.g0016\n    - attack.s0002\n    - d3fend.d3-am\nlogsource:"
     )
@@ -296,14 +294,39 @@ def test_check_runs_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         """,
         header=header,
     )
-    findings = check_paths([rule])
-    assert [f.check for f in findings] == ["d3fend_tag_unverified"]
-    from sigma.data import mitre_attack
-    from sigma.validators.sigmahq.data import data_taxonomy
+    script = textwrap.dedent(
+        f"""\
+        import json, socket, sys
+        from pathlib import Path
 
-    assert mitre_attack.mitre_attack_version == "18.1"
-    assert mitre_attack.mitre_attack_tactics["TA0004"] == "privilege-escalation"
-    assert data_taxonomy.sigmahq_taxonomy_fieldsname["aws_None_cloudtrail"] == []
+        def no_network(*args, **kwargs):
+            raise AssertionError(f"network access attempted: {{args!r}}")
+
+        socket.socket.connect = no_network
+        socket.create_connection = no_network
+        socket.getaddrinfo = no_network
+        from sigma_lambda_layer.checks import check_paths
+        from sigma.data import mitre_attack
+        from sigma.validators.sigmahq.data import data_taxonomy
+
+        findings = check_paths([Path({str(rule)!r})])
+        json.dump({{
+            "findings": [f.to_dict() for f in findings],
+            "attack_version": mitre_attack.mitre_attack_version,
+            "ta0004": mitre_attack.mitre_attack_tactics["TA0004"],
+            "aws_fields": data_taxonomy.sigmahq_taxonomy_fieldsname["aws_None_cloudtrail"],
+        }}, sys.stdout)
+        """
+    )
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    result = json.loads(done.stdout)
+    assert [f["check"] for f in result["findings"]] == ["d3fend_tag_unverified"]
+    assert (result["attack_version"], result["ta0004"], result["aws_fields"]) == (
+        "18.1",
+        "privilege-escalation",
+        [],
+    )
 
 
 def test_check_yaml_syntax_error_is_located(tmp_path: Path) -> None:
@@ -424,7 +447,21 @@ def test_check_finding_to_dict_and_str() -> None:
 
 def test_check_missing_path_is_a_finding(tmp_path: Path) -> None:
     [finding] = check_paths([tmp_path / "nope.yml"])
-    assert (finding.check, finding.severity) == ("input", Severity.ERROR)
+    assert (finding.check, finding.severity, finding.path) == (
+        "input",
+        Severity.ERROR,
+        str(tmp_path / "nope.yml"),
+    )
+
+
+def test_check_folder_skips_rule_test_files(tmp_path: Path) -> None:
+    write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventSource: iam.amazonaws.com\n        eventName: PassRole\n"
+        "    condition: selection\n",
+    )
+    (tmp_path / "aws_test_rule.tests.yml").write_text("tests:\n  - id: tp\n    expect: match\n")
+    assert {Path(f.path or "").name for f in check_paths([tmp_path])} == {"aws_test_rule.yml"}
 
 
 def test_check_sarif_validates_against_schema(tmp_path: Path) -> None:
@@ -476,4 +513,12 @@ def test_check_sigmahq_aws_corpus_findings() -> None:
         ("aws_s3_data_management_tampering.yml", 30, "cloudtrail_event_name"),
         ("aws_s3_data_management_tampering.yml", 31, "cloudtrail_event_name"),
     ]
-    assert not [f for f in findings if f.check in ("sigma_parse", "sigma_condition", "yaml_syntax")]
+    counts: dict[tuple[str, str], int] = {}
+    for f in findings:
+        counts[f.check, f.severity.value] = counts.get((f.check, f.severity.value), 0) + 1
+    assert counts == {
+        ("cloudtrail_event_name", "error"): 8,
+        ("cloudtrail_field_name", "warning"): 1,
+        ("attacktag", "info"): 10,  # v19 technique ids (T1685, T1686) newer than the pinned v18.1 data
+        ("sigmahq_tags_techniques_without_tactics", "warning"): 3,
+    }

@@ -38,22 +38,30 @@ def tool_version() -> str:
 
 
 def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, folders walked for ``*.yml``/``*.yaml`` in sorted order (stable output)."""
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
-        else:
-            yield path
+    """Rule files under ``paths``, walked like every other command (``loading.expand_inputs``: sorted, symlink
+    loops skipped, ``*.tests.yml`` rule-test files and ``*.tests/`` folders left out)."""
+    from sigma_lambda_layer.loading import expand_inputs
+
+    for item in expand_inputs(list(paths)):
+        if isinstance(item, Path):
+            yield item
 
 
 def check_paths(paths: list[Path], config: CheckConfig | None = None) -> list[Finding]:
     """Check every rule file under ``paths`` and return the findings sorted by path, line and column.
 
     Excluded checks do not run; findings suppressed by ``config.suppress`` or by the rule's own
-    ``# sigma-lambda: ignore[...]`` comments are dropped. A path that does not exist is reported as an
-    ``input`` error finding rather than raised, so one bad argument does not hide the other rules' findings.
+    ``# sigma-lambda: ignore[...]`` comments are dropped. A path that does not exist or cannot be read is an
+    ``input`` error finding rather than an exception, so one bad argument does not hide the other findings.
     """
     from sigma_lambda_layer.checks.runner import run
+    from sigma_lambda_layer.loading import expand_inputs
 
-    config = config or CheckConfig()
-    return run(list(iter_rule_files(paths)), config)
+    files: list[Path] = []
+    problems: list[Finding] = []
+    for item in expand_inputs(list(paths)):
+        if isinstance(item, Path):
+            files.append(item)
+        elif not isinstance(item, str):  # a RuleLoadError: missing file, unreadable folder
+            problems.append(Finding("input", Severity.ERROR, item.message, item.hint, item.location.path))
+    return run(files, config or CheckConfig(), problems)

@@ -63,8 +63,8 @@ def _crash(check: str, error: Exception, path: str, rule: Any = None) -> Finding
     )
 
 
-def run(files: list[Path], config: CheckConfig) -> list[Finding]:
-    findings: list[Finding] = []
+def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None = None) -> list[Finding]:
+    findings: list[Finding] = list(problems or [])
     checks = validators.instantiate(config.exclude)
     sources: dict[str, source.RuleSource] = {}
     rules: list[tuple[SigmaRule | SigmaCorrelationRule, source.RuleSource]] = []

@@ -24,18 +24,21 @@ _LEVEL: Final = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.
 _INFO_URI: Final = "https://github.com/sigma-lambda/sigma-lambda/blob/main/docs/check.md"
 
 
-def _uri(path: str | None, base_dir: Path | None) -> str:
+def _uri(path: str | None, base_dir: Path) -> str:
     if path is None:
         return "<input>"
     p = Path(path)
-    if base_dir is not None:
-        with contextlib.suppress(ValueError):  # outside base_dir: keep the path as given
-            p = p.resolve().relative_to(base_dir.resolve())
+    with contextlib.suppress(ValueError, OSError):  # outside base_dir: keep the path as given
+        p = p.resolve().relative_to(base_dir.resolve())
     return p.as_posix()
 
 
 def findings_to_sarif(findings: Iterable[Finding], *, base_dir: Path | None = None) -> dict[str, Any]:
-    """A SARIF 2.1.0 log (a JSON-ready dict) of ``findings``, in their given order."""
+    """A SARIF 2.1.0 log (a JSON-ready dict) of ``findings``, in their given order.
+
+    Artifact URIs are relative to ``base_dir`` (default: the current directory, the repository root in CI)
+    so that GitHub code scanning can place them on the repository's files.
+    """
     from sigma_lambda_layer.checks import tool_version
 
     findings = list(findings)
@@ -59,7 +62,7 @@ def findings_to_sarif(findings: Iterable[Finding], *, base_dir: Path | None = No
             region["startLine"] = f.line
             if f.column is not None:
                 region["startColumn"] = f.column
-        location: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.path, base_dir)}}
+        location: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.path, base_dir or Path.cwd())}}
         if region:
             location["region"] = region
         text = f.message + (f"\nhint: {f.hint}" if f.hint else "")
