@@ -1,4 +1,4 @@
-"""Splunk fidelity: generated SPL, run on the SPL reference interpreter, keeps exactly the events Sigma matches.
+"""Splunk fidelity: generated SPL, run on the SPL reference interpreter, keeps exactly what Sigma matches.
 
 Every SigmaHQ AWS CloudTrail rule and every rule in ``rules/`` is converted with the Splunk backend and the
 ``aws_cloudtrail_splunk`` pipeline and run with ``run_spl(strict=True)`` (tests/engines/spl.py, written from
@@ -197,7 +197,7 @@ def test_splunk_fidelity_whole_object_exception_is_needed() -> None:
 # --------------------------------------------------------------------------------------- hostile values
 
 #: Characters that break quoting, escaping, pipelines, macros, wildcards, case folding and lines.
-HOSTILE = list("aZ09 \"\\|`*?\n\t\r'é中ßK[](){}=!<>:/.-_%$#@,;&+~^") + ["\u2028", "\U0001f600"]
+HOSTILE = [*"aZ09 \"\\|`*?\n\t\r'é中ß[](){}=!<>:/.-_%$#@,;&+~^", "\u212a", "\u2028", "\U0001f600"]
 FIELDS = ("userAgent", "requestParameters.layers")
 MODIFIERS = ("", "|contains", "|startswith", "|endswith", "|cased")
 CONDITIONS = ("sel", "not sel", "sel or other")
