@@ -120,6 +120,7 @@ class LuceneEngine:
                 types.add_with_prefixes(name)
         request = {
             "types": types.table,
+            "objects": sorted(types.objects),
             "docs": encoded_docs,
             "queries": list(queries),
             "lenient": lenient,
@@ -218,8 +219,13 @@ class LuceneEngine:
             "t:word OR f.k:v OR f.k:*v OR n:>0 OR d:2020-01-01",
         ]
         table = _TypeTable(lambda path: types.get(path, "keyword"))
-        request = {"types": {}, "docs": [_doc_entries(doc, table) for doc in docs], "queries": warm_up}
-        request["types"] = table.table
+        encoded = [_doc_entries(doc, table) for doc in docs]
+        request = {
+            "types": table.table,
+            "objects": sorted(table.objects),
+            "docs": encoded,
+            "queries": warm_up,
+        }
         proc = self._java(json.dumps(request), dump_archive=partial)
         if proc.returncode == 0 and partial.exists():
             partial.replace(self._build.archive)
@@ -253,6 +259,7 @@ class _TypeTable:
         self._field_types = field_types
         self._cache: dict[str, str | None] = {}
         self.table: dict[str, str] = {}
+        self.objects: set[str] = set()
 
     def type_of(self, path: str) -> str | None:
         if path not in self._cache:
@@ -310,6 +317,7 @@ def _doc_entries(doc: Mapping[str, Any], types: _TypeTable) -> list[list[str]]:
         if types.type_of(path) == "flattened":
             flattened(path, "", value)
         elif isinstance(value, Mapping):
+            types.objects.add(path)
             for key, child in value.items():
                 visit(f"{path}.{key}", child)
         elif isinstance(value, list | tuple):

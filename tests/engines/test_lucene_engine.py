@@ -7,8 +7,10 @@ Elasticsearch source for each behaviour.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ FLAT = "aws.cloudtrail.flattened.request_parameters"
 TYPES = {
     "source.ip": "ip",
     "message": "text",
+    "aws.cloudtrail.request_parameters.text": "text",  # a multi-field of the keyword string
     "aws.cloudtrail.read_only": "boolean",
     "bytes": "long",
     "@timestamp": "date",
@@ -431,3 +434,71 @@ def test_lucene_batch_performance(engine: LuceneEngine) -> None:
     # Action1* matches Action1 and Action10..Action19 (11 of 50 actions, 20 docs each), less 10.0.1.0/24
     assert results[1] == {i for i in range(1000) if i % 50 in {1, *range(10, 20)} and i % 256 != 1}
     assert elapsed < 10, f"100 queries x 1000 docs took {elapsed:.1f}s"
+
+
+def test_lucene_keyword_ignore_above(engine: LuceneEngine) -> None:
+    long_value = "{functionName=f, layers=[" + "x" * 1100 + "]}"
+    docs: list[dict[str, Any]] = [
+        {"aws": {"cloudtrail": {"request_parameters": long_value}}},
+        {"aws": {"cloudtrail": {"request_parameters": "{functionName=f, layers=[arn]}"}}},
+    ]
+    check(
+        engine,
+        docs,
+        {
+            # Fleet maps keywords with ignore_above 1024: a longer value is not indexed at all
+            "aws.cloudtrail.request_parameters:*layers*": {1},
+            "_exists_:aws.cloudtrail.request_parameters": {1},
+            # ... but the text multi-field of the same value is
+            "aws.cloudtrail.request_parameters.text:layers": {0, 1},
+        },
+    )
+    unlimited = LuceneEngine(keyword_ignore_above=None)
+    assert unlimited.search("aws.cloudtrail.request_parameters:*layers*", docs, field_type) == {0, 1}
+
+
+def test_lucene_unmapped_fields(engine: LuceneEngine) -> None:
+    def strict_types(path: str) -> str:
+        """Like the Elastic view's field_type: a KeyError for a path the mapping lacks."""
+        return {"event.action": "keyword", "source.ip": "ip"}[path]
+
+    docs: list[dict[str, Any]] = [{"event": {"action": "a"}, "extra": {"field": "v"}}]
+    results = engine.search_many(
+        ["event.action:a", "nothing:a", "_exists_:nothing", "extra.field:v", "source.ip:x"],
+        docs,
+        strict_types,
+    )
+    # an unmapped query field matches nothing; a document's unmapped value is dynamically a keyword
+    assert results[:4] == [{0}, set(), set(), {0}]
+    assert isinstance(results[4], LuceneQueryError)
+
+
+def test_lucene_cloudtrail_corpus(engine: LuceneEngine) -> None:
+    corpus = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "cloudtrail"
+    if not corpus.is_dir():
+        pytest.skip(f"CloudTrail corpus not found at {corpus}")
+    elastic = pytest.importorskip("sigma_lambda_layer.views.elastic")
+    records = [
+        json.loads(line) for path in sorted(corpus.glob("*.jsonl")) for line in path.open() if line.strip()
+    ]
+    docs = [elastic.elastic_view(record) for record in records]
+
+    def where(predicate: Callable[[dict[str, Any]], bool]) -> set[int]:
+        return {i for i, record in enumerate(records) if predicate(record)}
+
+    lambda_updates = where(
+        lambda r: (
+            r.get("eventSource") == "lambda.amazonaws.com"
+            and str(r.get("eventName", "")).startswith("UpdateFunctionConfiguration")
+        )
+    )
+    queries = {
+        "event.provider:lambda.amazonaws.com": where(
+            lambda r: r.get("eventSource") == "lambda.amazonaws.com"
+        ),
+        "event.provider:lambda.amazonaws.com AND event.action:UpdateFunctionConfiguration*": lambda_updates,
+        "data_stream.dataset:aws.cloudtrail": set(range(len(records))),
+    }
+    results = engine.search_many(list(queries), docs, elastic.field_type)
+    assert results == list(queries.values())
+    assert lambda_updates  # the founding rule's events are in the corpus

@@ -8,7 +8,7 @@
  * is documented, with its Elasticsearch source, in docs/engines/lucene.md.
  *
  * Protocol (one JVM per batch): stdin is a JSON object
- *   {"types": {path: type}, "docs": [[entry, ...], ...], "queries": [string, ...], "lenient": bool,
+ *   {"types": {path: type}, "objects": [object path, ...], "docs": [[entry, ...], ...], "queries": [string, ...], "lenient": bool,
  *    "keyword_ignore_above": int or null}
  * where an entry is ["f", path, value] for a leaf value or ["k", root, key, value] for a leaf of a flattened
  * field; all values are strings. stdout is {"results": [{"ids": [int...]} | {"error": string}, ...]}.
@@ -161,12 +161,14 @@ public final class LuceneHarness {
      */
     static final class EsQueryStringParser extends QueryParser {
         private final Map<String, Kind> types;
+        private final Set<String> objects;
         private final boolean lenient;
 
-        EsQueryStringParser(Map<String, Kind> types, boolean lenient) {
+        EsQueryStringParser(Map<String, Kind> types, Set<String> objects, boolean lenient) {
             // "*" is the default field, as with index.query.default_field's default (all fields).
             super("*", STANDARD);
             this.types = types;
+            this.objects = objects;
             this.lenient = lenient;
             setAllowLeadingWildcard(true);
             setDefaultOperator(QueryParser.OR_OPERATOR);
@@ -331,12 +333,12 @@ public final class LuceneHarness {
                 // KeyedFlattenedFieldType.existsQuery: a prefix query on "key\0".
                 return new PrefixQuery(new Term(r.root + KEYED_SUFFIX, r.key + SEPARATOR));
             }
-            // A leaf field has its own name in _field_names; an object path exists when any field below it does
-            // (ExistsQueryBuilder.newFilter expands an object to "path.*").
-            BooleanQuery.Builder b = new BooleanQuery.Builder();
-            b.add(new TermQuery(new Term(FIELD_NAMES, field)), BooleanClause.Occur.SHOULD);
-            b.add(new PrefixQuery(new Term(FIELD_NAMES, field + ".")), BooleanClause.Occur.SHOULD);
-            return b.build();
+            // A leaf field has its own name in _field_names (its multi-fields are fields of their own); an object
+            // exists when any field below it does (ExistsQueryBuilder.newFilter expands an object to "path.*").
+            if (objects.contains(field)) {
+                return new PrefixQuery(new Term(FIELD_NAMES, field + "."));
+            }
+            return new TermQuery(new Term(FIELD_NAMES, field));
         }
 
         Query termQuery(Resolved r, String text, boolean quoted, int slop) {
@@ -859,6 +861,10 @@ public final class LuceneHarness {
         for (Map.Entry<String, Object> e : rawTypes.entrySet()) {
             types.put(e.getKey(), Kind.of((String) e.getValue()));
         }
+        Set<String> objects = new HashSet<>();
+        for (Object o : (List<?>) request.get("objects")) {
+            objects.add((String) o);
+        }
         boolean lenient = Boolean.TRUE.equals(request.get("lenient"));
         @SuppressWarnings("unchecked")
         List<Object> docs = (List<Object>) request.get("docs");
@@ -875,7 +881,7 @@ public final class LuceneHarness {
             }
             String text = (String) queries.get(i);
             try {
-                Query query = parse(text, types, lenient);
+                Query query = parse(text, types, objects, lenient);
                 List<Long> ids = search(searcher, query);
                 out.append("{\"ids\":[");
                 for (int j = 0; j < ids.size(); j++) {
@@ -901,11 +907,12 @@ public final class LuceneHarness {
     }
 
     /** QueryStringQueryBuilder.doToQuery: an empty query matches nothing; the result is fixed if negative. */
-    static Query parse(String text, Map<String, Kind> types, boolean lenient) throws ParseException {
+    static Query parse(String text, Map<String, Kind> types, Set<String> objects, boolean lenient)
+            throws ParseException {
         if (text.trim().isEmpty()) {
             return new MatchNoDocsQuery("Matching no documents because no terms present");
         }
-        Query q = new EsQueryStringParser(types, lenient).parse(text);
+        Query q = new EsQueryStringParser(types, objects, lenient).parse(text);
         return q == null ? new MatchNoDocsQuery("no query") : fixNegativeQueryIfNeeded(q);
     }
 
