@@ -1,0 +1,745 @@
+"""The differential fidelity harness: every rule x every record x every target, against the evaluator.
+
+A query that compiles but matches the wrong events is the worst output a compiler can give, and no amount of
+spelling tests catches it. So every rule (SigmaHQ's AWS rules, ours, and the generated probes of
+:mod:`tests.probes`) is compiled for every target, each query is run on that target's engine over the
+target's *view* of every record (the document the SIEM would hold), and the set of records it returns is
+compared with the set the reference evaluator (:mod:`sigma_lambda_layer.evaluator`) decides on the raw
+records. Each (rule, target) pair ends in one :class:`Cell`:
+
+``agree``
+    the engine returns exactly the evaluator's records;
+``error``
+    the compiler refused the rule with a clear unsupported-construct or unsupported-field error (acceptable:
+    an analyst sees it, nothing silently wrong ships);
+``disagree``
+    the match sets differ (the records on either side are listed);
+``bad-error``
+    the compiler failed some other way (an internal error, a crash);
+``rejected``
+    the engine refused the query: invalid in the target, or outside the subset a reference interpreter
+    models (so its meaning is unproven);
+``no-oracle``
+    the evaluator itself cannot decide the rule (not counted against a target).
+
+Work is batched per target: one conversion call per target, one engine pass per query over all records, and
+one JVM for all Lucene queries (started first, in a thread, so that it overlaps the Python engines on a
+second core). A target whose engine is unavailable (module missing, Java or Lucene not installed) is
+skipped with the reason. The same run also scores the *stock* pySigma backends (Splunk, Lucene, EQL,
+ES|QL) with the same field names, for the report's comparison column; they are never asserted.
+
+Records: the shared corpus (``../shared/corpus/cloudtrail/*.jsonl``), the crafted records of the labelled
+pack (``tests/pack/``), and the probes' crafted near misses. Every rule is compared on every record.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from tests.probes import probes
+
+REPO: Final = Path(__file__).resolve().parents[1]
+CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
+CLOUDTRAIL: Final = CORPUS / "cloudtrail"
+AWS_RULES: Final = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
+OUR_RULES: Final = REPO / "rules"
+
+TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+#: Statuses that fail the differential test for one of our targets.
+FAILING: Final = frozenset({"disagree", "bad-error", "rejected"})
+#: How many record ids a disagreement lists on each side before "...".
+SHOWN_RECORDS: Final = 6
+
+Status = Literal["agree", "error", "disagree", "bad-error", "rejected", "no-oracle"]
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Record:
+    """One CloudTrail record of the pool, with a stable id for the report."""
+
+    id: str
+    data: dict[str, Any] = field(repr=False)
+    origin: Literal["corpus", "pack", "probe"]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A hand label of the pack: the rule as written should (not) match this record."""
+
+    record: int
+    verdict: bool
+    name: str
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    """One rule of the table."""
+
+    key: str
+    kind: Literal["sigmahq", "ours", "probe"]
+    text: str = field(repr=False)
+    labels: tuple[Label, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    rules: tuple[RuleCase, ...]
+    records: tuple[Record, ...]
+    #: why some inputs are absent (no corpus beside the project, no pack yet)
+    notes: tuple[str, ...] = ()
+
+
+def _corpus_records() -> list[Record]:
+    records: list[Record] = []
+    for path in sorted(CLOUDTRAIL.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    records.append(Record(f"{path.stem}:{number}", json.loads(line), "corpus"))
+    return records
+
+
+def _rule_key(path: Path) -> tuple[str, Literal["sigmahq", "ours"]]:
+    if path.is_relative_to(OUR_RULES):
+        return f"rules/{path.stem}", "ours"
+    return f"sigmahq/{path.stem}", "sigmahq"
+
+
+@cache
+def load_inputs() -> Inputs:
+    """Rules and records of the table, in a stable order."""
+    notes: list[str] = []
+    records: list[Record] = []
+    rule_paths = sorted(OUR_RULES.glob("*.yml"))
+    if CLOUDTRAIL.is_dir() and AWS_RULES.is_dir():
+        records += _corpus_records()
+        rule_paths += sorted(AWS_RULES.glob("*.yml"))
+    else:
+        notes.append(f"{CORPUS} is absent: no SigmaHQ rules and no corpus records")
+    corpus_index = {r.id: i for i, r in enumerate(records)}
+
+    labels: dict[Path, list[Label]] = {}
+    try:
+        from tests.pack_loader import load_pack
+    except ImportError:
+        notes.append("tests/pack_loader.py is absent: no labelled pack records")
+    else:
+        for entry in load_pack():
+            corpus_ref = entry.origin.get("corpus")
+            if isinstance(corpus_ref, str):
+                name, _, line = corpus_ref.rpartition(":")
+                index = corpus_index.get(f"{Path(name).stem}:{line}")
+            else:
+                index = None
+            if index is None:
+                index = len(records)
+                records.append(Record(f"pack:{entry.name}", entry.record, "pack"))
+            labels.setdefault(entry.rule_path.resolve(), []).append(
+                Label(index, entry.sigma_verdict, entry.name)
+            )
+
+    rules: list[RuleCase] = []
+    for path in rule_paths:
+        key, kind = _rule_key(path.resolve())
+        rules.append(
+            RuleCase(key, kind, path.read_text(encoding="utf-8"), tuple(labels.get(path.resolve(), ())))
+        )
+    for probe in probes():
+        rules.append(RuleCase(f"probe/{probe.name}", "probe", probe.rule))
+        records += [Record(f"probe:{r.name}", r.record, "probe") for r in probe.records]
+    return Inputs(tuple(rules), tuple(records), tuple(notes))
+
+
+# --------------------------------------------------------------------------------------- engines
+
+
+@dataclass(frozen=True)
+class Query:
+    """One compiled rule for one target: its query strings (a rule may give several) and case need."""
+
+    texts: tuple[str, ...]
+    #: the rule uses ``|cased`` or a case-sensitive ``|re`` (the strict EQL check needs to know)
+    cased: bool
+
+
+EngineResult = set[int] | Exception
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How to run one target's queries: the record view and a batch runner over all views."""
+
+    target: str
+    #: modules that must import for the engine to run (the reason to skip otherwise)
+    modules: tuple[str, ...]
+    view: Callable[[Mapping[str, Any]], Any]
+    run: Callable[[Sequence[Query], list[Any]], list[EngineResult]]
+    #: an extra availability check (Java, jars), returning the reason it cannot run
+    missing: Callable[[], str | None] = lambda: None
+
+
+def _one_by_one(
+    runner: Callable[[str, list[Any], Query], Iterable[int]],
+) -> Callable[..., list[EngineResult]]:
+    """A batch runner from a per-query one; a query's exception becomes its result."""
+
+    def run(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+        results: list[EngineResult] = []
+        for query in queries:
+            try:
+                hits: set[int] = set()
+                for text in query.texts:
+                    hits |= set(runner(text, views, query))
+                results.append(hits)
+            except Exception as exc:  # the engine's refusal is the finding
+                results.append(exc)
+        return results
+
+    return run
+
+
+def _splunk_view(record: Mapping[str, Any]) -> Any:
+    from sigma_lambda_layer.views.splunk import splunk_view
+
+    return splunk_view(record)
+
+
+def _elastic_view(record: Mapping[str, Any]) -> Any:
+    from sigma_lambda_layer.views.elastic import elastic_view
+
+    return elastic_view(record)
+
+
+def _cloudwatch_view(record: Mapping[str, Any]) -> Any:
+    from sigma_lambda_layer.views.cloudwatch import logs_insights_view
+
+    return logs_insights_view(dict(record))
+
+
+def _run_spl(text: str, views: list[Any], _: Query) -> Iterable[int]:
+    from tests.engines.spl import run_spl
+
+    return run_spl(text, views)
+
+
+def _run_eql(text: str, views: list[Any], query: Query) -> Iterable[int]:
+    from tests.engines.eql_engine import run_eql
+
+    return run_eql(text, views, cased=query.cased)
+
+
+def _run_esql(text: str, views: list[Any], _: Query) -> Iterable[int]:
+    from tests.engines.esql_engine import run_esql
+
+    return run_esql(text, views)
+
+
+def _run_logs_insights(text: str, views: list[Any], _: Query) -> Iterable[int]:
+    from tests.engines.logs_insights import run_logs_insights
+
+    return run_logs_insights(text, views)
+
+
+def _run_lucene(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+    """All queries of all rules in one JVM; a rule's several queries are OR-ed back together."""
+    from sigma_lambda_layer.views.elastic import field_type
+    from tests.engines.lucene_engine import LuceneEngine, LuceneQueryError
+
+    texts = [t for q in queries for t in q.texts]
+    flat = LuceneEngine().search_many(texts, views, field_type)
+    results: list[EngineResult] = []
+    position = 0
+    for query in queries:
+        parts = flat[position : position + len(query.texts)]
+        position += len(query.texts)
+        errors = [p for p in parts if isinstance(p, LuceneQueryError)]
+        results.append(errors[0] if errors else set().union(*parts))
+    return results
+
+
+def _lucene_missing() -> str | None:
+    from tests.engines.lucene_engine import LuceneEngine
+
+    return LuceneEngine.missing()
+
+
+ENGINES: Final[dict[str, Engine]] = {
+    e.target: e
+    for e in (
+        Engine(
+            "splunk",
+            ("tests.engines.spl", "sigma_lambda_layer.views.splunk"),
+            _splunk_view,
+            _one_by_one(_run_spl),
+        ),
+        Engine(
+            "lucene",
+            ("tests.engines.lucene_engine", "sigma_lambda_layer.views.elastic"),
+            _elastic_view,
+            _run_lucene,
+            _lucene_missing,
+        ),
+        Engine(
+            "eql",
+            ("tests.engines.eql_engine", "sigma_lambda_layer.views.elastic"),
+            _elastic_view,
+            _one_by_one(_run_eql),
+        ),
+        Engine(
+            "esql",
+            ("tests.engines.esql_engine", "sigma_lambda_layer.views.elastic"),
+            _elastic_view,
+            _one_by_one(_run_esql),
+        ),
+        Engine(
+            "cloudwatch",
+            ("tests.engines.logs_insights", "sigma_lambda_layer.views.cloudwatch"),
+            _cloudwatch_view,
+            _one_by_one(_run_logs_insights),
+        ),
+    )
+}
+
+
+def engine_unavailable(target: str) -> str | None:
+    """Why ``target``'s engine cannot run here, or None."""
+    engine = ENGINES[target]
+    for module in engine.modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            return f"{module} does not import ({type(exc).__name__}: {exc})"
+    try:
+        return engine.missing()
+    except Exception as exc:
+        return f"engine check failed ({type(exc).__name__}: {exc})"
+
+
+# --------------------------------------------------------------------------------------- conversion
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A rule compiled for one target: queries, or the error the compiler gave."""
+
+    query: Query | None
+    error: str | None = None
+    #: the error names an unsupported construct or field (acceptable), rather than an internal failure
+    clear: bool = False
+
+
+def _cased(text: str) -> bool:
+    """Does the rule ask for case-sensitive matching (``|cased``, or ``|re`` without ``i``)?"""
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaDetection, SigmaDetectionItem
+    from sigma.types import SigmaCasedString, SigmaRegularExpression, SigmaRegularExpressionFlag
+
+    def walk(node: Any) -> Iterable[Any]:
+        if isinstance(node, SigmaDetection):
+            for item in node.detection_items:
+                yield from walk(item)
+        elif isinstance(node, SigmaDetectionItem):
+            yield from node.value
+
+    try:
+        rule = SigmaCollection.from_yaml(text).rules[0]
+        values = [v for d in rule.detection.detections.values() for v in walk(d)]
+    except Exception:
+        return False
+    return any(
+        isinstance(v, SigmaCasedString)
+        or (isinstance(v, SigmaRegularExpression) and SigmaRegularExpressionFlag.IGNORECASE not in v.flags)
+        for v in values
+    )
+
+
+def is_clear_error(exc: BaseException | None) -> bool:
+    """An error that names a construct or field the target cannot express (acceptable in the table)."""
+    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(
+            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _texts(output: Any) -> tuple[str, ...]:
+    if isinstance(output, str):
+        return (output,)
+    if isinstance(output, list) and all(isinstance(o, str) for o in output):
+        return tuple(output)
+    raise TypeError(f"unexpected query output {type(output).__name__}")
+
+
+def compile_ours(target: str, rules: Sequence[RuleCase]) -> list[Compiled]:
+    """Every rule through the public API for ``target`` (one call, errors collected per rule)."""
+    from sigma_lambda_layer.api import convert
+
+    results = convert([r.text for r in rules], target=target, collect_errors=True)
+    by_id: dict[str, Any] = {}
+    for result in results:
+        if result.id is not None:
+            by_id.setdefault(result.id, result)
+    compiled: list[Compiled] = []
+    for rule in rules:
+        rid = _rule_id(rule.text)
+        result = by_id.get(rid) if rid else None
+        if result is None:
+            compiled.append(Compiled(None, "the rule did not load (no result for its id)", False))
+        elif result.error is not None:
+            error = result.error
+            message = getattr(error, "message", str(error))
+            compiled.append(Compiled(None, message, is_clear_error(error)))
+        else:
+            try:
+                compiled.append(Compiled(Query(_texts(result.output), _cased(rule.text))))
+            except TypeError as exc:
+                compiled.append(Compiled(None, str(exc), False))
+    return compiled
+
+
+@cache
+def _rule_id(text: str) -> str | None:
+    import yaml
+
+    doc = yaml.safe_load(text)
+    return str(doc["id"]) if isinstance(doc, dict) and doc.get("id") else None
+
+
+def _stock_pipeline(family: str) -> Any:
+    """The same field names as ours, applied with nothing else: a plain field-name mapping.
+
+    Our own transformation classes do the renaming (so both sides query the same fields); the log source
+    condition is added as a plain (not ``|cased``) value, which the stock Lucene and ES|QL backends refuse.
+    """
+    from sigma.processing.conditions import LogsourceCondition
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import AddConditionTransformation, SetStateTransformation
+
+    from sigma_lambda_layer.fields.elastic import DATASET, INDEX_PATTERN
+    from sigma_lambda_layer.pipelines.elastic import CloudTrailToElasticFieldsTransformation
+    from sigma_lambda_layer.pipelines.splunk import CloudTrailSplunkFieldMapping
+
+    def cloudtrail() -> list[Any]:
+        return [LogsourceCondition(product="aws", service="cloudtrail")]
+
+    if family == "splunk":
+        items = [ProcessingItem(CloudTrailSplunkFieldMapping(), rule_conditions=cloudtrail())]
+    else:
+        items = [
+            ProcessingItem(CloudTrailToElasticFieldsTransformation(), rule_conditions=cloudtrail()),
+            ProcessingItem(SetStateTransformation("index", INDEX_PATTERN), rule_conditions=cloudtrail()),
+            ProcessingItem(
+                AddConditionTransformation({"data_stream.dataset": DATASET}), rule_conditions=cloudtrail()
+            ),
+        ]
+    return ProcessingPipeline(name=f"stock comparison ({family} field names)", priority=20, items=items)
+
+
+#: Stock backend per target, by import path, with the field family of its pipeline.
+STOCK: Final[dict[str, tuple[str, str]]] = {
+    "splunk": ("sigma.backends.splunk:SplunkBackend", "splunk"),
+    "lucene": ("sigma.backends.elasticsearch:LuceneBackend", "elastic"),
+    "eql": ("sigma.backends.elasticsearch:EqlBackend", "elastic"),
+    "esql": ("sigma.backends.elasticsearch:ESQLBackend", "elastic"),
+}
+
+
+def compile_stock(target: str, rules: Sequence[RuleCase]) -> list[Compiled]:
+    """Every rule through the stock pySigma backend for ``target``, rule by rule."""
+    from sigma.collection import SigmaCollection
+
+    module, _, name = STOCK[target][0].partition(":")
+    backend_class = getattr(importlib.import_module(module), name)
+    backend = backend_class(processing_pipeline=_stock_pipeline(STOCK[target][1]))
+    compiled: list[Compiled] = []
+    for rule in rules:
+        try:
+            sigma_rule = SigmaCollection.from_yaml(rule.text).rules[0]
+            output = backend.convert_rule(sigma_rule)
+            compiled.append(Compiled(Query(_texts(list(output)), _cased(rule.text))))
+        except Exception as exc:
+            compiled.append(Compiled(None, f"{type(exc).__name__}: {exc}", is_clear_error(exc)))
+    return compiled
+
+
+# --------------------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The verdict of one (rule, target)."""
+
+    rule: str
+    target: str
+    status: Status
+    query: str | None = None
+    detail: str | None = None
+    #: records the engine returns and the evaluator does not, and the reverse
+    extra: tuple[str, ...] = ()
+    missed: tuple[str, ...] = ()
+    #: labelled pack records on which the engine agrees with the evaluator: positives, near misses
+    pack_positives: int = 0
+    pack_near_misses: int = 0
+
+
+@dataclass
+class TargetRun:
+    target: str
+    stock: bool
+    skipped: str | None = None
+    cells: list[Cell] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> Counter[str]:
+        return Counter(c.status for c in self.cells)
+
+
+@dataclass
+class FidelityRun:
+    inputs: Inputs
+    #: rule key -> evaluator match set, or the evaluator's error
+    oracle: dict[str, set[int] | str]
+    ours: dict[str, TargetRun]
+    stock: dict[str, TargetRun]
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def failures(self, target: str) -> list[Cell]:
+        return [c for c in self.ours[target].cells if c.status in FAILING]
+
+
+def _oracle(inputs: Inputs) -> dict[str, set[int] | str]:
+    from sigma.collection import SigmaCollection
+
+    from sigma_lambda_layer.evaluator import RuleEvaluator
+
+    out: dict[str, set[int] | str] = {}
+    for rule in inputs.rules:
+        try:
+            evaluator = RuleEvaluator(SigmaCollection.from_yaml(rule.text).rules[0])
+            out[rule.key] = {i for i, r in enumerate(inputs.records) if evaluator.matches(r.data)}
+        except Exception as exc:
+            out[rule.key] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def _ids(inputs: Inputs, indexes: Iterable[int]) -> tuple[str, ...]:
+    return tuple(inputs.records[i].id for i in sorted(indexes))
+
+
+def _cells(
+    target: str,
+    inputs: Inputs,
+    oracle: dict[str, set[int] | str],
+    compiled: list[Compiled],
+    results: dict[int, EngineResult],
+) -> list[Cell]:
+    cells: list[Cell] = []
+    for index, (rule, comp) in enumerate(zip(inputs.rules, compiled, strict=True)):
+        if comp.query is None:
+            status: Status = "error" if comp.clear else "bad-error"
+            cells.append(Cell(rule.key, target, status, detail=comp.error))
+            continue
+        query = "\n".join(comp.query.texts)
+        truth = oracle[rule.key]
+        if isinstance(truth, str):
+            cells.append(Cell(rule.key, target, "no-oracle", query, truth))
+            continue
+        got = results[index]
+        if isinstance(got, Exception):
+            cells.append(Cell(rule.key, target, "rejected", query, f"{type(got).__name__}: {got}"))
+            continue
+        positives = sum(
+            1 for lab in rule.labels if lab.verdict and (lab.record in got) == (lab.record in truth)
+        )
+        near = sum(
+            1 for lab in rule.labels if not lab.verdict and (lab.record in got) == (lab.record in truth)
+        )
+        if got == truth:
+            cells.append(
+                Cell(rule.key, target, "agree", query, pack_positives=positives, pack_near_misses=near)
+            )
+        else:
+            cells.append(
+                Cell(
+                    rule.key,
+                    target,
+                    "disagree",
+                    query,
+                    extra=_ids(inputs, got - truth),
+                    missed=_ids(inputs, truth - got),
+                    pack_positives=positives,
+                    pack_near_misses=near,
+                )
+            )
+    return cells
+
+
+def _run_target(
+    target: str, stock: bool, inputs: Inputs, oracle: dict[str, set[int] | str], views: dict[str, list[Any]]
+) -> TargetRun:
+    start = time.perf_counter()
+    run = TargetRun(target, stock)
+    reason = engine_unavailable(target)
+    if reason is not None:
+        run.skipped = reason
+        return run
+    engine = ENGINES[target]
+    try:
+        compiled = (compile_stock if stock else compile_ours)(target, inputs.rules)
+    except Exception as exc:  # the backend does not import, or the API is broken: skip with the reason
+        run.skipped = f"conversion failed as a whole ({type(exc).__name__}: {exc})"
+        return run
+    todo = [(i, c.query) for i, c in enumerate(compiled) if c.query is not None]
+    view_list = views[engine.view.__name__]
+    results = dict(zip((i for i, _ in todo), engine.run([q for _, q in todo], view_list), strict=True))
+    run.cells = _cells(target, inputs, oracle, compiled, results)
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def run_fidelity(targets: Sequence[str] = TARGETS, *, with_stock: bool = True) -> FidelityRun:
+    """Build the whole table (ours, and the stock backends if asked)."""
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    inputs = load_inputs()
+    timings["inputs"] = time.perf_counter() - start
+    t = time.perf_counter()
+    oracle = _oracle(inputs)
+    timings["evaluator"] = time.perf_counter() - t
+
+    views: dict[str, list[Any]] = {}
+    t = time.perf_counter()
+    for target in targets:
+        engine = ENGINES[target]
+        if engine.view.__name__ not in views and engine_unavailable(target) is None:
+            views[engine.view.__name__] = [engine.view(r.data) for r in inputs.records]
+    timings["views"] = time.perf_counter() - t
+
+    jobs = [(tg, False) for tg in targets]
+    if with_stock:
+        jobs += [(tg, True) for tg in targets if tg in STOCK]
+    runs: dict[tuple[str, bool], TargetRun] = {}
+
+    # Lucene runs in a JVM: start those first in threads so they overlap the Python engines.
+    threads = []
+    for job in [j for j in jobs if j[0] == "lucene"]:
+        thread = threading.Thread(
+            target=lambda j=job: runs.__setitem__(j, _run_target(j[0], j[1], inputs, oracle, views))
+        )
+        thread.start()
+        threads.append(thread)
+    for job in [j for j in jobs if j[0] != "lucene"]:
+        runs[job] = _run_target(job[0], job[1], inputs, oracle, views)
+    for thread in threads:
+        thread.join()
+    for (target, stock), run in runs.items():
+        timings[f"{target}{' (stock)' if stock else ''}"] = run.seconds
+
+    return FidelityRun(
+        inputs=inputs,
+        oracle=oracle,
+        ours={tg: runs[(tg, False)] for tg in targets},
+        stock={tg: runs[(tg, True)] for tg in targets if (tg, True) in runs},
+        seconds=time.perf_counter() - start,
+        timings=timings,
+    )
+
+
+@cache
+def cached_run() -> FidelityRun:
+    """One run per process, shared by the test functions and the report."""
+    return run_fidelity()
+
+
+# --------------------------------------------------------------------------------------- text output
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def summary_lines(run: FidelityRun) -> list[str]:
+    """The counts, per-target agreement and stock scores: printed by the test and put in the report."""
+    inputs = run.inputs
+    kinds = Counter(r.kind for r in inputs.rules)
+    origins = Counter(r.origin for r in inputs.records)
+    labels = sum(len(r.labels) for r in inputs.rules)
+    no_oracle = sum(1 for v in run.oracle.values() if isinstance(v, str))
+    lines = [
+        f"rules: {len(inputs.rules)} ({kinds['sigmahq']} SigmaHQ AWS, {kinds['ours']} ours, "
+        f"{kinds['probe']} probes over {len({p.construct for p in probes()})} constructs)",
+        f"records: {len(inputs.records)} ({origins['corpus']} corpus, {origins['pack']} crafted pack, "
+        f"{origins['probe']} crafted probe); {labels} hand labels from the pack",
+        f"comparisons per target: {len(inputs.rules) * len(inputs.records)} (rule x record)"
+        + (f"; evaluator cannot decide {no_oracle} rules" if no_oracle else ""),
+    ]
+    lines += [f"note: {n}" for n in inputs.notes]
+    lines.append("")
+    lines.append(
+        "target        agree  error  disagree  bad-error  rejected   agreement | stock: agree error "
+        "disagree rejected agreement"
+    )
+    for target, ours in run.ours.items():
+        row = _score_row(ours)
+        stock = run.stock.get(target)
+        stock_row = "n/a (no stock backend)" if stock is None else _score_row(stock, short=True)
+        lines.append(f"{target:<12}{row} | {stock_row}")
+    lines.append("")
+    lines.append(
+        f"time: {run.seconds:.1f}s (" + ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items()) + ")"
+    )
+    return lines
+
+
+def _score_row(run: TargetRun, *, short: bool = False) -> str:
+    if run.skipped:
+        return f"skipped: {run.skipped}"
+    c = run.counts()
+    decided = len(run.cells) - c["no-oracle"]
+    if short:
+        bad = c["disagree"] + c["bad-error"]
+        return f"{c['agree']:>5} {c['error']:>5} {bad:>8} {c['rejected']:>8} {_pct(c['agree'], decided):>9}"
+    return (
+        f"{c['agree']:>7}{c['error']:>7}{c['disagree']:>10}{c['bad-error']:>11}{c['rejected']:>10}"
+        f"{_pct(c['agree'], decided):>12}"
+    )
+
+
+def failure_table(run: FidelityRun, target: str) -> str:
+    """Every failing cell of ``target``, one block per (rule, target), for the assertion message."""
+    rows = []
+    for cell in run.failures(target):
+        rows.append(f"- {cell.rule} [{target}] {cell.status}")
+        if cell.detail:
+            rows.append(f"    detail: {cell.detail}")
+        if cell.query:
+            rows.append(f"    query: {cell.query}")
+        for label, ids, evaluator, engine in (
+            ("engine only", cell.extra, False, True),
+            ("evaluator only", cell.missed, True, False),
+        ):
+            if ids:
+                shown = ", ".join(ids[:SHOWN_RECORDS]) + (" ..." if len(ids) > SHOWN_RECORDS else "")
+                rows.append(f"    {label} ({len(ids)}; evaluator={evaluator}, engine={engine}): {shown}")
+    return "\n".join(rows)
