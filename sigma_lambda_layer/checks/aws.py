@@ -16,7 +16,9 @@ file (about 0.1 s) and operations are loaded only for the services a rule names,
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -107,8 +109,13 @@ class AwsCatalog:
                 index.setdefault(str(name), []).append(model)
         return {name: tuple(models) for name, models in index.items()}
 
-    def event_sources(self) -> frozenset[str]:
+    @cached_property
+    def _event_sources(self) -> frozenset[str]:
         return frozenset(f"{name}.amazonaws.com" for name in self.by_source_name)
+
+    def event_sources(self) -> frozenset[str]:
+        """``<endpoint prefix or signing name>.amazonaws.com`` for every model."""
+        return self._event_sources
 
     def operations(self, event_source: str) -> frozenset[str] | None:
         """Operation names of every API version of the services behind ``event_source``; None if unknown."""
@@ -118,9 +125,43 @@ class AwsCatalog:
             return None
         return frozenset().union(*(_operations(model.path) for model in models))
 
+    @cached_property
+    def _all_operations(self) -> frozenset[str]:
+        cache_file = _cache_file(self.botocore_version, self.models)
+        if cache_file is not None:
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                return frozenset(json.loads(cache_file.read_text("utf-8")))
+        found = frozenset().union(*(_operations(model.path) for model in self.models))
+        if cache_file is not None:
+            with contextlib.suppress(OSError):  # a read-only or missing cache folder only costs time
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(sorted(found)), "utf-8")
+                os.replace(tmp, cache_file)
+        return found
+
     def all_operations(self) -> frozenset[str]:
-        """Every operation of every service (slow on first call: parses every model)."""
-        return frozenset().union(*(_operations(model.path) for model in self.models))
+        """Every operation of every service: parsing every model takes ~3 s, so the union is cached on disk
+        (``$SIGMA_LAMBDA_CACHE_DIR``, else ``$XDG_CACHE_HOME/sigma-lambda``, else ``~/.cache/sigma-lambda``),
+        keyed by botocore's version and its model files. ``SIGMA_LAMBDA_CACHE_DIR=""`` turns the cache off."""
+        return self._all_operations
+
+
+def _cache_file(botocore_version: str, models: tuple[ServiceModel, ...]) -> Path | None:
+    configured = os.environ.get("SIGMA_LAMBDA_CACHE_DIR")
+    if configured == "":
+        return None
+    if configured:
+        base = Path(configured)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg) if xdg else Path.home() / ".cache") / "sigma-lambda"
+    digest = hashlib.sha256(botocore_version.encode())
+    for model in models:
+        digest.update(str(model.path).encode())
+        with contextlib.suppress(OSError):
+            digest.update(str(model.path.stat().st_mtime_ns).encode())
+    return base / f"aws-operations-{digest.hexdigest()[:16]}.json"
 
 
 def _read_all(path: Path) -> bytes:
