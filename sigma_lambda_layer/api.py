@@ -22,7 +22,7 @@ from sigma_lambda_layer.errors import (
     SigmaLambdaError,
     UsageError,
 )
-from sigma_lambda_layer.loading import LoadedFile, LoadResult, load, locate
+from sigma_lambda_layer.loading import LoadedFile, LoadResult, locate
 from sigma_lambda_layer.registry import Target, expand_targets, get_pipeline
 
 #: Anything :func:`convert` accepts as rules.
@@ -254,6 +254,8 @@ def convert(
     options: Mapping[str, Any] | None = None,
     collect_errors: bool = False,
     stdin_text: str | None = None,
+    jobs: int = 1,
+    cache_dir: str | Path | None = None,
 ) -> ConversionResults:
     """Convert Sigma rules for one or more targets.
 
@@ -263,31 +265,56 @@ def convert(
     pipeline; ``without_pipeline`` drops the default. ``options`` are backend options (``index``,
     ``log_group``, ...). With ``collect_errors`` every failure is returned as a result whose ``error`` is
     set; otherwise the first failure is raised.
+
+    ``jobs`` > 1 converts rule files in that many processes (the output is identical to ``jobs=1``).
+    ``cache_dir`` enables the content-hash cache: a rule file whose bytes, targets, format, options,
+    pipelines and tool versions are unchanged is not parsed or converted again.
     """
+    from sigma_lambda_layer import batch
+
     targets = expand_targets([target] if isinstance(target, str) else list(target))
-    loaded = load(rules, stdin_text=stdin_text)
-    sources, load_errors = _rules_of(loaded)
-    if load_errors and not collect_errors:
-        raise load_errors[0]
+    for t in targets:
+        formats = t.backend_class().formats
+        if format not in formats:
+            raise UsageError(
+                f"target {t.id!r} has no output format {format!r}",
+                hint=f"formats of {t.id}: {', '.join(formats)}",
+            )
+    config = batch.Config(
+        targets=tuple(t.id for t in targets),
+        format=format,
+        pipelines=tuple(pipelines),
+        without_pipeline=without_pipeline,
+        options=dict(options or {}),
+    )
+    outcomes = batch.run(rules, config, stdin_text=stdin_text, jobs=jobs, cache_dir=cache_dir)
     results: list[ConversionResult] = []
-    batch: dict[str, Any] = {}
-    for error in load_errors:
-        for t in targets:
-            results.append(ConversionResult(error.location.path, None, None, t.id, format, error=error))
-    for number, t in enumerate(targets):
-        results_t, batch_t = _convert_target(
-            t,
-            sources,
-            format,
-            pipelines,
-            without_pipeline,
-            dict(options or {}),
-            collect_errors,
-            reuse=number == len(targets) - 1,
-        )
-        results.extend(results_t)
-        batch[t.id] = batch_t
-    return ConversionResults(results, batch)
+    queries: dict[str, list[Any]] = {t.id: [] for t in targets}
+    for outcome in outcomes:
+        for error in outcome.errors:
+            for t in targets:
+                results.append(ConversionResult(error.location.path, None, None, t.id, format, error=error))
+        for rule in outcome.rules:
+            for t in targets:
+                converted = rule.targets[t.id]
+                result = ConversionResult(
+                    outcome.path,
+                    rule.id,
+                    rule.title,
+                    t.id,
+                    format,
+                    output=converted.output,
+                    error=converted.error,
+                    queries=converted.queries,
+                )
+                queries[t.id].extend(converted.queries)
+                results.append(result)
+    if not collect_errors:
+        for result in results:
+            if result.error is not None:
+                raise result.error
+    batch_outputs = {t.id: batch.finalize_batch(t, config, queries[t.id]) for t in targets}
+    return ConversionResults(results, batch_outputs)
 
 
 def _fresh_rules(sources: list[_Source], reuse: bool) -> list[Any]:
@@ -321,47 +348,30 @@ def _fresh_rules(sources: list[_Source], reuse: bool) -> list[Any]:
     return fresh
 
 
-def _convert_target(
-    target: Target,
-    sources: list[_Source],
-    fmt: str,
-    pipelines: Sequence[str],
-    without_pipeline: bool,
-    options: dict[str, Any],
-    collect_errors: bool,
-    reuse: bool,
-) -> tuple[list[ConversionResult], Any]:
+def convert_sources(
+    sources: list[_Source], config: Any, reuse_last: bool = True
+) -> list[dict[str, tuple[Any, list[Any], SigmaLambdaError | None]]]:
+    """Convert parsed rules for every target of ``config``: per rule, target id -> (output, queries, error).
+
+    Rules are parsed once; every target but the last gets fresh rule objects (pySigma's pipelines modify
+    the rule they process).
+    """
     from sigma_lambda_layer.checks import offline
+    from sigma_lambda_layer.registry import get_target
 
     offline.install()  # formats such as siem_rule read MITRE ATT&CK data: ours, never a download
-    backend_class = target.backend_class()
-    if fmt not in backend_class.formats:
-        raise UsageError(
-            f"target {target.id!r} has no output format {fmt!r}",
-            hint=f"formats of {target.id}: {', '.join(backend_class.formats)}",
-        )
-    pipeline = build_pipeline(target, pipelines, without_pipeline)
-    backend = backend_class(processing_pipeline=pipeline, **options)
-    results: list[ConversionResult] = []
-    all_queries: list[Any] = []
-    for source, rule in zip(sources, _fresh_rules(sources, reuse), strict=True):
-        rid = str(rule.id) if rule.id else None
-        result = ConversionResult(source.path, rid, rule.title, target.id, fmt)
-        try:
-            queries = backend.convert_rule(rule, fmt)
-            result.queries = queries
-            result.output = _single(backend.finalize(list(queries), fmt))
-            all_queries.extend(queries)
-        except Exception as exc:
-            error = _located(ConversionError, exc, source.file, _document_index(source))
-            if not collect_errors:
-                raise error from exc
-            result.error = error
-        results.append(result)
-    try:
-        batch_output = backend.finalize(all_queries, fmt) if results else None
-    except Exception as exc:
-        batch_output = None
-        if not collect_errors:
-            raise _located(ConversionError, exc, None) from exc
-    return results, batch_output
+    converted: list[dict[str, tuple[Any, list[Any], SigmaLambdaError | None]]] = [{} for _ in sources]
+    for number, target_id in enumerate(config.targets):
+        target = get_target(target_id)
+        pipeline = build_pipeline(target, config.pipelines, config.without_pipeline)
+        backend = target.backend_class()(processing_pipeline=pipeline, **config.options)
+        reuse = reuse_last and number == len(config.targets) - 1
+        for slot, source, rule in zip(converted, sources, _fresh_rules(sources, reuse), strict=True):
+            try:
+                queries = backend.convert_rule(rule, config.format)
+                output = _single(backend.finalize(list(queries), config.format))
+                slot[target_id] = (output, list(queries), None)
+            except Exception as exc:
+                error = _located(ConversionError, exc, source.file, _document_index(source))
+                slot[target_id] = (None, [], error)
+    return converted

@@ -1,0 +1,385 @@
+"""Batch conversion: many rule files, many targets, both cores, and a content-hash cache.
+
+The unit of work is one input (a rule file, a YAML string, stdin, or pySigma objects). Each unit is read once,
+parsed once and converted for every target. Units are independent, so they can run in worker processes; the
+results are put back in input order, so the output does not depend on ``jobs``. A unit's outcome depends only
+on its bytes and on the conversion settings, so it can be cached under the hash of both; the cache stores
+plain JSON and is shared safely by runs that differ in settings (each settings hash has its own file).
+
+Rule files that hold correlation rules may refer to rules in other files; when any input holds one, the
+whole batch runs in one process so that references resolve across files, exactly as with ``jobs=1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sigma_lambda_layer import errors as error_types
+from sigma_lambda_layer._version import __version__
+from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError
+from sigma_lambda_layer.loading import (
+    MAX_FILE_BYTES,
+    STDIN,
+    LoadResult,
+    decode,
+    expand_inputs,
+    parse_text,
+)
+
+if TYPE_CHECKING:
+    from sigma_lambda_layer.registry import Target
+
+#: Below this many files, worker processes cost more than they save.
+MIN_FILES_PER_JOB = 32
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything besides the rule bytes that decides a conversion's output."""
+
+    targets: tuple[str, ...]
+    format: str
+    pipelines: tuple[str, ...] = ()
+    without_pipeline: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TargetOutcome:
+    output: Any
+    queries: list[Any]
+    error: SigmaLambdaError | None
+
+
+@dataclass
+class RuleOutcome:
+    id: str | None
+    title: str | None
+    targets: dict[str, TargetOutcome]
+
+
+@dataclass
+class UnitOutcome:
+    path: str | None
+    errors: list[SigmaLambdaError] = field(default_factory=list)
+    rules: list[RuleOutcome] = field(default_factory=list)
+
+
+@dataclass
+class _Unit:
+    path: str
+    data: bytes | None = None
+    objects: list[Any] | None = None
+    error: RuleLoadError | None = None
+
+
+# --- gathering inputs -------------------------------------------------------------------------------------
+
+
+def _looks_like_yaml_text(value: str) -> bool:
+    return "\n" in value and ":" in value
+
+
+def _read(path: Path) -> _Unit:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RuleLoadError(
+                f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for one rule file",
+                location=Location(name),
+                hint="split the file into one rule per file",
+            )
+        return _Unit(name, data=path.read_bytes())
+    except OSError as exc:
+        return _Unit(
+            name, error=RuleLoadError(f"cannot read file: {exc.strerror or exc}", location=Location(name))
+        )
+    except RuleLoadError as exc:
+        return _Unit(name, error=exc)
+
+
+def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
+    """Inputs to units, in order; reading failures become units that carry their error."""
+    import sys
+
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRuleBase
+
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    units: list[_Unit] = []
+    for item in items:
+        if isinstance(item, (SigmaCollection, SigmaRuleBase)):
+            units.append(_Unit("<object>", objects=[item]))
+        elif isinstance(item, str) and _looks_like_yaml_text(item):
+            units.append(_Unit("<string>", data=item.encode("utf-8")))
+        elif isinstance(item, (str, Path)):
+            for entry in expand_inputs([item]):
+                if isinstance(entry, RuleLoadError):
+                    units.append(_Unit(entry.location.path or str(item), error=entry))
+                elif entry == STDIN:
+                    text = stdin_text if stdin_text is not None else sys.stdin.read()
+                    units.append(_Unit("<stdin>", data=text.encode("utf-8")))
+                else:
+                    assert isinstance(entry, Path)
+                    units.append(_read(entry))
+        else:
+            raise TypeError(f"cannot load a rule from {type(item).__name__}")
+    return units
+
+
+# --- converting units ---------------------------------------------------------------------------------------
+
+
+def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
+    """Parse and convert a list of units (in this process)."""
+    from sigma_lambda_layer.api import _rules_of, convert_sources
+
+    loaded = LoadResult()
+    outcomes: dict[int, UnitOutcome] = {}
+    owner: dict[str, int] = {}
+    for index, unit in enumerate(units):
+        outcomes[index] = UnitOutcome(unit.path)
+        if unit.error is not None:
+            outcomes[index].errors.append(unit.error)
+        elif unit.objects is not None:
+            loaded.objects.extend(unit.objects)
+        elif unit.data is not None:
+            try:
+                loaded.files.append(parse_text(decode(unit.data, unit.path), unit.path))
+                owner[unit.path] = index
+            except RuleLoadError as exc:
+                outcomes[index].errors.append(exc)
+    object_unit = next((i for i, u in enumerate(units) if u.objects is not None), None)
+    sources, load_errors = _rules_of(loaded)
+    for error in load_errors:
+        outcomes[owner.get(error.location.path or "", 0)].errors.append(error)
+    converted = convert_sources(sources, config)
+    for source, per_target in zip(sources, converted, strict=True):
+        index = owner[source.path] if source.file is not None and source.path in owner else object_unit or 0
+        rid = str(source.rule.id) if source.rule.id else None
+        outcomes[index].rules.append(
+            RuleOutcome(rid, source.rule.title, {t: TargetOutcome(*v) for t, v in per_target.items()})
+        )
+    return [outcomes[i] for i in range(len(units))]
+
+
+def _process_portable(units: list[_Unit], config: Config) -> list[dict[str, Any]]:
+    """Worker entry point: outcomes as plain data (exceptions do not cross process boundaries intact)."""
+    return [_to_data(o) for o in _process(units, config)]
+
+
+def _error_to_data(error: SigmaLambdaError) -> dict[str, Any]:
+    return {"path": error.location.path, **error.to_dict()}
+
+
+def _error_from_data(data: dict[str, Any]) -> SigmaLambdaError:
+    cls = getattr(error_types, data["type"], None)
+    if not (isinstance(cls, type) and issubclass(cls, SigmaLambdaError)):
+        cls = SigmaLambdaError
+    return cls(
+        data["message"],
+        location=Location(data.get("path"), data.get("line"), data.get("column")),
+        hint=data.get("hint"),
+    )
+
+
+def _to_data(outcome: UnitOutcome) -> dict[str, Any]:
+    return {
+        "path": outcome.path,
+        "errors": [_error_to_data(e) for e in outcome.errors],
+        "rules": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "targets": {
+                    t: {
+                        "output": v.output,
+                        "queries": v.queries,
+                        "error": _error_to_data(v.error) if v.error else None,
+                    }
+                    for t, v in r.targets.items()
+                },
+            }
+            for r in outcome.rules
+        ],
+    }
+
+
+def _from_data(data: dict[str, Any], path: str | None) -> UnitOutcome:
+    """Rebuild an outcome; ``path`` replaces the stored one (a cached file may have moved)."""
+
+    def relocate(error: SigmaLambdaError) -> SigmaLambdaError:
+        if error.location.path == data["path"]:
+            error.location = Location(path, error.location.line, error.location.column)
+        return error
+
+    return UnitOutcome(
+        path,
+        [relocate(_error_from_data(e)) for e in data["errors"]],
+        [
+            RuleOutcome(
+                r["id"],
+                r["title"],
+                {
+                    t: TargetOutcome(
+                        v["output"],
+                        v["queries"],
+                        relocate(_error_from_data(v["error"])) if v["error"] else None,
+                    )
+                    for t, v in r["targets"].items()
+                },
+            )
+            for r in data["rules"]
+        ],
+    )
+
+
+# --- cache --------------------------------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    names = ("pysigma", "pysigma-backend-splunk", "pysigma-backend-elasticsearch")
+    found: dict[str, str] = {"sigma-lambda": __version__}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "-"
+    return found
+
+
+def _config_key(config: Config) -> str:
+    pipelines = []
+    for ref in config.pipelines:
+        path = Path(ref)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+        pipelines.append([ref, digest])
+    blob = json.dumps(
+        {"cache": CACHE_FORMAT, "config": asdict(config), "pipelines": pipelines, "versions": _versions()},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Cache:
+    """One JSON file per settings hash, mapping a unit's content hash to its outcome."""
+
+    def __init__(self, directory: Path, config: Config) -> None:
+        self.path = directory / f"v{CACHE_FORMAT}" / f"{_config_key(config)}.json"
+        try:
+            self.entries: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+        self.dirty = False
+
+    @staticmethod
+    def key(unit: _Unit) -> str | None:
+        if unit.data is None:
+            return None
+        return hashlib.sha256(unit.data).hexdigest()
+
+    def get(self, unit: _Unit) -> UnitOutcome | None:
+        key = self.key(unit)
+        data = self.entries.get(key) if key else None
+        return _from_data(data, unit.path) if data is not None else None
+
+    def put(self, unit: _Unit, data: dict[str, Any]) -> None:
+        key = self.key(unit)
+        if key is None:
+            return
+        try:
+            json.dumps(data)
+        except (TypeError, ValueError):  # an output that is not plain data is not cached
+            return
+        self.entries[key] = data
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.entries, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+# --- running ------------------------------------------------------------------------------------------------
+
+
+def _chunks(items: list[int], units: list[_Unit], parts: int) -> list[list[int]]:
+    """Split unit indexes into ``parts`` contiguous groups of about equal bytes."""
+    total = sum(len(units[i].data or b"") for i in items) or 1
+    groups: list[list[int]] = [[]]
+    size = 0
+    for i in items:
+        if size >= total * len(groups) / parts and len(groups) < parts:
+            groups.append([])
+        groups[-1].append(i)
+        size += len(units[i].data or b"")
+    return [g for g in groups if g]
+
+
+def run(
+    inputs: Any,
+    config: Config,
+    *,
+    stdin_text: str | None = None,
+    jobs: int = 1,
+    cache_dir: str | Path | None = None,
+) -> list[UnitOutcome]:
+    units = gather(inputs, stdin_text)
+    cache = Cache(Path(cache_dir), config) if cache_dir is not None else None
+    outcomes: list[UnitOutcome | None] = [None] * len(units)
+    pending: list[int] = []
+    for index, unit in enumerate(units):
+        hit = cache.get(unit) if cache is not None else None
+        if hit is not None:
+            outcomes[index] = hit
+        else:
+            pending.append(index)
+    correlated = any(b"correlation" in (units[i].data or b"") for i in pending)
+    parts = min(jobs, len(pending) // MIN_FILES_PER_JOB)
+    if parts > 1 and not correlated and not any(units[i].objects for i in pending):
+        import multiprocessing
+
+        groups = _chunks(pending, units, parts * 4)
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
+            futures = [pool.submit(_process_portable, [units[i] for i in g], config) for g in groups]
+            for group, future in zip(groups, futures, strict=True):
+                for i, data in zip(group, future.result(), strict=True):
+                    outcomes[i] = _from_data(data, units[i].path)
+                    if cache is not None:
+                        cache.put(units[i], data)
+    elif pending:
+        for i, outcome in zip(pending, _process([units[i] for i in pending], config), strict=True):
+            outcomes[i] = outcome
+            if cache is not None:
+                cache.put(units[i], _to_data(outcome))
+    if cache is not None:
+        cache.save()
+    return [o for o in outcomes if o is not None]
+
+
+def finalize_batch(target: Target, config: Config, queries: list[Any]) -> Any:
+    """The whole batch's output for ``target`` (e.g. one savedsearches.conf), from every rule's queries."""
+    from sigma_lambda_layer.api import build_pipeline
+
+    if not queries:
+        return None
+    backend = target.backend_class()(
+        processing_pipeline=build_pipeline(target, config.pipelines, config.without_pipeline),
+        **config.options,
+    )
+    backend.init_processing_pipeline(config.format)
+    return backend.finalize(list(queries), config.format)
