@@ -206,6 +206,21 @@ def test_check_event_name_scope_is_rule_wide_without_local_source(tmp_path: Path
     ]
 
 
+def test_check_event_name_without_any_event_source(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventName: [ConsoleLogin, DeleteBucket, PassRole]
+            condition: selection
+        """,
+    )
+    [finding] = cloudtrail_findings(check_paths([rule]))
+    assert finding[:3] == ("cloudtrail_event_name", 14, 49)
+    assert finding[3].startswith("eventName 'PassRole' is not an operation of any AWS service (botocore ")
+
+
 def test_check_operation_of_related_service_hint(tmp_path: Path) -> None:
     rule = write_rule(
         tmp_path,
