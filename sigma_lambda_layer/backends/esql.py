@@ -103,6 +103,14 @@ class CloudTrailEsqlBackend(ESQLBackend):
     def escape_and_quote_field(self, field_name: str) -> str:
         return esql_field(field_name)
 
+    def compare_precedence(self, outer: Any, inner: Any) -> bool:
+        """A value list (one ``IN``) is an atom: no grouping needed."""
+        if isinstance(inner, ConditionOR) and self.decide_convert_condition_as_in_expression(
+            inner, ConversionState()
+        ):
+            return True
+        return bool(super().compare_precedence(outer, inner))
+
     # ----------------------------------------------------------------- strings
 
     def _string_match(self, field: str, values: list[SigmaString], cased: bool) -> str:

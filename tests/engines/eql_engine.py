@@ -314,9 +314,39 @@ def _nest(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _fields(query: str) -> set[str]:
+    keywords = {"any", "where", "and", "or", "not", "in", "in~", "like", "like~", "regex", "regex~", "null"}
+    tokens = tokenize(query)
+    return {
+        _field_name(t)
+        for n, t in enumerate(tokens)
+        if t.kind in ("word", "bt")
+        and t.text not in keywords
+        and t.text not in ("true", "false")
+        and not (n + 1 < len(tokens) and tokens[n + 1].text == "(")
+    }
+
+
+def _single_valued(doc: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """Unwrap one-element arrays; refuse fields with several values, whose Elasticsearch semantics (any value
+    matches) the ``eql`` package does not model."""
+    for field in fields:
+        *parents, last = field.split(".")
+        target: Any = doc
+        for p in parents:
+            target = target.get(p) if isinstance(target, dict) else None
+        if isinstance(target, dict) and isinstance(target.get(last), list):
+            values = target[last]
+            if len(values) > 1:
+                raise EngineError(f"field {field!r} has several values {values!r}: not modelled")
+            target[last] = values[0] if values else None
+    return doc
+
+
 def run_eql(query: str, docs: Iterable[Mapping[str, Any]], *, cased: bool = False) -> set[int]:
     """Indexes of the documents ``query`` matches, with Elasticsearch's case and regex semantics."""
     rewritten = check_eql(query, cased=cased)
+    fields = _fields(query)
     with elasticsearch_syntax, ignore_missing_functions:
         parsed = eql.parse_query(rewritten)
     engine = eql.PythonEngine({})
@@ -324,5 +354,5 @@ def run_eql(query: str, docs: Iterable[Mapping[str, Any]], *, cased: bool = Fals
     hits: set[int] = set()
     engine.add_output_hook(lambda result: hits.update(int(e.time) for e in result.events))
     for i, doc in enumerate(docs):
-        engine.stream_events([eql.Event("any", i, _nest(doc))])
+        engine.stream_events([eql.Event("any", i, _single_valued(_nest(doc), fields))])
     return hits

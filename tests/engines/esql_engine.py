@@ -49,6 +49,13 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"'}
 _MISSING = object()
 
 
+class _Multivalued:
+    """A field with several values: not null, but comparisons and functions over it are null."""
+
+
+MULTIVALUED = _Multivalued()
+
+
 def unescape(text: str) -> str:
     """The value of an ES|QL string literal body (the grammar hands over the source text)."""
     out, i = [], 0
@@ -103,7 +110,7 @@ def lookup(doc: Mapping[str, Any], path: str) -> Any:
 
 
 def _scalar(value: Any) -> Any:
-    """ES|QL's view of a field value: missing or empty is null; several values are multivalued (null here)."""
+    """ES|QL's view of a field value: missing or empty is null; several values are :data:`MULTIVALUED`."""
     if value is _MISSING or value is None:
         return None
     if isinstance(value, list):
@@ -111,7 +118,7 @@ def _scalar(value: Any) -> Any:
         if not values:
             return None
         if len(values) > 1:
-            return None
+            return MULTIVALUED
         value = values[0]
     if isinstance(value, (dict, list)):
         raise EngineError("ES|QL: an object field cannot be compared")
@@ -135,7 +142,7 @@ def _or(a: bool | None, b: bool | None) -> bool | None:
 
 
 def _compare(op: str, a: Any, b: Any) -> bool | None:
-    if a is None or b is None:
+    if a is None or b is None or a is MULTIVALUED or b is MULTIVALUED:
         return None
     if isinstance(a, bool) != isinstance(b, bool) or isinstance(a, str) != isinstance(b, str):
         raise EngineError(f"ES|QL: comparing {a!r} with {b!r} of another type")
@@ -171,7 +178,7 @@ def evaluate(node: ast.BaseNode, doc: Mapping[str, Any]) -> Any:
             value = evaluate(node.left, doc)
             assert isinstance(node.right, ast.FunctionCall) and node.right.name == "__values__"
             options = [evaluate(a, doc) for a in node.right.args]
-            if value is None:
+            if value is None or value is MULTIVALUED:
                 return None
             if any(_compare("==", value, o) for o in options if o is not None):
                 return True
@@ -188,12 +195,12 @@ def _call(node: ast.FunctionCall, doc: Mapping[str, Any]) -> Any:
         raise EngineError(f"ES|QL function {node.name!r} is outside the subset")
     args = [evaluate(a, doc) for a in node.args]
     if name == "not":
-        return None if args[0] is None else not args[0]
+        return None if args[0] is None or args[0] is MULTIVALUED else not args[0]
     if name == "is_null":
         return args[0] is None
     if name == "is_not_null":
         return args[0] is not None
-    if any(a is None for a in args):
+    if any(a is None or a is MULTIVALUED for a in args):
         return None
     if not all(isinstance(a, str) for a in args):
         raise EngineError(f"ES|QL {name} over non-string values {args!r}")
