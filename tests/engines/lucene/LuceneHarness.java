@@ -650,13 +650,12 @@ public final class LuceneHarness {
         return LongPoint.newRangeQuery(field, lo, hi);
     }
 
-    /** BooleanFieldMapper: "true" and "false" (and "" for false) are indexed as the terms "T" and "F". */
+    /** BooleanFieldMapper: "true" and "false" are indexed as the terms "T" and "F"; nothing else parses. */
     static String parseBoolean(String text) {
         switch (text) {
             case "true":
                 return "T";
             case "false":
-            case "":
                 return "F";
             default:
                 throw new QueryError("Can't parse boolean value [" + text + "], expected [true] or [false]");
