@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from sigma_lambda_layer.errors import (
     Location,
     RuleLoadError,
     SigmaLambdaError,
+    UnsupportedConstructError,
+    UnsupportedFieldError,
     UsageError,
 )
 from sigma_lambda_layer.loading import LoadedFile, LoadResult, locate
@@ -206,9 +208,22 @@ def _located(
     if file is not None:
         line, column = locate(file.text, message, document)
     hint = getattr(exc, "hint", None)
+    if kind is ConversionError:
+        kind = _unsupported_kind(exc)
     error = kind(message, location=Location(path, line, column), hint=hint)
     error.__cause__ = exc
     return error
+
+
+def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
+    """Our error class for a backend failure: "unsupported" when the target cannot express the construct."""
+    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+    if isinstance(exc, (UnsupportedConstructError, UnsupportedFieldError)):
+        return type(exc)
+    if isinstance(exc, SigmaFeatureNotSupportedByBackendError):
+        return UnsupportedConstructError
+    return ConversionError
 
 
 def _is_sigma_error(exc: BaseException) -> bool:
@@ -256,6 +271,7 @@ def convert(
     stdin_text: str | None = None,
     jobs: int = 1,
     cache_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ConversionResults:
     """Convert Sigma rules for one or more targets.
 
@@ -287,7 +303,9 @@ def convert(
         without_pipeline=without_pipeline,
         options=dict(options or {}),
     )
-    outcomes = batch.run(rules, config, stdin_text=stdin_text, jobs=jobs, cache_dir=cache_dir)
+    outcomes = batch.run(
+        rules, config, stdin_text=stdin_text, jobs=jobs, cache_dir=cache_dir, progress=progress
+    )
     results: list[ConversionResult] = []
     queries: dict[str, list[Any]] = {t.id: [] for t in targets}
     for outcome in outcomes:

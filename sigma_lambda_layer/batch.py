@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -336,8 +337,10 @@ def run(
     stdin_text: str | None = None,
     jobs: int = 1,
     cache_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[UnitOutcome]:
     units = gather(inputs, stdin_text)
+    report = progress or (lambda done, total: None)
     cache = Cache(Path(cache_dir), config) if cache_dir is not None else None
     outcomes: list[UnitOutcome | None] = [None] * len(units)
     pending: list[int] = []
@@ -356,16 +359,20 @@ def run(
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
             futures = [pool.submit(_process_portable, [units[i] for i in g], config) for g in groups]
+            done = len(units) - len(pending)
             for group, future in zip(groups, futures, strict=True):
                 for i, data in zip(group, future.result(), strict=True):
                     outcomes[i] = _from_data(data, units[i].path)
                     if cache is not None:
                         cache.put(units[i], data)
+                done += len(group)
+                report(done, len(units))
     elif pending:
         for i, outcome in zip(pending, _process([units[i] for i in pending], config), strict=True):
             outcomes[i] = outcome
             if cache is not None:
                 cache.put(units[i], _to_data(outcome))
+    report(len(units), len(units))
     if cache is not None:
         cache.save()
     return [o for o in outcomes if o is not None]

@@ -40,7 +40,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def safe_stem(text: str) -> str:
-    stem = _UNSAFE.sub("_", text).strip("._") or "rule"
+    stem = _UNSAFE.sub("_", text).strip("._-") or "rule"
     return stem[:120]
 
 
@@ -60,3 +60,13 @@ def output_path(output_dir: Path, result: ConversionResult) -> Path:
         / safe_stem(result.target)
         / f"{stem}.{extension(result.target, result.format, result.output)}"
     )
+
+
+def bundle_path(output_dir: Path, target: str, fmt: str, output: object) -> Path:
+    """Where a target's whole-batch output goes (``_savedsearches.conf``, ``_rules.ndjson``, ``_bundle.*``).
+
+    The leading underscore keeps bundles apart from per-rule files, whose stems never start with one.
+    """
+    ext = extension(target, fmt, output)
+    name = {"conf": "savedsearches", "ndjson": "rules"}.get(ext, "bundle")
+    return output_dir / safe_stem(target) / f"_{name}.{ext}"

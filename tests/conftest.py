@@ -9,3 +9,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/expected.json from the current compiler (review the diff!)",
     )
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI runs in tests use a throwaway cache, never the user's ~/.cache/sigma-lambda."""
+    monkeypatch.setenv("SIGMA_LAMBDA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -112,6 +112,22 @@ def main(ctx: click.Context, debug: bool) -> None:
     default=False,
     help="Skip rules a target cannot express (exit 0) or count them as failures (default).",
 )
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON report: every rule x target as ok, unsupported or error, with its location.",
+)
+@click.option(
+    "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per core; 1 = no workers)."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SIGMA_LAMBDA_CACHE_DIR",
+    help="Content-hash cache folder [env SIGMA_LAMBDA_CACHE_DIR; default ~/.cache/sigma-lambda].",
+)
+@click.option("--no-cache", is_flag=True, help="Convert every rule again; read and write no cache.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -125,16 +141,23 @@ def convert(
     output_dir: Path | None,
     as_json: bool,
     skip_unsupported: bool,
+    report: Path | None,
+    jobs: int,
+    cache_dir: Path | None,
+    no_cache: bool,
+    quiet: bool,
 ) -> None:
     """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
     from sigma_lambda_layer.api import convert as api_convert
-    from sigma_lambda_layer.api import render
     from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
-    from sigma_lambda_layer.outputs import output_path
 
     debug = ctx.obj.get("debug", False)
     if output and output_dir:
         raise click.UsageError("--output and --output-dir exclude each other")
+    if no_cache:
+        cache_dir = None
+    elif cache_dir is None:
+        cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sigma-lambda"
     try:
         results = api_convert(
             list(inputs),
@@ -144,6 +167,9 @@ def convert(
             without_pipeline=without_pipeline,
             options=_parse_options(options),
             collect_errors=True,
+            jobs=jobs or (os.cpu_count() or 1),
+            cache_dir=cache_dir,
+            progress=None if quiet or not sys.stderr.isatty() else _progress_bar(),
         )
     except UsageError as exc:
         if debug:
@@ -158,10 +184,10 @@ def convert(
 
     errors = [(r, r.error) for r in results if r.error is not None]
     for r, error in errors:
-        if debug:
+        if debug and error.__cause__ is not None:
             import traceback
 
-            traceback.print_exception(error.__cause__ or error)
+            traceback.print_exception(error.__cause__)
         _print_error(f"{error}" + (f"  [target {r.target}]" if len(set(targets)) > 1 else ""))
     failed = [r for r, error in errors if not (skip_unsupported and _is_unsupported(error))]
 
@@ -172,38 +198,108 @@ def convert(
         else:
             click.echo(text)
     elif output_dir is not None:
-        written = 0
-        for r in results:
-            if r.ok:
-                _write_atomic(output_path(output_dir, r), render(r.output))
-                written += 1
-        click.echo(f"wrote {written} file(s) to {output_dir}", err=True)
+        _write_output_dir(output_dir, results)
     else:
         target_ids = list(dict.fromkeys(r.target for r in results))
-        parts = [results.batch_text(t) for t in target_ids if results.batch_outputs.get(t) is not None]
+        present = [t for t in target_ids if results.batch_outputs.get(t) is not None]
         if len(target_ids) > 1:
-            parts = [
-                f"# {t}\n{results.batch_text(t)}"
-                for t in target_ids
-                if results.batch_outputs.get(t) is not None
-            ]
+            parts = [f"# {t}\n{results.batch_text(t)}" for t in present]
+        else:
+            parts = [results.batch_text(t) for t in present]
         text = "\n".join(p for p in parts if p)
         if output:
             _write_atomic(output, text)
         elif text:
             click.echo(text)
+    summary = _summary(results)
+    if report is not None:
+        _write_atomic(report, json.dumps(_report(results, summary), indent=2, ensure_ascii=False))
+    if not quiet and len(results) > 1:
+        click.echo(
+            f"{summary['rules']} rule(s) x {summary['targets']} target(s): {summary['ok']} converted, "
+            f"{summary['unsupported']} unsupported, {summary['error']} failed",
+            err=True,
+        )
     ctx.exit(EXIT_RULE_ERRORS if failed else EXIT_OK)
 
 
-def _is_unsupported(error: Exception) -> bool:
-    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+def _progress_bar() -> Any:
+    """A progress callback drawing a bar on standard error (terminals only)."""
+    state: dict[str, Any] = {}
 
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="converting", file=sys.stderr)
+            state["bar"].__enter__()
+        bar = state["bar"]
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return update
+
+
+def _status(error: Exception | None) -> str:
+    if error is None:
+        return "ok"
+    return "unsupported" if _is_unsupported(error) else "error"
+
+
+def _summary(results: Any) -> dict[str, int]:
+    statuses = [_status(r.error) for r in results]
+    return {
+        "rules": len({(r.path, r.id, r.title) for r in results}),
+        "targets": len({r.target for r in results}),
+        "ok": statuses.count("ok"),
+        "unsupported": statuses.count("unsupported"),
+        "error": statuses.count("error"),
+    }
+
+
+def _report(results: Any, summary: dict[str, int]) -> dict[str, Any]:
+    """The --report document (stable keys, documented in docs/cli.md)."""
+    return {
+        "tool": {"name": "sigma-lambda", "version": __version__},
+        "summary": summary,
+        "results": [
+            {
+                "path": r.path,
+                "id": r.id,
+                "title": r.title,
+                "target": r.target,
+                "format": r.format,
+                "status": _status(r.error),
+                **({"error": r.error.to_dict()} if r.error is not None else {}),
+            }
+            for r in results
+        ],
+    }
+
+
+def _write_output_dir(output_dir: Path, results: Any) -> None:
+    """One file per rule and target, plus each target's bundle (see docs/cli.md for the layout)."""
+    from sigma_lambda_layer.api import render
+    from sigma_lambda_layer.outputs import bundle_path, output_path
+
+    used: dict[Path, str | None] = {}
+    for r in results:
+        if not r.ok:
+            continue
+        path = output_path(output_dir, r)
+        if path in used and used[path] != r.id:
+            path = path.with_name(f"{path.stem}-{r.id or len(used)}{path.suffix}")
+        used[path] = r.id
+        _write_atomic(path, render(r.output))
+    for target, batch_output in results.batch_outputs.items():
+        if batch_output is not None:
+            fmt = next(r.format for r in results if r.target == target)
+            _write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output))
+
+
+def _is_unsupported(error: Exception) -> bool:
     from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 
-    cause = error.__cause__
-    return isinstance(error, (UnsupportedConstructError, UnsupportedFieldError)) or isinstance(
-        cause, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
-    )
+    return isinstance(error, (UnsupportedConstructError, UnsupportedFieldError))
 
 
 @main.group("list")
