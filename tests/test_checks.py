@@ -256,6 +256,31 @@ def test_check_field_name_not_in_cloudtrail_schema(tmp_path: Path) -> None:
     ]
 
 
+def test_check_string_value_on_object_field(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: s3.amazonaws.com
+                eventName: PutBucketVersioning
+                requestParameters|contains: Suspended
+                requestParameters.VersioningConfiguration.Status: Suspended
+                userIdentity|exists: true
+            condition: selection
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == [
+        (
+            "cloudtrail_object_field",
+            16,
+            37,
+            "field 'requestParameters' holds a JSON object in CloudTrail records; a string value never "
+            "matches it",
+        )
+    ]
+
+
 def test_check_non_cloudtrail_rules_skip_cloudtrail_checks(tmp_path: Path) -> None:
     header = HEADER.replace(
         "product: aws\n    service: cloudtrail", "product: windows\n    category: process_creation"
@@ -519,8 +544,11 @@ def test_check_sigmahq_aws_corpus_findings() -> None:
     )
     assert got == [
         ("aws_delete_saml_provider.yml", 26, "cloudtrail_field_name"),
+        ("aws_disable_bucket_versioning.yml", 19, "cloudtrail_object_field"),
+        ("aws_ec2_vm_export_failure.yml", 27, "cloudtrail_object_field"),
         ("aws_elasticache_security_group_modified_or_deleted.yml", 23, "cloudtrail_event_name"),
         ("aws_elasticache_security_group_modified_or_deleted.yml", 24, "cloudtrail_event_name"),
+        ("aws_iam_s3browser_templated_s3_bucket_policy_creation.yml", 26, "cloudtrail_object_field"),
         ("aws_route_53_domain_transferred_lock_disabled.yml", 23, "cloudtrail_event_name"),
         ("aws_route_53_domain_transferred_to_another_account.yml", 21, "cloudtrail_event_name"),
         ("aws_s3_data_management_tampering.yml", 28, "cloudtrail_event_name"),
@@ -534,6 +562,7 @@ def test_check_sigmahq_aws_corpus_findings() -> None:
     assert counts == {
         ("cloudtrail_event_name", "error"): 8,
         ("cloudtrail_field_name", "warning"): 1,
+        ("cloudtrail_object_field", "warning"): 3,
         ("attacktag", "info"): 10,  # v19 technique ids (T1685, T1686) newer than the pinned v18.1 data
         ("sigmahq_tags_techniques_without_tactics", "warning"): 3,
     }

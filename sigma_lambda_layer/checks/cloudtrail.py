@@ -18,7 +18,14 @@ from sigma_lambda_layer.checks import cloudtrail_events as ct
 from sigma_lambda_layer.checks.aws import AwsCatalog
 from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.source import DetectionItem, RuleSource, ValueAt
-from sigma_lambda_layer.fields.cloudtrail import is_known_field
+from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, is_known_field
+
+#: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
+#: fixed dotted field (``userIdentity``, ``userIdentity.sessionContext``...). ``resources`` is an array.
+OBJECT_FIELDS: Final[frozenset[str]] = frozenset(
+    {root for root in FREE_FORM}
+    | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
+) - {"resources"}
 
 #: Modifiers whose meaning the checks model; an item with any other modifier (base64, windash, cidr, ...) is
 #: not checked for values, since its values are not literal event names.
@@ -158,7 +165,7 @@ class CloudTrailChecker:
             if isinstance(v.value, str) and is_plain(v.value, frozenset(item.modifiers))
         ]
         for item in src.items:
-            if item.field is not None and not is_known_field(item.field):
+            if item.field is not None and not is_known_field(item.field) and item.field not in OBJECT_FIELDS:
                 yield finding(
                     "cloudtrail_field_name",
                     Severity.WARNING,
@@ -166,6 +173,17 @@ class CloudTrailChecker:
                     _field_hint(item.field),
                     item,
                 )
+            if item.field in OBJECT_FIELDS and "exists" not in item.modifiers:
+                strings = [v for v in item.values if isinstance(v.value, str)]
+                if strings:
+                    yield finding(
+                        "cloudtrail_object_field",
+                        Severity.WARNING,
+                        f"field '{item.field}' holds a JSON object in CloudTrail records; a string value "
+                        "never matches it",
+                        f"name the sub-field that holds the text, e.g. '{item.field}.<key>'",
+                        strings[0],
+                    )
             if item.field == "eventSource":
                 yield from self._check_sources(item, finding)
             elif item.field == "eventName":
