@@ -889,9 +889,7 @@ public final class LuceneHarness {
                     }
                     out.append(ids.get(j));
                 }
-                out.append("],\"lucene\":");
-                Json.writeString(out, query.toString());
-                out.append('}');
+                out.append("]}");
             } catch (ParseException | RuntimeException e) {
                 out.append("{\"error\":");
                 String message = e.getMessage() == null ? "" : e.getMessage();
