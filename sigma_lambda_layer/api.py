@@ -272,6 +272,7 @@ def convert(
     jobs: int = 1,
     cache_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    filters: Sequence[str | Path] = (),
 ) -> ConversionResults:
     """Convert Sigma rules for one or more targets.
 
@@ -282,12 +283,18 @@ def convert(
     ``log_group``, ...). With ``collect_errors`` every failure is returned as a result whose ``error`` is
     set; otherwise the first failure is raised.
 
+    ``filters`` are Sigma filter files or folders (exemptions, see :mod:`sigma_lambda_layer.exemptions`),
+    merged into the rules they name before each target's pipeline.
+
     ``jobs`` > 1 converts rule files in that many processes (the output is identical to ``jobs=1``).
     ``cache_dir`` enables the content-hash cache: a rule file whose bytes, targets, format, options,
     pipelines and tool versions are unchanged is not parsed or converted again.
     """
     from sigma_lambda_layer import batch
+    from sigma_lambda_layer.exemptions import parse_filters, read_filter_sources
 
+    filter_sources = tuple(read_filter_sources(filters)) if filters else ()
+    parse_filters(filter_sources)  # a bad filter is a usage error before any rule is converted
     targets = expand_targets([target] if isinstance(target, str) else list(target))
     for t in targets:
         formats = t.backend_class().formats
@@ -302,6 +309,7 @@ def convert(
         pipelines=tuple(pipelines),
         without_pipeline=without_pipeline,
         options=dict(options or {}),
+        filters=filter_sources,
     )
     outcomes = batch.run(
         rules, config, stdin_text=stdin_text, jobs=jobs, cache_dir=cache_dir, progress=progress
@@ -375,9 +383,12 @@ def convert_sources(
     the rule they process).
     """
     from sigma_lambda_layer.checks import offline
+    from sigma_lambda_layer.exemptions import apply as apply_filters
+    from sigma_lambda_layer.exemptions import parse_filters
     from sigma_lambda_layer.registry import get_target
 
     offline.install()  # formats such as siem_rule read MITRE ATT&CK data: ours, never a download
+    filters = parse_filters(config.filters)
     converted: list[dict[str, tuple[Any, list[Any], SigmaLambdaError | None]]] = [{} for _ in sources]
     for number, target_id in enumerate(config.targets):
         target = get_target(target_id)
@@ -386,6 +397,8 @@ def convert_sources(
         reuse = reuse_last and number == len(config.targets) - 1
         for slot, source, rule in zip(converted, sources, _fresh_rules(sources, reuse), strict=True):
             try:
+                if filters:
+                    rule = apply_filters(rule, filters)
                 queries = backend.convert_rule(rule, config.format)
                 output = _single(backend.finalize(list(queries), config.format))
                 slot[target_id] = (output, list(queries), None)

@@ -51,6 +51,8 @@ class Config:
     pipelines: tuple[str, ...] = ()
     without_pipeline: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: Exemptions as (path, YAML text) pairs of Sigma filters, merged into the rules they name.
+    filters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -128,6 +128,13 @@ def main(ctx: click.Context, debug: bool) -> None:
 )
 @click.option("--no-cache", is_flag=True, help="Convert every rule again; read and write no cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma filter file or folder of exemptions, merged into the rules they name (repeatable).",
+)
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -146,6 +153,7 @@ def convert(
     cache_dir: Path | None,
     no_cache: bool,
     quiet: bool,
+    filters: tuple[Path, ...],
 ) -> None:
     """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
     from sigma_lambda_layer.api import convert as api_convert
@@ -170,6 +178,7 @@ def convert(
             jobs=jobs or (os.cpu_count() or 1),
             cache_dir=cache_dir,
             progress=None if quiet or not sys.stderr.isatty() else _progress_bar(),
+            filters=filters,
         )
     except UsageError as exc:
         if debug:
