@@ -433,7 +433,7 @@ class CloudTrailEqlBackend(EqlBackend):
 
     name: ClassVar[str] = "Elasticsearch EQL for AWS CloudTrail (Elastic AWS integration)"
     # EQL, like most languages, binds "and" tighter than "or" (the stock backend lists OR before AND).
-    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
+    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (  # type: ignore[assignment]
         ConditionNOT,
         ConditionAND,
         ConditionOR,
@@ -611,7 +611,9 @@ def negate(backend: Any, node: Any, state: ConversionState) -> str:
     if isinstance(node, ConditionAND):
         return group([negate(backend, a, state) for a in node.args], backend.or_token)
     if isinstance(node, ConditionOR):  # a value list on one field
-        field = node.args[0].field
+        first = node.args[0]
+        assert isinstance(first, ConditionFieldEqualsValueExpression)
+        field = first.field
     elif isinstance(node, ConditionFieldEqualsValueExpression):
         field = node.field
         value = node.value

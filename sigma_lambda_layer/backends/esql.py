@@ -90,7 +90,7 @@ class CloudTrailEsqlBackend(ESQLBackend):
         "index": CLOUDTRAIL_INDEX,
         "metadata": "_id, _index, _version",
     }
-    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
+    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (  # type: ignore[assignment]
         ConditionNOT,
         ConditionAND,
         ConditionOR,
