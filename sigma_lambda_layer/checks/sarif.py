@@ -30,7 +30,7 @@ def _uri(path: str | None, base_dir: Path) -> str:
     p = Path(path)
     with contextlib.suppress(ValueError, OSError):  # outside base_dir: keep the path as given
         p = p.resolve().relative_to(base_dir.resolve())
-    return p.as_posix()
+    return p.as_uri() if p.is_absolute() else p.as_posix()
 
 
 def findings_to_sarif(findings: Iterable[Finding], *, base_dir: Path | None = None) -> dict[str, Any]:
