@@ -102,7 +102,8 @@ class PackError(ValueError):
 
 
 def pack_files() -> list[Path]:
-    return sorted(PACK.glob("*.yml"))
+    """The pack: ``tests/pack/*.yml`` plus our own rules' tests, ``rules/<rule>.tests.yml``."""
+    return sorted(PACK.glob("*.yml")) + sorted((REPO / "rules").glob("*.tests.yml"))
 
 
 def resolve_rule(reference: str) -> Path:
@@ -172,9 +173,17 @@ def _entry(path: Path, rule_path: Path, raw: dict[str, Any]) -> PackEntry | None
 def load_pack_file(path: Path) -> list[PackEntry]:
     """The usable entries of one pack file ([] when its rule or corpus records are absent)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "rule" not in data or not isinstance(data.get("entries"), list):
+    sibling = path.name.endswith(".tests.yml")  # a rule's own tests file names no rule: it is its sibling
+    if (
+        not isinstance(data, dict)
+        or not ("rule" in data or sibling)
+        or not isinstance(data.get("entries"), list)
+    ):
         raise PackError(f"{path.name}: expected a mapping with rule and entries")
-    rule_path = resolve_rule(str(data["rule"]))
+    if "rule" in data:
+        rule_path = resolve_rule(str(data["rule"]))
+    else:
+        rule_path = path.with_name(path.name.removesuffix(".tests.yml") + ".yml")
     if not rule_path.is_file():
         return []
     entries = [_entry(path, rule_path, raw) for raw in data["entries"]]
