@@ -145,3 +145,63 @@ def test_cli_real_subprocess_founding_rule() -> None:
         text=True,
     )
     assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, SPLUNK_FOUNDING, "")
+
+
+def test_cli_test_command_our_rules_with_corpus() -> None:
+    from tests.corpus import CLOUDTRAIL
+
+    args = ["test", str(REPO / "rules")]
+    if CLOUDTRAIL.is_dir():
+        args += ["--corpus", str(CLOUDTRAIL)]
+    code, out, err = run(*args)
+    assert code == 0, out
+    assert "PASS" in out and "FAIL" not in out
+    assert err.strip().endswith("2 passed, 0 failed")
+    if CLOUDTRAIL.is_dir():
+        assert "skip" not in out  # the real Stratus record resolved
+
+
+def test_cli_test_command_reports_a_wrong_label(tmp_path: Path) -> None:
+    rule = tmp_path / "rule.yml"
+    rule.write_text(Path(FOUNDING).read_text())
+    (tmp_path / "rule.tests.yml").write_text(
+        "entries:\n"
+        "- id: wrong\n  expect: no_match\n  reason: deliberately wrong label\n"
+        "  record: {eventSource: lambda.amazonaws.com, eventName: UpdateFunctionConfiguration20150331v2}\n"
+    )
+    code, out, _ = run("test", str(tmp_path))
+    assert code == 1
+    assert "fail: wrong: expected no_match, got match" in out
+
+
+def test_cli_check_founding_rule_has_no_cloudtrail_findings() -> None:
+    code, out, _ = run("check", FOUNDING, "--json")
+    assert code == 0
+    assert [f["check"] for f in json.loads(out)] == ["attacktag"]
+
+
+def test_cli_check_bad_config_is_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "check.yml"
+    config.write_text("fail_on: catastrophic\n")
+    code, _, err = run("check", FOUNDING, "--config", str(config))
+    assert code == 2
+    assert "invalid check configuration" in err
+
+
+def test_cli_convert_with_exemption_filter() -> None:
+    code, out, _ = run(
+        "convert", FOUNDING, "-t", "splunk", "--filter", str(REPO / "rules" / "filters"), "--no-cache"
+    )
+    assert code == 0
+    assert out.startswith(SPLUNK_FOUNDING + " NOT (")
+    assert "lambda-deployer" in out
+
+
+def test_cli_report_json(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, _, _ = run("convert", str(REPO / "rules"), "-t", "all", "--report", str(report), "-q")
+    data = json.loads(report.read_text())
+    assert data["summary"]["rules"] == 2 and data["summary"]["targets"] == 5
+    statuses = {(r["target"], r["status"]) for r in data["results"]}
+    assert ("splunk", "ok") in statuses
+    assert code == (1 if any(s != "ok" for _, s in statuses) else 0)

@@ -402,7 +402,11 @@ def check(
         except (OSError, yaml.YAMLError) as exc:
             _print_error(f"error: {config_file}: cannot read check configuration: {exc}")
             ctx.exit(EXIT_USAGE)
-    config = CheckConfig.from_dict(data)
+    try:
+        config = CheckConfig.from_dict(data)
+    except (ValueError, TypeError, AttributeError) as exc:
+        _print_error(f"error: {config_file}: invalid check configuration: {exc}")
+        ctx.exit(EXIT_USAGE)
     if excluded:
         config = dataclasses.replace(config, exclude=config.exclude | frozenset(excluded))
     if fail_on is not None:
