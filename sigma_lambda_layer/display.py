@@ -1,0 +1,221 @@
+"""How conversion results look in Jupyter, and what a batch turns into for pandas.
+
+``api.ConversionResult`` and ``api.ConversionResults`` inherit the mixins below, so that a notebook cell that
+ends with ``convert(...)`` shows the query highlighted in its own language (or the error with the rule file,
+line and column) and a batch shows as a table. Highlighting uses Pygments when it is installed
+(``pygments-lexer-spl`` adds SPL, the ``eql`` package adds EQL) and falls back to plain escaped text, so the
+display never fails for want of an optional package. Nothing here is imported until a result is displayed.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from sigma_lambda_layer.api import ConversionResult
+    from sigma_lambda_layer.errors import SigmaLambdaError
+
+#: Display name per target id (the registry's descriptions are sentences; headings want a name).
+TARGET_LABELS: Final[dict[str, str]] = {
+    "splunk": "Splunk SPL",
+    "lucene": "Elastic Lucene",
+    "eql": "Elastic EQL",
+    "esql": "Elastic ES|QL",
+    "cloudwatch": "CloudWatch Logs Insights",
+}
+
+#: Pygments lexer (and Markdown fence language) per target id. Lucene and Logs Insights have no Pygments
+#: lexer; ES|QL is a piped SQL dialect whose keywords, strings and functions the SQL lexer colours correctly.
+TARGET_LANGUAGES: Final[dict[str, str]] = {
+    "splunk": "spl",
+    "lucene": "text",
+    "eql": "eql",
+    "esql": "sql",
+    "cloudwatch": "text",
+}
+
+#: Markdown fence language of structured (non-string) outputs such as siem_rule or query_definition.
+STRUCTURED_LANGUAGE: Final = "json"
+
+_STYLE: Final = "default"
+_BOX: Final = "border:1px solid #d0d7de;border-radius:6px;padding:0.4em 0.8em;margin:0.3em 0"
+_ERROR_BOX: Final = "border:1px solid #cf222e;border-radius:6px;padding:0.4em 0.8em;margin:0.3em 0"
+_PRE: Final = "margin:0;white-space:pre-wrap;word-break:break-all"
+
+
+def target_label(target_id: str) -> str:
+    return TARGET_LABELS.get(target_id, target_id)
+
+
+def language_of(target_id: str) -> str:
+    return TARGET_LANGUAGES.get(target_id, "text")
+
+
+def highlight_html(code: str, language: str) -> str:
+    """``code`` as a self-contained ``<pre>`` (inline styles: notebooks and GitHub carry no stylesheet)."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import get_lexer_by_name
+        from pygments.util import ClassNotFound
+    except ImportError:
+        return f'<pre style="{_PRE}">{html.escape(code)}</pre>'
+    try:
+        lexer = get_lexer_by_name(language)
+    except ClassNotFound:  # the lexer's plugin package is not installed
+        lexer = get_lexer_by_name("text")
+    formatter = HtmlFormatter(noclasses=True, style=_STYLE, nowrap=True)
+    return f'<pre style="{_PRE}">{highlight(code, lexer, formatter).rstrip()}</pre>'
+
+
+def _language(result: ConversionResult) -> str:
+    return language_of(result.target) if isinstance(result.output, str) else STRUCTURED_LANGUAGE
+
+
+def _text(result: ConversionResult) -> str:
+    from sigma_lambda_layer.api import render
+
+    return render(result.output)
+
+
+def _location(error: SigmaLambdaError) -> str:
+    return str(error.location)
+
+
+def _error_html(error: SigmaLambdaError) -> str:
+    hint = f"<br><i>hint:</i> {html.escape(error.hint)}" if error.hint else ""
+    return (
+        f'<div style="{_ERROR_BOX}"><b>{html.escape(type(error).__name__)}</b> at '
+        f"<code>{html.escape(_location(error))}</code><br>{html.escape(error.message)}{hint}</div>"
+    )
+
+
+def _heading(result: ConversionResult) -> str:
+    name = result.title or result.id or result.path or "rule"
+    fmt = "" if result.format == "default" else f", format {result.format}"
+    return f"{name} — {target_label(result.target)}{fmt}"
+
+
+class ResultDisplay:
+    """Jupyter display of one :class:`~sigma_lambda_layer.api.ConversionResult`."""
+
+    def _repr_html_(self: Any) -> str:
+        result: ConversionResult = self
+        heading = f"<div><b>{html.escape(_heading(result))}</b></div>"
+        if result.error is not None:
+            return heading + _error_html(result.error)
+        return heading + f'<div style="{_BOX}">{highlight_html(_text(result), _language(result))}</div>'
+
+    def _repr_markdown_(self: Any) -> str:
+        from sigma_lambda_layer.pages import fence, md
+
+        result: ConversionResult = self
+        heading = f"**{md(_heading(result))}**\n\n"
+        if result.error is not None:
+            error = result.error
+            hint = f"\n\nhint: {md(error.hint)}" if error.hint else ""
+            return heading + f"`{_location(error)}`: **{type(error).__name__}**: {md(error.message)}{hint}\n"
+        return heading + fence(_text(result), _language(result)) + "\n"
+
+
+class ResultsDisplay:
+    """Jupyter display of :class:`~sigma_lambda_layer.api.ConversionResults` (a table) and pandas export."""
+
+    def _repr_html_(self: Any) -> str:
+        results: list[ConversionResult] = list(self)
+        rows = []
+        for r in results:
+            if r.error is not None:
+                cell = _error_html(r.error)
+                status = "unsupported" if _unsupported(r.error) else "error"
+            else:
+                cell = highlight_html(_text(r), _language(r))
+                status = "ok"
+            rule = html.escape(r.title or r.id or "")
+            where = html.escape(r.path or "")
+            rows.append(
+                f'<tr><td style="text-align:left">{rule}<br><small><code>{where}</code></small></td>'
+                f'<td style="text-align:left">{html.escape(target_label(r.target))}</td>'
+                f'<td style="text-align:left">{status}</td>'
+                f'<td style="text-align:left;max-width:60em">{cell}</td></tr>'
+            )
+        summary = _summary(results)
+        return (
+            f"<div><small>{html.escape(summary)}</small></div><table>"
+            '<thead><tr><th style="text-align:left">Rule</th><th style="text-align:left">Target</th>'
+            '<th style="text-align:left">Status</th><th style="text-align:left">Query</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+    def _repr_markdown_(self: Any) -> str:
+        from sigma_lambda_layer.pages import md
+
+        results: list[ConversionResult] = list(self)
+        lines = [_summary(results), "", "| Rule | Target | Status | Query |", "| --- | --- | --- | --- |"]
+        for r in results:
+            if r.error is not None:
+                status = "unsupported" if _unsupported(r.error) else "error"
+                cell = f"`{_location(r.error)}`: {md(r.error.message)}"
+            else:
+                status = "ok"
+                cell = _code_span(_text(r))
+            lines.append(
+                f"| {md(r.title or r.id or '')} | {md(target_label(r.target))} | {status} | {cell} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def to_dataframe(self: Any) -> Any:
+        """One row per rule and target: path, id, title, target, format, ok, query and error columns.
+
+        pandas is an optional extra: without it this raises :class:`ModuleNotFoundError` saying what to
+        install, and everything else still works.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ModuleNotFoundError(
+                "ConversionResults.to_dataframe() needs pandas, which is not installed: "
+                "pip install pandas (or the package's 'notebook' extra)",
+                name="pandas",
+            ) from None
+        results: list[ConversionResult] = list(self)
+        rows = [
+            {
+                "path": r.path,
+                "id": r.id,
+                "title": r.title,
+                "target": r.target,
+                "format": r.format,
+                "ok": r.error is None,
+                "query": None if r.error is not None else _text(r),
+                "error": None if r.error is None else r.error.message,
+                "error_type": None if r.error is None else type(r.error).__name__,
+                "line": None if r.error is None else r.error.location.line,
+                "column": None if r.error is None else r.error.location.column,
+            }
+            for r in results
+        ]
+        columns = ["path", "id", "title", "target", "format", "ok", "query", "error", "error_type"]
+        return pd.DataFrame(rows, columns=[*columns, "line", "column"])
+
+
+def _unsupported(error: Exception) -> bool:
+    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+
+    return isinstance(error, (UnsupportedConstructError, UnsupportedFieldError))
+
+
+def _summary(results: list[ConversionResult]) -> str:
+    failed = sum(r.error is not None for r in results)
+    rules = len({(r.path, r.id) for r in results})
+    return f"{len(results)} results for {rules} rule(s): {len(results) - failed} converted, {failed} failed"
+
+
+def _code_span(code: str) -> str:
+    """A one-line code span for a table cell: newlines become spaces, pipes are escaped (GFM tables)."""
+    import re
+
+    flat = " ".join(code.split("\n")).replace("|", "\\|")
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    return f"{ticks} {flat} {ticks}"
