@@ -4,8 +4,11 @@ Splunk search terms ``field="value"`` already match as Sigma does: case-insensit
 ``NOT field="x"`` true for events without the field, multi-valued fields matching when any value does. What
 search cannot say is done in eval, where a regular expression (PCRE) gives exact control:
 
-- Sigma ``?`` (search has no one-character wildcard) and a literal ``*`` (search cannot escape an asterisk:
-  Splunk Search Manual, "Wildcards"; SPL2 Search Manual, "SPL2 and regular expressions"),
+- Sigma ``?`` (search has no one-character wildcard), a literal ``*`` (search cannot escape an asterisk:
+  Splunk Search Manual, "Backslashes"), a ``*`` inside a value with punctuation (inconsistent results:
+  Search Manual, "Wildcards"), a backslash before a wildcard, control characters and backticks (spelled
+  ``\\xHH`` in the PCRE, so that no query ever holds one); such a leaf keeps a trailing-wildcard prefix
+  term in the search, so Splunk can still use its index,
 - ``|re`` (PCRE, case-sensitive, unanchored, as Sigma's), ``|fieldref`` (two fields), keywords (the raw
   event text).
 

@@ -6,7 +6,8 @@ Anything outside the subset raises ``SplError`` so that a new construct cannot s
 and a value that breaks out of its literal (``" | delete``) is caught as ``command not allowed``.
 
 Where the documentation is silent (multivalue fields in ``where``/``regex``, ``!=`` on a multivalue
-field, ``NOT`` over a null in ``where``, ``regex field!=`` on an event without the field), the verdict
+field, ``NOT`` over a null in ``where``, ``regex field!=`` on an event without the field, the text ``spath``
+gives for an object or a null), the verdict
 for an event is computed under every plausible reading. If the readings disagree, ``strict`` (the
 default) raises, because a query whose meaning rests on a guess is not proven; otherwise the first
 reading listed in ``_GUESSES`` is used.
