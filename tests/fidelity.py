@@ -19,6 +19,11 @@ records. Each (rule, target) pair ends in one :class:`Cell`:
 ``rejected``
     the engine refused the query: invalid in the target, or outside the subset a reference interpreter
     models (so its meaning is unproven);
+``indistinguishable``
+    the match sets differ, but only on records the target *stores* exactly like another record that the
+    evaluator decides the other way (Elastic's ingest pipeline drops empty strings, so ``errorCode: ""``
+    and no ``errorCode`` are the same document): no query can agree, so this is a limit of the target's
+    storage, listed in the report, not a query bug;
 ``no-oracle``
     the evaluator itself cannot decide the rule (not counted against a target).
 
@@ -36,10 +41,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import threading
+import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -59,7 +66,7 @@ FAILING: Final = frozenset({"disagree", "bad-error", "rejected"})
 #: How many record ids a disagreement lists on each side before "...".
 SHOWN_RECORDS: Final = 6
 
-Status = Literal["agree", "error", "disagree", "bad-error", "rejected", "no-oracle"]
+Status = Literal["agree", "error", "disagree", "indistinguishable", "bad-error", "rejected", "no-oracle"]
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -391,38 +398,28 @@ def _texts(output: Any) -> tuple[str, ...]:
 
 
 def compile_ours(target: str, rules: Sequence[RuleCase]) -> list[Compiled]:
-    """Every rule through the public API for ``target`` (one call, errors collected per rule)."""
+    """Every rule through the public API for ``target``: one call, errors collected per rule.
+
+    Results come back in rule order. Rule ids are not unique across sources (our founding rule keeps its
+    SigmaHQ id), so results are matched by position; if some rule failed to load, and positions shift,
+    each rule is converted on its own instead.
+    """
     from sigma_lambda_layer.api import convert
 
-    results = convert([r.text for r in rules], target=target, collect_errors=True)
-    by_id: dict[str, Any] = {}
-    for result in results:
-        if result.id is not None:
-            by_id.setdefault(result.id, result)
+    results = list(convert([r.text for r in rules], target=target, collect_errors=True))
+    if len(results) != len(rules):
+        results = [convert(r.text, target=target, collect_errors=True)[0] for r in rules]
     compiled: list[Compiled] = []
-    for rule in rules:
-        rid = _rule_id(rule.text)
-        result = by_id.get(rid) if rid else None
-        if result is None:
-            compiled.append(Compiled(None, "the rule did not load (no result for its id)", False))
-        elif result.error is not None:
+    for rule, result in zip(rules, results, strict=True):
+        if result.error is not None:
             error = result.error
-            message = getattr(error, "message", str(error))
-            compiled.append(Compiled(None, message, is_clear_error(error)))
-        else:
-            try:
-                compiled.append(Compiled(Query(_texts(result.output), _cased(rule.text))))
-            except TypeError as exc:
-                compiled.append(Compiled(None, str(exc), False))
+            compiled.append(Compiled(None, getattr(error, "message", str(error)), is_clear_error(error)))
+            continue
+        try:
+            compiled.append(Compiled(Query(_texts(result.output), _cased(rule.text))))
+        except TypeError as exc:
+            compiled.append(Compiled(None, str(exc), False))
     return compiled
-
-
-@cache
-def _rule_id(text: str) -> str | None:
-    import yaml
-
-    doc = yaml.safe_load(text)
-    return str(doc["id"]) if isinstance(doc, dict) and doc.get("id") else None
 
 
 def _stock_pipeline(family: str) -> Any:
@@ -528,11 +525,14 @@ class FidelityRun:
         return [c for c in self.ours[target].cells if c.status in FAILING]
 
 
-def _oracle(inputs: Inputs) -> dict[str, set[int] | str]:
+@cache
+def oracle() -> dict[str, set[int] | str]:
+    """The evaluator's match set of every rule over every record (or why it cannot decide the rule)."""
     from sigma.collection import SigmaCollection
 
     from sigma_lambda_layer.evaluator import RuleEvaluator
 
+    inputs = load_inputs()
     out: dict[str, set[int] | str] = {}
     for rule in inputs.rules:
         try:
@@ -543,17 +543,36 @@ def _oracle(inputs: Inputs) -> dict[str, set[int] | str]:
     return out
 
 
+@cache
+def views(target: str) -> tuple[list[Any], list[int]]:
+    """Every record as ``target`` stores it, and a group number per record: records whose stored forms are
+    identical share a group (no query on that target can tell them apart)."""
+    engine = ENGINES[target]
+    stored = [engine.view(r.data) for r in load_inputs().records]
+    groups: dict[str, int] = {}
+    numbers = [
+        groups.setdefault(json.dumps(v, sort_keys=True, default=str, ensure_ascii=False), len(groups))
+        for v in stored
+    ]
+    return stored, numbers
+
+
 def _ids(inputs: Inputs, indexes: Iterable[int]) -> tuple[str, ...]:
     return tuple(inputs.records[i].id for i in sorted(indexes))
 
 
-def _cells(
-    target: str,
-    inputs: Inputs,
-    oracle: dict[str, set[int] | str],
-    compiled: list[Compiled],
-    results: dict[int, EngineResult],
-) -> list[Cell]:
+def _indistinguishable(wrong: set[int], truth: set[int], groups: list[int]) -> bool:
+    """Every wrong verdict is on a record stored exactly like another record the evaluator decides the
+    other way: the target cannot separate them, whatever the query."""
+    by_group: dict[int, set[bool]] = {}
+    for index, group in enumerate(groups):
+        by_group.setdefault(group, set()).add(index in truth)
+    return all(len(by_group[groups[i]]) == 2 for i in wrong)
+
+
+def _cells(target: str, compiled: list[Compiled], results: dict[int, EngineResult]) -> list[Cell]:
+    inputs, truths = load_inputs(), oracle()
+    groups = views(target)[1]
     cells: list[Cell] = []
     for index, (rule, comp) in enumerate(zip(inputs.rules, compiled, strict=True)):
         if comp.query is None:
@@ -561,7 +580,7 @@ def _cells(
             cells.append(Cell(rule.key, target, status, detail=comp.error))
             continue
         query = "\n".join(comp.query.texts)
-        truth = oracle[rule.key]
+        truth = truths[rule.key]
         if isinstance(truth, str):
             cells.append(Cell(rule.key, target, "no-oracle", query, truth))
             continue
@@ -576,28 +595,28 @@ def _cells(
             1 for lab in rule.labels if not lab.verdict and (lab.record in got) == (lab.record in truth)
         )
         if got == truth:
-            cells.append(
-                Cell(rule.key, target, "agree", query, pack_positives=positives, pack_near_misses=near)
-            )
+            status = "agree"
+        elif _indistinguishable(got ^ truth, truth, groups):
+            status = "indistinguishable"
         else:
-            cells.append(
-                Cell(
-                    rule.key,
-                    target,
-                    "disagree",
-                    query,
-                    extra=_ids(inputs, got - truth),
-                    missed=_ids(inputs, truth - got),
-                    pack_positives=positives,
-                    pack_near_misses=near,
-                )
+            status = "disagree"
+        cells.append(
+            Cell(
+                rule.key,
+                target,
+                status,
+                query,
+                extra=_ids(inputs, got - truth),
+                missed=_ids(inputs, truth - got),
+                pack_positives=positives,
+                pack_near_misses=near,
             )
+        )
     return cells
 
 
-def _run_target(
-    target: str, stock: bool, inputs: Inputs, oracle: dict[str, set[int] | str], views: dict[str, list[Any]]
-) -> TargetRun:
+def _run_target(target: str, stock: bool) -> TargetRun:
+    """Compile every rule for ``target`` (ours or stock) and run the queries; one process job."""
     start = time.perf_counter()
     run = TargetRun(target, stock)
     reason = engine_unavailable(target)
@@ -605,60 +624,59 @@ def _run_target(
         run.skipped = reason
         return run
     engine = ENGINES[target]
+    inputs = load_inputs()
     try:
         compiled = (compile_stock if stock else compile_ours)(target, inputs.rules)
     except Exception as exc:  # the backend does not import, or the API is broken: skip with the reason
         run.skipped = f"conversion failed as a whole ({type(exc).__name__}: {exc})"
         return run
     todo = [(i, c.query) for i, c in enumerate(compiled) if c.query is not None]
-    view_list = views[engine.view.__name__]
-    results = dict(zip((i for i, _ in todo), engine.run([q for _, q in todo], view_list), strict=True))
-    run.cells = _cells(target, inputs, oracle, compiled, results)
+    found = engine.run([q for _, q in todo], views(target)[0])
+    # Exceptions may not survive the trip back from a worker process: keep their text only.
+    results = {
+        i: (RuntimeError(f"{type(r).__name__}: {r}") if isinstance(r, Exception) else r)
+        for (i, _), r in zip(todo, found, strict=True)
+    }
+    run.cells = _cells(target, compiled, results)
     run.seconds = time.perf_counter() - start
     return run
 
 
+#: Rough cost order (slowest first), so that the longest jobs start first on the worker processes.
+_COST: Final = ("lucene", "eql", "esql", "splunk", "cloudwatch")
+
+
 def run_fidelity(targets: Sequence[str] = TARGETS, *, with_stock: bool = True) -> FidelityRun:
-    """Build the whole table (ours, and the stock backends if asked)."""
+    """Build the whole table (ours, and the stock backends if asked), one job per (target, ours|stock)
+    spread over the machine's cores."""
     start = time.perf_counter()
     timings: dict[str, float] = {}
     inputs = load_inputs()
     timings["inputs"] = time.perf_counter() - start
     t = time.perf_counter()
-    oracle = _oracle(inputs)
+    truths = oracle()
     timings["evaluator"] = time.perf_counter() - t
-
-    views: dict[str, list[Any]] = {}
-    t = time.perf_counter()
-    for target in targets:
-        engine = ENGINES[target]
-        if engine.view.__name__ not in views and engine_unavailable(target) is None:
-            views[engine.view.__name__] = [engine.view(r.data) for r in inputs.records]
-    timings["views"] = time.perf_counter() - t
 
     jobs = [(tg, False) for tg in targets]
     if with_stock:
         jobs += [(tg, True) for tg in targets if tg in STOCK]
+    jobs.sort(key=lambda j: (_COST.index(j[0]) if j[0] in _COST else len(_COST), j[1]))
     runs: dict[tuple[str, bool], TargetRun] = {}
-
-    # Lucene runs in a JVM: start those first in threads so they overlap the Python engines.
-    threads = []
-    for job in [j for j in jobs if j[0] == "lucene"]:
-        thread = threading.Thread(
-            target=lambda j=job: runs.__setitem__(j, _run_target(j[0], j[1], inputs, oracle, views))
-        )
-        thread.start()
-        threads.append(thread)
-    for job in [j for j in jobs if j[0] != "lucene"]:
-        runs[job] = _run_target(job[0], job[1], inputs, oracle, views)
-    for thread in threads:
-        thread.join()
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # fork: workers inherit the loaded inputs and the evaluator's verdicts (computed above).
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {job: pool.submit(_run_target, *job) for job in jobs}
+            runs = {job: future.result() for job, future in futures.items()}
+    else:
+        runs = {job: _run_target(*job) for job in jobs}
     for (target, stock), run in runs.items():
         timings[f"{target}{' (stock)' if stock else ''}"] = run.seconds
 
     return FidelityRun(
         inputs=inputs,
-        oracle=oracle,
+        oracle=truths,
         ours={tg: runs[(tg, False)] for tg in targets},
         stock={tg: runs[(tg, True)] for tg in targets if (tg, True) in runs},
         seconds=time.perf_counter() - start,
@@ -679,7 +697,7 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def summary_lines(run: FidelityRun) -> list[str]:
+def summary_lines(run: FidelityRun, *, timing: bool = True) -> list[str]:
     """The counts, per-target agreement and stock scores: printed by the test and put in the report."""
     inputs = run.inputs
     kinds = Counter(r.kind for r in inputs.rules)
@@ -696,34 +714,41 @@ def summary_lines(run: FidelityRun) -> list[str]:
     ]
     lines += [f"note: {n}" for n in inputs.notes]
     lines.append("")
-    lines.append(
-        "target        agree  error  disagree  bad-error  rejected   agreement | stock: agree error "
-        "disagree rejected agreement"
-    )
+    header = "".join(f"{h:>{w}}" for h, w in zip(_OURS_COLUMNS, _WIDTHS, strict=True))
+    lines.append(f"{'target':<11}{header} | stock:{''.join(f'{h:>10}' for h in _STOCK_COLUMNS)}")
     for target, ours in run.ours.items():
-        row = _score_row(ours)
         stock = run.stock.get(target)
-        stock_row = "n/a (no stock backend)" if stock is None else _score_row(stock, short=True)
-        lines.append(f"{target:<12}{row} | {stock_row}")
-    lines.append("")
-    lines.append(
-        f"time: {run.seconds:.1f}s (" + ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items()) + ")"
-    )
+        stock_row = " n/a (no stock backend)" if stock is None else _score_row(stock, stock=True)
+        lines.append(f"{target:<11}{_score_row(ours)} | {stock_row}")
+    if timing:
+        lines.append("")
+        lines.append(
+            f"time: {run.seconds:.1f}s (" + ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items()) + ")"
+        )
     return lines
 
 
-def _score_row(run: TargetRun, *, short: bool = False) -> str:
-    if run.skipped:
-        return f"skipped: {run.skipped}"
+_OURS_COLUMNS: Final = ("agree", "error", "disagree", "indisting.", "bad-error", "rejected", "agreement")
+_WIDTHS: Final = (7, 7, 10, 12, 11, 10, 11)
+_STOCK_COLUMNS: Final = ("agree", "error", "wrong", "rejected", "agreement")
+
+
+def agreement(run: TargetRun) -> str:
+    """Share of the decidable rules on which the target agrees with the evaluator."""
     c = run.counts()
-    decided = len(run.cells) - c["no-oracle"]
-    if short:
-        bad = c["disagree"] + c["bad-error"]
-        return f"{c['agree']:>5} {c['error']:>5} {bad:>8} {c['rejected']:>8} {_pct(c['agree'], decided):>9}"
-    return (
-        f"{c['agree']:>7}{c['error']:>7}{c['disagree']:>10}{c['bad-error']:>11}{c['rejected']:>10}"
-        f"{_pct(c['agree'], decided):>12}"
-    )
+    return _pct(c["agree"], len(run.cells) - c["no-oracle"])
+
+
+def _score_row(run: TargetRun, *, stock: bool = False) -> str:
+    if run.skipped:
+        return f" skipped: {run.skipped}"
+    c = run.counts()
+    if stock:
+        wrong = c["disagree"] + c["indistinguishable"] + c["bad-error"]
+        values = (c["agree"], c["error"], wrong, c["rejected"], agreement(run))
+        return "".join(f"{v:>10}" for v in values)
+    values = (c["agree"], c["error"], c["disagree"], c["indistinguishable"], c["bad-error"], c["rejected"])
+    return "".join(f"{v:>{w}}" for v, w in zip((*values, agreement(run)), _WIDTHS, strict=True))
 
 
 def failure_table(run: FidelityRun, target: str) -> str:

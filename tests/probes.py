@@ -419,6 +419,8 @@ def _exists(field: str, v: str, flag: str) -> tuple[dict[str, Any], list[tuple[s
         ("present", "match" if flag == "true" else "near-miss", set_path(BASE_RECORD, field, v)),
         ("empty-string", "match" if flag == "true" else "near-miss", set_path(BASE_RECORD, field, "")),
         ("null", "near-miss" if flag == "true" else "match", set_path(BASE_RECORD, field, None)),
+        # The text "null" is a value; Splunk's JSON extraction renders a JSON null as that same text.
+        ("null-text", "match" if flag == "true" else "near-miss", set_path(BASE_RECORD, field, "null")),
         ("missing", "near-miss" if flag == "true" else "match", drop_path(BASE_RECORD, field)),
     ]
     return {"sel": {f"{field}|exists": flag == "true"}, "condition": "sel"}, records
@@ -429,6 +431,8 @@ def _null(field: str, v: str, _: str) -> tuple[dict[str, Any], list[tuple[str, s
         ("missing", "match", drop_path(BASE_RECORD, field)),
         ("null", "match", set_path(BASE_RECORD, field, None)),
         ("present", "near-miss", set_path(BASE_RECORD, field, v)),
+        ("empty-string", "near-miss", set_path(BASE_RECORD, field, "")),
+        ("null-text", "near-miss", set_path(BASE_RECORD, field, "null")),
     ]
     return {"sel": {"eventSource|endswith": ".amazonaws.com", field: None}, "condition": "sel"}, records
 
