@@ -65,8 +65,21 @@ def highlight_html(code: str, language: str) -> str:
         lexer = get_lexer_by_name(language)
     except ClassNotFound:  # the lexer's plugin package is not installed
         lexer = get_lexer_by_name("text")
-    formatter = HtmlFormatter(noclasses=True, style=_STYLE, nowrap=True)
+    formatter = HtmlFormatter(noclasses=True, style=_quiet_style(), nowrap=True)
     return f'<pre style="{_PRE}">{highlight(code, lexer, formatter).rstrip()}</pre>'
+
+
+def _quiet_style() -> Any:
+    """Pygments' default colours without the red box it draws round tokens a lexer does not know.
+
+    Lexers lag behind query languages (the EQL lexer does not know ``?field``, EQL's optional-field syntax),
+    and a boxed character reads as a mistake in a query that is correct.
+    """
+    from pygments.styles import get_style_by_name
+    from pygments.token import Error
+
+    base = get_style_by_name(_STYLE)
+    return type("QuietStyle", (base,), {"styles": {**base.styles, Error: ""}})
 
 
 def _language(result: ConversionResult) -> str:

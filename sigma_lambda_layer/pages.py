@@ -325,8 +325,12 @@ def _link(url: object) -> str:
 
 
 def _attack_row(tag: AttackTag) -> str:
-    label = " ".join(part for part in (tag.id, tag.name) if part) or "not in the ATT&CK data"
-    shown = f"[{md(label)}]({tag.url})" if tag.url else md(label)
+    from sigma_lambda_layer.checks.offline import attack_version
+
+    label = " ".join(part for part in (tag.id, tag.name) if part)
+    shown = f"[{md(label)}]({tag.url})" if tag.url and label else md(label)
+    if tag.name is None:
+        shown = (shown + " " if shown else "") + f"(not in the bundled ATT&CK v{attack_version()} data)"
     if tag.kind == "technique" and tag.tactics:
         shown += " (" + ", ".join(tactic_name(t) for t in tag.tactics) + ")"
     return f"| `{tag.tag}` | {tag.kind} | {shown} |"
@@ -337,9 +341,11 @@ def _error_note(error: SigmaLambdaError) -> list[str]:
 
     unsupported = isinstance(error, (UnsupportedConstructError, UnsupportedFieldError))
     label = "Not supported on this target" if unsupported else "Conversion failed"
-    lines = [f"> **{label}:** {md(error.message)}", ">", f"> Rule location: `{_display_location(error)}`"]
+    # An admonition (MkDocs' admonition extension): the page must not look as if a query were missing.
+    lines = [f'!!! warning "{label}"', "", f"    {md(error.message)}", ""]
+    lines.append(f"    Rule location: `{_display_location(error)}`")
     if error.hint:
-        lines += [">", f"> Hint: {md(error.hint)}"]
+        lines += ["", f"    Hint: {md(error.hint)}"]
     return lines
 
 
@@ -369,8 +375,7 @@ def render_page(page: RulePage) -> str:
         ("AWS services", ", ".join(f"`{s}`" for s in page.services)),
         ("Rule file", f"`{page.path}`"),
     ]
-    out += ["| | |", "| --- | --- |"]
-    out += [f"| **{name}** | {value} |" for name, value in facts if value]
+    out += [f"- **{name}:** {value}" for name, value in facts if value]
     out.append("")
     if page.attack:
         out += ["## MITRE ATT&CK", "", "| Tag | Kind | ATT&CK |", "| --- | --- | --- |"]
@@ -438,7 +443,7 @@ def render_index(pages: Sequence[RulePage], errors: Sequence[SigmaLambdaError] =
         "| --- |" + " :---: |" * len(targets),
     ]
     for page in _sorted(pages):
-        marks = ["yes" if page.queries.get(t, (None, None))[1] is None else "no" for t in targets]
+        marks = [_support(page.queries.get(t, (None, None))[1]) for t in targets]
         out.append(f"| [{md(page.title)}]({page.stem}.md) | " + " | ".join(marks) + " |")
     out += ["", "## By ATT&CK tactic", ""]
     by_tactic: dict[str, list[RulePage]] = {}
@@ -450,7 +455,7 @@ def render_index(pages: Sequence[RulePage], errors: Sequence[SigmaLambdaError] =
         tactic_id = _tactic_id(tactic)
         out += [f"### {heading}" + (f" ({tactic_id})" if tactic_id else ""), ""]
         out += ["| Rule | Level | Status | AWS services |", "| --- | --- | --- | --- |"]
-        out += [_row(p, ", ".join(f"`{s}`" for s in p.services)) for p in _sorted(by_tactic[tactic])]
+        out += [_row(p, ", ".join(md(s) for s in p.services)) for p in _sorted(by_tactic[tactic])]
         out.append("")
     out += ["## By AWS service", ""]
     by_service: dict[str, list[RulePage]] = {}
@@ -467,6 +472,15 @@ def render_index(pages: Sequence[RulePage], errors: Sequence[SigmaLambdaError] =
         out += [f"- `{_display_location(e)}`: {md(e.message)}" for e in errors]
         out.append("")
     return "\n".join(out)
+
+
+def _support(error: SigmaLambdaError | None) -> str:
+    """One index cell: can this target run the rule?"""
+    from sigma_lambda_layer.errors import UnsupportedFieldError
+
+    if error is None:
+        return "yes"
+    return "unsupported" if isinstance(error, (UnsupportedConstructError, UnsupportedFieldError)) else "error"
 
 
 def _tactic_id(slug: str) -> str | None:
