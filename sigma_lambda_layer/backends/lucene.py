@@ -26,15 +26,20 @@ Query syntax: Elasticsearch reference, "Query string query" (query_string syntax
 
 from __future__ import annotations
 
+import _sre
+import functools
+import ipaddress
 import itertools
 import json
 import re
+import sys
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import LuceneBackend
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
+    ConditionNOT,
     ConditionOR,
     ConditionValueExpression,
 )
@@ -43,6 +48,8 @@ from sigma.rule import SigmaRule
 from sigma.types import (
     SigmaBool,
     SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
@@ -51,7 +58,13 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.errors import UnsupportedConstructError
-from sigma_lambda_layer.fields.elastic import INDEX_PATTERN, field_type
+from sigma_lambda_layer.fields.elastic import (
+    INDEX_PATTERN,
+    IP_TEXT_FIELDS,
+    OBJECT_TEXT_FIELDS,
+    field_type,
+    subtree_of_flattened,
+)
 
 #: Characters with a meaning in query_string syntax (plus whitespace), escaped with ``\`` in field names
 #: and values. Source: Elasticsearch reference, query_string "Reserved characters".
@@ -59,17 +72,59 @@ _QS_RESERVED = '+-=&|!(){}[]^"~*?:\\/<> '
 _FIELD_ESCAPE = re.compile(r"[\s+\-=&|!(){}\[\]^\"~*?:\\/<>]")
 
 
+def _extra_cases() -> dict[int, tuple[int, ...]]:
+    """Lower-case letters Python's ``re`` also treats as equal under IGNORECASE (``i``/U+0131, ``s``/U+017F).
+
+    The reference evaluator and pySigma match with Python's ``re``, so "case-insensitive" means exactly its
+    rule: a character ``d`` matches a cased ``c`` when ``tolower(d)`` is ``tolower(c)`` or one of these.
+    """
+    try:
+        from re._casefix import _EXTRA_CASES  # Python >= 3.11
+
+        return dict(_EXTRA_CASES)
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_compile
+
+        return dict(sre_compile._ignorecase_fixes)  # type: ignore[attr-defined]
+
+
+#: No character above this code point has a case mapping (Unicode 15: the last cased letters are Adlam,
+#: U+1E900-U+1E943), so the inverse lower-case table needs no more.
+_LAST_CASED = 0x1F000
+
+
+@functools.cache
+def _lower_inverse() -> dict[int, tuple[int, ...]]:
+    """``tolower`` code point -> the other code points with that simple lower-case mapping (``k`` -> ``K``,
+    KELVIN SIGN). Built once per process, on the first case-insensitive value (~50 ms)."""
+    inverse: dict[int, list[int]] = {}
+    for cp in range(_LAST_CASED):
+        lower = _sre.unicode_tolower(cp)
+        if lower != cp:
+            inverse.setdefault(lower, []).append(cp)
+    return {k: tuple(v) for k, v in inverse.items()}
+
+
+@functools.cache
+def _case_set(c: str) -> tuple[str, ...]:
+    """Every character that matches ``c`` under Python's ``re.IGNORECASE`` (``c`` itself first).
+
+    Python lowers both sides with the *simple* Unicode mapping (U+0130 -> ``i``) and adds a few equivalences,
+    so ``k`` also matches U+212A (KELVIN SIGN) and ``s`` matches U+017F (LONG S); an uncased character matches itself.
+    """
+    cp = ord(c)
+    if not _sre.unicode_iscased(cp):
+        return (c,)
+    lower = _sre.unicode_tolower(cp)
+    targets = (lower, *_extra_cases().get(lower, ()))
+    inverse = _lower_inverse()
+    members = {m for t in targets for m in (t, *inverse.get(t, ()))}
+    members.discard(cp)
+    return (c, *(chr(m) for m in sorted(members)))
+
+
 def _has_cased(text: str) -> bool:
-    return any(c.lower() != c.upper() for c in text)
-
-
-def _case_set(c: str) -> list[str]:
-    """The single characters that match ``c`` case-insensitively (``c`` itself first)."""
-    out = [c]
-    for v in (c.lower(), c.upper()):
-        if len(v) == 1 and v not in out:
-            out.append(v)
-    return out
+    return any(len(_case_set(c)) > 1 for c in text)
 
 
 def _re_literal(c: str) -> str:
@@ -84,20 +139,71 @@ def _re_literal_ci(c: str) -> str:
     return "[" + "".join(_re_literal(v) for v in variants) + "]"
 
 
+def _class_body(members: set[int]) -> str:
+    """A Lucene character-class body for a set of code points, runs of three or more as ranges."""
+    out: list[str] = []
+    points = sorted(members)
+    i = 0
+    while i < len(points):
+        j = i
+        while j + 1 < len(points) and points[j + 1] == points[j] + 1:
+            j += 1
+        lo, hi = chr(points[i]), chr(points[j])
+        if j - i >= 2:
+            out.append(f"{_re_literal(lo)}-{_re_literal(hi)}")
+        else:
+            out.extend(_re_literal(chr(p)) for p in points[i : j + 1])
+        i = j + 1
+    return "".join(out)
+
+
+@functools.cache
+def _unicode_class(escape: str) -> frozenset[int]:
+    """Code points of Python's Unicode ``\\d`` (Nd digits), ``\\w`` (alphanumerics and ``_``) or ``\\s``
+    (``str.isspace``), the meaning of these escapes in a ``str`` pattern."""
+    test = {"d": str.isdecimal, "w": lambda ch: ch.isalnum() or ch == "_", "s": str.isspace}[escape]
+    return frozenset(cp for cp in range(sys.maxunicode + 1) if test(chr(cp)))
+
+
+#: CloudTrail's timestamp format (``eventTime``, ``creationDate``): a term on a date field matches the instant.
+_CLOUDTRAIL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
+#: Where Elasticsearch's ip fields keep IPv4 addresses.
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _number_regexp(number: int | float) -> str:
+    """Lucene regexp of the decimal texts the evaluator reads as ``number``: optional leading zeros, and for
+    an integer an optional ``.0...`` (``50``, ``050``, ``50.00``). Exponent notation is not covered."""
+    text = repr(number)
+    if any(c in text for c in "eEnN"):
+        raise ValueError(f"{text} needs exponent notation, which a decimal-text regexp does not cover")
+    negative = text.startswith("-")
+    whole, _, fraction = text.lstrip("-").partition(".")
+    fraction = fraction.rstrip("0")
+    whole = whole.lstrip("0")
+    if not whole and not fraction:
+        return "\\-?(0+(\\.0+)?|0*\\.0+)"
+    sign = "\\-" if negative else ""
+    if not fraction:
+        return f"{sign}0*{whole}(\\.0+)?"
+    return f"{sign}0*{whole}\\.{fraction}0*"
+
+
 def _qs_escape(text: str) -> str:
     return "".join("\\" + c if c in _QS_RESERVED else c for c in text)
 
 
 # --- Sigma |re (Python re.search) -> Lucene RegExp -----------------------------------------------------
 
+#: Python class escape -> (negated, the Unicode class it names). Python's ``\d``, ``\w``, ``\s`` are Unicode
+#: in ``str`` patterns, so they are spelled out as Lucene classes of the same code points.
 _PY_CLASS_ESCAPES: dict[str, tuple[bool, str]] = {
-    # escape -> (negated, members). ASCII meaning: see docs/targets/elastic.md (limitations).
-    "d": (False, "0-9"),
-    "D": (True, "0-9"),
-    "w": (False, "A-Za-z0-9_"),
-    "W": (True, "A-Za-z0-9_"),
-    "s": (False, " \t\n\r\f\v"),
-    "S": (True, " \t\n\r\f\v"),
+    "d": (False, "d"),
+    "D": (True, "d"),
+    "w": (False, "w"),
+    "W": (True, "w"),
+    "s": (False, "s"),
+    "S": (True, "s"),
 }
 _PY_CHAR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "0": "\0"}
 _QUANT_BRACE = re.compile(r"\{(\d*)(,?)(\d*)\}")
@@ -105,13 +211,6 @@ _QUANT_BRACE = re.compile(r"\{(\d*)(,?)(\d*)\}")
 
 class RegexTranslationError(UnsupportedConstructError):
     """A Sigma ``|re`` pattern that has no faithful Lucene RegExp equivalent."""
-
-
-def _class_member(c: str, ci: bool) -> str:
-    """A literal character inside a Lucene character class."""
-    if ci:
-        return "".join(_re_literal(v) for v in _case_set(c))
-    return _re_literal(c)
 
 
 class _RegexTranslator:
@@ -237,7 +336,7 @@ class _RegexTranslator:
             self.i += 1
             return "." if self.dotall else "[^\n]"
         if c == "\\":
-            return self._escape(in_class=False)
+            return self._escape()
         if c in "*+?":
             raise self.fail(f"a quantifier without operand at offset {self.i}")
         if c in "^$":
@@ -269,33 +368,31 @@ class _RegexTranslator:
         self.i += 1
         return "(" + "|".join(body for _, body, _ in alternatives) + ")"
 
-    def _escape(self, in_class: bool) -> str:
+    def _escape(self) -> str:
+        """An escape outside a class."""
         if self.i + 1 >= len(self.p):
             raise self.fail("a trailing backslash")
         e = self.p[self.i + 1]
-        self.i += 2
         if e in _PY_CLASS_ESCAPES:
-            negated, members = _PY_CLASS_ESCAPES[e]
-            if in_class:
-                if negated:
-                    raise self.fail(f"\\{e} inside a character class")
-                return "".join(m if m == "-" else _re_literal(m) for m in members) if e == "s" else members
-            return (
-                ("[^" if negated else "[")
-                + ("".join(_re_literal(m) for m in members) if e in "sS" else members)
-                + "]"
-            )
+            self.i += 2
+            negated, name = _PY_CLASS_ESCAPES[e]
+            return ("[^" if negated else "[") + _class_body(set(_unicode_class(name))) + "]"
+        c = self._char_escape()
+        return _re_literal_ci(c) if self.ci else _re_literal(c)
+
+    def _char_escape(self) -> str:
+        """The literal character of an escape (``\\n``, ``\\x41``, ``\\.``) at ``self.i``, consumed."""
+        e = self.p[self.i + 1 : self.i + 2]
+        if not e:
+            raise self.fail("a trailing backslash")
+        self.i += 2
         if e in _PY_CHAR_ESCAPES:
-            return self._lit(_PY_CHAR_ESCAPES[e], in_class)
-        if e == "x":
-            return self._lit(self._hex(2), in_class)
-        if e == "u":
-            return self._lit(self._hex(4), in_class)
-        if e == "U":
-            return self._lit(self._hex(8), in_class)
+            return _PY_CHAR_ESCAPES[e]
+        if e in ("x", "u", "U"):
+            return self._hex({"x": 2, "u": 4, "U": 8}[e])
         if e.isalnum():
             raise self.fail(f"the escape \\{e}")
-        return self._lit(e, in_class)
+        return e
 
     def _hex(self, n: int) -> str:
         digits = self.p[self.i : self.i + n]
@@ -304,17 +401,13 @@ class _RegexTranslator:
         self.i += n
         return chr(int(digits, 16))
 
-    def _lit(self, c: str, in_class: bool) -> str:
-        if in_class:
-            return _class_member(c, self.ci)
-        return _re_literal_ci(c) if self.ci else _re_literal(c)
-
     def _class(self) -> str:
+        """``[...]``: the set of code points it matches (under IGNORECASE: closed under Python's case rule)."""
         self.i += 1
         negated = self.p.startswith("^", self.i)
         if negated:
             self.i += 1
-        members: list[str] = []
+        members: set[int] = set()
         first = True
         while True:
             if self.i >= len(self.p):
@@ -326,56 +419,47 @@ class _RegexTranslator:
             first = False
             if c == "[" and self.p.startswith("[:", self.i):
                 raise self.fail("a POSIX class")
-            lo = self._class_char()
-            if lo is not None and self.p.startswith("-", self.i) and not self.p.startswith("-]", self.i):
+            lo = self._class_char(members)
+            if lo is None:
+                continue
+            if self.p.startswith("-", self.i) and not self.p.startswith("-]", self.i):
                 self.i += 1
-                hi = self._class_char()
+                hi = self._class_char(members)
                 if hi is None:
                     raise self.fail("a range ending in a class escape")
-                members.append(self._range(lo, hi))
-            elif lo is not None:
-                members.append(_class_member(lo, self.ci))
+                if ord(lo) > ord(hi):
+                    raise self.fail(f"the empty range {lo}-{hi}")
+                span = range(ord(lo), ord(hi) + 1)
             else:
-                members.append(self._last_class_escape)
-        return "[" + ("^" if negated else "") + "".join(members) + "]"
+                span = range(ord(lo), ord(lo) + 1)
+            if self.ci:
+                if len(span) > _LAST_CASED:
+                    raise self.fail("a very wide range under case-insensitive matching")
+                members.update(ord(v) for cp in span for v in _case_set(chr(cp)))
+            else:
+                members.update(span)
+        if not members:
+            raise self.fail("an empty character class")
+        return "[" + ("^" if negated else "") + _class_body(members) + "]"
 
-    _last_class_escape: str = ""
-
-    def _class_char(self) -> str | None:
-        """One literal character of a class, or ``None`` after a class escape (kept in _last_class_escape)."""
+    def _class_char(self, members: set[int]) -> str | None:
+        """One literal character of a class, or ``None`` after a class escape (added to ``members``)."""
         c = self.p[self.i]
         if c != "\\":
             self.i += 1
             return c
         e = self.p[self.i + 1 : self.i + 2]
         if e in _PY_CLASS_ESCAPES:
-            self._last_class_escape = self._escape(in_class=True)
+            negated, name = _PY_CLASS_ESCAPES[e]
+            if negated:
+                raise self.fail(f"\\{e} inside a character class")
+            self.i += 2
+            members.update(_unicode_class(name))
             return None
-        if e in _PY_CHAR_ESCAPES:
-            self.i += 2
-            return _PY_CHAR_ESCAPES[e]
-        if e in ("x", "u", "U"):
-            self.i += 2
-            return self._hex({"x": 2, "u": 4, "U": 8}[e])
-        if not e or e.isalnum():
-            raise self.fail(f"the escape \\{e} in a character class")
-        self.i += 2
-        return e
-
-    def _range(self, lo: str, hi: str) -> str:
-        if ord(lo) > ord(hi):
-            raise self.fail(f"the empty range {lo}-{hi}")
-        rng = f"{_re_literal(lo)}-{_re_literal(hi)}"
-        if not self.ci:
-            return rng
-        span = "".join(chr(o) for o in range(ord(lo), ord(hi) + 1)) if ord(hi) - ord(lo) < 512 else None
-        if span is None:
-            raise self.fail("a very wide range under case-insensitive matching")
-        if lo.isascii() and hi.isascii() and (lo + hi).isalpha() and lo.islower() == hi.islower():
-            return rng + f"{_re_literal(lo.swapcase())}-{_re_literal(hi.swapcase())}"
-        if not _has_cased(span):
-            return rng
-        raise self.fail(f"the range {lo}-{hi} under case-insensitive matching")
+        try:
+            return self._char_escape()
+        except RegexTranslationError:
+            raise self.fail(f"the escape \\{e} in a character class") from None
 
 
 def translate_regex(regex: SigmaRegularExpression) -> str:
@@ -404,9 +488,14 @@ class CloudTrailLuceneBackend(LuceneBackend):
     field_escape_pattern: ClassVar[re.Pattern[str]] = _FIELD_ESCAPE
 
     #: Upper bound on the case variants spelled out for a case-insensitive match on a flattened sub-field
-    #: (2 per cased letter: 8 cased letters). Each variant is one term query in a ``bool`` of at most
-    #: ``indices.query.bool.max_clause_count`` (>= 1024) clauses.
-    max_case_variants: ClassVar[int] = 256
+    #: (2 per ASCII letter, 3 for k and s, 4 for i: ``Success`` has 432). Each variant is one term query in a
+    #: ``bool`` of at most ``indices.query.bool.max_clause_count`` (>= 1024) clauses.
+    max_case_variants: ClassVar[int] = 1024
+
+    # A negation is always its own group: in Lucene ``a OR NOT b`` makes ``NOT b`` a MUST_NOT clause of the
+    # same boolean query, i.e. "a and not b" (docs/engines/lucene.md). pySigma groups a ConditionNOT and a
+    # null test itself; ``exists: false`` is a plain leaf to it, so it carries its own parentheses.
+    field_not_exists_expression: ClassVar[str] = "(NOT _exists_:{field})"
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -421,9 +510,23 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> UnsupportedConstructError:
         return UnsupportedConstructError(f"{what} on {field!r}: {why}", hint=hint)
 
+    def _refuse_whole_object(self, field: str, what: str) -> None:
+        """A value test on a whole free-form object (``requestParameters``) never matches in Sigma: CloudTrail
+        holds a JSON object there and values are compared with scalars only. Elastic keeps the object's
+        ``Map.toString()`` text, and matching that would be a different rule."""
+        if field in OBJECT_TEXT_FIELDS:
+            raise self._unsupported(
+                what,
+                field,
+                "CloudTrail holds a JSON object in this field, and Sigma compares values with scalars only, "
+                "so the rule as written matches no event",
+                hint="test a key of the object (requestParameters.<key>) instead",
+            )
+
     def _string_value(self, field: str, value: SigmaString, cased: bool) -> str:
         """The value part of ``field:<value>`` for a Sigma string on ``field``, with Sigma's meaning."""
         kind = self._type(field)
+        self._refuse_whole_object(field, f"a string match ({str(value)!r})")
         parts = tuple(value.s)
         literal = "".join(p for p in parts if isinstance(p, str))
         specials = [p for p in parts if not isinstance(p, str)]
@@ -450,6 +553,14 @@ class CloudTrailLuceneBackend(LuceneBackend):
                     f"the value {str(value)!r}", field, "a boolean field holds true or false"
                 )
             return literal.lower()
+        if kind == "date" and (specials or not _CLOUDTRAIL_TIME.fullmatch(literal)):
+            raise self._unsupported(
+                f"the string {str(value)!r}",
+                field,
+                "a date field keeps the instant, not the text: only a whole CloudTrail timestamp "
+                "(YYYY-MM-DDTHH:MM:SSZ) can be matched; a wildcard or shorter date would match differently",
+                hint="write the full timestamp, e.g. 2024-05-01T12:34:56Z",
+            )
         if kind in ("date", "ip"):
             if specials:
                 raise self._unsupported("a wildcard", field, f"{kind} fields take no wildcard queries")
@@ -499,6 +610,42 @@ class CloudTrailLuceneBackend(LuceneBackend):
         variants = ["".join(v) for v in itertools.product(*choices)]
         return "(" + " OR ".join(_qs_escape(v) + ("*" if prefix else "") for v in variants) + ")"
 
+    def _refuse_presence_on_flattened_key(self, field: str, what: str) -> None:
+        """``null``/``exists`` on ``requestParameters.X``: Sigma counts an object value as present, but a keyed
+        flattened exists query only sees a leaf at exactly that key, so ``X: {...}`` would read as absent."""
+        if self._type(field) == "flattened" and subtree_of_flattened(field) is not None:
+            raise self._unsupported(
+                what,
+                field,
+                "a keyed flattened sub-field only exists where that key holds a scalar, so an object value "
+                "would read as missing",
+                hint="to test for a scalar value write `field: '*'` (and `not` it for absence)",
+            )
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
+        arg = cond.args[0]
+        if isinstance(arg, ConditionFieldEqualsValueExpression) and isinstance(arg.value, SigmaNull):
+            self._refuse_presence_on_flattened_key(arg.field, "a null test")  # the stock NOT null shortcut
+        return super().convert_condition_not(cond, state)
+
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        self._refuse_presence_on_flattened_key(cond.field, "a null test")
+        return super().convert_condition_field_eq_val_null(cond, state)
+
+    def convert_condition_field_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        self._refuse_presence_on_flattened_key(cond.field, "an exists test (|exists)")
+        return super().convert_condition_field_exists(cond, state)
+
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        self._refuse_presence_on_flattened_key(cond.field, "an exists test (|exists)")
+        return super().convert_condition_field_not_exists(cond, state)
+
     # --- strings ---------------------------------------------------------------------------------------
 
     def _string_expr(self, cond: ConditionFieldEqualsValueExpression, cased: bool) -> str:
@@ -521,22 +668,37 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> str:
         args = [a for a in cond.args if isinstance(a, ConditionFieldEqualsValueExpression)]
         field = args[0].field
-        values = [
-            self._string_value(field, a.value, isinstance(a.value, SigmaCasedString))
-            if isinstance(a.value, SigmaString)
-            else self._number_value(field, a.value)
-            for a in args
-        ]
+        values = [self._list_value(field, a.value) for a in args]
         return (
             f"{self.escape_and_quote_field(field)}{self.or_in_operator}({self.list_separator.join(values)})"
         )
 
+    def _list_value(self, field: str, value: Any) -> str:
+        if isinstance(value, SigmaString):
+            return self._string_value(field, value, isinstance(value, SigmaCasedString))
+        if isinstance(value, SigmaBool):
+            return self._bool_value(field, value)
+        return self._number_value(field, value)
+
     # --- other value types -------------------------------------------------------------------------------
 
-    def _number_value(self, field: str, value: Any) -> str:
+    def _number_value(self, field: str, value: SigmaNumber) -> str:
+        """A Sigma number equals every decimal text of the same value (``50``, ``050``, ``50.0``)."""
         kind = self._type(field)
-        if kind in ("keyword", "constant_keyword", "flattened"):
-            return _qs_escape(str(value))  # CloudTrail numbers are indexed as their JSON text
+        self._refuse_whole_object(field, f"the number {value}")
+        if kind in ("keyword", "constant_keyword"):
+            try:
+                return "/" + _number_regexp(value.number) + "/"
+            except ValueError as e:
+                raise self._unsupported(f"the number {value}", field, str(e)) from None
+        if kind == "flattened":
+            raise self._unsupported(
+                f"the number {value}",
+                field,
+                "a number also equals texts such as '050' and '50.0', which keyed flattened sub-fields "
+                "(exact terms and prefixes only) cannot match",
+                hint=f"quote the value ('{value}') to match exactly that text",
+            )
         raise self._unsupported(f"the number {value}", field, f"{kind} fields do not hold numbers")
 
     def convert_condition_field_eq_val_num(
@@ -546,14 +708,22 @@ class CloudTrailLuceneBackend(LuceneBackend):
         value = self._number_value(cond.field, cond.value)
         return f"{self.escape_and_quote_field(cond.field)}{self.eq_token}{value}"
 
+    def _bool_value(self, field: str, value: SigmaBool) -> str:
+        """A Sigma boolean equals JSON ``true``/``false`` and those strings in any case."""
+        kind = self._type(field)
+        self._refuse_whole_object(field, f"the boolean {value}")
+        text = "true" if value.boolean else "false"
+        if kind == "boolean":
+            return text
+        if kind in ("date", "ip"):
+            raise self._unsupported("a boolean", field, f"{kind} fields do not hold booleans")
+        return self._string_value(field, SigmaString(text), cased=False)
+
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         assert isinstance(cond.value, SigmaBool)
-        kind = self._type(cond.field)
-        if kind in ("date", "ip"):
-            raise self._unsupported("a boolean", cond.field, f"{kind} fields do not hold booleans")
-        value = "true" if cond.value.boolean else "false"
+        value = self._bool_value(cond.field, cond.value)
         return f"{self.escape_and_quote_field(cond.field)}{self.eq_token}{value}"
 
     def convert_condition_field_eq_val_re(
@@ -561,6 +731,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> str:
         assert isinstance(cond.value, SigmaRegularExpression)
         kind = self._type(cond.field)
+        self._refuse_whole_object(cond.field, "a regular expression (|re)")
         if kind not in ("keyword", "constant_keyword"):
             why = (
                 "keyed flattened sub-fields refuse regexp queries (Elasticsearch FlattenedFieldMapper)"
@@ -573,12 +744,35 @@ class CloudTrailLuceneBackend(LuceneBackend):
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Any:
+        """``field:"net/len"``: an ip term query with a ``/`` is a CIDR query (quoted: ``/`` starts a regexp).
+
+        Elasticsearch stores IPv4 addresses as IPv4-mapped IPv6 (``::ffff:a.b.c.d``), so an IPv6 network that
+        overlaps ``::ffff:0:0/96`` would also take in every IPv4 address, which Sigma's ``|cidr`` never does:
+        the raw address text (``source.address``, :data:`~sigma_lambda_layer.fields.elastic.IP_TEXT_FIELDS`)
+        must hold a colon for an IPv6 network and none for an IPv4 one, as Python's ``ipaddress`` decides.
+        """
+        assert isinstance(cond.value, SigmaCIDRExpression)
         kind = self._type(cond.field)
         if kind != "ip":
             raise self._unsupported(
                 "a CIDR match (|cidr)", cond.field, f"only ip fields take CIDR queries, not {kind}"
             )
-        return super().convert_condition_field_eq_val_cidr(cond, state)
+        field = self.escape_and_quote_field(cond.field)
+        network = cond.value.network
+        query = f'{field}:"{network}"'
+        raw = IP_TEXT_FIELDS.get(cond.field)
+        if raw is None:
+            if network.version == 6 and network.overlaps(_IPV4_MAPPED):
+                raise self._unsupported(
+                    "an IPv6 CIDR match (|cidr) overlapping ::ffff:0:0/96",
+                    cond.field,
+                    "ip fields store IPv4 addresses there, and no raw-text field tells them apart",
+                )
+            return query
+        # IPv4 and IPv4-mapped IPv6 addresses share one ip value; the raw text tells them apart (a colon).
+        colon = f"{self.escape_and_quote_field(raw)}:*\\:*"
+        guard = colon if network.version == 6 else f"(NOT {colon})"
+        return f"({query} AND {guard})"
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -140,6 +140,18 @@ SUBTREES: Final[dict[str, ElasticSubtree]] = {
     )
 }
 
+#: The ``Map.toString()`` keyword fields of the free-form objects. A Sigma value never equals a whole object
+#: (values are compared with scalars), so backends refuse value tests on these fields; ``null`` and
+#: ``exists`` on a whole object use its flattened field (:func:`presence_field`).
+OBJECT_TEXT_FIELDS: Final[frozenset[str]] = frozenset(
+    s.string_field for s in SUBTREES.values() if s.string_field
+)
+
+#: ip field -> the keyword field holding the same address as raw text. Elasticsearch stores IPv4 addresses as
+#: IPv4-mapped IPv6, so only the raw text tells ``10.0.0.1`` from ``::ffff:10.0.0.1`` (Sigma's ``|cidr``
+#: keeps them apart, as Python's ``ipaddress`` does).
+IP_TEXT_FIELDS: Final[dict[str, str]] = {"source.ip": "source.address"}
+
 _DROPPED = "not renamed by the ingest pipeline; dropped with the `json` object"
 _USER_NAME = "stored in `user.name`, where `sessionIssuer.userName` overwrites `userIdentity.userName`"
 
@@ -271,6 +283,16 @@ def elastic_field(cloudtrail_field: str) -> ElasticField:
     if cloudtrail_field in FIXED_FIELDS or cloudtrail_field in FREE_FORM:
         raise UnmappedFieldError(cloudtrail_field, "not kept by the Elastic AWS integration")
     raise UnmappedFieldError(cloudtrail_field, "not a CloudTrail record field")
+
+
+def presence_field(cloudtrail_field: str) -> str | None:
+    """The Elastic field that tells whether a whole free-form object is present, else ``None``.
+
+    The flattened field exists exactly when the object has a non-empty value; the ``Map.toString()`` keyword
+    is not indexed above ``ignore_above`` characters, so ``_exists_`` on it misses long objects.
+    """
+    sub = SUBTREES.get(cloudtrail_field)
+    return sub.flattened_field if sub is not None else None
 
 
 def markdown_table() -> str:

@@ -13,6 +13,8 @@ Choices, documented in ``docs/targets/elastic.md``:
 - ``sourceIPAddress`` maps to ``source.address`` (always the raw value, also for ``AWS Internal``), except
   under ``|cidr``, which needs the ``ip`` field ``source.ip``: the ingest pipeline fills it only when the
   value is an IP address, which is exactly when a CIDR can match.
+- ``null`` and ``exists`` on a whole free-form object (``requestParameters``) test its flattened field, which
+  exists exactly when the object holds a value; its ``Map.toString()`` keyword is not indexed when long.
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ from sigma.processing.transformations import (
 )
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 from sigma.rule import SigmaDetection, SigmaDetectionItem
-from sigma.types import SigmaCIDRExpression
+from sigma.types import SigmaCIDRExpression, SigmaExists, SigmaNull
 
 from sigma_lambda_layer.errors import UnsupportedFieldError
-from sigma_lambda_layer.fields.elastic import DATASET, INDEX_PATTERN, UnmappedFieldError, elastic_field
+from sigma_lambda_layer.fields.elastic import (
+    DATASET,
+    INDEX_PATTERN,
+    UnmappedFieldError,
+    elastic_field,
+    presence_field,
+)
 
 PIPELINE_ID = "aws_cloudtrail_elastic"
 
@@ -54,11 +62,20 @@ class CloudTrailToElasticFieldsTransformation(FieldMappingTransformationBase):
     def apply_detection_item(
         self, detection_item: SigmaDetectionItem
     ) -> SigmaDetection | SigmaDetectionItem | None:
+        original = detection_item.field
         try:
             result = super().apply_detection_item(detection_item)
         except UnsupportedFieldError as e:
             e.source = detection_item.source
             raise
+        if (
+            isinstance(result, SigmaDetectionItem)
+            and original is not None
+            and (presence := presence_field(original)) is not None
+            and result.value
+            and all(isinstance(v, (SigmaNull, SigmaExists)) for v in result.value)
+        ):
+            result.field = presence
         if (
             isinstance(result, SigmaDetectionItem)
             and result.field == "source.address"
