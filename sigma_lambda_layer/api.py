@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sigma_lambda_layer.display import ResultDisplay, ResultsDisplay
 from sigma_lambda_layer.errors import (
     ConversionError,
     Location,
@@ -32,7 +33,7 @@ RuleInput = Any
 
 
 @dataclass
-class ConversionResult:
+class ConversionResult(ResultDisplay):
     """One rule converted (or not) for one target and format."""
 
     path: str | None
@@ -76,7 +77,7 @@ class ConversionResult:
         return self.output if isinstance(self.output, str) else json.dumps(self.output, indent=2)
 
 
-class ConversionResults(list[ConversionResult]):
+class ConversionResults(ResultsDisplay, list[ConversionResult]):
     """The results of one :func:`convert` call, in rule order then target order."""
 
     def __init__(
