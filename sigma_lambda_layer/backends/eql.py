@@ -16,9 +16,15 @@ regard for events that lack the field. This subclass keeps its output formats an
   (``WildcardQuery.toAutomaton``; QL ``WildcardPattern``). Values holding a literal ``*``, ``?`` or ``\\`` are
   therefore matched with a Lucene regexp instead, whose escaping is documented.
 * "Comparing fields": EQL cannot compare a field to another field, so ``|fieldref`` is an error.
-* Flattened fields (``aws.cloudtrail.flattened.*``) cannot be used in EQL: EQL rejects fields of type
-  ``flattened`` (elastic/elasticsearch#101985, "Cannot use field [...] with unsupported type [flattened]") and
-  the QL index resolver marks every sub-field under an unsupported type as unsupported (#50823).
+* Flattened fields (``aws.cloudtrail.flattened.*``, where ``requestParameters.X`` and friends live) cannot
+  be used in EQL: EQL maps ``flattened`` to its UNSUPPORTED type and its verifier rejects such fields
+  ("Cannot use field [...] with unsupported type [flattened]", elastic/elasticsearch#101985); the QL
+  ``IndexResolver`` marks every field below an unsupported parent as unsupported too (#50823), and keyed
+  sub-fields are not in ``field_caps`` at all, so ``?field`` (optional field) would read them as null and
+  silently match nothing. They are an error naming the field.
+* A value test on a whole free-form object (``requestParameters|contains: x``) is an error: Sigma compares
+  values with scalars only, so the rule matches no event, while the integration's ``Map.toString()`` keyword
+  (``aws.cloudtrail.request_parameters``) would match the object's text: a different rule.
 * Negation: the EQL reference does not define ``not`` over a missing value, so a negated comparison is
   written ``(?field == null or not <comparison>)``; ``?`` marks the field optional ("Optional fields").
 """
@@ -28,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sigma.backends.elasticsearch import EqlBackend
 from sigma.conditions import (
@@ -57,12 +63,18 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+from sigma_lambda_layer.fields.elastic import SUBTREES
 
 #: The data stream of Elastic's AWS integration, CloudTrail data set.
 CLOUDTRAIL_INDEX = "logs-aws.cloudtrail-*"
 
 #: Prefix of the integration's ``flattened`` copies of requestParameters, responseElements, ...
 FLATTENED_PREFIX = "aws.cloudtrail.flattened."
+
+#: The ``Map.toString()`` keyword fields of the free-form objects (``requestParameters`` and friends).
+OBJECT_TEXT_FIELDS: Final[frozenset[str]] = frozenset(
+    s.string_field for s in SUBTREES.values() if s.string_field is not None
+)
 
 #: Characters with a meaning in Lucene regexps (Query DSL "Regular expression syntax", reserved characters,
 #: plus the optional operators ``# @ & < > ~`` that ``flags: ALL`` enables). A backslash makes any of them
@@ -408,12 +420,23 @@ def quote_string(text: str) -> str:
 
 
 def check_field(field: str) -> None:
-    """Reject fields the Elastic query languages cannot read (``flattened`` sub-fields)."""
+    """Reject fields EQL cannot read (``flattened`` fields and their keyed sub-fields)."""
     if field.startswith(FLATTENED_PREFIX) or field + "." == FLATTENED_PREFIX:
         raise UnsupportedFieldError(
-            f"field {field!r} is a sub-field of a 'flattened' field, which EQL and ES|QL cannot query",
-            hint="use the lucene target, or match the whole keyword string "
-            "(aws.cloudtrail.request_parameters and friends) with |contains",
+            f"field {field!r} is a 'flattened' field (or a key of one), which EQL cannot query: EQL treats "
+            "the flattened type as unsupported (elastic/elasticsearch#101985)",
+            hint="use the esql target (Elasticsearch 9.5 or later, FIELD_EXTRACT) or the lucene target",
+        )
+
+
+def refuse_whole_object(field: str, what: str) -> None:
+    """A value test on a whole free-form object never matches in Sigma (values are compared with scalars),
+    while the object's ``Map.toString()`` keyword would match its text: refuse rather than change the rule."""
+    if field in OBJECT_TEXT_FIELDS:
+        raise UnsupportedConstructError(
+            f"{what} on {field!r}: CloudTrail holds a JSON object in this field, and Sigma compares values "
+            "with scalars only, so the rule as written matches no event",
+            hint="test a key of the object (requestParameters.<key>) instead",
         )
 
 
@@ -421,8 +444,13 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@]*(\.[A-Za-z_@][A-Za-z0-9_@]*)
 
 
 def quote_field(field: str) -> str:
-    """A field name, in backticks (inner backticks doubled) unless it is a plain dotted identifier."""
+    """A field name EQL can read, quoted by :func:`quote_name`."""
     check_field(field)
+    return quote_name(field)
+
+
+def quote_name(field: str) -> str:
+    """A field name, in backticks (inner backticks doubled) unless it is a plain dotted identifier."""
     if _IDENTIFIER.match(field):
         return field
     return "`" + field.replace("`", "``") + "`"
@@ -467,6 +495,7 @@ class CloudTrailEqlBackend(EqlBackend):
 
     def _string_match(self, field: str, values: list[SigmaString], cased: bool) -> str:
         """One comparison of ``field`` with one or more (OR-ed) string values."""
+        refuse_whole_object(field, f"a string match ({', '.join(repr(str(v)) for v in values)})")
         f = quote_field(field)
         patterns = [StringPattern.of(v) for v in values]
         # A literal *, ? or \ cannot be written portably in a ':'/like wildcard pattern: use a regexp.
@@ -525,6 +554,7 @@ class CloudTrailEqlBackend(EqlBackend):
     ) -> str:
         value = cond.value
         assert isinstance(value, SigmaRegularExpression)
+        refuse_whole_object(cond.field, "a regular expression (|re)")
         flags = value.flags
         regexp = to_lucene_regexp(
             str(value.regexp),
@@ -534,34 +564,49 @@ class CloudTrailEqlBackend(EqlBackend):
         op = "regex~" if SigmaRegularExpressionFlag.IGNORECASE in flags else "regex"
         return f"{quote_field(cond.field)} {op} {quote_string(regexp)}"
 
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        refuse_whole_object(cond.field, f"the number {cond.value}")
+        return str(super().convert_condition_field_eq_val_num(cond, state))
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        refuse_whole_object(cond.field, f"the boolean {cond.value}")
+        return str(super().convert_condition_field_eq_val_bool(cond, state))
+
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         assert isinstance(cond.value, SigmaCIDRExpression)
         return f"cidrMatch({quote_field(cond.field)}, {quote_string(str(cond.value.network))})"
 
+    def presence_test(self, field: str, present: bool) -> str:
+        """``?f != null`` / ``?f == null`` (shared with :func:`negate`)."""
+        template = self.not_null_expression if present else self.null_expression
+        return template.format(field=quote_field(field))
+
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self.null_expression.format(field=quote_field(cond.field))
+        return self.presence_test(cond.field, present=False)
 
     def convert_condition_field_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self.not_null_expression.format(field=quote_field(cond.field))
+        return self.presence_test(cond.field, present=True)
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self.null_expression.format(field=quote_field(cond.field))
+        return self.presence_test(cond.field, present=False)
 
     def convert_condition_field_eq_val_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         assert isinstance(cond.value, SigmaExists)
-        if cond.value.exists:
-            return self.convert_condition_field_exists(cond, state)
-        return self.convert_condition_field_not_exists(cond, state)
+        return self.presence_test(cond.field, present=cond.value.exists)
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:
         raise SigmaFeatureNotSupportedByBackendError(
@@ -596,7 +641,7 @@ class CloudTrailEqlBackend(EqlBackend):
 def negate(backend: Any, node: Any, state: ConversionState) -> str:
     """Convert ``not node`` so that a comparison on a missing field counts as false before negation.
 
-    ``backend`` supplies ``convert_condition`` (positive form), ``null_expression``, ``not_null_expression``,
+    ``backend`` supplies ``convert_condition`` (positive form), ``presence_test``, ``null_expression``,
     ``negation_expression`` and ``decide_convert_condition_as_in_expression``. Shared by EQL and ES|QL.
     """
 
@@ -624,10 +669,9 @@ def negate(backend: Any, node: Any, state: ConversionState) -> str:
                 state,
             )
         if isinstance(value, SigmaNull):
-            return backend.not_null_expression.format(field=backend.escape_and_quote_field(field))
+            return str(backend.presence_test(field, present=True))
         if isinstance(value, SigmaExists):
-            template = backend.null_expression if value.exists else backend.not_null_expression
-            return template.format(field=backend.escape_and_quote_field(field))
+            return str(backend.presence_test(field, present=not value.exists))
     else:
         raise SigmaFeatureNotSupportedByBackendError(
             f"cannot negate a {type(node).__name__} in this target", source=getattr(node, "source", None)

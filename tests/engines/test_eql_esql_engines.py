@@ -7,16 +7,15 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError
 
 from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend
 from sigma_lambda_layer.backends.esql import CloudTrailEsqlBackend
 from sigma_lambda_layer.evaluator.rule import evaluate
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from sigma_lambda_layer.views.elastic import elastic_view
-from tests.corpus import FOUNDING_RULE, aws_rule_paths, cloudtrail_records, requires_corpus
+from tests.corpus import FOUNDING_RULE, cloudtrail_records, requires_corpus
 from tests.engines.eql_engine import EngineError, lucene_regexp_matches, run_eql
-from tests.engines.esql_engine import run_esql
+from tests.engines.esql_engine import parse_where, run_esql
 
 DOCS: list[dict[str, Any]] = [
     {"event": {"provider": "lambda.amazonaws.com", "action": "UpdateFunctionConfiguration20150331v2"}},
@@ -100,6 +99,66 @@ def test_esql_engine_rejects_what_it_does_not_model() -> None:
         run_esql("from x | where event.action ==", DOCS)
 
 
+FLAT_DOCS: list[dict[str, Any]] = [
+    {
+        "aws": {
+            "cloudtrail": {"flattened": {"request_parameters": {"attribute": "userData", "enable": False}}}
+        }
+    },
+    {
+        "aws": {
+            "cloudtrail": {
+                "flattened": {
+                    "request_parameters": {
+                        "containerDefinitions": [{"command": ["sh", "-c", "curl $URI"]}, {"command": ["ls"]}],
+                        "a": {"b": 1.5},
+                        "a.c": "dotted",
+                    }
+                }
+            }
+        }
+    },
+    {"event": {"action": "X"}},
+]
+ROOT = "aws.cloudtrail.flattened.request_parameters"
+
+
+def _fe(key: str) -> str:
+    return f'FIELD_EXTRACT({ROOT}, "{key}")'
+
+
+def test_esql_engine_field_extract_reads_flattened_leaves() -> None:
+    assert run_esql(f'from x | where {_fe("attribute")} == "userData"', FLAT_DOCS) == {0}
+    assert run_esql(f'from x | where {_fe("enable")} == "false"', FLAT_DOCS) == {0}  # booleans as text
+    assert run_esql(f'from x | where {_fe("a.b")} == "1.5"', FLAT_DOCS) == {1}  # nested objects: dotted keys
+    assert run_esql(f'from x | where {_fe("a.c")} == "dotted"', FLAT_DOCS) == {1}  # dotted keys as written
+    assert run_esql(f"from x | where {_fe('a')} IS NULL", FLAT_DOCS) == {0, 1, 2}  # an object reads as null
+    assert run_esql(f"from x | where {ROOT} IS NOT NULL", FLAT_DOCS) == {0, 1}
+
+
+def test_esql_engine_field_extract_arrays_are_multivalued() -> None:
+    command = _fe("containerDefinitions.command")
+    assert run_esql(f'from x | where {command} == "ls"', FLAT_DOCS) == set()  # multivalued: null
+    assert run_esql(f'from x | where MV_CONTAINS({command}, "ls")', FLAT_DOCS) == {1}
+    assert run_esql(f'from x | where not MV_CONTAINS({command}, "ls")', FLAT_DOCS) == {0, 2}
+    assert run_esql(f'from x | where MV_CONTAINS(TO_LOWER({command}), "sh")', FLAT_DOCS) == {1}
+    assert run_esql(f'from x | where MV_CONCAT({command}, "\\n") like "*curl $uri*"', FLAT_DOCS) == set()
+    assert run_esql(
+        f'from x | where TO_LOWER(MV_CONCAT({command}, "\\n")) like "*curl $uri*"', FLAT_DOCS
+    ) == {1}
+
+
+def test_esql_engine_flattened_roots_only_through_field_extract() -> None:
+    with pytest.raises(EngineError, match="sub-field"):
+        run_esql(f'from x | where {ROOT}.attribute == "userData"', FLAT_DOCS)
+    with pytest.raises(EngineError, match="flattened root"):
+        run_esql(f'from x | where TO_LOWER({ROOT}) == "x"', FLAT_DOCS)
+    with pytest.raises(EngineError, match="must be flattened"):
+        run_esql('from x | where FIELD_EXTRACT(event.action, "k") IS NULL', FLAT_DOCS)
+    with pytest.raises(EngineError, match=r"9\.4"):
+        parse_where(f"from x | where {_fe('k')} IS NULL", stack_version="9.4.0")
+
+
 def _query(backend: type, text: str) -> str:
     return str(backend(aws_cloudtrail_elastic()).convert(SigmaCollection.from_yaml(text))[0])
 
@@ -128,35 +187,3 @@ def test_eql_esql_founding_rule_finds_the_real_lambda_record() -> None:
     assert real in eql_hits
     assert real in esql_hits
     assert eql_hits == esql_hits == expected
-
-
-@requires_corpus
-def test_eql_esql_sigmahq_rules_match_what_the_evaluator_matches() -> None:
-    """Every SigmaHQ AWS rule both targets convert finds exactly the records the reference evaluator finds.
-
-    Known differences come from the Elastic view, not the query syntax: listed, and kept failing if they
-    change (so a fix or a new difference is noticed)."""
-    records, docs = _corpus()
-    # Differences of the stored document, not of the query: the ingest pipeline drops empty values, so
-    # errorCode "" becomes a missing field that `errorCode: null` matches (record 565); requestParameters|contains
-    # reads the Map.toString() keyword, which holds nested values the evaluator does not search (record 677).
-    known = {
-        "aws_cloudtrail_bucket_deleted.yml",
-        "aws_disable_bucket_versioning.yml",
-    }
-    differences = []
-    for path in aws_rule_paths():
-        text = path.read_text()
-        rule = SigmaCollection.from_yaml(text).rules[0]
-        expected = {i for i, r in enumerate(records) if evaluate(rule, r)}
-        for name, backend in (("eql", CloudTrailEqlBackend), ("esql", CloudTrailEsqlBackend)):
-            try:
-                query = _query(backend, text)
-            except SigmaError:
-                continue
-            hits = run_eql(query, docs, cased=True) if name == "eql" else run_esql(query, docs)
-            if hits != expected:
-                differences.append(f"{path.name} [{name}]: expected {sorted(expected)}, got {sorted(hits)}")
-    unexpected = [d for d in differences if d.split(" ")[0] not in known]
-    assert not unexpected, "\n".join(unexpected)
-    assert {d.split(" ")[0] for d in differences} == known
