@@ -219,7 +219,9 @@ def test_lucene_translate_regex(pattern: str, flags: set[SigmaRegularExpressionF
     assert translate_regex(regex) == expected
 
 
-@pytest.mark.parametrize("pattern", ["a(?=b)", "(a)\\1", "\\bword", "a(^b)", "a$b", "(?m)x", "a*+", "[\\S]"])
+@pytest.mark.parametrize(
+    "pattern", ["a(?=b)", "(a)\\1", "\\bword", "a(^b)", "a$b", "(?m)x", "a*+", "[\\S]", "\\w+", "[\\W]"]
+)
 def test_lucene_translate_regex_refuses(pattern: str) -> None:
     with pytest.raises(RegexTranslationError):
         translate_regex(SigmaRegularExpression(pattern))

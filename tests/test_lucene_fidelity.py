@@ -345,7 +345,7 @@ PROBES: Final[tuple[Probe, ...]] = (
     ),
     Probe(
         "re-ignorecase-classes",
-        _sel(sel={"errorMessage|re|i": r"(?:deni|refus)ed\s+\w+[^a-z]$"}),
+        _sel(sel={"errorMessage|re|i": r"(?:deni|refus)ed\s+[a-z0-9_]+[^a-z]$"}),
         _values(
             "errorMessage",
             "Access DENIED  user1",
@@ -366,6 +366,7 @@ PROBES: Final[tuple[Probe, ...]] = (
         _sel(sel={"eventName|re": "^Get|List$|Describe"}),
         _values("eventName", "GetUser", "xGet", "UsersList", "ListUsers", "xDescribex", "get"),
     ),
+    Probe("re-word-class", _sel(sel={"eventName|re": r"Get\w+"}), refused="`\\|re` constructs"),
     Probe(
         "re-refused",
         _sel(sel={"eventName|re": r"\bGet"}),

@@ -374,6 +374,7 @@ class _RegexTranslator:
             raise self.fail("a trailing backslash")
         e = self.p[self.i + 1]
         if e in _PY_CLASS_ESCAPES:
+            self._refuse_word_class(e)
             self.i += 2
             negated, name = _PY_CLASS_ESCAPES[e]
             return ("[^" if negated else "[") + _class_body(set(_unicode_class(name))) + "]"
@@ -393,6 +394,16 @@ class _RegexTranslator:
         if e.isalnum():
             raise self.fail(f"the escape \\{e}")
         return e
+
+    def _refuse_word_class(self, escape: str) -> None:
+        """Python's ``\\w`` is every Unicode letter and digit: some 700 ranges, whose automaton next to ``.*``
+        takes Lucene seconds per query. An ASCII class instead would silently change the meaning."""
+        if escape in "wW":
+            raise RegexTranslationError(
+                f"regular expression {self.p!r}: \\{escape} means every Unicode letter and digit in Python, "
+                "too large a class for a Lucene regexp",
+                hint="write the class you mean, e.g. [A-Za-z0-9_]",
+            )
 
     def _hex(self, n: int) -> str:
         digits = self.p[self.i : self.i + n]
@@ -450,6 +461,7 @@ class _RegexTranslator:
             return c
         e = self.p[self.i + 1 : self.i + 2]
         if e in _PY_CLASS_ESCAPES:
+            self._refuse_word_class(e)
             negated, name = _PY_CLASS_ESCAPES[e]
             if negated:
                 raise self.fail(f"\\{e} inside a character class")
