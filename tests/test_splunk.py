@@ -156,7 +156,7 @@ def test_splunk_cidr() -> None:
 
 def test_splunk_exists() -> None:
     assert convert(sel("errorCode|exists: true", "errorMessage|exists: false")) == (
-        f"{ST} errorCode=* NOT errorMessage=*"
+        f'{ST} (errorCode=* NOT errorCode="null") (NOT errorMessage=* OR errorMessage="null")'
     )
 
 

@@ -58,6 +58,11 @@ EXCEPTIONS: dict[str, str] = {
         "evaluator and the view both lack it, so the selection never matches either. Agreement on such a "
         "rule is vacuous; the test requires the field in the query and no corpus match, so a change shows."
     ),
+    "text null": (
+        "Splunk extracts a JSON null as the text null (views/splunk.py), so a field holding the string "
+        "'null' cannot be told from a JSON null: exists, exists: false and null treat both as null. JSON "
+        "nulls are common in CloudTrail, the string 'null' is not; the test pins this reading."
+    ),
 }
 
 
@@ -290,3 +295,30 @@ def test_splunk_fidelity_no_command_injection() -> None:
             records = make_records("userAgent", [value, "x"])
             got = run_spl(query, [splunk_view(r) for r in records], strict=True)
             assert got == ({0} if condition != "not sel" else {1}), query
+
+
+def test_splunk_fidelity_json_null() -> None:
+    """exists / exists: false / null agree with the evaluator on JSON null; the text 'null' is the exception."""
+    records: tuple[dict[str, Any], ...] = (
+        {"errorCode": None},
+        {},
+        {"errorCode": "AccessDenied"},
+        {"errorCode": ""},
+        {"errorCode": "null"},
+    )
+    views = [splunk_view(r) for r in records]
+    for detection, condition in (
+        ("errorCode|exists: true", "sel"),
+        ("errorCode|exists: false", "sel"),
+        ("errorCode: null", "sel"),
+        ("errorCode|exists: true", "not sel"),
+        ("errorCode: null", "sel or other"),
+    ):
+        field, value = detection.split(": ")
+        text = rule_yaml(
+            field.split("|")[0], field[len(field.split("|")[0]) :], yaml.safe_load(value), condition
+        )
+        got = run_spl(to_spl(text), views, strict=True)
+        want = expected_matches(SigmaRule.from_yaml(text), records)
+        assert got - {4} == want - {4}, (detection, condition, got, want)
+        assert (4 in got) == (0 in got), "the text 'null' reads as a JSON null (EXCEPTIONS)"

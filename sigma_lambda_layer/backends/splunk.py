@@ -206,7 +206,11 @@ class CloudTrailSplunkBackend(SplunkBackend):
 
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
+    # Splunk extracts a JSON null as the text "null" (views/splunk.py), while Sigma's exists means "holds a
+    # non-null value" and exists: false is null: all three read "null" as null, consistently.
     field_null_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
+    field_exists_expression: ClassVar[str] = '({field}=* NOT {field}="null")'
+    field_not_exists_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
     cidr_expression: ClassVar[str] = "{field}={value}"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
