@@ -129,7 +129,8 @@ def load_inputs() -> Inputs:
     """Rules and records of the table, in a stable order."""
     notes: list[str] = []
     records: list[Record] = []
-    rule_paths = sorted(OUR_RULES.glob("*.yml"))
+    # ``*.tests.yml`` beside a rule are its unit tests (records with verdicts), read by the pack loader.
+    rule_paths = sorted(p for p in OUR_RULES.glob("*.yml") if not p.name.endswith(".tests.yml"))
     if CLOUDTRAIL.is_dir() and AWS_RULES.is_dir():
         records += _corpus_records()
         rule_paths += sorted(AWS_RULES.glob("*.yml"))
@@ -182,6 +183,10 @@ class Query:
 
 
 EngineResult = set[int] | Exception
+
+
+class EngineRefusal(Exception):
+    """The engine refused a query; carries the original error's type and message as text."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +277,8 @@ def _run_lucene(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
         parts = flat[position : position + len(query.texts)]
         position += len(query.texts)
         errors = [p for p in parts if isinstance(p, LuceneQueryError)]
-        results.append(errors[0] if errors else set().union(*parts))
+        hits = [p for p in parts if not isinstance(p, LuceneQueryError)]
+        results.append(errors[0] if errors else set().union(*hits))
     return results
 
 
@@ -361,7 +367,7 @@ def _cased(text: str) -> bool:
             yield from node.value
 
     try:
-        rule = SigmaCollection.from_yaml(text).rules[0]
+        rule: Any = SigmaCollection.from_yaml(text).rules[0]
         values = [v for d in rule.detection.detections.values() for v in walk(d)]
     except Exception:
         return False
@@ -536,7 +542,7 @@ def oracle() -> dict[str, set[int] | str]:
     out: dict[str, set[int] | str] = {}
     for rule in inputs.rules:
         try:
-            evaluator = RuleEvaluator(SigmaCollection.from_yaml(rule.text).rules[0])
+            evaluator = RuleEvaluator(SigmaCollection.from_yaml(rule.text).rules[0])  # type: ignore[arg-type]
             out[rule.key] = {i for i, r in enumerate(inputs.records) if evaluator.matches(r.data)}
         except Exception as exc:
             out[rule.key] = f"{type(exc).__name__}: {exc}"
@@ -586,7 +592,7 @@ def _cells(target: str, compiled: list[Compiled], results: dict[int, EngineResul
             continue
         got = results[index]
         if isinstance(got, Exception):
-            cells.append(Cell(rule.key, target, "rejected", query, f"{type(got).__name__}: {got}"))
+            cells.append(Cell(rule.key, target, "rejected", query, str(got)))
             continue
         positives = sum(
             1 for lab in rule.labels if lab.verdict and (lab.record in got) == (lab.record in truth)
@@ -633,8 +639,8 @@ def _run_target(target: str, stock: bool) -> TargetRun:
     todo = [(i, c.query) for i, c in enumerate(compiled) if c.query is not None]
     found = engine.run([q for _, q in todo], views(target)[0])
     # Exceptions may not survive the trip back from a worker process: keep their text only.
-    results = {
-        i: (RuntimeError(f"{type(r).__name__}: {r}") if isinstance(r, Exception) else r)
+    results: dict[int, EngineResult] = {
+        i: (EngineRefusal(f"{type(r).__name__}: {r}") if isinstance(r, Exception) else r)
         for (i, _), r in zip(todo, found, strict=True)
     }
     run.cells = _cells(target, compiled, results)
@@ -745,10 +751,10 @@ def _score_row(run: TargetRun, *, stock: bool = False) -> str:
     c = run.counts()
     if stock:
         wrong = c["disagree"] + c["indistinguishable"] + c["bad-error"]
-        values = (c["agree"], c["error"], wrong, c["rejected"], agreement(run))
-        return "".join(f"{v:>10}" for v in values)
-    values = (c["agree"], c["error"], c["disagree"], c["indistinguishable"], c["bad-error"], c["rejected"])
-    return "".join(f"{v:>{w}}" for v, w in zip((*values, agreement(run)), _WIDTHS, strict=True))
+        short = (c["agree"], c["error"], wrong, c["rejected"], agreement(run))
+        return "".join(f"{v:>10}" for v in short)
+    counts = (c["agree"], c["error"], c["disagree"], c["indistinguishable"], c["bad-error"], c["rejected"])
+    return "".join(f"{v:>{w}}" for v, w in zip((*counts, agreement(run)), _WIDTHS, strict=True))
 
 
 def failure_table(run: FidelityRun, target: str) -> str:

@@ -54,7 +54,7 @@ def test_fidelity_probe_records_hit_what_they_aim_at() -> None:
     give it (this checks the probes, and the evaluator on the constructs the probes exercise)."""
     wrong = []
     for probe in probes():
-        evaluator = RuleEvaluator(SigmaCollection.from_yaml(probe.rule).rules[0])
+        evaluator = RuleEvaluator(SigmaCollection.from_yaml(probe.rule).rules[0])  # type: ignore[arg-type]
         for record in probe.records:
             if evaluator.matches(record.record) != (record.intent == "match"):
                 wrong.append(f"{record.name}: meant {record.intent}")
