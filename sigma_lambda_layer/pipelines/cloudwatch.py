@@ -12,10 +12,11 @@ logs). So raw CloudTrail names are kept, except in two cases this pipeline rewri
   ``not`` over it is wrongly true). The alternative, a regex over ``@message``, cannot be scoped to the array
   and so would match values anywhere in the record.
 - **Whole objects** (a free-form subtree root such as ``requestParameters``, or a parent of fixed fields such
-  as ``userIdentity``): Logs Insights has no field for an object, only for its leaves, so the value is
-  searched in ``@message``, the record's JSON text. This is broader than the object: it matches the value
-  anywhere in the record. It is what SigmaHQ rules like ``requestParameters|contains: 'Suspended'`` are
-  written for.
+  as ``userIdentity``) are refused with a clear error. Sigma compares values with strings, and an object is
+  not one: the reference evaluator never matches it, and the rule can never fire as written (SigmaHQ's
+  ``requestParameters|contains: 'Suspended'``; see docs/findings.md, F2). Logs Insights has no field for an
+  object anyway; searching ``@message`` instead would match the value anywhere in the record, a different
+  and broader rule. Name the sub-field (``requestParameters.versioningConfiguration.status``).
 
 The log group(s) are a backend option (``log_group``), not pipeline state: a CloudTrail trail delivers to a
 group the user named, so there is no default to guess.
@@ -31,13 +32,12 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import RuleFailureTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 
+from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FREE_FORM, array_prefixes
 
 PIPELINE_ID = "aws_cloudtrail_cloudwatch"
 #: Default number of array elements searched (backend option ``array_elements``).
 DEFAULT_ARRAY_ELEMENTS = 5
-#: Where a whole JSON object is searched: the raw record text.
-MESSAGE_FIELD = "@message"
 
 _OBJECTS: frozenset[str] = (
     frozenset(
@@ -50,7 +50,11 @@ _OBJECTS: frozenset[str] = (
 def logs_insights_fields(field: str, elements: int = DEFAULT_ARRAY_ELEMENTS) -> str | list[str]:
     """The Logs Insights field(s) a CloudTrail field name stands for (a list means: any of them)."""
     if field in _OBJECTS:
-        return MESSAGE_FIELD
+        raise UnsupportedFieldError(
+            f"CloudTrail field {field!r} is a JSON object, not a value: Sigma matches values against strings, "
+            "so the rule cannot match it as written",
+            hint=f"name the sub-field that holds the value, e.g. {field}.<key>",
+        )
     prefixes = array_prefixes(field)
     if not prefixes:
         return field
