@@ -115,7 +115,7 @@ def parse_text(text: str, path: str) -> LoadedFile:
         raise RuleLoadError(
             f"invalid YAML: {problem}",
             location=Location(path, line, column),
-            hint="check indentation, quoting and that every key appears once",
+            hint=_yaml_hint(problem),
         ) from None
     except yaml.YAMLError as exc:
         raise RuleLoadError(f"invalid YAML: {exc}", location=Location(path)) from None
@@ -137,6 +137,17 @@ def parse_text(text: str, path: str) -> LoadedFile:
     if not any(doc is not None for doc in documents):
         raise RuleLoadError("file holds no Sigma rule (empty YAML)", location=Location(path))
     return LoadedFile(path=path, text=text, documents=documents)
+
+
+def _yaml_hint(problem: str) -> str:
+    if "constructor for the tag" in problem:
+        return (
+            "YAML tags (!!python/..., !custom) are refused: rules are read with a safe loader that builds "
+            "only plain maps, lists, strings and numbers"
+        )
+    if "nesting depth" in problem:
+        return f"flatten the rule; Sigma rules need only a few levels (limit {MAX_DEPTH})"
+    return "check indentation, quoting and that every key appears once"
 
 
 def decode(data: bytes, path: str) -> str:
@@ -265,6 +276,59 @@ def load(inputs: Sequence[Any] | Any, *, stdin_text: str | None = None) -> LoadR
 # --- locating problems after the fact -------------------------------------------------------------------
 
 _QUOTED = re.compile(r"""['"]([^'"\n]{1,200})['"]""")
+#: pyparsing's position suffix in pySigma condition errors: ``(at char 18), (line:1, col:19)``.
+_CONDITION_POSITION = re.compile(r"\(at char (\d+)\)")
+#: Top-level rule keys that pySigma names in plain words ("Sigma rule title must be a string").
+_RULE_KEYS: Final = (
+    "title",
+    "id",
+    "related",
+    "status",
+    "description",
+    "references",
+    "author",
+    "date",
+    "modified",
+    "tags",
+    "logsource",
+    "detection",
+    "fields",
+    "falsepositives",
+    "level",
+    "scope",
+    "taxonomy",
+    "correlation",
+    "filter",
+)
+
+#: Hints for pySigma's messages (pySigma gives none), by a word or phrase the message contains.
+_HINTS: Final = (
+    (
+        "unknown modifier",
+        "check the spelling; modifiers are listed at https://sigmahq.io/docs/basics/modifiers",
+    ),
+    ("not defined in detections", "define the selection under detection, or fix its name in the condition"),
+    ("not defined", "define the selection under detection, or fix its name in the condition"),
+    ("at least one condition", "add 'condition:' under detection, e.g. 'condition: selection'"),
+    ("expected", "check the condition syntax: selection names joined by and/or/not, brackets balanced"),
+    ("must be a valid yaml map", "this section is a mapping of keys to values, not a list or a scalar"),
+    ("must be a string", "quote the value, or give text instead of a number, list or null"),
+    ("must have a title", "add a 'title:' line with a short description of what the rule detects"),
+    ("logsource", "the rule needs 'logsource:' with product: aws and service: cloudtrail"),
+    ("identifier", "rule ids are UUIDs, e.g. from python -c 'import uuid; print(uuid.uuid4())'"),
+    ("date", "dates are written YYYY-MM-DD"),
+    ("status", "status is one of stable, test, experimental, deprecated, unsupported"),
+    ("level", "level is one of informational, low, medium, high, critical"),
+)
+
+
+def hint_for(message: str) -> str | None:
+    """A hint for a pySigma error message (pySigma errors carry none), or None."""
+    lowered = message.lower()
+    for phrase, hint in _HINTS:
+        if phrase in lowered:
+            return hint
+    return None
 
 
 def _document_line(text: str, index: int) -> int:
@@ -316,6 +380,16 @@ def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int 
     visit(root)
     tokens = _QUOTED.findall(message)
     lowered = message.lower()
+    top: dict[str, yaml.Node] = {}
+    if isinstance(root, yaml.MappingNode):
+        top = {str(k.value): v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+    conditions = _condition_nodes(top.get("detection"))
+    position = _CONDITION_POSITION.search(message)
+    if position and conditions:
+        # A condition that does not parse: point at the character pyparsing stopped at.
+        first = conditions[0]
+        offset = int(position.group(1)) + (1 if first.style in ("'", '"') else 0)
+        return first.start_mark.line + 1, first.start_mark.column + 1 + offset
     for token in tokens:
         for key, node in keys:
             if key == token or token in key.split("|"):
@@ -324,6 +398,14 @@ def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int 
         for value, node in values:
             if value == token:
                 return node.start_mark.line + 1, node.start_mark.column + 1
+    # A selection name used inside a longer condition ("selection and filter").
+    for token in tokens:
+        word = re.compile(rf"(?<![\w*]){re.escape(token)}(?![\w*])")
+        for condition in conditions:
+            match = word.search(str(condition.value))
+            if match and "\n" not in str(condition.value)[: match.start()]:
+                quote = 1 if condition.style in ("'", '"') else 0
+                return condition.start_mark.line + 1, condition.start_mark.column + 1 + quote + match.start()
     # A target's own field name (``aws.cloudtrail.flattened.request_parameters.layers``) still ends with the
     # rule's last path segment (``requestParameters.layers``), modulo case and underscores.
     for token in tokens:
@@ -332,9 +414,39 @@ def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int 
             for key, node in keys:
                 if _segment(key.split("|")[0].rsplit(".", 1)[-1]) == tail:
                     return node.start_mark.line + 1, node.start_mark.column + 1
-    for section in ("condition", "detection", "logsource"):
-        if section in lowered:
-            for key, node in keys:
-                if key == section:
+    if "condition" in lowered and conditions:
+        return conditions[0].start_mark.line + 1, conditions[0].start_mark.column + 1
+    # A top-level section named in words ("Sigma rule title must be a string", "... at least one condition"
+    # when the rule has no condition: the detection it belongs in).
+    words = set(re.findall(r"[a-z]+", lowered))
+    if "condition" in words:
+        words.add("detection")
+    for key in top:
+        if key.lower() in words and key in _RULE_KEYS:
+            for name, node in keys:
+                if name == key and node.start_mark.line == _key_line(root, key):
                     return node.start_mark.line + 1, node.start_mark.column + 1
     return root.start_mark.line + 1, None
+
+
+def _key_line(root: yaml.Node, key: str) -> int | None:
+    """0-based line of top-level ``key`` in ``root`` (the same key may also appear deeper)."""
+    if isinstance(root, yaml.MappingNode):
+        for k, _ in root.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                line: int = k.start_mark.line
+                return line
+    return None
+
+
+def _condition_nodes(detection: yaml.Node | None) -> list[yaml.ScalarNode]:
+    """The scalar node(s) of ``detection.condition`` (a string, or a list of strings)."""
+    if not isinstance(detection, yaml.MappingNode):
+        return []
+    for k, v in detection.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == "condition":
+            if isinstance(v, yaml.ScalarNode):
+                return [v]
+            if isinstance(v, yaml.SequenceNode):
+                return [n for n in v.value if isinstance(n, yaml.ScalarNode)]
+    return []
