@@ -188,6 +188,7 @@ def run_rule_tests(
 ) -> list[RuleTestReport]:
     """Evaluate every rule's tests with the reference evaluator."""
     from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRule
 
     from sigma_lambda_layer.evaluator import RuleEvaluator
 
@@ -203,7 +204,12 @@ def run_rule_tests(
         try:
             cases = load_cases(tests_path, corpus)
             collection = SigmaCollection.from_yaml(rule_path.read_text(encoding="utf-8"))
-            evaluators = [RuleEvaluator(rule) for rule in collection.rules]
+            evaluators = [RuleEvaluator(rule) for rule in collection.rules if isinstance(rule, SigmaRule)]
+            if len(evaluators) != len(collection.rules):
+                raise RuleLoadError(
+                    "rule tests need plain Sigma rules; correlation rules cannot be evaluated on single events",
+                    location=Location(str(rule_path)),
+                )
         except Exception as exc:  # a located error for this rule; the other rules still run
             report.error = str(exc)
             continue

@@ -22,4 +22,6 @@ python -m pip install -q ".[test]"
 python -m pip install -q --ignore-requires-python "detection-rules-esql-py>=0.1,<0.2"
 
 ruff check sigma_lambda_layer tests benchmarks
+ruff format --check sigma_lambda_layer
+mypy sigma_lambda_layer
 python -m pytest -q -p no:cacheprovider "$@"

@@ -34,7 +34,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sigma.conditions import (
     ConditionAND,
@@ -47,7 +47,11 @@ from sigma.conditions import (
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
-from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationConditionOperator,
+    SigmaCorrelationRule,
+)
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
@@ -119,7 +123,7 @@ def regex_literal_body(value: SigmaString) -> tuple[str, bool, bool]:
     emitting ``[\\s\\S]*``, which keeps ``contains``/``startswith``/``endswith`` short and readable.
     ``[\\s\\S]`` rather than ``.`` because Sigma's ``*`` also spans newlines.
     """
-    parts = list(value)
+    parts: list[Any] = list(cast(Any, value))  # SigmaString iterates character by character
     start = end = True
     while parts and parts[0] == SpecialChars.WILDCARD_MULTI:
         parts.pop(0)
@@ -281,27 +285,27 @@ class LogsInsightsBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        return self._guard(field, self._string_expr(field, cond.value, cased=False))
+        return self._guard(field, self._string_expr(field, cast(SigmaString, cond.value), cased=False))
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        value: SigmaCasedString = cond.value
+        value = cast(SigmaCasedString, cond.value)
         return self._guard(field, self._string_expr(field, value, cased=True))
 
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        value: SigmaNumber = cond.value
+        value = cast(SigmaNumber, cond.value)
         return self._guard(field, f"{field} = {value.number}")
 
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        value: SigmaBool = cond.value
+        value = cast(SigmaBool, cond.value)
         return self._guard(field, self._string_expr(field, SigmaString(str(value.boolean).lower()), False))
 
     def _regex(self, r: SigmaRegularExpression) -> str:
@@ -334,13 +338,14 @@ class LogsInsightsBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        return self._guard(field, self.re_expression.format(field=field, regex=self._regex(cond.value)))
+        regex = self._regex(cast(SigmaRegularExpression, cond.value))
+        return self._guard(field, self.re_expression.format(field=field, regex=regex))
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        value: SigmaCIDRExpression = cond.value
+        value = cast(SigmaCIDRExpression, cond.value)
         expr = self.cidr_expression.format(field=field, value=str(value.network))
         return f"({expr})" if self._negation_depth == 0 else self._guard(field, expr)
 
@@ -348,7 +353,7 @@ class LogsInsightsBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field = self._field(cond.field)
-        value: SigmaCompareExpression = cond.value
+        value = cast(SigmaCompareExpression, cond.value)
         expr = self.compare_op_expression.format(
             field=field, operator=self.compare_operators[value.op], value=value.number.number
         )
@@ -357,7 +362,7 @@ class LogsInsightsBackend(TextQueryBackend):
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        ref: SigmaFieldReference = cond.value
+        ref = cast(SigmaFieldReference, cond.value)
         if ref.starts_with or ref.ends_with:
             raise SigmaFeatureNotSupportedByBackendError(
                 "fieldref with startswith/endswith has no Logs Insights equivalent"
@@ -381,15 +386,16 @@ class LogsInsightsBackend(TextQueryBackend):
 
     # Keywords: searched in @message, the raw JSON record, as a case-insensitive substring.
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        body, _, _ = regex_literal_body(cond.value)
+        body, _, _ = regex_literal_body(cast(SigmaString, cond.value))
         return f"{self.keyword_field} =~ /(?i){body}/" if body else f"ispresent({self.keyword_field})"
 
     def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        body, _, _ = regex_literal_body(SigmaString(str(cond.value.number)))
+        body, _, _ = regex_literal_body(SigmaString(str(cast(SigmaNumber, cond.value).number)))
         return f"{self.keyword_field} =~ /{body}/"
 
     def convert_condition_val_re(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        return self.re_expression.format(field=self.keyword_field, regex=self._regex(cond.value))
+        regex = self._regex(cast(SigmaRegularExpression, cond.value))
+        return self.re_expression.format(field=self.keyword_field, regex=regex)
 
     # ------------------------------------------------------------------ query assembly
 
@@ -512,6 +518,10 @@ class LogsInsightsBackend(TextQueryBackend):
         if not exprs:
             raise SigmaFeatureNotSupportedByBackendError("correlation rule references no convertible rule")
         cond = rule.condition
+        if not isinstance(cond, SigmaCorrelationCondition):
+            raise SigmaFeatureNotSupportedByBackendError(
+                "extended (boolean) correlation conditions are not supported for Logs Insights"
+            )
         op = self._CORRELATION_OPS.get(cond.op)
         if op is None:
             raise SigmaFeatureNotSupportedByBackendError(f"correlation condition {cond.op} not supported")
@@ -530,7 +540,7 @@ class LogsInsightsBackend(TextQueryBackend):
     def convert_correlation_value_count_rule(
         self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
     ) -> list[str]:
-        fieldref = rule.condition.fieldref
+        fieldref = getattr(rule.condition, "fieldref", None)
         if not isinstance(fieldref, str):
             raise SigmaFeatureNotSupportedByBackendError("value_count needs exactly one field")
         return self._correlation(rule, lambda: f"count_distinct({self._field(fieldref)})", "value_count")

@@ -79,7 +79,8 @@ class CloudTrailToLogsInsightsFields(FieldMappingTransformationBase):
     def apply_field_name(self, field: str | None) -> str | list[str] | None:
         if field is None:  # keywords: the backend searches @message
             return None
-        elements = int(self._pipeline.vars.get("backend_array_elements") or DEFAULT_ARRAY_ELEMENTS)
+        variables = self._pipeline.vars if self._pipeline is not None else {}
+        elements = int(variables.get("backend_array_elements") or DEFAULT_ARRAY_ELEMENTS)
         mapped = logs_insights_fields(field, elements)
         return None if mapped == field else mapped
 
