@@ -123,6 +123,14 @@ def parse_text(text: str, path: str) -> LoadedFile:
         raise RuleLoadError(
             f"rule is nested deeper than {MAX_DEPTH} levels", location=Location(path)
         ) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # A scalar the safe constructor resolves but cannot build, e.g. the timestamp 2024-13-45.
+        line, column = _unbuildable_scalar(text)
+        raise RuleLoadError(
+            f"invalid YAML value: {exc}",
+            location=Location(path, line, column),
+            hint="quote the value to keep it a string (dates are written YYYY-MM-DD)",
+        ) from None
     try:
         _expanded_size(documents, MAX_EXPANDED_NODES)
     except RuleLoadError as exc:
@@ -136,7 +144,83 @@ def parse_text(text: str, path: str) -> LoadedFile:
             )
     if not any(doc is not None for doc in documents):
         raise RuleLoadError("file holds no Sigma rule (empty YAML)", location=Location(path))
+    for index, doc in enumerate(documents):
+        shape = _shape_problem(doc)
+        if shape is not None:
+            message, hint = shape
+            line, column = locate(text, message, index)
+            raise RuleLoadError(message, location=Location(path, line, column), hint=hint)
     return LoadedFile(path=path, text=text, documents=documents)
+
+
+_OF_PATTERN = re.compile(r"\b(?:1|any|all)\s+of\s+([^\s()]+)")
+
+
+def _shape_problem(doc: Any) -> tuple[str, str] | None:
+    """Shapes pySigma accepts but then crashes on, or turns into a query that matches too much.
+
+    A non-string condition makes pySigma's condition parser raise ``TypeError``; a null selection reaches
+    the backends as a bare null; and ``1 of pattern`` whose pattern names no selection parses to nothing, so
+    the backends silently drop it (a query matching every event). Each is refused here, located.
+    """
+    if not isinstance(doc, dict):
+        return None
+    rule_id = doc.get("id")
+    if rule_id is not None and not isinstance(rule_id, str):
+        return f"rule 'id' is a {type(rule_id).__name__}, not a UUID string", "rule ids are UUID strings"
+    detection = doc.get("detection")
+    if not isinstance(detection, dict):
+        return None
+    names = [k for k in detection if k != "condition"]
+    for name in names:
+        if detection[name] is None:
+            return (
+                f"selection '{name}' is empty (null)",
+                "give the selection at least one field: value, or remove it",
+            )
+    conditions = detection.get("condition")
+    items = conditions if isinstance(conditions, list) else [conditions]
+    for condition in items:
+        if condition is None and "condition" not in detection:
+            return None  # pySigma reports the missing condition itself
+        if not isinstance(condition, str):
+            kind = "null" if condition is None else type(condition).__name__
+            return (
+                f"condition must be a string or a list of strings, not {kind}",
+                "write the condition as text, e.g. 'condition: selection and not filter'",
+            )
+        for pattern in _OF_PATTERN.findall(condition):
+            if pattern == "them":
+                continue
+            regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")) + r"\Z")
+            if not any(isinstance(n, str) and regex.match(n) for n in names):
+                return (
+                    f"'{pattern}' in the condition names no selection",
+                    f"selections are: {', '.join(map(str, names)) or 'none'}",
+                )
+    return None
+
+
+def _unbuildable_scalar(text: str) -> tuple[int | None, int | None]:
+    """Line and column of the first scalar that the safe constructor fails to build."""
+    try:
+        documents = list(yaml.compose_all(text, Loader=_Loader))
+    except (yaml.YAMLError, RecursionError):
+        return None, None
+    builder = _RuleLoader("")
+    stack: list[yaml.Node] = [d for d in documents if d is not None]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                builder.construct_object(node, deep=True)
+            except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+                return node.start_mark.line + 1, node.start_mark.column + 1
+        elif isinstance(node, yaml.MappingNode):
+            stack[:0] = [n for kv in node.value for n in kv]
+        elif isinstance(node, yaml.SequenceNode):
+            stack[:0] = list(node.value)
+    return None, None
 
 
 def _yaml_hint(problem: str) -> str:
@@ -355,9 +439,9 @@ def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int 
     Look each quoted token up among the document's YAML keys (a detection key ``field|mod`` counts when the
     token is its field or one of its modifiers), then among its scalar values.
     """
-    try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError:
+    try:  # the loader that parsed the rule: libyaml accepts some text the pure-Python scanner refuses
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except (yaml.YAMLError, RecursionError):
         return None, None
     if document >= len(nodes) or nodes[document] is None:
         return None, None
@@ -390,9 +474,11 @@ def locate(text: str, message: str, document: int = 0) -> tuple[int | None, int 
         first = conditions[0]
         offset = int(position.group(1)) + (1 if first.style in ("'", '"') else 0)
         return first.start_mark.line + 1, first.start_mark.column + 1 + offset
+    if "modifier ''" in lowered:  # an empty modifier: ``field||contains`` or ``field|``
+        tokens = ["", *tokens]
     for token in tokens:
         for key, node in keys:
-            if key == token or token in key.split("|"):
+            if key == token or token in key.split("|")[bool(token == "") :]:
                 return node.start_mark.line + 1, node.start_mark.column + 1
     for token in tokens:
         for value, node in values:
