@@ -1,0 +1,63 @@
+"""A bounded, seeded fuzz campaign over the SigmaHQ corpus (see :mod:`tests.fuzz` for the mutations).
+
+Every mutant is converted for every target and linted with ``check``: zero crashes (uncaught exceptions
+or "internal error" messages), zero hangs (each mutant within :data:`tests.fuzz.PER_RULE_SECONDS`), and
+every error located (path always; line whenever the file parses as YAML). Longer campaigns are run by hand
+(``python -m tests.fuzz --count N --seed S``) and recorded in docs/hostile-input.md.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from tests.fuzz import AWS_RULES, SIGMAHQ_RULES, Campaign, run_campaign, summary
+
+#: Mutants per seed set and the wall-clock budget of each campaign in CI.
+COUNT: Final = 400
+BUDGET_SECONDS: Final = 20.0
+
+#: ``check`` (sigma_lambda_layer/checks) still lets some mutants' exceptions escape (a date like 2024-13-45,
+#: ``id: 42``, a null condition, a list as a mapping key): reported to its owner and tracked by the strict
+#: xfail below, so conversion findings stay at zero here while the check findings are visible.
+CHECK_STAGE: Final = "check: "
+
+
+def _skip_without_corpus() -> None:
+    if not AWS_RULES.is_dir():
+        pytest.skip(f"SigmaHQ rules not found under {SIGMAHQ_RULES}")
+
+
+def _assert_clean(campaign: Campaign, *, with_check: bool = False) -> None:
+    assert campaign.mutants > 0
+    found = [f for f in campaign.findings if with_check or not f.detail.startswith(CHECK_STAGE)]
+    assert not found, summary(campaign)
+
+
+def test_all_targets_fuzz_aws_rules() -> None:
+    """Mutants of the 57 AWS CloudTrail rules: these reach the CloudTrail pipelines and every backend."""
+    _skip_without_corpus()
+    campaign = run_campaign(
+        COUNT, seed=20240601, seeds=sorted(AWS_RULES.glob("*.yml")), budget=BUDGET_SECONDS
+    )
+    _assert_clean(campaign)
+    assert sum(campaign.conversions.values()) >= 5 * campaign.mutants
+
+
+def test_all_targets_fuzz_whole_corpus() -> None:
+    """Mutants of every SigmaHQ rule: other log sources, modifiers and condition shapes."""
+    _skip_without_corpus()
+    campaign = run_campaign(COUNT, seed=7, budget=BUDGET_SECONDS)
+    _assert_clean(campaign)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="checks bug (reported): check_paths lets pySigma's TypeError/ValueError/AttributeError escape "
+    "for some malformed rules, so 'sigma-lambda check' prints a traceback",
+)
+def test_check_fuzz_no_exception_escapes() -> None:
+    _skip_without_corpus()
+    campaign = run_campaign(COUNT, seed=7, budget=BUDGET_SECONDS)
+    _assert_clean(campaign, with_check=True)
