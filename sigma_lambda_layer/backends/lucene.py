@@ -57,6 +57,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer.attack import threat_entries
 from sigma_lambda_layer.errors import UnsupportedConstructError
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
@@ -508,6 +509,10 @@ class CloudTrailLuceneBackend(LuceneBackend):
     # same boolean query, i.e. "a and not b" (docs/engines/lucene.md). pySigma groups a ConditionNOT and a
     # null test itself; ``exists: false`` is a plain leaf to it, so it carries its own parentheses.
     field_not_exists_expression: ClassVar[str] = "(NOT _exists_:{field})"
+
+    def finalize_output_threat_model(self, tags: list[Any]) -> list[dict[str, Any]]:
+        """ATT&CK ``threat`` entries for the rule formats, from the shipped data (see :mod:`..attack`)."""
+        return threat_entries(tags)
 
     # --- helpers -------------------------------------------------------------------------------------
 
