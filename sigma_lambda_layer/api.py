@@ -220,8 +220,11 @@ def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
     """Our error class for a backend failure: "unsupported" when the target cannot express the construct."""
     from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
-    if isinstance(exc, (UnsupportedConstructError, UnsupportedFieldError)):
-        return type(exc)
+    # The public classes, not a backend's own subclass: results cross processes and the cache by class name.
+    if isinstance(exc, UnsupportedFieldError):
+        return UnsupportedFieldError
+    if isinstance(exc, UnsupportedConstructError):
+        return UnsupportedConstructError
     if isinstance(exc, SigmaFeatureNotSupportedByBackendError):
         return UnsupportedConstructError
     return ConversionError

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sigma_lambda_layer import errors as error_types
 from sigma_lambda_layer._version import __version__
-from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError
+from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
 from sigma_lambda_layer.loading import (
     MAX_FILE_BYTES,
     STDIN,
@@ -157,10 +158,16 @@ def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
             loaded.objects.extend(unit.objects)
         elif unit.data is not None:
             try:
-                loaded.files.append(parse_text(decode(unit.data, unit.path), unit.path))
-                owner[unit.path] = index
+                parsed = parse_text(decode(unit.data, unit.path), unit.path)
             except RuleLoadError as exc:
                 outcomes[index].errors.append(exc)
+                continue
+            gated = _outside_cloudtrail(parsed, config)
+            if gated is not None:
+                outcomes[index].rules.extend(gated)
+            else:
+                loaded.files.append(parsed)
+                owner[unit.path] = index
     object_unit = next((i for i, u in enumerate(units) if u.objects is not None), None)
     sources, load_errors = _rules_of(loaded)
     for error in load_errors:
@@ -173,6 +180,53 @@ def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
             RuleOutcome(rid, source.rule.title, {t: TargetOutcome(*v) for t, v in per_target.items()})
         )
     return [outcomes[i] for i in range(len(units))]
+
+
+_CLOUDTRAIL = {"product": "aws", "service": "cloudtrail"}
+_LOGSOURCE_LINE = re.compile(r"^logsource\s*:", re.MULTILINE)
+
+
+def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None:
+    """Rules our CloudTrail pipelines do not cover, refused without a pySigma parse (same error, faster).
+
+    Every target's default pipeline handles only ``logsource: {product: aws, service: cloudtrail}``. A file
+    of plain rules for other log sources gets, per rule and target, the "unsupported" error those pipelines
+    would raise. Files with collections, correlations or filters, and runs with extra pipelines or
+    ``--without-pipeline``, go through pySigma as usual.
+    """
+    if config.pipelines or config.without_pipeline:
+        return None
+    documents = [d for d in parsed.documents if d is not None]
+    for doc in documents:
+        logsource = doc.get("logsource")
+        if (
+            not isinstance(logsource, dict)
+            or not isinstance(doc.get("detection"), dict)
+            or {"action", "correlation", "filter"} & set(doc)
+            or {str(k): str(v).lower() for k, v in logsource.items() if k in _CLOUDTRAIL} == _CLOUDTRAIL
+            or not isinstance(doc.get("title"), str)
+        ):
+            return None
+    starts = [m.start() for m in _LOGSOURCE_LINE.finditer(parsed.text)]
+    outcomes = []
+    for number, doc in enumerate(documents):
+        line = parsed.text.count("\n", 0, starts[number]) + 1 if number < len(starts) else None
+        shown = {k: v for k, v in doc["logsource"].items() if k in ("product", "service", "category")}
+        error = UnsupportedConstructError(
+            f"log source {shown} is not AWS CloudTrail: sigma-lambda's pipelines cover "
+            "logsource product: aws, service: cloudtrail",
+            location=Location(parsed.path, line, 1 if line else None),
+            hint="use --without-pipeline (plain field names) or --pipeline with a pipeline for this log source",
+        )
+        rid = doc.get("id")
+        outcomes.append(
+            RuleOutcome(
+                str(rid) if isinstance(rid, str) else None,
+                doc["title"],
+                {t: TargetOutcome(None, [], error) for t in config.targets},
+            )
+        )
+    return outcomes
 
 
 def _process_portable(units: list[_Unit], config: Config) -> list[dict[str, Any]]:
