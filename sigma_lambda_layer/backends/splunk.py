@@ -18,6 +18,15 @@ computed by ``| eval sigma_matchN=if(<predicate>, 1, 0)`` before a ``| search`` 
 condition, with ``sigma_matchN=1`` in the leaf's place: ``if`` turns a predicate on a missing field into 0,
 so ``NOT`` stays two-valued, as Sigma's ``not`` is.
 
+Splunk extracts a JSON ``null`` as the text ``null`` (views/splunk.py), so a field holding the string
+``"null"`` reads the same; only ``_raw`` tells them apart (``"errorCode":null`` vs ``"errorCode":"null"``).
+Sigma's ``exists`` means "holds a value other than JSON null", and a JSON null never equals a string. So
+``exists``, ``exists: false``, ``null``, and every value test whose pattern matches the text ``null``
+(``'*'``, ``n*``, ``|contains: u`` ...) are decided in eval: some value of the field other than exactly
+``null`` (``mvfind``), or the string ``"null"`` standing at the field's own JSON path in ``_raw``
+(:func:`text_null_regex`, a PCRE that walks the JSON structure from the root, so a ``"null"`` under another
+key of the same name does not count).
+
 Fixes over the stock backend: ``?`` was turned into ``*`` (matched more), a literal ``*`` stayed a wildcard,
 regular expressions kept single backslashes (SPL's quoted strings unescape ``\\\\`` to ``\\``), field
 references failed under OR and were compared case-sensitively, CIDR skipped field-name checks, and
@@ -54,10 +63,9 @@ from sigma.types import (
 
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 
-#: Pipeline state keys written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as literals here so the
+#: Pipeline state key written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as a literal here so the
 #: backend does not import the pipeline module).
 STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
-STATE_SPATH_FIELDS: Final[str] = "splunk_spath_fields"
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
 _STATE_FLAGS: Final[str] = "splunk_eval_flags"
 
@@ -66,6 +74,25 @@ _FIELD_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.{}]*
 _INDEX_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_\-*]*$")
 #: Characters never written into a query: control characters and the macro backtick.
 _UNQUOTABLE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f`]")
+#: One Splunk field name segment: a JSON key, then ``{}`` for each array level (views/splunk.py).
+_SEGMENT: Final[re.Pattern[str]] = re.compile(r"^([A-Za-z0-9_]+)((?:\{\})*)$")
+#: PCRE lookahead at the start of a value: the value is not exactly the text ``null`` (case-sensitively,
+#: since a JSON null is always extracted as lower-case ``null``; ``(?s)`` so that ``(?!.)`` is the very end).
+_NOT_NULL_TEXT: Final[str] = "(?s-i:(?!null(?!.)))"
+#: PCRE subroutines for one JSON value (``jval``), string (``jstr``) and object member (``jmem``), defined
+#: for reference only (PCRE ``(?(DEFINE)...)``, called as ``(?&name)``: pcrepattern, "Defining subpatterns
+#: for use by reference only" and "Recursion"). The grammar has one parse per value, so it matches the
+#: same whether recursion is atomic (PCRE1) or not (PCRE2 10.30+).
+_JSON_DEFINE: Final[str] = (
+    "(?(DEFINE)"
+    r'(?<jstr>"(?:[^"\\]++|\\.)*+")'
+    r"(?<jval>(?&jstr)"
+    r"|\{\s*+(?:(?&jmem)\s*+(?:,\s*+(?&jmem)\s*+)*+)?+\}"
+    r"|\[\s*+(?:(?&jval)\s*+(?:,\s*+(?&jval)\s*+)*+)?+\]"
+    r"|[-+.0-9A-Za-z]++)"
+    r"(?<jmem>(?&jstr)\s*+:\s*+(?&jval))"
+    ")"
+)
 _RE_FLAGS: Final[dict[SigmaRegularExpressionFlag, str]] = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
     SigmaRegularExpressionFlag.MULTILINE: "m",
@@ -175,6 +202,64 @@ def _regex_unquotable(regex: str) -> str:
     return re.sub(r"(\\*)([\x00-\x1f\x7f`])", hexed, regex)
 
 
+def text_null_regex(field: str) -> str:
+    """A PCRE over ``_raw`` that matches when the JSON string ``"null"`` stands at Splunk field ``field``'s path.
+
+    ``field`` is read as the Add-on names it (views/splunk.py): ``.`` between keys, ``{}`` after an array,
+    any element of which may lead on. The walk starts at the root object and steps over whole members and
+    elements (``jmem``, ``jval`` in :data:`_JSON_DEFINE`), so a ``"null"`` under the same key elsewhere in
+    the record does not count. Since the Add-on joins keys with ``.``, a key that itself holds a dot
+    (``{"tag.Name": ...}``) gives the same field name as nested keys: every such grouping is tried.
+    Whitespace between tokens is allowed; keys must be written plainly in ``_raw`` (no ``\\u`` escapes), as
+    CloudTrail writes them.
+    """
+    segments: list[tuple[str, int]] = []
+    for segment in field.split("."):
+        m = _SEGMENT.match(segment)
+        if m is None:
+            raise UnsupportedConstructError(
+                f"field {field!r}: its JSON path cannot be located in the raw event, which a test that "
+                "must tell a JSON null from the text 'null' needs"
+            )
+        segments.append((m.group(1), len(m.group(2)) // 2))
+
+    def value_at(i: int) -> str:
+        """A JSON value (at the current position) holding the path ``segments[i:]`` to a ``"null"``."""
+        if i == len(segments):
+            return '"null"'
+        members = []
+        for j in range(i, len(segments)):
+            key = ".".join(k for k, _ in segments[i : j + 1])
+            inner = value_at(j + 1)
+            for _ in range(segments[j][1]):  # any element of each array level
+                inner = r"\[\s*+(?:(?&jval)\s*+,\s*+)*?" + inner
+            members.append(f'"{re.escape(key)}"' + r"\s*+:\s*+" + inner)
+            if segments[j][1]:  # an array ends the key: no grouping reaches past it
+                break
+        alternatives = members[0] if len(members) == 1 else "(?:" + "|".join(members) + ")"
+        return r"\{\s*+(?:(?&jmem)\s*+,\s*+)*?" + alternatives
+
+    return r"^\s*+" + value_at(0) + _JSON_DEFINE
+
+
+def _could_be_null_text(value: SigmaString | SigmaRegularExpression, cased: bool = False) -> bool:
+    """True if ``value`` matches the text ``null``, which is also how Splunk shows a JSON null.
+
+    A Sigma string is decided exactly (its PCRE is built here); a ``|re`` with Python's ``re`` at conversion,
+    and as "could" when Python cannot compile it.
+    """
+    if isinstance(value, SigmaRegularExpression):
+        flags = 0
+        for flag in value.flags:
+            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}[_RE_FLAGS[flag]]
+        try:
+            return re.search(str(value.regexp), "null", flags) is not None
+        except re.error:
+            return True
+    body = sigma_string_regex(value, anchored=False)
+    return re.fullmatch(body, "null", re.DOTALL | (0 if cased else re.IGNORECASE)) is not None
+
+
 @dataclass
 class SplunkPostFilter(DeferredQueryExpression):
     """A pipe command after the search that drops non-matching events (``regex`` or ``where``)."""
@@ -206,11 +291,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
 
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
-    # Splunk extracts a JSON null as the text "null" (views/splunk.py), while Sigma's exists means "holds a
-    # non-null value" and exists: false is null: all three read "null" as null, consistently.
-    field_null_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
-    field_exists_expression: ClassVar[str] = '({field}=* NOT {field}="null")'
-    field_not_exists_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
+    # exists, exists: false and null are methods (eval, see the module docstring); a not-exists template
+    # must still be set so that pySigma calls convert_condition_field_not_exists for exists: false.
+    field_not_exists_expression: ClassVar[str] = "{field}"
     cidr_expression: ClassVar[str] = "{field}={value}"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -271,6 +354,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
             and isinstance(arg.value, SigmaString)
             and not isinstance(arg.value, SigmaCasedString)
             and not _needs_eval(arg.value)
+            and not _could_be_null_text(arg.value)
             for arg in cond.args
         )
 
@@ -307,32 +391,80 @@ class CloudTrailSplunkBackend(SplunkBackend):
         """
         return f"isnotnull(mvfind('{field}', {spl_quote(regex)}))"
 
-    def convert_condition_field_eq_val_str(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    @classmethod
+    def _text_null(cls, field: str) -> str:
+        """Eval predicate: the JSON string ``"null"`` (not a JSON null) stands at ``field``'s path.
+
+        The field holding the value ``null`` is implied by it; tested first, it spares the walk over ``_raw``
+        on nearly every event.
+        """
+        has_null = cls._mv_regex(field, "(?s)^null(?!.)")
+        return f"({has_null} AND match(_raw, {spl_quote(text_null_regex(field))}))"
+
+    def _string_leaf(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState, cased: bool
     ) -> str | DeferredQueryExpression:
+        """A Sigma string on a field: a search term, or eval when search cannot say it exactly.
+
+        Eval decides when the value needs a regex (:func:`_needs_eval`), and when it matches the text
+        ``null``: then some value other than exactly ``null`` must match, or the string ``"null"`` must stand
+        at the field's path in ``_raw``, so that a JSON null (extracted as ``null``) does not match.
+        """
         value = cond.value
         assert isinstance(value, SigmaString)
         field = self.escape_and_quote_field(cond.field)
-        if _needs_eval(value):
-            term = f"{field}={spl_quote(_search_prefix(value))}"
+        flags = "(?s)" if cased else "(?is)"
+        wrap = "CASE({})" if cased else "{}"
+        null_text = _could_be_null_text(value, cased)
+        if not (null_text or _needs_eval(value)):
+            return f"{field}={wrap.format(self.convert_value_str(value, state))}"
+        term_value = (
+            _search_prefix(value) if _needs_eval(value) else self.convert_value_str(value, state)[1:-1]
+        )
+        term = f"{field}={wrap.format(spl_quote(term_value))}"
+        if not null_text:
             return self._eval_leaf(
-                cond, state, self._mv_regex(field, "(?is)" + sigma_string_regex(value)), term=term
+                cond, state, self._mv_regex(field, flags + sigma_string_regex(value)), term=term
             )
-        return f"{field}={self.convert_value_str(value, state)}"
+        body = sigma_string_regex(value, anchored=False)
+        predicate = (
+            f"{self._mv_regex(field, f'{flags}^{_NOT_NULL_TEXT}{body}(?!.)')} OR {self._text_null(field)}"
+        )
+        return self._eval_leaf(cond, state, predicate, term=term)
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        return self._string_leaf(cond, state, cased=False)
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
         """``|cased``: ``field=CASE("Value")`` (Search Manual, "Use CASE() and TERM() to match phrases")."""
-        value = cond.value
-        assert isinstance(value, SigmaString)
+        return self._string_leaf(cond, state, cased=True)
+
+    def _exists(self, field: str) -> str:
+        """Eval predicate for Sigma's ``exists``: a value other than JSON null (see the module docstring)."""
+        return f"{self._mv_regex(field, '(?s)^' + _NOT_NULL_TEXT)} OR {self._text_null(field)}"
+
+    def convert_condition_field_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
         field = self.escape_and_quote_field(cond.field)
-        if _needs_eval(value):
-            term = f"{field}=CASE({spl_quote(_search_prefix(value))})"
-            return self._eval_leaf(
-                cond, state, self._mv_regex(field, "(?s)" + sigma_string_regex(value)), term=term
-            )
-        return f"{field}=CASE({self.convert_value_str(value, state)})"
+        return self._eval_leaf(cond, state, self._exists(field), term=f"{field}=*")
+
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        """``exists: false`` and ``null``: no value but JSON nulls; searched first as no field or ``null``."""
+        field = self.escape_and_quote_field(cond.field)
+        term = f'(NOT {field}=* OR {field}="null")'
+        return self._eval_leaf(cond, state, f"NOT ({self._exists(field)})", term=term)
+
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        return self.convert_condition_field_not_exists(cond, state)
 
     def convert_condition_field_eq_val_re(  # type: ignore[override]
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -341,8 +473,17 @@ class CloudTrailSplunkBackend(SplunkBackend):
         value = cond.value
         assert isinstance(value, SigmaRegularExpression)
         flags = "".join(sorted(_RE_FLAGS[f] for f in value.flags))
-        regex = (f"(?{flags})" if flags else "") + _regex_unquotable(str(value.regexp))
+        prefix = f"(?{flags})" if flags else ""
+        regex = prefix + _regex_unquotable(str(value.regexp))
         field = self.escape_and_quote_field(cond.field)
+        if _could_be_null_text(value):
+            # Some value other than exactly "null" matches: the lookahead at the start, then the regex
+            # searched from any position, as an unanchored regex is (its ^ still means the start); or the
+            # string "null", which the regex matches too, stands at the path.
+            inner = _regex_unquotable(str(value.regexp))
+            pattern = f"{prefix}\\A{_NOT_NULL_TEXT}(?s:.*?)(?:{inner})"
+            predicate = f"{self._mv_regex(field, pattern)} OR {self._text_null(field)}"
+            return self._eval_leaf(cond, state, predicate)
         # The regex command on a multi-valued ({}) field is not documented; mvfind is.
         post = None if "{}" in field else f"regex {field}={spl_quote(regex)}"
         return self._eval_leaf(cond, state, self._mv_regex(field, regex), post)
@@ -350,7 +491,8 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def convert_condition_field_eq_field(  # type: ignore[override]
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
-        """``|fieldref``: ``lower('a')=lower('b')``, since eval's ``=`` is case-sensitive and Sigma is not."""
+        """``|fieldref``: ``lower('a')=lower('b')``, since eval's ``=`` is case-sensitive and Sigma is not;
+        both fields must hold a value other than JSON null (see the module docstring)."""
         ref = cond.value
         assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
@@ -363,7 +505,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
                 f"field reference between {a!r} and {b!r}: comparing multi-valued Splunk fields in eval "
                 "is not a per-value comparison"
             )
-        return self._eval_leaf(cond, state, f"lower('{a}')=lower('{b}')")
+        # Both must hold a value, not a JSON null: Splunk shows null as "null", equal to null or "NULL".
+        predicate = f"lower('{a}')=lower('{b}') AND ({self._exists(a)}) AND ({self._exists(b)})"
+        return self._eval_leaf(cond, state, predicate)
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -406,7 +550,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
     # -- assembling the query --------------------------------------------------------------------------
 
     def finish_query(self, rule: SigmaRule, query: Any, state: ConversionState) -> Any:  # type: ignore[override]
-        """``[index=...] sourcetype=... <terms>``, or with spath/flags: ``<base> | spath | eval | search``."""
+        """``[index=...] sourcetype=... <terms>``, or with flags: ``<base> | eval ... | search <terms>``."""
         ps = state.processing_state
         base: list[str] = []
         if (index := self.backend_options.get("index")) is not None:
@@ -414,14 +558,11 @@ class CloudTrailSplunkBackend(SplunkBackend):
         if (sourcetype := ps.get(STATE_SOURCETYPE)) is not None:
             base.append(f"sourcetype={spl_quote(str(sourcetype))}")
         main = query if isinstance(query, str) else ""
-        pre = [f"spath output={f} path={f}" for f in ps.get(STATE_SPATH_FIELDS, [])]
         if flags := ps.get(_STATE_FLAGS):
-            pre.append(
-                "eval " + ", ".join(f"sigma_match{i}=if({p}, 1, 0)" for i, p in enumerate(flags, start=1))
-            )
-        if pre:
             out = " ".join(base) or "*"
-            out += "".join(f" | {p}" for p in pre)
+            out += " | eval " + ", ".join(
+                f"sigma_match{i}=if({p}, 1, 0)" for i, p in enumerate(flags, start=1)
+            )
             if main:
                 out += f" | search {main}"
         else:

@@ -6,10 +6,13 @@ the field lists of splunk/security_content ``data_sources/aws_cloudtrail_*.yml``
 Splunk_TA_aws 7.7.1), summarised in ``/work/shared/research/targets-and-fields.md`` section B2.
 
 So the mapping is a rule, not a list: keep the CloudTrail path and add ``{}`` after every prefix that
-:data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS` marks as an array. The few exceptions are data
-below: CIM fields the Add-on computes (:data:`ADDON_FIELDS`), and the free-form subtree roots
-(``requestParameters`` ...), which are JSON objects and so are not a Splunk field at all: a query that
-matches one must extract its JSON text with ``spath`` first (:func:`needs_spath`).
+:data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS` marks as an array. The exceptions are data below:
+CIM fields the Add-on computes (:data:`ADDON_FIELDS`), and the paths that hold a JSON object
+(:data:`OBJECT_FIELDS`: ``requestParameters``, ``userIdentity`` ...), which are refused. Sigma compares values
+with strings and an object is not one, so the rule cannot match it as written (docs/evaluator.md, choice 4;
+docs/findings.md, F2), and Splunk has no field for an object anyway: the Add-on extracts leaves only.
+``exists`` on an object is refused too: an empty object (``{}``) has no leaf, so no field test can see it, and
+a JSON ``null`` in its place is extracted as a leaf holding the text ``null``.
 """
 
 from __future__ import annotations
@@ -40,9 +43,14 @@ SOURCETYPE: Final[str] = "aws:cloudtrail"
 _SAFE_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.{}]*$")
 
 
-def needs_spath(path: str) -> bool:
-    """True if ``path`` names a JSON object (a free-form subtree root) rather than a leaf value."""
-    return path in FREE_FORM
+#: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
+#: fixed dotted field (``userIdentity``, ``userIdentity.sessionContext`` ...); ``resources`` is an array.
+OBJECT_FIELDS: Final[frozenset[str]] = (
+    frozenset(
+        {*FREE_FORM} | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
+    )
+    - ARRAY_FIELDS
+)
 
 
 def splunk_field(path: str) -> str:
@@ -52,6 +60,12 @@ def splunk_field(path: str) -> str:
     """
     if path in ADDON_FIELDS:
         return path
+    if path in OBJECT_FIELDS:
+        raise UnsupportedFieldError(
+            f"CloudTrail field {path!r} is a JSON object, not a value: Sigma matches values against strings, "
+            "so the rule cannot match it as written",
+            hint=f"name the sub-field that holds the value, e.g. {path}.<key>",
+        )
     if not is_known_field(path):
         raise UnsupportedFieldError(
             f"field {path!r} is not a CloudTrail record field, so Splunk has no field for it",
@@ -85,7 +99,8 @@ def mapping_rows() -> list[tuple[str, str, str]]:
         rows.append(
             (f"{root}.<key>", f"{root}.<key>", "any key below it; arrays below it get {} as listed above")
         )
-        rows.append((root, root, "JSON object: its JSON text, extracted with spath"))
+    for path in sorted(OBJECT_FIELDS):
+        rows.append((path, "-", "JSON object, not a value: refused (name a key below it)"))
     for name, note in ADDON_FIELDS.items():
         rows.append((name, name, note))
     return rows
@@ -94,5 +109,5 @@ def mapping_rows() -> list[tuple[str, str, str]]:
 def markdown_table() -> str:
     """The field table of docs/targets/splunk.md, rendered from :func:`mapping_rows`."""
     lines = ["| CloudTrail field | Splunk field | Note |", "|---|---|---|"]
-    lines += [f"| `{ct}` | `{sp}` | {note} |" for ct, sp, note in mapping_rows()]
+    lines += [f"| `{ct}` | {f'`{sp}`' if sp != '-' else sp} | {note} |" for ct, sp, note in mapping_rows()]
     return "\n".join(lines) + "\n"

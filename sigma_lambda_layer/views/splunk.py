@@ -1,7 +1,7 @@
 """One CloudTrail record as the Splunk Add-on for AWS presents its fields (sourcetype ``aws:cloudtrail``).
 
 The Add-on extracts the JSON event at search time. The choices below follow Splunk's JSON extraction
-(``spath`` / ``KV_MODE = json``) and are what the SPL reference interpreter (``tests/engines/spl.py``)
+(``KV_MODE = json``, the same rules as ``spath``) and are what the SPL reference interpreter (``tests/engines/spl.py``)
 evaluates generated queries against:
 
 - **Names**: the key path with ``.`` for nesting and ``{}`` after an array, for every array
@@ -11,10 +11,10 @@ evaluates generated queries against:
 - **Multi-valued fields**: a name that occurs more than once (array elements) holds all values in document
   order; search ``field=value`` matches if any value matches (Search Manual, "Manipulate and evaluate
   fields with multiple values").
-- **Leaves only**: JSON objects and arrays are not fields themselves; empty objects and arrays yield nothing.
-  A query matching a whole subtree extracts its JSON text first with ``spath`` (:func:`spath_text`).
+- **Leaves only**: JSON objects and arrays are not fields themselves; empty objects and arrays yield nothing
+  (which is why the Splunk target refuses a test on a whole object).
 - **Scalars as text**: strings as-is, ``true``/``false`` and numbers as their JSON text, JSON ``null`` as
-  the string ``null``. Splunk keeps the event text and extracts from it; OpenSearch's ``spath``, which
+  the string ``null`` (only ``_raw`` tells it from the text ``"null"``). Splunk keeps the event text and extracts from it; OpenSearch's ``spath``, which
   reproduces Splunk's, documents the same rules (opensearch-project/sql docs/user/ppl/cmd/spath.md: "Null
   values are preserved: a JSON null becomes the string \"null\""; "numbers and booleans are converted to
   their string representation").
@@ -54,22 +54,6 @@ def _walk(value: Any, name: str, out: dict[str, list[str]]) -> None:
 def raw_text(record: Mapping[str, Any]) -> str:
     """The event text ``_raw``: the record as compact JSON (CloudTrail delivers compact JSON)."""
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-
-
-def spath_text(record: Mapping[str, Any], path: str) -> str | None:
-    """What ``spath output=X path=<path>`` puts in X for an object or scalar path (no arrays on the way).
-
-    An object comes out as its JSON text (compact, as in ``_raw``), a scalar as :func:`splunk_view` shows
-    it, a missing path as ``None``.
-    """
-    node: Any = record
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return None
-        node = node[key]
-    if isinstance(node, Mapping | list):
-        return json.dumps(node, separators=(",", ":"), ensure_ascii=False)
-    return _scalar(node)
 
 
 def splunk_view(record: Mapping[str, Any], *, index: str | None = None) -> dict[str, list[str]]:

@@ -6,9 +6,8 @@ Anything outside the subset raises ``SplError`` so that a new construct cannot s
 and a value that breaks out of its literal (``" | delete``) is caught as ``command not allowed``.
 
 Where the documentation is silent (multivalue fields in ``where``/``regex``, ``!=`` on a multivalue
-field, ``NOT`` over a null in ``where``, ``regex field!=`` on an event without the field, the text ``spath``
-gives for an object or a null), the verdict
-for an event is computed under every plausible reading. If the readings disagree, ``strict`` (the
+field, ``NOT`` over a null in ``where``, ``regex field!=`` on an event without the field), the verdict for an
+event is computed under every plausible reading. If the readings disagree, ``strict`` (the
 default) raises, because a query whose meaning rests on a guess is not proven; otherwise the first
 reading listed in ``_GUESSES`` is used.
 
@@ -25,19 +24,24 @@ Pages cited (Splunk Enterprise 9.x unless said otherwise):
   [EVAL]  Search Reference, "Comparison and Conditional functions", "Informational functions",
           "Text functions"
   [MV]    Search Reference, "Multivalue eval functions" (mvfind)
-  [SPTH]  Search Reference, "spath" (input defaults to _raw; the value at the path is written to output)
   [EVCM]  Search Reference, "eval" (an existing field is overwritten) and "Comparison and Conditional
           functions" (if: the true value when the predicate is TRUE, "otherwise" the false value)
+  [PCRE]  Search Manual, "About Splunk regular expressions" (Splunk regular expressions are PCRE); the PCRE
+          pattern documentation (pcrepattern / pcre2pattern), "Recursion" and "Defining subpatterns for
+          use by reference only" ((?(DEFINE)...), (?&name))
 """
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import regex
 
 Event = dict[str, list[str]]
 
@@ -69,8 +73,6 @@ class Guesses:
     regex_mv: str = "any"  # regex command on a multivalue field: any value, or the first value only
     regex_ne_missing: str = "keep"  # regex field!="re" on an event lacking the field: kept or dropped
     search_ne_mv: str = "some"  # field!=v on a multivalue field: some value differs, or none matches
-    spath_text: str = "raw"  # spath of an object or array: its text in _raw, or compact re-serialized JSON
-    spath_null: str = "null"  # spath of a JSON null: the string "null", or the output field left as it was
 
 
 _GUESSES: dict[str, tuple[str, ...]] = {
@@ -79,9 +81,32 @@ _GUESSES: dict[str, tuple[str, ...]] = {
     "regex_mv": ("any", "first"),
     "regex_ne_missing": ("keep", "drop"),
     "search_ne_mv": ("some", "none"),
-    "spath_text": ("raw", "compact"),
-    "spath_null": ("null", "keep"),
 }
+
+
+class Pattern(Protocol):
+    """A compiled regular expression (``re`` or ``regex``): only searching is used."""
+
+    def search(self, string: str) -> object: ...
+
+
+#: PCRE features Python's re lacks: subroutine calls and recursion, subpatterns defined for reference only.
+_RECURSION = re.compile(r"\(\?(?:&|R\)|\d+\)|P>|\(DEFINE\))")
+
+
+@cache
+def pcre(pattern: str) -> Pattern:
+    """Python's ``re`` stands in for PCRE [PCRE]; a pattern with recursion or ``(?(DEFINE)...)``, which ``re``
+    lacks, compiles with the ``regex`` module (VERSION0, re-compatible), whose recursion follows PCRE's.
+
+    Raises ``SplError`` for a pattern neither compiles.
+    """
+    try:
+        if _RECURSION.search(pattern):
+            return regex.compile(pattern, regex.VERSION0)
+        return re.compile(pattern)
+    except (re.error, regex.error) as exc:
+        raise SplError(f"invalid regex {pattern!r}: {exc}") from None
 
 
 def _unescape(text: str, i: int, out: list[str]) -> int:
@@ -442,7 +467,7 @@ class RegexCmd:
 
     field: str
     negate: bool
-    pattern: re.Pattern[str]
+    pattern: Pattern
 
 
 def _parse_regex(args: str) -> RegexCmd:
@@ -454,10 +479,7 @@ def _parse_regex(args: str) -> RegexCmd:
         field, op, rx = toks[0].text, toks[1].text, toks[2].text
     else:
         raise SplError(f"regex arguments outside the subset: {args.strip()!r}")
-    try:  # Python re stands in for PCRE: unanchored, case-sensitive
-        return RegexCmd(field, op == "!=", re.compile(rx))
-    except re.error as exc:
-        raise SplError(f"invalid regex {rx!r}: {exc}") from None
+    return RegexCmd(field, op == "!=", pcre(rx))  # [PCRE] unanchored, case-sensitive
 
 
 def _eval_regex(cmd: RegexCmd, event: Event, g: Guesses, touched: set[str]) -> bool:
@@ -621,10 +643,7 @@ class _WhereParser:
         if name == "mvfind" and not isinstance(args[0], WField):
             raise SplError("where: mvfind() takes a field")
         if name != "like":
-            try:
-                re.compile(args[1].value)
-            except re.error as exc:
-                raise SplError(f"where: invalid regex in {name}(): {exc}") from None
+            pcre(args[1].value)
         return WCall(name, args[0], args[1].value)
 
 
@@ -675,14 +694,18 @@ class _WhereEval:
             return values[0] if values else None
         if isinstance(node, WCall):
             return self.call(node)
-        if node.op in ("AND", "OR", "NOT"):
-            args = [self.boolean(a) for a in node.args]
-            if node.op == "NOT":
-                return None if args[0] is None else not args[0]
+        if node.op == "NOT":
+            arg = self.boolean(node.args[0])
+            return None if arg is None else not arg
+        if node.op in ("AND", "OR"):
             stop = node.op == "OR"  # Kleene logic: a decisive operand wins over a null
-            if stop in args:
-                return stop
-            return None if None in args else not stop
+            seen_null = False
+            for a in node.args:  # left to right, stopping at a decisive operand (same result, less work)
+                value = self.boolean(a)
+                if value is stop:
+                    return stop
+                seen_null = seen_null or value is None
+            return None if seen_null else not stop
         left, right = self.scalar(node.args[0]), self.scalar(node.args[1])
         if left is None or right is None:
             return self.null()
@@ -700,7 +723,8 @@ class _WhereEval:
         if node.name == "mvfind" and isinstance(node.arg, WField):
             # [MV] mvfind(): index of the first value matching the regex, NULL when none does
             values = self.event.get(node.arg.name, [])
-            return next((str(i) for i, v in enumerate(values) if re.search(node.pattern, v)), None)
+            rx = pcre(node.pattern)
+            return next((str(i) for i, v in enumerate(values) if rx.search(v)), None)
         value = self.scalar(node.arg)
         if node.name in ("lower", "upper"):
             conv = str.lower if node.name == "lower" else str.upper
@@ -708,96 +732,9 @@ class _WhereEval:
                 return tuple(conv(v) for v in value)
             return None if value is None else conv(str(value))
         if node.name == "match":  # [EVAL] match(): PCRE, true if the regex matches any part
-            return self.each(value, lambda v: re.search(node.pattern, v) is not None)
+            rx = pcre(node.pattern)
+            return self.each(value, lambda v: rx.search(v) is not None)
         return self.each(value, lambda v: _like(v, node.pattern))
-
-
-# ---------------------------------------------------------------------------------------- spath command
-
-_SPATH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
-_JSON = json.JSONDecoder()
-_JSON_WS = re.compile(r"[ \t\n\r]*")
-
-
-@dataclass(frozen=True)
-class SpathCmd:
-    """[SPTH] ``spath output=<field> path=<path>``: the value at ``path`` in _raw (input's default), written
-    to ``output``. Paths are key steps only: ``{}`` array steps (multivalue results) are outside the subset.
-    """
-
-    output: str
-    path: tuple[str, ...]
-
-
-def _parse_spath(args: str) -> SpathCmd:
-    toks = _lex(args)
-    pairs: dict[str, str] = {}
-    for k in range(0, len(toks), 3):
-        key, op, val = [*toks[k : k + 3], None, None, None][:3]
-        if (
-            key is None
-            or op is None
-            or val is None
-            or key.kind != "WORD"
-            or key.text not in ("output", "path")
-            or op.text != "="
-            or val.kind not in ("WORD", "STR")
-            or key.text in pairs
-        ):
-            raise SplError(f"spath arguments outside the subset: {args.strip()!r}")
-        pairs[key.text] = val.text
-    if set(pairs) != {"output", "path"} or not all(_SPATH_NAME.fullmatch(v) for v in pairs.values()):
-        raise SplError(f"spath needs output=<field> path=<key.key...>: {args.strip()!r}")
-    return SpathCmd(pairs["output"], tuple(pairs["path"].split(".")))
-
-
-def _json_at(raw: str, path: Sequence[str]) -> tuple[object, str] | None:
-    """The JSON value at ``path`` in ``raw`` and its exact text there; None if absent or not JSON."""
-    try:
-        i = _JSON_WS.match(raw, 0).end()  # type: ignore[union-attr]
-        for key in path:
-            if raw[i : i + 1] != "{":
-                return None
-            i = _JSON_WS.match(raw, i + 1).end()  # type: ignore[union-attr]
-            found: int | None = None
-            while raw[i : i + 1] == '"':
-                name, i = json.decoder.scanstring(raw, i + 1)  # type: ignore[attr-defined]
-                i = _JSON_WS.match(raw, i).end()  # type: ignore[union-attr]
-                if raw[i : i + 1] != ":":
-                    return None
-                i = _JSON_WS.match(raw, i + 1).end()  # type: ignore[union-attr]
-                if name == key and found is None:
-                    found = i
-                _, i = _JSON.raw_decode(raw, i)
-                i = _JSON_WS.match(raw, i).end()  # type: ignore[union-attr]
-                if raw[i : i + 1] == ",":
-                    i = _JSON_WS.match(raw, i + 1).end()  # type: ignore[union-attr]
-            if found is None:
-                return None
-            i = found
-        value, end = _JSON.raw_decode(raw, i)
-    except (ValueError, IndexError):
-        return None
-    return value, raw[i:end]
-
-
-def _run_spath(cmd: SpathCmd, event: Event, g: Guesses, touched: set[str]) -> None:
-    raws = event.get("_raw", [])
-    hit = _json_at(raws[0], cmd.path) if len(raws) == 1 else None
-    if hit is None:
-        return  # nothing extracted: the output field is left as it was
-    value, text = hit
-    if isinstance(value, dict | list):
-        touched.add("spath_text")
-        if g.spath_text == "compact":
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    elif value is None:
-        touched.add("spath_null")
-        if g.spath_null == "keep":
-            return
-    elif isinstance(value, str):
-        text = value
-    event[cmd.output] = [text]
 
 
 # ----------------------------------------------------------------------------------------- eval command
@@ -850,11 +787,10 @@ def _run_eval(cmd: EvalCmd, event: Event, g: Guesses, touched: set[str]) -> None
 
 # -------------------------------------------------------------------------------------------- pipeline
 
-Command = Node | RegexCmd | WNode | SpathCmd | EvalCmd
+Command = Node | RegexCmd | WNode | EvalCmd
 _COMMANDS: dict[str, Callable[[str], Command]] = {
     "regex": _parse_regex,
     "where": lambda rest: _WhereParser(rest).parse(),
-    "spath": _parse_spath,
     "eval": _parse_eval,
 }
 
@@ -887,11 +823,8 @@ def _parse(query: str, strict: bool) -> list[Command]:
 
 
 def _verdict(commands: Sequence[Command], event: Event, g: Guesses, touched: set[str]) -> bool:
-    event = dict(event)  # spath and eval write fields: work on this run's copy
+    event = dict(event)  # eval writes fields: work on this run's copy
     for body in commands:
-        if isinstance(body, SpathCmd):
-            _run_spath(body, event, g, touched)
-            continue
         if isinstance(body, EvalCmd):
             _run_eval(body, event, g, touched)
             continue

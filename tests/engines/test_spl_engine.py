@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.engines.spl import SplError, command_names, run_spl
+from tests.engines.spl import SplError, command_names, pcre, run_spl
 
 
 def ev(fields: dict[str, str | list[str]], raw: str | None = None) -> dict[str, list[str]]:
@@ -299,7 +299,7 @@ def test_spl_search_as_a_later_command() -> None:
         'rex field=a "(?<b>.)"',
         "WHERE a=1",
         "EVAL x=if(a=1, 1, 0)",
-        "Spath output=a path=a",
+        "spath output=a path=a",
     ],
 )
 def test_spl_rejects_other_commands(command: str) -> None:
@@ -318,17 +318,11 @@ def test_spl_rejects_other_commands(command: str) -> None:
         "eval x=if(a=1, 1, 0) y=1",
         "eval if=if(a=1, 1, 0)",
         "eval x=if(sendemail(a), 1, 0)",
-        "spath",
-        "spath a",
-        "spath path=a",
-        "spath output=a path=b{}.c",
-        "spath output=a path=b input=c",
-        "spath output=a path=b output=c",
     ],
 )
-def test_spl_rejects_eval_and_spath_outside_the_subset(command: str) -> None:
-    # Only eval <f>=if(<condition>, <literal>, <literal>) and spath output=<f> path=<key.key> are modelled
-    with pytest.raises(SplError, match=r"eval|spath|where"):
+def test_spl_rejects_eval_outside_the_subset(command: str) -> None:
+    # Only eval <f>=if(<condition>, <literal>, <literal>) is modelled
+    with pytest.raises(SplError, match=r"eval|where"):
         run_spl(f"a=1 | {command}", LAMBDA)
 
 
@@ -344,34 +338,24 @@ def test_spl_eval_if_flags() -> None:
     assert run_spl("* | eval a=if(isnotnull(b), 1, 0) | search a=1", events) == {0, 1}
 
 
-def test_spl_spath_extracts_the_text_at_a_path() -> None:
-    # [SPTH] input defaults to _raw; the value at the path is written to the output field
-    raw = '{"eventName": "PutBucketVersioning", "requestParameters": {"VersioningConfiguration": '
-    raw += '{"Status": "Suspended"}, "n": 1.50}, "responseElements": null, "list": ["a", "b"]}'
-    events = [ev({"eventName": "PutBucketVersioning"}, raw), ev({"eventName": "x"}, '{"eventName": "x"}')]
-    q = "* | spath output=rp path=requestParameters | search "
-    assert run_spl(q + 'rp="*Suspended*"', events, strict=False) == {0}
-    assert run_spl(q + "rp=*", events, strict=False) == {0}  # a missing path extracts nothing
-    with pytest.raises(SplError, match="spath_text"):  # raw text or re-serialized? undocumented
-        run_spl(q + r'rp="*\"Status\": \"Suspended\"*"', events)
-    assert run_spl(q + r'rp="*\"Status\": \"Suspended\"*"', events, strict=False) == {0}  # raw text
-    assert run_spl('* | spath output=n path=requestParameters.n | search n="1.50"', events) == {0}
-    assert run_spl(
-        "* | spath output=s path=requestParameters.VersioningConfiguration.Status | search s=suspended",
-        events,
-    ) == {0}
-    assert run_spl('* | spath output=l path=list | search l="[*"', events, strict=False) == {0}
-    with pytest.raises(SplError, match="spath_null"):  # "null", or nothing extracted? undocumented
-        run_spl('* | spath output=r path=responseElements | search r="null"', events)
-    assert run_spl('* | spath output=r path=responseElements | search NOT r="*Failure*"', events) == {0, 1}
+def test_spl_pcre_recursion_runs_on_the_regex_module() -> None:
+    # [PCRE] (?(DEFINE)...) and (?&name) are PCRE; Python's re lacks them, the regex module has them
+    balanced = r"^(?&obj)$(?(DEFINE)(?<obj>\{(?:[^{}]++|(?&obj))*+\}))"
+    events = [ev({"f": "{a{b}c}"}), ev({"f": "{a{b}"}), ev({"f": "{}"})]
+    assert run_spl(f"* | where match(f, {json.dumps(balanced)})", events) == {0, 2}
+    assert run_spl(f"* | where isnotnull(mvfind(f, {json.dumps(balanced)}))", events) == {0, 2}
+    assert run_spl(f"* | regex f={json.dumps(balanced)}", events) == {0, 2}
+    assert pcre("a").search("xa") and pcre(balanced).search("{}")
+    with pytest.raises(SplError, match="invalid regex"):
+        pcre("(?&missing)")
 
 
-def test_spl_spath_of_compact_json_is_proven() -> None:
-    # When _raw is compact JSON, its text and the re-serialized object agree: no guess is left
-    raw = json.dumps({"requestParameters": {"a": "x y", "b": [1, 2]}}, separators=(",", ":"))
-    events = [ev({}, raw)]
-    q = "* | spath output=rp path=requestParameters | search "
-    assert run_spl(q + r'rp="{\"a\":\"x y\",\"b\":[1,2]}"', events) == {0}
+def test_spl_where_and_or_stop_at_a_decisive_operand() -> None:
+    # Kleene logic: false AND null is false, true OR null is true, whatever the order; null otherwise
+    events = [ev({"a": "1"}), ev({"a": "2"}), ev({})]
+    assert run_spl("* | where a=1 OR b=1", events) == {0}
+    assert run_spl("* | where b=1 AND a=1", events) == set()
+    assert run_spl("* | eval m=if(b=1 OR a=1, 1, 0) | search m=1", events) == {0}
 
 
 def test_spl_backticks_are_refused_even_quoted() -> None:
@@ -383,11 +367,8 @@ def test_spl_backticks_are_refused_even_quoted() -> None:
 
 
 def test_spl_command_names() -> None:
-    assert command_names(
-        'a=1 | spath output=r path=r | eval m=if(a=1, 1, 0) | search "x | y" | where a=1'
-    ) == [
+    assert command_names('a=1 | eval m=if(a=1, 1, 0) | search "x | y" | where a=1') == [
         "search",
-        "spath",
         "eval",
         "search",
         "where",
