@@ -25,7 +25,7 @@ from sigma_lambda_layer.errors import (
     UnsupportedFieldError,
     UsageError,
 )
-from sigma_lambda_layer.loading import LoadedFile, LoadResult, locate
+from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate
 from sigma_lambda_layer.registry import Target, expand_targets, get_pipeline
 
 #: Anything :func:`convert` accepts as rules.
@@ -208,7 +208,7 @@ def _located(
     line = column = None
     if file is not None:
         line, column = locate(file.text, message, document)
-    hint = getattr(exc, "hint", None)
+    hint = getattr(exc, "hint", None) or hint_for(message)
     if kind is ConversionError:
         kind = _unsupported_kind(exc)
     error = kind(message, location=Location(path, line, column), hint=hint)

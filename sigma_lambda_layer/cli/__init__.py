@@ -128,6 +128,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 )
 @click.option("--no-cache", is_flag=True, help="Convert every rule again; read and write no cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option("-v", "--verbose", is_flag=True, help="List every rule refused for its log source.")
 @click.option(
     "--filter",
     "filters",
@@ -153,6 +154,7 @@ def convert(
     cache_dir: Path | None,
     no_cache: bool,
     quiet: bool,
+    verbose: bool,
     filters: tuple[Path, ...],
 ) -> None:
     """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
@@ -192,12 +194,7 @@ def convert(
         ctx.exit(EXIT_RULE_ERRORS)
 
     errors = [(r, r.error) for r in results if r.error is not None]
-    for r, error in errors:
-        if debug and error.__cause__ is not None:
-            import traceback
-
-            traceback.print_exception(error.__cause__)
-        _print_error(f"{error}" + (f"  [target {r.target}]" if len(set(targets)) > 1 else ""))
+    _report_errors(errors, debug, verbose)
     failed = [r for r, error in errors if not (skip_unsupported and _is_unsupported(error))]
 
     if as_json:
@@ -230,6 +227,35 @@ def convert(
             err=True,
         )
     ctx.exit(EXIT_RULE_ERRORS if failed else EXIT_OK)
+
+
+def _report_errors(errors: list[tuple[Any, Any]], debug: bool, verbose: bool) -> None:
+    """Print each error once, like a compiler: a load error once, not once per target; the target named when
+    one rule fails differently on several. Rules refused only because their log source is not CloudTrail are
+    summarised in one line unless ``--verbose``."""
+    targets_of: dict[str, list[str]] = {}
+    first: dict[str, Any] = {}
+    for r, error in errors:
+        key = str(error)
+        targets_of.setdefault(key, []).append(r.target)
+        first.setdefault(key, error)
+    other_sources = [key for key in first if " is not AWS CloudTrail: " in first[key].message]
+    all_targets = {r.target for r, _ in errors}
+    for key, error in first.items():
+        if key in other_sources and not verbose:
+            continue
+        if debug and error.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(error.__cause__)
+        names = targets_of[key]
+        suffix = "" if len(all_targets) <= 1 or set(names) == all_targets else f"  [{', '.join(names)}]"
+        _print_error(f"{key}{suffix}")
+    if other_sources and not verbose:
+        _print_error(
+            f"{len(other_sources)} rule(s) skipped: their log source is not AWS CloudTrail "
+            "(--verbose lists them; --without-pipeline converts them with plain field names)"
+        )
 
 
 def _progress_bar() -> Any:
