@@ -53,22 +53,14 @@ class ConversionResult(ResultDisplay):
 
     def to_dict(self) -> dict[str, Any]:
         """The element of the ``--json`` array (a documented, stable contract)."""
-        if self.error is not None:
-            return {
-                "path": self.path,
-                "id": self.id,
-                "title": self.title,
-                "target": self.target,
-                "format": self.format,
-                "error": self.error.to_dict(),
-            }
+        outcome = {"error": self.error.to_dict()} if self.error is not None else {"output": self.output}
         return {
             "path": self.path,
             "id": self.id,
             "title": self.title,
             "target": self.target,
             "format": self.format,
-            "output": self.output,
+            **outcome,
         }
 
     def __str__(self) -> str:

@@ -27,12 +27,12 @@ from sigma_lambda_layer import errors as error_types
 from sigma_lambda_layer._version import __version__
 from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
 from sigma_lambda_layer.loading import (
-    MAX_FILE_BYTES,
     STDIN,
     LoadResult,
     decode,
     expand_inputs,
     parse_text,
+    read_bytes,
 )
 
 if TYPE_CHECKING:
@@ -93,22 +93,10 @@ def _looks_like_yaml_text(value: str) -> bool:
 
 
 def _read(path: Path) -> _Unit:
-    name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RuleLoadError(
-                f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for one rule file",
-                location=Location(name),
-                hint="split the file into one rule per file",
-            )
-        return _Unit(name, data=path.read_bytes())
-    except OSError as exc:
-        return _Unit(
-            name, error=RuleLoadError(f"cannot read file: {exc.strerror or exc}", location=Location(name))
-        )
+        return _Unit(str(path), data=read_bytes(path))
     except RuleLoadError as exc:
-        return _Unit(name, error=exc)
+        return _Unit(str(path), error=exc)
 
 
 def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:

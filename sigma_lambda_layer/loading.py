@@ -251,7 +251,8 @@ def decode(data: bytes, path: str) -> str:
         ) from None
 
 
-def read_file(path: Path) -> LoadedFile:
+def read_bytes(path: Path) -> bytes:
+    """A rule file's bytes, within :data:`MAX_FILE_BYTES`; :class:`RuleLoadError` when it cannot be read."""
     name = str(path)
     try:
         size = path.stat().st_size
@@ -261,10 +262,13 @@ def read_file(path: Path) -> LoadedFile:
                 location=Location(name),
                 hint="split the file into one rule per file",
             )
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise RuleLoadError(f"cannot read file: {exc.strerror or exc}", location=Location(name)) from None
-    return parse_text(decode(data, name), name)
+
+
+def read_file(path: Path) -> LoadedFile:
+    return parse_text(decode(read_bytes(path), str(path)), str(path))
 
 
 def _walk(directory: Path, seen: set[tuple[int, int]]) -> Iterator[Path | RuleLoadError]:

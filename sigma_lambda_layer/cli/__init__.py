@@ -23,6 +23,16 @@ EXIT_RULE_ERRORS = 1
 EXIT_USAGE = 2
 
 
+#: Exemptions (Sigma filters), shared by the commands that compile rules.
+FILTER_OPTION = click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma filter file or folder of exemptions, merged into the rules they name (repeatable).",
+)
+
+
 def _parse_options(values: Sequence[str]) -> dict[str, Any]:
     """``key=value`` pairs; a key given several times becomes a list (e.g. several log groups)."""
     options: dict[str, Any] = {}
@@ -129,13 +139,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Convert every rule again; read and write no cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="List every rule refused for its log source.")
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Sigma filter file or folder of exemptions, merged into the rules they name (repeatable).",
-)
+@FILTER_OPTION
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -526,13 +530,7 @@ def test_command(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the pages (created if missing): <rule>.md per rule and index.md.",
 )
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Sigma filter file or folder of exemptions: folded into the queries, listed on the rules' pages (repeatable).",
-)
+@FILTER_OPTION
 @click.pass_context
 def docs(ctx: click.Context, inputs: tuple[Path, ...], output_dir: Path, filters: tuple[Path, ...]) -> None:
     """Write a Markdown page per rule (metadata, ATT&CK, every target's query, exemptions) and an index."""
