@@ -566,3 +566,96 @@ def test_check_sigmahq_aws_corpus_findings() -> None:
         ("attacktag", "info"): 10,  # v19 technique ids (T1685, T1686) newer than the pinned v18.1 data
         ("sigmahq_tags_techniques_without_tactics", "warning"): 3,
     }
+
+
+#: Rules pySigma accepts and then crashes on (a traceback from ``sigma-lambda check`` before): each must be
+#: one located error finding, as ``convert`` reports it (``loading.read_file``).
+MALFORMED: dict[str, tuple[str, str, str, int, int]] = {
+    "null condition": (
+        "detection:\n    selection:\n        eventName: PassRole\n    condition: null\n",
+        "sigma_condition",
+        "condition must be a string or a list of strings, not null",
+        15,
+        16,
+    ),
+    "int condition": (
+        "detection:\n    selection:\n        eventName: PassRole\n    condition: 42\n",
+        "sigma_condition",
+        "condition must be a string or a list of strings, not int",
+        15,
+        16,
+    ),
+    "null selection": (
+        "detection:\n    selection:\n    condition: selection\n",
+        "sigma_parse",
+        "selection 'selection' is empty (null)",
+        13,
+        5,
+    ),
+    "impossible date": (
+        "detection:\n    selection:\n        eventName: PassRole\n    condition: selection\nmodified: 2024-13-45\n",
+        "yaml_syntax",
+        "invalid YAML value: month must be in 1..12",
+        16,
+        11,
+    ),
+    "list as a key": (
+        "detection:\n    selection:\n        ? [eventName, eventSource]\n        : PassRole\n"
+        "    condition: selection\n",
+        "yaml_syntax",
+        "invalid YAML: found unhashable key",
+        14,
+        11,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_check_malformed_rule_is_a_located_finding(tmp_path: Path, case: str) -> None:
+    detection, check, message, line, column = MALFORMED[case]
+    rule = write_rule(tmp_path, detection)
+    errors = [f for f in check_paths([rule]) if f.severity is Severity.ERROR]
+    assert [(f.check, f.message, f.line, f.column) for f in errors] == [(check, message, line, column)]
+
+
+@pytest.mark.parametrize("rule_id", ["42", "[a, b]", "{a: b}", "true"])
+def test_check_non_string_id_is_a_located_finding(tmp_path: Path, rule_id: str) -> None:
+    header = HEADER.replace("id: 5f2a3c4e-1b2d-4e6f-8a9b-0c1d2e3f4a5b", f"id: {rule_id}")
+    rule = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventName: PassRole\n    condition: selection\n",
+        header=header,
+    )
+    errors = [f for f in check_paths([rule]) if f.severity is Severity.ERROR]
+    kind = {"42": "int", "[a, b]": "list", "{a: b}": "dict", "true": "bool"}[rule_id]
+    assert [(f.check, f.message, f.line, f.column) for f in errors] == [
+        ("sigma_parse", f"rule 'id' is a {kind}, not a UUID string", 2, 1)
+    ]
+
+
+def test_check_non_string_title_keeps_findings_hashable(tmp_path: Path) -> None:
+    """pySigma keeps ``title: [[a]]`` as a list on the rule; findings carry no such title (was a TypeError
+    when findings were de-duplicated)."""
+    header = HEADER.replace("title: Checks Test Rule", "title: [[a]]")
+    rule = write_rule(
+        tmp_path,
+        "detection:\n    selection:\n        eventName: PassRole\n    condition: selection\n",
+        header=header,
+    )
+    findings = check_paths([rule])
+    title = [f for f in findings if f.check == "sigma_parse"]
+    assert [(f.message, f.line, f.rule_title) for f in title] == [
+        ("SigmaTitleError: Sigma rule title must be a string", 1, None)
+    ]
+
+
+def test_check_binary_and_non_utf8_files_are_input_findings(tmp_path: Path) -> None:
+    binary = tmp_path / "a.yml"
+    binary.write_bytes(b"title: x\x00\n")
+    latin = tmp_path / "b.yml"
+    latin.write_bytes(b"title: caf\xe9\n")
+    findings = check_paths([binary, latin])
+    assert [(f.check, Path(f.path or "").name, f.line, f.column, f.message) for f in findings] == [
+        ("input", "a.yml", None, None, "file is binary (contains NUL bytes), not a YAML rule"),
+        ("input", "b.yml", 1, 11, "file is not valid UTF-8 (byte 0xe9)"),
+    ]

@@ -66,6 +66,14 @@ class Finding:
     rule_id: str | None = None
     rule_title: str | None = None
 
+    def __post_init__(self) -> None:
+        # pySigma keeps a malformed rule's title or id as written (``title: [a, b]``): a finding carries them
+        # only as text, so that it stays hashable and JSON-ready whatever the rule held.
+        for name in ("rule_id", "rule_title"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, name, None)
+
     def location(self) -> str:
         parts = [self.path or "<input>"]
         if self.line is not None:

@@ -14,6 +14,8 @@ from sigma_lambda_layer.checks import source, validators
 from sigma_lambda_layer.checks.aws import default_catalog
 from sigma_lambda_layer.checks.cloudtrail import CloudTrailChecker, applies
 from sigma_lambda_layer.checks.model import CheckConfig, Finding, Severity
+from sigma_lambda_layer.errors import RuleLoadError
+from sigma_lambda_layer.loading import LoadedFile, locate, read_file
 
 
 def _error_finding(
@@ -63,6 +65,40 @@ def _crash(check: str, error: Exception, path: str, rule: Any = None) -> Finding
     )
 
 
+#: Load errors about the file itself rather than its YAML or Sigma content.
+_INPUT_PROBLEMS = ("cannot read", "not valid UTF-8", "is binary", "byte limit")
+#: Load errors about the YAML text (syntax, constructors, size after alias expansion, nesting).
+_YAML_PROBLEMS = ("invalid YAML", "nested deeper", "expands to more than")
+
+
+def _load_error_finding(error: RuleLoadError, path: str) -> Finding:
+    """A file :func:`~sigma_lambda_layer.loading.read_file` refuses, under the check family it belongs to.
+
+    Loading refuses, located, the shapes pySigma accepts and then crashes on (a null or non-string
+    condition, an ``id`` that is not a string, a null selection, an impossible date, a list as a key), so
+    ``check`` reports exactly what ``convert`` reports for the same file.
+    """
+    message = error.message
+    if any(p in message for p in _INPUT_PROBLEMS):
+        check = "input"
+    elif any(p in message for p in _YAML_PROBLEMS):
+        check = "yaml_syntax"
+    elif "condition" in message:
+        check = "sigma_condition"
+    else:
+        check = "sigma_parse"
+    loc = error.location
+    return _error_finding(check, message, path, loc.line, loc.column, error.hint)
+
+
+def _unexpected_finding(check: str, error: Exception, loaded: LoadedFile, rule: Any = None) -> Finding:
+    """A non-Sigma exception from pySigma on a rule that loaded: an error finding, located as well as the
+    message allows, instead of a traceback that would hide every other file's findings."""
+    message = f"pySigma cannot read the rule: {type(error).__name__}: {error}"
+    line, column = locate(loaded.text, str(error))
+    return _error_finding(check, message, loaded.path, line or 1, column, rule=rule)
+
+
 def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None = None) -> list[Finding]:
     findings: list[Finding] = list(problems or [])
     checks = validators.instantiate(config.exclude)
@@ -73,13 +109,13 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
     for file in files:
         path = str(file)
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            findings.append(_error_finding("input", f"cannot read rule file: {e}", path))
+            loaded = read_file(file)
+        except RuleLoadError as e:
+            findings.append(_load_error_finding(e, path))
             continue
-        src = source.load(path, text)
+        src = source.load(path, loaded.text)
         sources[path] = src
-        if src.yaml_error is not None:
+        if src.yaml_error is not None:  # libyaml accepted what the checks' position pass did not
             problem, pos = src.yaml_error
             findings.append(
                 _error_finding(
@@ -91,15 +127,14 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
                 )
             )
             continue
-        docs = src.data if src.multi_document else [src.data]
-        if not all(isinstance(d, dict) for d in docs):
-            findings.append(
-                _error_finding("sigma_parse", "a Sigma rule file must hold YAML mappings", path, 1, 1)
+        docs = [d for d in loaded.documents if d is not None]
+        try:
+            collection = SigmaCollection.from_dicts(
+                docs, collect_errors=True, source=SigmaRuleLocation(Path(path))
             )
+        except Exception as e:  # a shape pySigma crashes on that loading does not refuse yet
+            findings.append(_unexpected_finding("sigma_parse", e, loaded))
             continue
-        collection = SigmaCollection.from_dicts(
-            docs, collect_errors=True, source=SigmaRuleLocation(Path(path))
-        )
         rule_errors = {id(e) for rule in collection.rules for e in rule.errors}
         findings.extend(
             _sigma_error_finding("sigma_parse", e, path)
@@ -117,17 +152,23 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
                 except SigmaError as e:
                     findings.append(_sigma_error_finding("sigma_condition", e, path, rule))
                     continue
+                except Exception as e:  # pySigma's parser crashing on a shape it should refuse
+                    findings.append(_unexpected_finding("sigma_condition", e, loaded, rule))
+                    continue
                 findings.extend(validators.d3fend_findings(rule, src))
             rules.append((rule, src))
         if not src.multi_document and applies(src.data):
             first = collection.rules[0] if collection.rules else None
-            findings.extend(
-                cloudtrail.check(
-                    src,
-                    str(first.id) if first is not None and first.id else None,
-                    (first.title or None) if first is not None else None,
+            try:
+                findings.extend(
+                    cloudtrail.check(
+                        src,
+                        str(first.id) if first is not None and first.id else None,
+                        (first.title or None) if first is not None else None,
+                    )
                 )
-            )
+            except Exception as e:  # a rule shape the CloudTrail checks did not foresee
+                findings.append(_crash("cloudtrail", e, path, first))
 
     for name, validator in checks:
         for rule, src in rules:
