@@ -352,6 +352,19 @@ class CloudTrailEsqlBackend(ESQLBackend):
         refuse_whole_object(cond.field, f"the number {cond.value}")
         return str(super().convert_condition_field_eq_val_num(cond, state))
 
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        key = self._flattened_key(cond.field)
+        if key is not None:
+            raise key.refuse(
+                "a numeric comparison (|gt, |gte, |lt, |lte)",
+                "FIELD_EXTRACT returns text; a TO_DOUBLE of a value that is no number is null, which would "
+                "turn `not` into no match",
+            )
+        refuse_whole_object(cond.field, "a numeric comparison")
+        return str(super().convert_condition_field_compare_op_val(cond, state))
+
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:

@@ -9,17 +9,21 @@ evaluates leniently: every comparison is case-insensitive, ``regex`` is an unanc
 * :func:`check_eql` tokenises the query and rejects case-sensitive comparisons with a cased literal unless the
   rule says ``|cased``, invalid Lucene regexps, and fields EQL cannot read (``flattened``);
 * :func:`run_eql` rewrites every ``regex`` pattern into an anchored Python regex with Lucene semantics, and
-  every case-sensitive comparison into a case-sensitive regex, then lets ``eql`` evaluate the query.
+  every case-sensitive comparison into a case-sensitive regex, then lets ``eql`` evaluate the query. Fields
+  with several values (``aws.cloudtrail.resources.arn``) follow Elasticsearch EQL's multi-value support
+  (elastic/elasticsearch#76610): each comparison holds when it holds for one of the values.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import eql
+from eql.engine import Scope
 from eql.parser import elasticsearch_syntax, ignore_missing_functions
 
 
@@ -302,15 +306,33 @@ def check_eql(query: str, *, cased: bool = False) -> str:
     return " ".join(t.text for t in _rewrite(tokenize(query), cased=cased))
 
 
-def _nest(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Documents may use dotted keys (``{"event.action": ...}``); ``eql`` reads nested objects."""
+def _field_values(doc: Any, path: str) -> list[Any]:
+    """Every value of a dotted field: nested objects or dotted keys, arrays (of objects) walked."""
+    if isinstance(doc, list):
+        return [v for item in doc for v in _field_values(item, path)]
+    if not isinstance(doc, Mapping):
+        return []
+    if path in doc:
+        value = doc[path]
+        items = value if isinstance(value, list) else [value]
+        return [v for v in items if v is not None and not isinstance(v, (Mapping, list))]
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        head = ".".join(parts[:i])
+        if head in doc:
+            return _field_values(doc[head], ".".join(parts[i:]))
+    return []
+
+
+def _nested(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A document holding exactly ``values`` (dotted field -> one value), as nested objects."""
     out: dict[str, Any] = {}
-    for key, value in doc.items():
+    for key, value in values.items():
         target = out
         *parents, last = key.split(".")
         for p in parents:
             target = target.setdefault(p, {})
-        target[last] = _nest(value) if isinstance(value, Mapping) else value
+        target[last] = value
     return out
 
 
@@ -327,32 +349,66 @@ def _fields(query: str) -> set[str]:
     }
 
 
-def _single_valued(doc: dict[str, Any], fields: set[str]) -> dict[str, Any]:
-    """Unwrap one-element arrays; refuse fields with several values, whose Elasticsearch semantics (any value
-    matches) the ``eql`` package does not model."""
-    for field in fields:
-        *parents, last = field.split(".")
-        target: Any = doc
-        for p in parents:
-            target = target.get(p) if isinstance(target, dict) else None
-        if isinstance(target, dict) and isinstance(target.get(last), list):
-            values = target[last]
-            if len(values) > 1:
-                raise EngineError(f"field {field!r} has several values {values!r}: not modelled")
-            target[last] = values[0] if values else None
-    return doc
+def _leaf_fields(node: Any) -> set[str]:
+    """Dotted names of the fields an ``eql`` AST node reads."""
+    if isinstance(node, eql.ast.Field):
+        return {".".join([node.base, *(str(p) for p in node.path)])}
+    found: set[str] = set()
+    for value in vars(node).values() if hasattr(node, "__dict__") else ():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, eql.ast.BaseNode):
+                found |= _leaf_fields(item)
+    for slot in getattr(type(node), "__slots__", ()):
+        value = getattr(node, slot, None)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, eql.ast.BaseNode):
+                found |= _leaf_fields(item)
+    return found
+
+
+@dataclass
+class _AnyValueEvaluator:
+    """Elasticsearch EQL on fields with several values (multi-value support, elastic/elasticsearch#76610,
+    7.15): a comparison holds when it holds for some value; ``and``/``or``/``not`` combine comparisons."""
+
+    engine: Any
+
+    def __call__(self, node: Any, values: Mapping[str, list[Any]]) -> bool:
+        if isinstance(node, eql.ast.And):
+            return all(self(t, values) for t in node.terms)
+        if isinstance(node, eql.ast.Or):
+            return any(self(t, values) for t in node.terms)
+        if isinstance(node, eql.ast.Not):
+            return not self(node.term, values)
+        fields = sorted(_leaf_fields(node))
+        choices = [values.get(f) or [None] for f in fields]
+        callback = self.engine.convert(node)
+        for combination in itertools.product(*choices):
+            doc = _nested({f: v for f, v in zip(fields, combination, strict=True) if v is not None})
+            if callback(Scope([eql.Event("any", 0, doc)], [])) is True:
+                return True
+        return False
 
 
 def run_eql(query: str, docs: Iterable[Mapping[str, Any]], *, cased: bool = False) -> set[int]:
-    """Indexes of the documents ``query`` matches, with Elasticsearch's case and regex semantics."""
+    """Indexes of the documents ``query`` matches, with Elasticsearch's case, regex and multi-value
+    semantics (a comparison on a field with several values holds when it holds for one of them)."""
     rewritten = check_eql(query, cased=cased)
     fields = _fields(query)
     with elasticsearch_syntax, ignore_missing_functions:
         parsed = eql.parse_query(rewritten)
+    condition = parsed.first.query
     engine = eql.PythonEngine({})
-    engine.add_query(parsed)
+    whole = engine.convert(condition)
+    any_value = _AnyValueEvaluator(engine)
     hits: set[int] = set()
-    engine.add_output_hook(lambda result: hits.update(int(e.time) for e in result.events))
     for i, doc in enumerate(docs):
-        engine.stream_events([eql.Event("any", i, _single_valued(_nest(doc), fields))])
+        values = {f: _field_values(doc, f) for f in fields}
+        if all(len(v) <= 1 for v in values.values()):
+            single = _nested({f: v[0] for f, v in values.items() if v})
+            matched = whole(Scope([eql.Event("any", i, single)], [])) is True
+        else:
+            matched = any_value(condition, values)
+        if matched:
+            hits.add(i)
     return hits

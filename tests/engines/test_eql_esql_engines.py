@@ -66,9 +66,12 @@ def test_eql_engine_missing_field_and_not() -> None:
     assert run_eql(query, DOCS[:4]) == {3}
 
 
-def test_eql_engine_refuses_multivalued_fields() -> None:
-    with pytest.raises(EngineError, match="several values"):
-        run_eql('any where event.action : "A"', DOCS)
+def test_eql_engine_multivalued_fields_match_any_value() -> None:
+    assert run_eql('any where event.action : "A"', DOCS) == {4}
+    assert run_eql('any where event.action : "B" and event.action : "A"', DOCS) == {4}
+    assert run_eql('any where (?event.action == null or not event.action : "B")', DOCS) == {0, 1, 2, 3}
+    resources = [{"aws": {"cloudtrail": {"resources": [{"arn": "x"}, {"arn": "arn:y"}]}}}]
+    assert run_eql('any where aws.cloudtrail.resources.arn : "arn:*"', resources) == {0}
 
 
 def test_esql_engine_three_valued_not() -> None:
