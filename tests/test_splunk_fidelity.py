@@ -10,14 +10,14 @@ Unicode) are generated with hypothesis and must match exactly the events holding
 a command.
 
 The known differences between Splunk and the evaluator are listed in :data:`EXCEPTIONS` with their reason and
-handled explicitly (docs/targets/splunk.md, "Fidelity").
+handled explicitly (docs/targets/splunk.md, "Fidelity"). Rules that test a value against a whole JSON object
+are refused with ``UnsupportedFieldError`` (docs/evaluator.md, choice 4), and must stay refused.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,9 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_lambda_layer.backends.splunk import CloudTrailSplunkBackend
+from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from sigma_lambda_layer.fields.splunk import ADDON_FIELDS, needs_spath
+from sigma_lambda_layer.fields.splunk import ADDON_FIELDS
 from sigma_lambda_layer.pipelines.splunk import aws_cloudtrail_splunk
 from sigma_lambda_layer.views.splunk import splunk_view
 from tests.engines.spl import SplError, command_names, run_spl
@@ -42,26 +43,21 @@ AWS_RULES = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
 CLOUDTRAIL = CORPUS / "cloudtrail"
 
 #: Commands a generated query may run: anything else (delete, outputlookup, ...) is an injection.
-ALLOWED_COMMANDS = {"search", "spath", "eval", "where", "regex"}
+ALLOWED_COMMANDS = {"search", "eval", "where", "regex"}
+
+#: SigmaHQ rules that test a value against a whole JSON object: refused on every target.
+WHOLE_OBJECT_RULES = {
+    "aws_disable_bucket_versioning.yml",
+    "aws_ec2_vm_export_failure.yml",
+    "aws_iam_s3browser_templated_s3_bucket_policy_creation.yml",
+}
 
 #: Where Splunk and the evaluator are known to differ, and what the test does about it.
 EXCEPTIONS: dict[str, str] = {
-    "whole-object match": (
-        "A value matched against a JSON object (requestParameters|contains: x). The evaluator never matches "
-        "an object (docs/evaluator.md, choice 4); Splunk's spath extracts the object's JSON text and every "
-        "target here matches that text, as the rule's author meant. Such rules are compared with the "
-        "evaluator's verdict on the record where each matched object is replaced by its JSON text "
-        "(compact, as in _raw)."
-    ),
     "Add-on field": (
         "A field the Splunk Add-on for AWS computes (status, a CIM field) is absent from raw CloudTrail: the "
         "evaluator and the view both lack it, so the selection never matches either. Agreement on such a "
         "rule is vacuous; the test requires the field in the query and no corpus match, so a change shows."
-    ),
-    "text null": (
-        "Splunk extracts a JSON null as the text null (views/splunk.py), so a field holding the string "
-        "'null' cannot be told from a JSON null: exists, exists: false and null treat both as null. JSON "
-        "nulls are common in CloudTrail, the string 'null' is not; the test pins this reading."
     ),
 }
 
@@ -106,25 +102,9 @@ def rule_fields(rule: SigmaRule) -> set[str]:
     return set().union(*(_fields(d) for d in rule.detection.detections.values()))
 
 
-def as_json_text(record: Mapping[str, Any], roots: set[str]) -> dict[str, Any]:
-    """``record`` with the object at each root path replaced by its compact JSON text (EXCEPTIONS)."""
-    out = json.loads(json.dumps(record))
-    for root in roots:
-        *parents, last = root.split(".")
-        node: Any = out
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(last), dict | list):
-            node[last] = json.dumps(node[last], separators=(",", ":"), ensure_ascii=False)
-    return out
-
-
 def expected_matches(rule: SigmaRule, records: tuple[dict[str, Any], ...]) -> set[int]:
-    """The evaluator's verdicts, whole-object matches read as JSON text (EXCEPTIONS)."""
+    """The evaluator's verdicts."""
     evaluator = RuleEvaluator(rule)
-    roots = {f for f in rule_fields(rule) if needs_spath(f)}
-    if roots:
-        records = tuple(as_json_text(r, roots) for r in records)
     return {i for i, record in enumerate(records) if evaluator.matches(record)}
 
 
@@ -162,9 +142,15 @@ def test_splunk_fidelity_corpus_verdicts() -> None:
     rows: list[str] = []
     addon_rules: list[str] = []
     paths = _corpus_rules()
+    refused: list[str] = []
     for path in paths:
         text = path.read_text(encoding="utf-8")
         rule = SigmaRule.from_yaml(text)
+        if path.name in WHOLE_OBJECT_RULES:
+            with pytest.raises(UnsupportedFieldError, match="is a JSON object, not a value"):
+                to_spl(text)
+            refused.append(path.name)
+            continue
         try:
             query = to_spl(text)
             got = run_spl(query, views, strict=True)
@@ -187,18 +173,8 @@ def test_splunk_fidelity_corpus_verdicts() -> None:
     assert len(records) == 794
     assert len(paths) >= 59
     assert addon_rules == ["aws_delete_saml_provider.yml"], addon_rules
+    assert set(refused) == WHOLE_OBJECT_RULES
     assert not rows, "Splunk disagrees with the evaluator:\n| rule | difference | query |\n" + "\n".join(rows)
-
-
-def test_splunk_fidelity_whole_object_exception_is_needed() -> None:
-    """The whole-object exception is real on the corpus (not dead code): plain evaluator says no match."""
-    _skip_without_corpus()
-    text = (AWS_RULES / "aws_disable_bucket_versioning.yml").read_text(encoding="utf-8")
-    rule = SigmaRule.from_yaml(text)
-    evaluator = RuleEvaluator(rule)
-    got = run_spl(to_spl(text), _views())
-    assert got == expected_matches(rule, _records())
-    assert got and not any(evaluator.matches(_records()[i]) for i in got)
 
 
 # --------------------------------------------------------------------------------------- hostile values
@@ -297,28 +273,66 @@ def test_splunk_fidelity_no_command_injection() -> None:
             assert got == ({0} if condition != "not sel" else {1}), query
 
 
-def test_splunk_fidelity_json_null() -> None:
-    """exists / exists: false / null agree with the evaluator on JSON null; the text 'null' is the exception."""
-    records: tuple[dict[str, Any], ...] = (
-        {"errorCode": None},
-        {},
-        {"errorCode": "AccessDenied"},
-        {"errorCode": ""},
-        {"errorCode": "null"},
-    )
-    views = [splunk_view(r) for r in records]
-    for detection, condition in (
-        ("errorCode|exists: true", "sel"),
-        ("errorCode|exists: false", "sel"),
-        ("errorCode: null", "sel"),
-        ("errorCode|exists: true", "not sel"),
-        ("errorCode: null", "sel or other"),
-    ):
-        field, value = detection.split(": ")
-        text = rule_yaml(
-            field.split("|")[0], field[len(field.split("|")[0]) :], yaml.safe_load(value), condition
+#: Values a field may hold that read alike in Splunk: JSON null and the text "null", both "null".
+NULLISH: tuple[Any, ...] = (None, "null", "NULL", "", "AccessDenied")
+
+
+def _null_records(field: str) -> tuple[dict[str, Any], ...]:
+    """One record per value of NULLISH at ``field``, one without it, and decoys: the same key elsewhere
+    holding the other reading (a nested ``"null"`` under a JSON null, and the reverse)."""
+    *parents, last = field.split(".")
+
+    def at(value: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        node: dict[str, Any] = {last: value}
+        for key in reversed(parents):
+            node = {key: node}
+        return {"eventName": "X", "errorMessage": "NULL", **node, **(extra or {})}
+
+    decoys = [
+        at(None, {"additionalEventData": {last: "null", "x": {last: "null"}}}),
+        at("null", {"additionalEventData": {last: None}}),
+        at(None, {f"{field}x": "null", "tags": [{last: "null"}]}),
+    ]
+    return (*(at(v) for v in NULLISH), {"eventName": "X", "errorMessage": "null"}, *decoys)
+
+
+@pytest.mark.parametrize("field", ["errorCode", "requestParameters.userName", "resources.ARN"])
+def test_splunk_fidelity_json_null(field: str) -> None:
+    """exists / exists: false / null / values matching the text null / fieldref tell a JSON null from the
+    string "null" exactly as the evaluator does, by the value's place in _raw, not its key name alone."""
+    records = _null_records(field)
+    if field == "resources.ARN":  # an array of objects: any element
+        records = tuple(
+            {k: ([{"ARN": v["ARN"]}, {"ARN": "other"}] if k == "resources" else v) for k, v in r.items()}
+            for r in records
         )
-        got = run_spl(to_spl(text), views, strict=True)
+    views = [splunk_view(r) for r in records]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"sel": {f"{field}|exists": True}}, "sel"),
+        ({"sel": {f"{field}|exists": False}}, "sel"),
+        ({"sel": {field: None}}, "sel"),
+        ({"sel": {f"{field}|exists": True}}, "not sel"),
+        ({"sel": {field: None}, "other": {"eventName": "Never"}}, "sel or other"),
+        ({"sel": {field: "*"}}, "sel"),
+        ({"sel": {field: "*"}}, "not sel"),
+        ({"sel": {f"{field}|contains": "ul"}}, "sel"),
+        ({"sel": {f"{field}|cased": "null"}}, "sel"),
+        ({"sel": {f"{field}|re": "^n"}}, "sel"),
+        ({"sel": {f"{field}|re": "^n"}, "other": {"eventName": "Never"}}, "sel or other"),
+        ({"sel": {field: ["null", "x"]}}, "not sel"),
+    ]
+    if "." not in field:
+        cases.append(({"sel": {f"{field}|fieldref": "errorMessage"}}, "sel"))
+    for detection, condition in cases:
+        text = yaml.safe_dump(
+            {
+                "title": "Null",
+                "logsource": {"product": "aws", "service": "cloudtrail"},
+                "detection": {**detection, "condition": condition},
+            }
+        )
+        query = to_spl(text)
+        assert check_query_shape(query) == [], query
+        got = run_spl(query, views, strict=True)
         want = expected_matches(SigmaRule.from_yaml(text), records)
-        assert got - {4} == want - {4}, (detection, condition, got, want)
-        assert (4 in got) == (0 in got), "the text 'null' reads as a JSON null (EXCEPTIONS)"
+        assert got == want, (detection, condition, query, got, want)
