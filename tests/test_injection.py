@@ -48,12 +48,8 @@ HOSTILE: Final = [
 #: back into its regex literal unescaped, which the ``eql`` parser then refuses; the generated EQL itself
 #: parses (see ``test_eql_control_characters_parse``). Reported to the harness owner; until fixed, EQL
 #: semantics are checked without CR and LF.
-#: The Lucene backend leaves whitespace other than the space unescaped, so a tab, CR, LF or U+3000 splits
-#: the term (reported; ``test_lucene_whitespace_in_values_stays_literal`` tracks it as a strict xfail).
-LUCENE_WHITESPACE: Final = "\t\n\r\u3000"
 ENGINE_ALPHABET: Final[dict[str, list[str]]] = {
     "eql": [c for c in HOSTILE if c not in "\r\n"],
-    "lucene": [c for c in HOSTILE if c not in LUCENE_WHITESPACE],
 }
 #: A keyword field, a text-ish field and a flattened sub-field (Elastic stores requestParameters flattened).
 FIELDS: Final = ("userAgent", "errorMessage", "requestParameters.functionName")
@@ -64,7 +60,7 @@ BATCHES: Final = 6
 BATCH: Final = 25
 #: Commands a Splunk query may run. Anything else (delete, outputlookup, sendemail, script, collect, ...) is
 #: an injection; the SPL engine refuses unknown commands too.
-SPL_COMMANDS: Final = frozenset({"search", "spath", "eval", "where", "regex"})
+SPL_COMMANDS: Final = frozenset({"search", "eval", "where", "regex"})
 
 
 @dataclass(frozen=True)
@@ -149,11 +145,7 @@ def _wildcard_case(alphabet: list[str]) -> st.SearchStrategy[Case]:
 
 
 #: Cases a target is known to get wrong (reported), each tracked by a strict-xfail test below.
-KNOWN_BUGS: Final[dict[str, Callable[[Case], bool]]] = {
-    # Elasticsearch's query_string reads an (unescaped) term starting with < or > as a range: field:\<x is
-    # field < "x" (QueryStringQueryParser.getFieldQuery). test_lucene_value_starting_with_angle_bracket.
-    "lucene": lambda case: case.value.startswith(("<", ">")),
-}
+KNOWN_BUGS: Final[dict[str, Callable[[Case], bool]]] = {}
 
 
 def batches(target: str) -> st.SearchStrategy[list[Case]]:
@@ -380,11 +372,6 @@ def test_all_targets_hostile_field_names_rejected_or_exact(target: str) -> None:
     assert not problems, "\n\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Lucene backend bug (reported): tab, CR, LF and U+3000 are whitespace to the query parser and are "
-    "not escaped, so the term splits and matches other values",
-)
 def test_lucene_whitespace_in_values_stays_literal() -> None:
     _skip_without_engine("lucene")
     cases = [
@@ -396,11 +383,6 @@ def test_lucene_whitespace_in_values_stays_literal() -> None:
     check_cases("lucene", cases)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Lucene backend bug (reported): Elasticsearch's query_string turns a term starting with < or > "
-    "into a range query even when the bracket is escaped",
-)
 def test_lucene_value_starting_with_angle_bracket() -> None:
     _skip_without_engine("lucene")
     cases = [
@@ -413,11 +395,6 @@ def test_lucene_value_starting_with_angle_bracket() -> None:
     check_cases("lucene", cases)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Lucene backend bug (reported): query_string reads '*' in a field name as a field pattern even "
-    "when escaped, so a rule field holding '*' must be refused",
-)
 def test_lucene_field_name_with_star_is_refused() -> None:
     _skip_without_engine("lucene")
     problems = _field_name_problems("lucene", ["requestParameters.a*", "requestParameters.a?"])
