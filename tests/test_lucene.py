@@ -90,6 +90,62 @@ def test_lucene_escaping_values_and_fields() -> None:
     )
 
 
+def test_lucene_whitespace_in_values_is_escaped() -> None:
+    """Tab, CR, LF and U+3000 end a term in the classic QueryParser like a space does; every whitespace
+    character is escaped, so the value stays one term (``a<TAB>b`` matched ``a`` or ``b`` before)."""
+    assert lucene(sel('userAgent|cased: "a\\tb\\r\\nc\\u3000d\\u2028"')) == (
+        D + "user_agent.original:a\\\tb\\\r\\\nc\\\u3000d\\\u2028"
+    )
+    assert lucene(sel('userAgent|cased|startswith: "a\\tb"')) == D + "user_agent.original:a\\\tb*"
+    assert lucene(sel('requestParameters.functionName|cased: "1\\t2"')) == (
+        D + "aws.cloudtrail.flattened.request_parameters.functionName:1\\\t2"
+    )
+
+
+def test_lucene_value_starting_with_angle_bracket_is_quoted() -> None:
+    """Elasticsearch reads an unquoted term starting with ``<`` or ``>`` as a one-sided range even when the
+    bracket is escaped (``QueryStringQueryParser.getFieldQuery`` unescapes first): such terms are quoted."""
+    assert lucene(sel("userAgent: '<&'")) == D + 'user_agent.original:"<&"'
+    assert lucene(sel("userAgent|cased: '>=\\\\x\"'")) == D + 'user_agent.original:">=\\\\x\\""'
+    assert lucene(sel("requestParameters.functionName: '<a'")) == (
+        D + 'aws.cloudtrail.flattened.request_parameters.functionName:("<a" OR "<A")'
+    )
+    # Prefix and wildcard queries take no range reading: escaping is enough there.
+    assert lucene(sel("userAgent|startswith: '<1'")) == D + "user_agent.original:\\<1*"
+    assert lucene(sel("userAgent|cased|contains: '>'")) == D + "user_agent.original:*\\>*"
+
+
+def test_lucene_operator_words_are_quoted() -> None:
+    """``field:AND`` does not parse: the classic grammar reads AND, OR and NOT as operators anywhere."""
+    assert lucene(sel("userAgent|cased:\n  - AND\n  - OR\n  - NOT\n  - ANDx")) == (
+        D + '(user_agent.original:("AND" OR "OR" OR "NOT" OR ANDx))'
+    )
+    assert lucene(sel("requestParameters.functionName|cased: 'NOT'")) == (
+        D + 'aws.cloudtrail.flattened.request_parameters.functionName:"NOT"'
+    )
+
+
+def test_lucene_field_name_with_wildcard_is_refused() -> None:
+    """query_string reads ``*`` in a field name as a pattern over field names even when escaped."""
+    for name in ("requestParameters.a*", "requestParameters.a?", "requestParameters.a\\*"):
+        with pytest.raises(UnsupportedFieldError, match="pattern over field names"):
+            lucene(sel(f"'{name}': x"))
+    with pytest.raises(UnsupportedFieldError, match="pattern over field names"):
+        lucene(sel("'requestParameters.a*': null"))
+    with pytest.raises(UnsupportedFieldError, match="pattern over field names"):
+        lucene(sel("'requestParameters.a*|exists': true"))
+
+
+def test_lucene_fieldref_after_value_expansion_raises() -> None:
+    """``|base64offset|fieldref`` made pySigma's OR of the expansion fail with an AttributeError."""
+    for chain in ("base64offset|fieldref", "windash|fieldref"):
+        with pytest.raises(UnsupportedConstructError, match="after a value-expanding modifier"):
+            lucene(sel(f"eventSource|{chain}: eventName"))
+    assert lucene(sel("userAgent|windash|cased: '-a'")) == (
+        D + "user_agent.original:(\\-a OR \\/a OR \u2013a OR \u2014a OR \u2015a)"
+    )
+
+
 def test_lucene_value_list_is_field_group() -> None:
     assert lucene(sel("eventName:\n  - CreateUser\n  - 'Get*'\n  - '123'")) == (
         D + "(event.action:(/[Cc][rR][eE][aA][tT][eE][Uu][sS\u017f][eE][rR]/ OR /[Gg][eE][tT].*/ OR 123))"

@@ -49,6 +49,8 @@ from sigma.types import (
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
+    SigmaExpansion,
+    SigmaFieldReference,
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
@@ -58,7 +60,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.attack import threat_entries
-from sigma_lambda_layer.errors import UnsupportedConstructError
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
     IP_TEXT_FIELDS,
@@ -67,10 +69,14 @@ from sigma_lambda_layer.fields.elastic import (
     subtree_of_flattened,
 )
 
-#: Characters with a meaning in query_string syntax (plus whitespace), escaped with ``\`` in field names
-#: and values. Source: Elasticsearch reference, query_string "Reserved characters".
-_QS_RESERVED = '+-=&|!(){}[]^"~*?:\\/<> '
+#: Characters with a meaning in query_string syntax, escaped with ``\`` in field names and values. Source:
+#: Elasticsearch reference, query_string "Reserved characters". Whitespace is escaped too (:func:`_qs_escape`):
+#: the classic QueryParser ends a term at space, tab, CR, LF and U+3000 (its ``_WHITESPACE`` token).
+_QS_RESERVED = '+-=&|!(){}[]^"~*?:\\/<>'
 _FIELD_ESCAPE = re.compile(r"[\s+\-=&|!(){}\[\]^\"~*?:\\/<>]")
+#: Bare words the classic QueryParser reads as operators wherever a term could stand (``field:AND`` does not
+#: parse); ``&&``, ``||`` and ``!`` are escaped character by character.
+_QS_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT"})
 
 
 def _extra_cases() -> dict[int, tuple[int, ...]]:
@@ -191,7 +197,25 @@ def _number_regexp(number: int | float) -> str:
 
 
 def _qs_escape(text: str) -> str:
-    return "".join("\\" + c if c in _QS_RESERVED else c for c in text)
+    """``text`` as one query_string token: reserved characters and every whitespace character escaped.
+
+    Escaping more than the parser splits on is harmless: an escaped character is taken literally in terms,
+    prefixes and wildcard patterns alike (Lucene ``QueryParserBase.discardEscapeChar``, ``WildcardQuery``).
+    """
+    return "".join("\\" + c if c in _QS_RESERVED or c.isspace() else c for c in text)
+
+
+def _qs_term(text: str) -> str:
+    """``text`` as one exact term (no wildcards) that Elasticsearch reads as a term query and nothing else.
+
+    Escaping is not enough for two kinds of value, which are quoted instead (a quoted single token on a
+    keyword or keyed flattened field is the same term query): a leading ``<`` or ``>``, which
+    ``QueryStringQueryParser.getFieldQuery`` reads as a one-sided range *after* unescaping (``field:\\<x`` is
+    ``field < "x"``), and the operator words ``AND``, ``OR``, ``NOT``.
+    """
+    if text.startswith(("<", ">")) or text in _QS_OPERATOR_WORDS:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _qs_escape(text)
 
 
 # --- Sigma |re (Python re.search) -> Lucene RegExp -----------------------------------------------------
@@ -516,6 +540,26 @@ class CloudTrailLuceneBackend(LuceneBackend):
 
     # --- helpers -------------------------------------------------------------------------------------
 
+    def escape_and_quote_field(self, field_name: str) -> str:
+        """The field name escaped, or refused when query_string would read it as a pattern of field names.
+
+        Elasticsearch unescapes the field name and then treats a ``*`` in it as a wildcard over the mapped
+        field names (``QueryStringQueryParser.extractMultiFields``, ``Regex.isSimpleMatchPattern``), so
+        ``requestParameters.a\\*`` also searches ``requestParameters.ab``; no escape keeps it literal. A ``?``
+        is refused alike: the query would be one rewrite away from the same mistake.
+        """
+        self._refuse_field_pattern(field_name)
+        name: str = super().escape_and_quote_field(field_name)
+        return name
+
+    def _refuse_field_pattern(self, field: str) -> None:
+        if "*" in field or "?" in field:
+            raise UnsupportedFieldError(
+                f"field {field!r}: Lucene query_string reads '*' and '?' in a field name as a pattern "
+                "over field names, even when escaped, so the query would search other fields too",
+                hint="name the field without '*' or '?', or use the esql or eql target",
+            )
+
     def _type(self, field: str) -> str:
         try:
             return field_type(field)
@@ -594,6 +638,8 @@ class CloudTrailLuceneBackend(LuceneBackend):
 
     def _wildcard_term(self, value: SigmaString) -> str:
         """Exact term or wildcard pattern: reserved characters escaped, ``*``/``?`` kept as wildcards."""
+        if all(isinstance(p, str) for p in value.s):
+            return _qs_term("".join(p for p in value.s if isinstance(p, str)))
         return "".join(
             _qs_escape(p) if isinstance(p, str) else "*" if p == SpecialChars.WILDCARD_MULTI else "?"
             for p in value.s
@@ -611,7 +657,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
                 "(the object's Map.toString) if an approximate match is acceptable",
             )
         if not ci:
-            return _qs_escape(literal) + ("*" if prefix else "")
+            return _qs_escape(literal) + "*" if prefix else _qs_term(literal)
         choices = [_case_set(c) for c in literal]
         count = 1
         for ch in choices:
@@ -625,11 +671,12 @@ class CloudTrailLuceneBackend(LuceneBackend):
                 hint="use |cased with the exact spelling stored in CloudTrail",
             )
         variants = ["".join(v) for v in itertools.product(*choices)]
-        return "(" + " OR ".join(_qs_escape(v) + ("*" if prefix else "") for v in variants) + ")"
+        return "(" + " OR ".join(_qs_escape(v) + "*" if prefix else _qs_term(v) for v in variants) + ")"
 
     def _refuse_presence_on_flattened_key(self, field: str, what: str) -> None:
         """``null``/``exists`` on ``requestParameters.X``: Sigma counts an object value as present, but a keyed
         flattened exists query only sees a leaf at exactly that key, so ``X: {...}`` would read as absent."""
+        self._refuse_field_pattern(field)  # the clearer of the two refusals
         if self._type(field) == "flattened" and subtree_of_flattened(field) is not None:
             raise self._unsupported(
                 what,
@@ -799,6 +846,30 @@ class CloudTrailLuceneBackend(LuceneBackend):
             cond.field,
             f"the field is a {self._type(cond.field)}; its ranges compare text, not numbers",
         )
+
+    def convert_condition_field_eq_expansion(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        """The values of a ``|base64offset`` or ``|windash`` expansion, ORed.
+
+        The stock backend ORs the unexpanded condition when the values cannot form an ``(a OR b)`` list,
+        which fails inside pySigma with an AttributeError; field references (``|base64offset|fieldref``:
+        each encoded variant taken as a field *name*) are refused by name instead.
+        """
+        assert isinstance(cond.value, SigmaExpansion)
+        if any(isinstance(v, SigmaFieldReference) for v in cond.value.values):
+            raise UnsupportedConstructError(
+                f"a field reference (|fieldref) after a value-expanding modifier (|base64offset, |windash) on "
+                f"{cond.field!r}: the expanded variants would be read as field names, and Lucene query_string "
+                "cannot compare two fields",
+                hint="drop |fieldref, or use |fieldref alone on the esql target",
+            )
+        or_cond = ConditionOR(
+            [ConditionFieldEqualsValueExpression(cond.field, v) for v in cond.value.values], cond.source
+        )
+        if self.decide_convert_condition_as_in_expression(or_cond, state):
+            return self.convert_condition_as_in_expression(or_cond, state)
+        return self.convert_condition_or(or_cond, state)
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
         raise UnsupportedConstructError(
