@@ -159,7 +159,10 @@ def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[SigmaLambdaError]
     for file in loaded.files:
         try:
             collection = SigmaCollection.from_dicts(
-                file.fresh_documents(),
+                # The load-time parse may use the documents themselves: pySigma reads them without change
+                # (except collection actions, which it deletes), and every later target parses a copy taken
+                # before this parse's rule objects go through a pipeline (see _fresh_rules).
+                file.fresh_documents() if _has_actions(file) else file.documents,
                 collect_errors=True,
                 source=SigmaRuleLocation(Path(file.path)),
                 collect_filters=True,
@@ -226,6 +229,10 @@ def _is_sigma_error(exc: BaseException) -> bool:
     from sigma.exceptions import SigmaError
 
     return isinstance(exc, SigmaError)
+
+
+def _has_actions(file: LoadedFile) -> bool:
+    return any(isinstance(doc, dict) and "action" in doc for doc in file.documents)
 
 
 def _condition_errors(rule: Any) -> list[Exception]:
