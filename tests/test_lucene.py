@@ -7,6 +7,7 @@ engine tests. ``D`` is the data-stream condition the pipeline puts in front of e
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -144,6 +145,22 @@ def test_lucene_fieldref_after_value_expansion_raises() -> None:
     assert lucene(sel("userAgent|windash|cased: '-a'")) == (
         D + "user_agent.original:(\\-a OR \\/a OR \u2013a OR \u2014a OR \u2015a)"
     )
+
+
+def test_lucene_nested_value_expansions_are_one_or() -> None:
+    """``|windash|base64offset``: every offset of every dash variant, one flat OR (an internal error in the
+    stock backend, which read the inner expansion's ``source``)."""
+    query = lucene(sel("userAgent|windash|base64offset|cased|contains: '-a'"))
+    assert isinstance(query, str)
+    body = query.removeprefix(D + "user_agent.original:(").removesuffix(")")
+    variants = ["-a", "/a", "\u2013a", "\u2014a", "\u2015a"]
+    expected = []
+    for v in variants:  # Sigma's base64offset: cut by the offset and the value's length in characters
+        for offset in range(3):
+            encoded = base64.b64encode(b" " * offset + v.encode()).decode()
+            cut = encoded[(0, 2, 3)[offset] : (None, -3, -2)[(len(v) + offset) % 3]]
+            expected.append("*" + re.sub(r"([+/=])", r"\\\1", cut) + "*")  # query_string reserved
+    assert body.split(" OR ") == expected
 
 
 def test_lucene_value_list_is_field_group() -> None:

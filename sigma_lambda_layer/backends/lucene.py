@@ -515,6 +515,13 @@ def translate_regex(regex: SigmaRegularExpression) -> str:
     return translator.translate()
 
 
+def _expanded_values(value: Any) -> list[Any]:
+    """The leaf values of a (possibly nested) :class:`SigmaExpansion`: an OR of ORs is one OR."""
+    if isinstance(value, SigmaExpansion):
+        return [leaf for v in value.values for leaf in _expanded_values(v)]
+    return [value]
+
+
 # --- the backend ---------------------------------------------------------------------------------------
 
 
@@ -852,12 +859,13 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> Any:
         """The values of a ``|base64offset`` or ``|windash`` expansion, ORed.
 
-        The stock backend ORs the unexpanded condition when the values cannot form an ``(a OR b)`` list,
-        which fails inside pySigma with an AttributeError; field references (``|base64offset|fieldref``:
-        each encoded variant taken as a field *name*) are refused by name instead.
+        The stock backend fails inside pySigma (AttributeError) when the values cannot form an ``(a OR b)``
+        list, and on nested expansions (``|windash|base64offset``: every offset of every dash variant), which
+        are flattened here into one OR. Field references (``|base64offset|fieldref``: each encoded variant
+        taken as a field *name*) are refused by name instead.
         """
-        assert isinstance(cond.value, SigmaExpansion)
-        if any(isinstance(v, SigmaFieldReference) for v in cond.value.values):
+        values = _expanded_values(cond.value)
+        if any(isinstance(v, SigmaFieldReference) for v in values):
             raise UnsupportedConstructError(
                 f"a field reference (|fieldref) after a value-expanding modifier (|base64offset, |windash) on "
                 f"{cond.field!r}: the expanded variants would be read as field names, and Lucene query_string "
@@ -865,8 +873,11 @@ class CloudTrailLuceneBackend(LuceneBackend):
                 hint="drop |fieldref, or use |fieldref alone on the esql target",
             )
         or_cond = ConditionOR(
-            [ConditionFieldEqualsValueExpression(cond.field, v) for v in cond.value.values], cond.source
+            [ConditionFieldEqualsValueExpression(cond.field, v) for v in values],
+            getattr(cond, "source", None),
         )
+        for arg in or_cond.args:
+            arg.parent = or_cond
         if self.decide_convert_condition_as_in_expression(or_cond, state):
             return self.convert_condition_as_in_expression(or_cond, state)
         return self.convert_condition_or(or_cond, state)
