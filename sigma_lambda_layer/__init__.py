@@ -20,6 +20,7 @@ column; pass ``collect_errors=True`` to get them as results instead of exception
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sigma_lambda_layer._version import __version__
@@ -47,8 +48,15 @@ __all__ = [
     "UnsupportedFieldError",
     "UsageError",
     "__version__",
+    "bundled_rules",
     "convert",
 ]
+
+
+def bundled_rules() -> Path:
+    """The folder of sigma-lambda's own rules (``rules/`` in the repository, shipped inside the wheel)."""
+    packaged = Path(__file__).resolve().parent / "rules"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "rules"
 
 
 def __getattr__(name: str) -> Any:

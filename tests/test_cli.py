@@ -205,3 +205,11 @@ def test_cli_report_json(tmp_path: Path) -> None:
     statuses = {(r["target"], r["status"]) for r in data["results"]}
     assert ("splunk", "ok") in statuses
     assert code == (1 if any(s != "ok" for _, s in statuses) else 0)
+
+
+def test_cli_bundled_rules_are_ours() -> None:
+    from sigma_lambda_layer import bundled_rules
+
+    names = sorted(p.name for p in bundled_rules().glob("*.yml") if not p.name.endswith(".tests.yml"))
+    assert names == ["aws_attached_malicious_lambda_layer.yml", "aws_lambda_layer_attached_to_function.yml"]
+    assert (bundled_rules() / "filters").is_dir()
