@@ -876,8 +876,6 @@ class CloudTrailLuceneBackend(LuceneBackend):
             [ConditionFieldEqualsValueExpression(cond.field, v) for v in values],
             getattr(cond, "source", None),
         )
-        for arg in or_cond.args:
-            arg.parent = or_cond
         if self.decide_convert_condition_as_in_expression(or_cond, state):
             return self.convert_condition_as_in_expression(or_cond, state)
         return self.convert_condition_or(or_cond, state)
