@@ -68,6 +68,112 @@ from sigma_lambda_layer.fields.elastic import SUBTREES
 #: The data stream of Elastic's AWS integration, CloudTrail data set.
 CLOUDTRAIL_INDEX = "logs-aws.cloudtrail-*"
 
+#: Sigma level -> (Kibana ``severity``, ``risk_score``). Kibana's rule schema (``Severity`` and ``RiskScore`` in
+#: ``common_attributes.schema.yaml`` of the detection-engine API) allows low/medium/high/critical and scores
+#: 0-21 low, 22-47 medium, 48-73 high, 74-100 critical; each level takes the top of its band, as Elastic's
+#: own rules do (low 21, medium 47, high 73, critical 99), and ``informational``, which Kibana lacks, is
+#: ``low`` with the lowest score. A rule without a level is treated as ``low``.
+ELASTIC_SEVERITY: Final[dict[str, tuple[str, int]]] = {
+    "informational": ("low", 1),
+    "low": ("low", 21),
+    "medium": ("medium", 47),
+    "high": ("high", 73),
+    "critical": ("critical", 99),
+}
+#: Defaults of the detection-rule schedule (backend options ``rule_interval``, ``rule_from``,
+#: ``timestamp_override``). CloudTrail reaches Elasticsearch minutes after the API call, so, like Elastic's
+#: prebuilt CloudTrail rules, rules select events by ingest time (``event.ingested``) over a window one
+#: minute longer than the interval: every event is seen by one run at least, whatever its delivery delay.
+RULE_DEFAULTS: Final[dict[str, str]] = {
+    "rule_interval": "5m",
+    "rule_from": "now-6m",
+    "timestamp_override": "event.ingested",
+}
+#: Kibana date-math pieces accepted for the schedule options: ``5m``, ``now-6m`` (RuleInterval, RuleIntervalFrom).
+_INTERVAL: Final[re.Pattern[str]] = re.compile(r"^[1-9][0-9]*[smhd]$")
+_FROM: Final[re.Pattern[str]] = re.compile(r"^now-[1-9][0-9]*[smhd]$")
+
+
+def _option(options: dict[str, Any], name: str) -> str:
+    value = options.get(name)
+    return RULE_DEFAULTS[name] if value is None else str(value)
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def detection_rule(
+    rule: Any, *, rule_type: str, language: str, query: str, index: list[str] | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """A Kibana detection rule, as the rule-import API (``POST /api/detection_engine/rules/_import``) reads one
+    NDJSON line: ``RuleToImport`` in Kibana's ``rule_to_import.ts``, i.e. the create-rule fields of
+    ``rule_schemas.schema.yaml`` with ``rule_id`` required.
+
+    ``rule_id`` is the Sigma id, so re-importing with ``overwrite=true`` updates the rule in place. No ``id``
+    (it must be a Kibana object UUID and import ignores it) and no ``immutable``/``output_index`` (deprecated).
+    ``index`` is left out for ES|QL, whose query names its own source (the schema: "not supported for ES|QL
+    rules"). Backend options: ``rule_interval``, ``rule_from``, ``timestamp_override`` (``none`` drops it),
+    ``enabled`` (default true), ``license`` (for rules without one; default ``DRL-1.1``, SigmaHQ's licence),
+    ``max_signals`` (default 100).
+    """
+    from sigma_lambda_layer.attack import threat_entries
+    from sigma_lambda_layer.errors import UsageError
+
+    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
+    if not _INTERVAL.match(interval) or not _FROM.match(start):
+        raise UsageError(
+            f"invalid detection-rule schedule interval={interval!r} from={start!r}",
+            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+        )
+    level = rule.level.name.lower() if rule.level is not None else "low"
+    severity, risk_score = ELASTIC_SEVERITY[level]
+    title = str(rule.title)
+    description = (rule.description or "").strip() or title
+    authors = [a.strip() for a in re.split(r",|\band\b", rule.author or "") if a.strip()]
+    out: dict[str, Any] = {
+        "rule_id": str(rule.id) if rule.id is not None else _title_rule_id(title),
+        "name": title,
+        "description": description,
+        "type": rule_type,
+        "language": language,
+        "query": query,
+    }
+    if index is not None:
+        out["index"] = list(index)
+    out.update(
+        {
+            "severity": severity,
+            "risk_score": risk_score,
+            "enabled": _truthy(options.get("enabled", True)),
+            "interval": interval,
+            "from": start,
+            "to": "now",
+            "author": authors,
+            "license": str(getattr(rule, "license", None) or options.get("license") or "DRL-1.1"),
+            "references": [str(r) for r in rule.references],
+            "false_positives": [str(f) for f in rule.falsepositives],
+            "tags": ["Sigma", *(f"{t.namespace}.{t.name}" for t in rule.tags)],
+            "threat": threat_entries(rule.tags),
+            "max_signals": int(options.get("max_signals", 100)),
+            "version": 1,
+            "setup": "Requires CloudTrail events from Elastic's AWS integration (data stream logs-aws.cloudtrail-*).",
+        }
+    )
+    if (override := _option(options, "timestamp_override")) != "none":
+        out["timestamp_override"] = override
+    if rule_type != "esql":
+        out["filters"] = []
+    return out
+
+
+def _title_rule_id(title: str) -> str:
+    """A stable ``rule_id`` for a Sigma rule without an id (Kibana requires one on import)."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sigma-lambda:" + title))
+
+
 #: Prefix of the integration's ``flattened`` copies of requestParameters, responseElements, ...
 FLATTENED_PREFIX = "aws.cloudtrail.flattened."
 
@@ -624,12 +730,25 @@ class CloudTrailEqlBackend(EqlBackend):
     convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
 
     def finalize_output_threat_model(self, tags: list[SigmaRuleTag]) -> Iterable[dict[str, Any]]:
-        """The stock method imports pySigma's MITRE ATT&CK data, which is downloaded on first use, before
-        checking whether the rule has the two ATT&CK tags it needs; skip that import when it cannot
-        matter, so the SIEM rule formats of such rules work offline."""
-        if sum(1 for t in tags if t.namespace == "attack") < 2:
-            return []
-        return super().finalize_output_threat_model(tags)
+        """ATT&CK ``threat`` entries from the shipped data (see :mod:`sigma_lambda_layer.attack`): no download,
+        each technique under its own tactics, and rules with a single ATT&CK tag keep it."""
+        from sigma_lambda_layer.attack import threat_entries
+
+        return threat_entries(tags)
+
+    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
+        self, rule: Any, query: str, index: int, state: ConversionState
+    ) -> dict[str, Any]:
+        """One Kibana detection rule (EQL), as rule import reads it: see :func:`detection_rule`."""
+        indexes = state.processing_state.get("index") or self.index_names
+        return detection_rule(
+            rule,
+            rule_type="eql",
+            language="eql",
+            query=self.finalize_query_default(rule, query, index, state),
+            index=list(indexes) if isinstance(indexes, (list, tuple)) else [str(indexes)],
+            options=self.backend_options,
+        )
 
     # ----------------------------------------------------------------- negation
 

@@ -61,6 +61,7 @@ from sigma.types import (
 from sigma_lambda_layer.backends.eql import (
     CLOUDTRAIL_INDEX,
     StringPattern,
+    detection_rule,
     is_case_free,
     negate,
     quote_field,
@@ -462,12 +463,26 @@ class CloudTrailEsqlBackend(ESQLBackend):
     convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
 
     def finalize_output_threat_model(self, tags: list[SigmaRuleTag]) -> Iterable[dict[str, Any]]:
-        """The stock method imports pySigma's MITRE ATT&CK data, which is downloaded on first use, before
-        checking whether the rule has the two ATT&CK tags it needs; skip that import when it cannot
-        matter, so the SIEM rule formats of such rules work offline."""
-        if sum(1 for t in tags if t.namespace == "attack") < 2:
-            return []
-        return super().finalize_output_threat_model(tags)
+        """ATT&CK ``threat`` entries from the shipped data (see :mod:`sigma_lambda_layer.attack`): no download,
+        each technique under its own tactics, and rules with a single ATT&CK tag keep it."""
+        from sigma_lambda_layer.attack import threat_entries
+
+        return threat_entries(tags)
+
+    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
+        self, rule: Any, query: str, index: int, state: ConversionState
+    ) -> dict[str, Any]:
+        """One Kibana detection rule (ES|QL): the query opens with its own ``from <index> metadata _id,
+        _index, _version`` (the metadata lets Kibana deduplicate alerts across overlapping runs), so the
+        rule has no ``index`` field. See :func:`~sigma_lambda_layer.backends.eql.detection_rule`."""
+        return detection_rule(
+            rule,
+            rule_type="esql",
+            language="esql",
+            query=self.finalize_query_default(rule, query, index, state),
+            index=None,
+            options=self.backend_options,
+        )
 
     # ----------------------------------------------------------------- negation
 
