@@ -103,6 +103,20 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def check_rule_options(options: dict[str, Any]) -> None:
+    """Refuse detection-rule options Kibana would reject, before any rule is converted."""
+    from sigma_lambda_layer.errors import UsageError
+
+    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
+    if not _INTERVAL.match(interval) or not _FROM.match(start):
+        raise UsageError(
+            f"invalid detection-rule schedule rule_interval={interval!r} rule_from={start!r}",
+            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+        )
+    if not str(options.get("max_signals", 100)).isdigit() or int(options.get("max_signals", 100)) < 1:
+        raise UsageError(f"invalid max_signals {options.get('max_signals')!r}", hint="a whole number >= 1")
+
+
 def detection_rule(
     rule: Any, *, rule_type: str, language: str, query: str, index: list[str] | None, options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -118,14 +132,9 @@ def detection_rule(
     ``max_signals`` (default 100).
     """
     from sigma_lambda_layer.attack import threat_entries
-    from sigma_lambda_layer.errors import UsageError
 
+    check_rule_options(options)
     interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
-    if not _INTERVAL.match(interval) or not _FROM.match(start):
-        raise UsageError(
-            f"invalid detection-rule schedule interval={interval!r} from={start!r}",
-            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
-        )
     level = rule.level.name.lower() if rule.level is not None else "low"
     severity, risk_score = ELASTIC_SEVERITY[level]
     title = str(rule.title)
@@ -583,6 +592,7 @@ class CloudTrailEqlBackend(EqlBackend):
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
         kwargs.setdefault("index_names", [CLOUDTRAIL_INDEX])
         super().__init__(processing_pipeline, collect_errors, **kwargs)
+        check_rule_options(self.backend_options)
 
     def compare_precedence(self, outer: Any, inner: Any) -> bool:
         """A value list (one ``:``/``in`` lookup) and a null test are atoms: no grouping needed."""

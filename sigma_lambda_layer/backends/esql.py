@@ -61,6 +61,7 @@ from sigma.types import (
 from sigma_lambda_layer.backends.eql import (
     CLOUDTRAIL_INDEX,
     StringPattern,
+    check_rule_options,
     detection_rule,
     is_case_free,
     negate,
@@ -176,6 +177,7 @@ class CloudTrailEsqlBackend(ESQLBackend):
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
+        check_rule_options(self.backend_options)
         mode = str(options.get("esql_flattened") or FLATTENED_MODES[0])
         if mode not in FLATTENED_MODES:
             raise UsageError(
