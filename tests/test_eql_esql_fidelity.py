@@ -8,18 +8,20 @@ over ``elastic_view(record)`` of every corpus, pack and probe record. The record
 the records the evaluator picks on the raw record (rule parsed without any pipeline).
 
 Some differences are the storage, not the query, and no query can undo them (``docs/targets/eql-esql.md``,
-"Data gaps"): the ingest pipeline drops empty values (``""``, ``{}``, ``[]``), so Elastic cannot tell
-``errorCode: ""`` from no ``errorCode``; an object whose ``Map.toString()`` reaches 32766 characters gets no
-flattened copy. A disagreement is accepted for one *record* only when the record holds such a value in a
-field the rule names (or an object above it) *and* the evaluator, given the record as Elastic keeps it,
-decides as the engine did. Everything else is collected into one table and fails once: a disagreement, a
+"Data gaps"; ``docs/targets/elastic.md``, "Storage gaps"): the ingest pipeline drops null and empty values
+(``""``, ``{}``, ``[]``), so Elastic cannot tell ``errorCode: ""`` from no ``errorCode``; keyword values over
+``ignore_above`` and malformed booleans are stored but not indexed; an object whose ``Map.toString()`` reaches
+32766 characters gets no flattened copy. A disagreement is accepted for one *record* only when the record
+holds such a value in a field the rule names (or an object above it) *and* the evaluator, run on the record
+without those values, decides as the engine did: :func:`tests.fidelity.elastic_storage_gap`, the one
+definition every Elastic fidelity test shares. Everything else is collected into one table and fails once: a disagreement, a
 query the engine rejects, a compiler error that is not a typed "unsupported" error, an unexpected refusal.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,15 +30,14 @@ from typing import Any, Final
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from sigma_lambda_layer.fields.elastic import SUBTREES
-from sigma_lambda_layer.views.elastic import FLATTENED_MAX_STRING, drop_empty, elastic_view, java_to_string
+from sigma_lambda_layer.views.elastic import elastic_view
 from tests.engines.eql_engine import EngineError, run_eql
 from tests.engines.esql_engine import run_esql
+from tests.fidelity import elastic_storage_gap
 from tests.pack_loader import load_pack
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -333,58 +334,6 @@ def rule_cases() -> list[RuleCase]:
     return cases
 
 
-# ------------------------------------------------------------------------------------------- data gaps
-
-
-def _rule_fields(rule: SigmaRule) -> set[str]:
-    fields: set[str] = set()
-
-    def walk(item: SigmaDetection | SigmaDetectionItem) -> None:
-        if isinstance(item, SigmaDetectionItem):
-            if item.field:
-                fields.add(item.field)
-        else:
-            for sub in item.detection_items:
-                walk(sub)
-
-    for detection in rule.detection.detections.values():
-        walk(detection)
-    return fields
-
-
-def _values_on_path(record: Any, path: str) -> Iterator[Any]:
-    """The values on ``path`` and on every object above it (arrays walked)."""
-    head, _, rest = path.partition(".")
-    items = record if isinstance(record, list) else [record]
-    for item in items:
-        if isinstance(item, Mapping) and head in item:
-            value = item[head]
-            yield value
-            if rest:
-                yield from _values_on_path(value, rest)
-
-
-def storage_gap(rule: SigmaRule, record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The data gap that makes Elastic hold ``record`` differently in a field the rule names, and the record
-    as Elastic keeps it; ``None`` when there is none."""
-    fields = _rule_fields(rule)
-    kept = drop_empty(record)
-    kept = kept if isinstance(kept, dict) else {}
-    if any(list(_values_on_path(record, f)) != list(_values_on_path(kept, f)) for f in fields):
-        return "empty value (dropped by the ingest pipeline)", kept
-    for f in fields:
-        root = f.split(".")[0]
-        too_long = (
-            root in SUBTREES
-            and "." in f
-            and root in record
-            and len(java_to_string(drop_empty(record[root]), record[root])) >= FLATTENED_MAX_STRING
-        )
-        if too_long:
-            return "object too long for its flattened copy", {k: v for k, v in record.items() if k != root}
-    return None
-
-
 # ------------------------------------------------------------------------------------------- the test
 
 
@@ -437,9 +386,9 @@ def _fidelity() -> tuple[list[str], list[str], dict[str, dict[str, set[int]]]]:
                 continue
             hits.setdefault(case.name, {})[target] = got
             for i in sorted(got ^ expected):
-                gap = storage_gap(rule, recs[i].raw)
-                if gap is not None and evaluator.matches(gap[1]) is (i in got):
-                    gaps.append(f"{case.name} [{target}] {recs[i].name}: {gap[0]}")
+                gap = elastic_storage_gap(rule, recs[i].raw, i in got, evaluator)
+                if gap is not None:
+                    gaps.append(f"{case.name} [{target}] {recs[i].name}: {gap}")
                     continue
                 side = "engine only" if i in got else "evaluator only"
                 problems.append(f"{case.name} [{target}] {side}: {recs[i].name}\n    {query}")
@@ -499,10 +448,10 @@ def test_eql_esql_fidelity_labelled_pack() -> None:
                 continue  # the refusal lists are pinned in tests/test_eql.py, tests/test_esql.py
             ids = [index[f"pack:{e.name}"] for e in group]
             got = _run(target, query, tuple(docs[i] for i in ids), path.read_text())
+            evaluator = RuleEvaluator(rule)
             for n, e in enumerate(group):
                 if (n in got) is not e.sigma_verdict:
-                    gap = storage_gap(rule, e.record)
-                    if gap is not None and RuleEvaluator(rule).matches(gap[1]) is (n in got):
+                    if elastic_storage_gap(rule, e.record, n in got, evaluator) is not None:
                         continue
                     problems.append(f"{e.name} [{target}]: engine {n in got}, Sigma {e.sigma_verdict}")
     assert not problems, "\n".join(problems)
