@@ -89,13 +89,27 @@ class ConversionResults(ResultsDisplay, list[ConversionResult]):
 
     def batch_text(self, target: str) -> str:
         """The batch output of ``target`` as text, ready to write to a file."""
-        return render(self.batch_outputs.get(target))
+        formats = {r.format for r in self if r.target == target}
+        return render(self.batch_outputs.get(target), formats.pop() if len(formats) == 1 else "default")
 
 
-def render(output: Any) -> str:
-    """Text form of a backend's output: strings as they are, lists line by line, objects as JSON."""
+def render(output: Any, format: str = "default") -> str:
+    """Text form of a backend's output, as the format's consumer reads it.
+
+    NDJSON formats (Kibana's rule and saved-object import) get one compact JSON object per line; other JSON
+    formats get one JSON document (a list of several becomes an array); query text stays as it is, one query
+    per line.
+    """
+    from sigma_lambda_layer.outputs import JSON_FORMATS, NDJSON_FORMATS
+
     if output is None:
         return ""
+    if format in NDJSON_FORMATS or format in JSON_FORMATS:
+        items = output if isinstance(output, list) else [output]
+        parsed = [json.loads(o) if isinstance(o, str) else o for o in items]
+        if format in NDJSON_FORMATS:
+            return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in parsed)
+        return json.dumps(parsed[0] if len(parsed) == 1 else parsed, indent=2, ensure_ascii=False)
     if isinstance(output, str):
         return output
     if isinstance(output, list) and all(isinstance(o, str) for o in output):

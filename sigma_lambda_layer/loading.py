@@ -178,6 +178,10 @@ def _shape_problem(doc: Any) -> tuple[str, str] | None:
                 f"selection '{name}' is empty (null)",
                 "give the selection at least one field: value, or remove it",
             )
+    for name in names:
+        problem = _modifier_problem(detection[name])
+        if problem is not None:
+            return problem
     conditions = detection.get("condition")
     items = conditions if isinstance(conditions, list) else [conditions]
     for condition in items:
@@ -197,6 +201,39 @@ def _shape_problem(doc: Any) -> tuple[str, str] | None:
                 return (
                     f"'{pattern}' in the condition names no selection",
                     f"selections are: {', '.join(map(str, names)) or 'none'}",
+                )
+    return None
+
+
+#: Modifiers that turn one value into several, and those that re-encode a value.
+_EXPANDING = frozenset({"windash", "base64offset"})
+_ENCODING = frozenset({"base64", "base64offset", "windash", "wide", "utf16", "utf16le", "utf16be"})
+
+
+def _modifier_problem(selection: Any) -> tuple[str, str] | None:
+    """Modifier chains pySigma accepts but no backend can convert (every target crashed on them).
+
+    ``fieldref`` after an encoding modifier would compare a field with an encoded field *name*, and two
+    expanding modifiers in one chain (``windash|base64offset``) nest expansions that pySigma's backends cannot
+    walk.
+    """
+    maps = selection if isinstance(selection, list) else [selection]
+    for mapping in maps:
+        if not isinstance(mapping, dict):
+            continue
+        for key in mapping:
+            if not isinstance(key, str) or "|" not in key:
+                continue
+            modifiers = [m.lower() for m in key.split("|")[1:]]
+            if "fieldref" in modifiers and _ENCODING & set(modifiers[: modifiers.index("fieldref")]):
+                return (
+                    f"modifier chain '{key}' encodes a field reference",
+                    "fieldref compares with another field's value; drop the encoding modifiers",
+                )
+            if len(_EXPANDING & set(modifiers)) > 1:
+                return (
+                    f"modifier chain '{key}' nests two expanding modifiers (windash and base64offset)",
+                    "split the selection: one item with |windash, one with |base64offset",
                 )
     return None
 

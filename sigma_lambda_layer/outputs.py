@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from sigma_lambda_layer.api import ConversionResult
 
+#: Formats whose files are NDJSON (one JSON object per line), as Kibana's import reads them.
+NDJSON_FORMATS: Final[frozenset[str]] = frozenset({"kibana_ndjson", "siem_rule_ndjson"})
+#: Formats whose files are one JSON document (an array when a batch holds several).
+JSON_FORMATS: Final[frozenset[str]] = frozenset(
+    {"siem_rule", "dsl_lucene", "eqlapi", "query_definition", "start_query", "cloudformation"}
+)
+
 #: File extension per output format; formats not listed write ``.txt`` (text) or ``.json`` (objects).
 FORMAT_EXTENSIONS: Final[dict[str, str]] = {
     "savedsearches": "conf",

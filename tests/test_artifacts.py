@@ -436,7 +436,6 @@ def test_elastic_rule_without_id_gets_stable_rule_id() -> None:
     assert first["rule_id"] == again["rule_id"] and _UUID.match(first["rule_id"])
 
 
-@pytest.mark.xfail(strict=True, reason="api.render writes a list of objects as one indented JSON array")
 def test_elastic_batch_text_is_ndjson() -> None:
     results, lines = elastic_rules("eql", RULES)
     assert results.batch_text("eql") == ndjson(lines)

@@ -328,11 +328,11 @@ def _write_output_dir(output_dir: Path, results: Any) -> None:
         if path in used and used[path] != r.id:
             path = path.with_name(f"{path.stem}-{r.id or len(used)}{path.suffix}")
         used[path] = r.id
-        _write_atomic(path, render(r.output))
+        _write_atomic(path, render(r.output, r.format))
     for target, batch_output in results.batch_outputs.items():
         if batch_output is not None:
             fmt = next(r.format for r in results if r.target == target)
-            _write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output))
+            _write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output, fmt))
 
 
 def _is_unsupported(error: Exception) -> bool:
