@@ -15,7 +15,16 @@ import pytest
 from sigma.collection import SigmaCollection
 
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from tests.fidelity import FidelityRun, cached_run, failure_table, summary_lines
+from tests.fidelity import (
+    FidelityRun,
+    cached_run,
+    elastic_storage_gap,
+    elastic_unsearchable,
+    failure_table,
+    load_inputs,
+    oracle,
+    summary_lines,
+)
 from tests.probes import CONSTRUCTS, probes
 
 
@@ -59,6 +68,70 @@ def test_fidelity_probe_records_hit_what_they_aim_at() -> None:
             if evaluator.matches(record.record) != (record.intent == "match"):
                 wrong.append(f"{record.name}: meant {record.intent}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_fidelity_pack_labels_agree_with_the_evaluator() -> None:
+    """Every hand label of the pack is the evaluator's verdict, so a target that agrees with the evaluator on
+    every record agrees with every label (a disagreement is investigated, never fixed by editing a label)."""
+    inputs, truths = load_inputs(), oracle()
+    wrong = [
+        f"{rule.key}: {label.name} labelled {label.verdict}"
+        for rule in inputs.rules
+        for label in rule.labels
+        if not isinstance(truths[rule.key], str) and (label.record in truths[rule.key]) is not label.verdict
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def _rule(detection: str) -> object:
+    text = f"title: gap\nlogsource: {{product: aws, service: cloudtrail}}\ndetection:\n{detection}\n"
+    return SigmaCollection.from_yaml(text).rules[0]
+
+
+_EVENT = {"eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "readOnly": False}
+
+
+def test_elastic_storage_gap_empty_value() -> None:
+    """``errorCode: ""`` is dropped by the ingest pipeline: Elastic reads it as missing."""
+    rule = _rule("  sel: {errorCode|exists: true}\n  condition: sel")
+    record = {**_EVENT, "errorCode": ""}
+    assert elastic_storage_gap(rule, record, False) == "empty or null value dropped by the ingest pipeline"
+    assert elastic_storage_gap(rule, record, True) is None  # on the stored record the evaluator says no
+
+
+def test_elastic_storage_gap_long_keyword() -> None:
+    """A keyword value over ``ignore_above`` (1024 UTF-16 units) is stored but not indexed."""
+    rule = _rule("  sel: {errorMessage|contains: denied}\n  condition: sel")
+    long = {**_EVENT, "errorMessage": "denied " + "x" * 1018}
+    assert elastic_storage_gap(rule, long, False) == "keyword over ignore_above 1024"
+    assert elastic_unsearchable(rule, {**_EVENT, "errorMessage": "denied " + "x" * 1017}) is None
+    array = {**_EVENT, "resources": [{"ARN": "arn:" + "a" * 1100}, {"ARN": "arn:b"}]}
+    gap = elastic_unsearchable(_rule("  sel: {resources.ARN|startswith: 'arn:a'}\n  condition: sel"), array)
+    assert gap is not None and gap.reasons == ("keyword over ignore_above 1024",)
+    assert gap.kept["resources"] == [{"ARN": "arn:b"}]
+
+
+def test_elastic_storage_gap_malformed_boolean() -> None:
+    """``readOnly: "True"`` is not a boolean Elasticsearch accepts; ``ignore_malformed`` drops it."""
+    rule = _rule("  sel: {readOnly: 'true'}\n  condition: sel")
+    assert elastic_storage_gap(rule, {**_EVENT, "readOnly": "True"}, False) == "malformed boolean ignored"
+    assert elastic_unsearchable(rule, {**_EVENT, "readOnly": "true"}) is None
+
+
+def test_elastic_storage_gap_long_object() -> None:
+    """An object whose ``Map.toString()`` reaches 32766 characters gets no flattened copy."""
+    rule = _rule("  sel: {requestParameters.bucketName: b}\n  condition: sel")
+    record = {**_EVENT, "requestParameters": {"bucketName": "b", "policy": "x" * 32766}}
+    assert elastic_storage_gap(rule, record, False) == "object text of 32766+ characters, no flattened copy"
+    assert elastic_storage_gap(rule, record, True) is None
+
+
+def test_elastic_storage_gap_only_in_the_rules_fields() -> None:
+    """An unsearchable value in a field the rule does not use excuses nothing."""
+    rule = _rule("  sel: {eventName: PutBucketPolicy}\n  condition: sel")
+    record = {**_EVENT, "errorCode": "", "errorMessage": "x" * 2000}
+    assert elastic_unsearchable(rule, record) is None
+    assert elastic_storage_gap(rule, record, False) is None
 
 
 def test_splunk_fidelity(fidelity: FidelityRun) -> None:
