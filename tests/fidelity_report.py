@@ -36,7 +36,7 @@ OUTPUT = REPO / "docs" / "fidelity.md"
 
 _MARK = {
     "agree": "agree",
-    "storage-gap": "agree, storage gap",
+    "storage-gap": "agree (storage gap)",
     "error": "error",
     "disagree": "**DISAGREE**",
     "bad-error": "**BAD ERROR**",
@@ -49,8 +49,8 @@ LIMITATIONS: Final = (
     ("Splunk", "targets/splunk.md#limits", "Limits"),
     ("Elastic Lucene", "targets/elastic.md#limitations", "Limitations"),
     ("Elastic storage gaps", "targets/elastic.md#storage-gaps-no-query-can-close-them", "Storage gaps"),
-    ("EQL and ES\\|QL", "targets/eql-esql.md#limitations", "Limitations"),
-    ("EQL and ES\\|QL data gaps", "targets/eql-esql.md#data-gaps-record-level-not-the-query", "Data gaps"),
+    ("EQL and ES|QL", "targets/eql-esql.md#limitations", "Limitations"),
+    ("EQL and ES|QL data gaps", "targets/eql-esql.md#data-gaps-record-level-not-the-query", "Data gaps"),
     ("CloudWatch Logs Insights", "targets/cloudwatch.md#limits", "Limits"),
 )
 
@@ -78,10 +78,12 @@ def _pack(rule: RuleCase) -> str:
 def _cell_text(cell: Cell | None, rule: RuleCase) -> str:
     if cell is None:
         return "skipped"
-    text = _MARK[cell.status]
     if rule.labels and cell.status in ("agree", "storage-gap", "disagree"):
-        text += f" ({cell.pack_positives}+ {cell.pack_near_misses}-)"
-    return text
+        counts = f"{cell.pack_positives}+ {cell.pack_near_misses}-"
+        if cell.status == "storage-gap":
+            return f"agree (storage gap; {counts})"
+        return f"{_MARK[cell.status]} ({counts})"
+    return _MARK[cell.status]
 
 
 def _cells_by_rule(run: FidelityRun, stock: bool = False) -> dict[str, dict[str, Cell]]:
@@ -95,6 +97,15 @@ def _cells_by_rule(run: FidelityRun, stock: bool = False) -> dict[str, dict[str,
 def _records(ids: tuple[str, ...]) -> str:
     shown = ", ".join(ids[:SHOWN_RECORDS])
     return shown + (f" and {len(ids) - SHOWN_RECORDS} more" if len(ids) > SHOWN_RECORDS else "")
+
+
+def _gap_records(ids: tuple[str, ...]) -> str:
+    """Storage-gap records (``id [reason]``) grouped by reason."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for text in ids:
+        record, _, reason = text.partition(" [")
+        by_reason[reason.rstrip("]")].append(record)
+    return "; ".join(f"{reason}: {_records(tuple(records))}" for reason, records in by_reason.items())
 
 
 def _intro(w: Callable[[str], None]) -> None:
@@ -121,7 +132,7 @@ def _intro(w: Callable[[str], None]) -> None:
     w("|---|---|")
     w("| agree | the engine returns exactly the evaluator's records, over all records |")
     w(
-        "| agree, storage gap | (Elastic targets) they differ only on records that the storage rule below "
+        "| agree (storage gap) | (Elastic targets) they differ only on records that the storage rule below "
         "accepts, each listed under [Storage gaps](#storage-gaps) |"
     )
     w(
@@ -238,13 +249,20 @@ def render(run: FidelityRun) -> str:
     w("## Storage gaps")
     w("")
     _storage_rule(w)
-    found = False
+    gaps: dict[str, dict[tuple[str, ...], list[str]]] = defaultdict(lambda: defaultdict(list))
     for target in targets:
         for cell in run.ours[target].cells:
             if cell.gaps:
-                found = True
-                w(f"- **{cell.rule}** on {target}: {len(cell.gaps)} record(s): {_md(_records(cell.gaps))}")
-    if not found:
+                gaps[cell.rule][cell.gaps].append(target)
+    if gaps:
+        w("Accepted in this run (our targets; targets with the same records share a row):")
+        w("")
+        w("| Rule | Target | Records [reason] |")
+        w("|---|---|---|")
+        for rule_key, by_records in gaps.items():
+            for ids, on in by_records.items():
+                w(f"| {rule_key} | {', '.join(on)} | {_md(_gap_records(ids))} |")
+    else:
         w("None accepted in this run.")
     w("")
 

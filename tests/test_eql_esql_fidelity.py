@@ -359,7 +359,7 @@ def _fidelity() -> tuple[list[str], list[str], dict[str, dict[str, set[int]]]]:
     hits: dict[str, dict[str, set[int]]] = {}
     for case in rule_cases():
         rule = SigmaCollection.from_yaml(case.text).rules[0]
-        evaluator = RuleEvaluator(rule)
+        evaluator = RuleEvaluator(rule)  # type: ignore[arg-type]
         expected = {i for i, r in enumerate(recs) if evaluator.matches(r.raw)}
         refuse = dict(case.refuse)
         for target in TARGETS:
@@ -448,7 +448,7 @@ def test_eql_esql_fidelity_labelled_pack() -> None:
                 continue  # the refusal lists are pinned in tests/test_eql.py, tests/test_esql.py
             ids = [index[f"pack:{e.name}"] for e in group]
             got = _run(target, query, tuple(docs[i] for i in ids), path.read_text())
-            evaluator = RuleEvaluator(rule)
+            evaluator = RuleEvaluator(rule)  # type: ignore[arg-type]
             for n, e in enumerate(group):
                 if (n in got) is not e.sigma_verdict:
                     if elastic_storage_gap(rule, e.record, n in got, evaluator) is not None:
@@ -482,7 +482,7 @@ def test_eql_esql_fidelity_exemption_filter(target: str) -> None:
     raws = [BASE, deployer, terraform, terraform_iam_user] + [r.raw for r in records()]
     docs = tuple(elastic_view(r) for r in raws)
     rule = SigmaCollection.from_yaml(FOUNDING.read_text()).rules[0]
-    evaluator = RuleEvaluator(rule)
+    evaluator = RuleEvaluator(rule)  # type: ignore[arg-type]
     matched = {i for i, r in enumerate(raws) if evaluator.matches(r)}
     expected = {i for i in matched if not _exempt(raws[i])}
     plain = _run(target, _convert(target, FOUNDING), docs, FOUNDING.read_text())
