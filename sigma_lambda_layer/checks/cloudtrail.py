@@ -14,9 +14,12 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from sigma.rule import SigmaRule
+
 from sigma_lambda_layer.checks import cloudtrail_events as ct
 from sigma_lambda_layer.checks.aws import AwsCatalog
 from sigma_lambda_layer.checks.model import Finding, Severity
+from sigma_lambda_layer.checks.parameters import ParameterChecker
 from sigma_lambda_layer.checks.source import DetectionItem, RuleSource, ValueAt
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, is_known_field
 
@@ -149,7 +152,12 @@ class CloudTrailChecker:
 
     # -- the checks ---------------------------------------------------------------------------------------
 
-    def check(self, src: RuleSource, rule_id: str | None, rule_title: str | None) -> Iterator[Finding]:
+    def check(
+        self, src: RuleSource, rule_id: str | None, rule_title: str | None, rule: SigmaRule | None = None
+    ) -> Iterator[Finding]:
+        """Every CloudTrail finding of one rule; the request-parameter check needs the parsed ``rule`` (its
+        condition), the others read the source alone."""
+
         def finding(
             check: str, severity: Severity, message: str, hint: str | None, at: ValueAt | DetectionItem
         ):
@@ -196,6 +204,8 @@ class CloudTrailChecker:
                     if isinstance(v.value, str) and is_plain(v.value, frozenset(other.modifiers))
                 ]
                 yield from self._check_names(item, group_sources or rule_sources, finding)
+        if rule is not None:
+            yield from ParameterChecker(self.catalog, matcher, is_plain).check(rule, src, finding)
 
     def _check_sources(self, item: DetectionItem, finding: Callable[..., Finding]) -> Iterator[Finding]:
         mods = frozenset(item.modifiers)

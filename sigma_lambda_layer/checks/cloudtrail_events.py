@@ -191,3 +191,47 @@ LAMBDA_VERSIONED_ONLY: Final[frozenset[str]] = frozenset(
         "DeleteLayerVersion",
     }
 )
+
+#: ``requestParameters`` keys CloudTrail writes that are not members of the operation's input shape in any
+#: botocore model: event source -> operation (``*``: any operation of the source) -> key (as logged) -> where
+#: it was seen. The request-parameter check accepts them. All from real records of the corpus; Panther
+#: fixtures show more (``configurationRecorderName`` on config PutDeliveryChannel, ``userName`` on IAM group
+#: calls...) but are partly synthetic and are not evidence.
+EXTRA_REQUEST_PARAMETERS: Final[dict[str, dict[str, dict[str, str]]]] = {
+    "lambda.amazonaws.com": {
+        "*": {
+            "fullyQualifiedArn": "corpus: UpdateFunctionCode20150331v2, invictus-ir_aws_dataset_sample.jsonl:249 "
+            "and :285, stratus-red-team_detonation-logs.jsonl:102 (CloudTrail's parsed form of the function ARN; "
+            "accepted for every Lambda operation since it is not tied to UpdateFunctionCode's input)",
+        },
+    },
+    "ssm.amazonaws.com": {
+        "SendCommand": {
+            "interactive": "corpus: invictus-ir_aws_dataset_sample.jsonl:79 and :138, "
+            "stratus-red-team_detonation-logs.jsonl:8 and :60",
+        },
+    },
+    "ec2-instance-connect.amazonaws.com": {
+        "SendSerialConsoleSSHPublicKey": {
+            "monitorMode": "corpus: stratus-red-team_detonation-logs.jsonl:87-89",
+        },
+    },
+    "route53resolver.amazonaws.com": {
+        "DeleteResolverQueryLogConfig": {
+            "originSequenceNumber": "corpus: stratus-red-team_detonation-logs.jsonl:33",
+        },
+    },
+    "sts.amazonaws.com": {
+        "AssumeRoleWithSAML": {
+            "sAMLAssertionID": "corpus: splunk_security_content_example_logs.jsonl:1",
+            "roleSessionName": "corpus: splunk_security_content_example_logs.jsonl:1 (taken from the SAML "
+            "assertion, not a request member)",
+        },
+    },
+}
+
+#: Services whose CloudTrail ``requestParameters`` do not mirror their input shape although their protocol
+#: usually does, so the request-parameter check skips them. API Gateway (rest-json) nests the request body
+#: under a ``<operation>Input`` key (``createDeploymentInput``) [infer: from published CloudTrail examples, no
+#: API Gateway record in the corpus].
+UNMIRRORED_SOURCES: Final[frozenset[str]] = frozenset({"apigateway.amazonaws.com"})

@@ -136,6 +136,7 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
             findings.append(_unexpected_finding("sigma_parse", e, loaded))
             continue
         rule_errors = {id(e) for rule in collection.rules for e in rule.errors}
+        parsed: dict[int, SigmaRule] = {}  # rules whose condition parsed: the parameter check expands it
         findings.extend(
             _sigma_error_finding("sigma_parse", e, path)
             for e in collection.errors
@@ -156,6 +157,7 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
                     findings.append(_unexpected_finding("sigma_condition", e, loaded, rule))
                     continue
                 findings.extend(validators.d3fend_findings(rule, src))
+                parsed[id(rule)] = rule
             rules.append((rule, src))
         if not src.multi_document and applies(src.data):
             first = collection.rules[0] if collection.rules else None
@@ -165,6 +167,7 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
                         src,
                         str(first.id) if first is not None and first.id else None,
                         (first.title or None) if first is not None else None,
+                        parsed.get(id(first)),
                     )
                 )
             except Exception as e:  # a rule shape the CloudTrail checks did not foresee
