@@ -9,6 +9,12 @@
   the create-rule fields plus ``rule_id``), ``rule_schemas.schema.yaml`` (per-type fields) and
   ``common_attributes.schema.yaml`` (severity, risk score, threat, ...), and the "Import rules" API page
   (``POST <kibana>/api/detection_engine/rules/_import``, an NDJSON file, one rule per line).
+- Kibana saved searches (``kibana_ndjson``): :func:`kibana_saved_object_problems`, written from the saved-objects
+  import API page (``POST <kibana>/api/saved_objects/_import``: NDJSON, one object per line; a reference to an
+  object neither in the file nor in Kibana fails as ``missing_references``) and Kibana's sources: the
+  ``search`` type's attribute schema (``saved_search/server/saved_objects/schema_legacy.ts``), the serialized
+  search source (``data/common/search/search_source/extract_references.ts``, ``migrate_legacy_query.ts``) and
+  the data-view type (``data_views/server/saved_objects/data_views.ts``).
 - CloudWatch: botocore's ``logs`` service model for ``PutQueryDefinition``; the CloudFormation template is
   checked for the template anatomy and ``AWS::Logs::QueryDefinition`` properties, which are the API's.
 """
@@ -333,7 +339,7 @@ def elastic_rules(target: str, rules: Any, **options: Any) -> tuple[ConversionRe
     return results, [json.loads(line) for line in text.splitlines()]
 
 
-@pytest.mark.parametrize("target", ["eql", "esql"])
+@pytest.mark.parametrize("target", ["eql", "esql", "lucene"])
 def test_elastic_siem_rule_ndjson_batch_validates(target: str) -> None:
     sources: list[Any] = [RULES]
     if SIGMAHQ_AWS.is_dir():
@@ -346,21 +352,36 @@ def test_elastic_siem_rule_ndjson_batch_validates(target: str) -> None:
     assert {rule["rule_id"] for rule in lines} == {r.id for r in results if r.ok}
 
 
-def test_elastic_lucene_siem_rule_ndjson_validates() -> None:
-    """The Lucene backend's rule format (another module) against the same validator, for the levels it
-    writes correctly; see test_elastic_lucene_informational_severity for the one it does not."""
-    _, lines = elastic_rules("lucene", [rule_yaml(level=lv) for lv in ("low", "medium", "high", "critical")])
-    assert [kibana_rule_problems(rule) for rule in lines] == [[], [], [], []]
-    assert {rule["language"] for rule in lines} == {"lucene"}
-    assert {tuple(rule["index"]) for rule in lines} == {("logs-aws.cloudtrail-*",)}
-
-
-@pytest.mark.xfail(
-    strict=True, reason="lucene.py keeps the stock severity 'informational' (not in Kibana's enum)"
-)
-def test_elastic_lucene_informational_severity() -> None:
-    _, [rule] = elastic_rules("lucene", rule_yaml(level="informational"))
-    assert kibana_rule_problems(rule) == []
+def test_elastic_lucene_rule_fields() -> None:
+    """Lucene rules come from the same builder as EQL and ES|QL: every level maps into Kibana's severity
+    enum, and none of the stock extras (``id``, ``immutable``, ``output_index``, ``throttle``, ``meta``)."""
+    levels = ("informational", "low", "medium", "high", "critical", None)
+    _, lines = elastic_rules(
+        "lucene",
+        [
+            rule_yaml(level=lv, rule_id=f"5f1a2b3c-0000-4000-8000-00000000010{i}")
+            for i, lv in enumerate(levels)
+        ],
+    )
+    assert [kibana_rule_problems(rule) for rule in lines] == [[]] * len(levels)
+    assert [(rule["severity"], rule["risk_score"]) for rule in lines] == [
+        ("low", 1),
+        ("low", 21),
+        ("medium", 47),
+        ("high", 73),
+        ("critical", 99),
+        ("low", 21),
+    ]
+    rule = lines[3]
+    assert (rule["type"], rule["language"], rule["index"]) == ("query", "lucene", ["logs-aws.cloudtrail-*"])
+    assert rule["query"] == convert(rule_yaml(), target="lucene")[0].output
+    assert (rule["name"], rule["rule_id"]) == ("Test rule", "5f1a2b3c-0000-4000-8000-000000000103")
+    assert (rule["license"], rule["timestamp_override"], rule["tags"]) == (
+        "DRL-1.1",
+        "event.ingested",
+        ["Sigma"],
+    )
+    assert not {"id", "immutable", "output_index", "throttle", "meta"} & rule.keys()
 
 
 def test_elastic_eql_rule_fields() -> None:
@@ -441,23 +462,164 @@ def test_elastic_batch_text_is_ndjson() -> None:
     assert results.batch_text("eql") == ndjson(lines)
 
 
+#: Attributes of the ``search`` saved-object type (``SCHEMA_SEARCH_BASE``, the model every later version extends).
+_SEARCH_ATTRIBUTES = {
+    "title", "description", "columns", "sort", "grid", "rowHeight", "rowsPerPage", "hideChart",
+    "breakdownField", "kibanaSavedObjectMeta", "isTextBasedQuery", "usesAdHocDataView", "timeRestore",
+    "timeRange", "refreshInterval", "viewMode", "hideAggregatedPreview", "hits", "version",
+}  # fmt: skip
+#: Attributes of a data view (``index-pattern``) that we may write.
+_DATA_VIEW_ATTRIBUTES = {"title", "timeFieldName", "allowNoIndex", "name"}
+
+
+def kibana_saved_object_problems(objects: list[dict[str, Any]]) -> list[str]:
+    """Everything in an import file of saved searches and data views that Kibana's saved-objects import would
+    reject, report as a missing reference, or load as something else than a Lucene search."""
+    problems: list[str] = []
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    present = {(o.get("type"), o.get("id")) for o in objects}
+    need(len(present) == len(objects), "two objects with the same type and id")
+    for o in objects:
+        kind, oid, attributes = o.get("type"), o.get("id"), o.get("attributes")
+        where = f"{kind} {oid!r}"
+        need(isinstance(oid, str) and bool(oid), f"{where}: id a non-empty string")
+        need(isinstance(attributes, dict), f"{where}: attributes an object")
+        references = o.get("references", [])
+        need(
+            isinstance(references, list) and all(set(r) == {"id", "name", "type"} for r in references),
+            f"{where}: references as {{id, name, type}}",
+        )
+        for ref in references:
+            # The import API: a reference to an object neither in the file nor in Kibana is missing_references.
+            need((ref["type"], ref["id"]) in present, f"{where}: reference {ref['name']} not in the file")
+        if not isinstance(attributes, dict):
+            continue
+        if kind == "index-pattern":
+            need(not (attributes.keys() - _DATA_VIEW_ATTRIBUTES), f"{where}: unknown data-view attributes")
+            need(isinstance(attributes.get("title"), str) and bool(attributes["title"]), f"{where}: title")
+            continue
+        need(kind == "search", f"{where}: type index-pattern or search")
+        need(not (attributes.keys() - _SEARCH_ATTRIBUTES), f"{where}: attributes outside the search schema")
+        need(isinstance(attributes.get("title"), str) and bool(attributes["title"]), f"{where}: title")
+        need(isinstance(attributes.get("description", ""), str), f"{where}: description a string")
+        need(all(isinstance(c, str) for c in attributes.get("columns", [])), f"{where}: columns strings")
+        sort = attributes.get("sort", [])
+        need(all(isinstance(p, list) and len(p) == 2 for p in sort), f"{where}: sort as [[field, dir]]")
+        meta = attributes.get("kibanaSavedObjectMeta", {})
+        need(set(meta) == {"searchSourceJSON"}, f"{where}: kibanaSavedObjectMeta holds searchSourceJSON")
+        try:
+            source = json.loads(meta.get("searchSourceJSON", ""))
+        except ValueError:
+            problems.append(f"{where}: searchSourceJSON is not JSON")
+            continue
+        query = source.get("query")
+        # A query without "language" is a legacy one: Kibana wraps the whole object as a Lucene query string.
+        need(
+            isinstance(query, dict)
+            and set(query) == {"query", "language"}
+            and isinstance(query["query"], str)
+            and query["language"] in {"kuery", "lucene"},
+            f"{where}: query as {{query: string, language}}",
+        )
+        need(source.get("filter", []) == [], f"{where}: no filters")
+        need("index" not in source, f"{where}: a legacy inline index (migrated into a second reference)")
+        ref_names = {r["name"] for r in references}
+        need(source.get("indexRefName") in ref_names, f"{where}: indexRefName names one of its references")
+    return problems
+
+
+def saved_objects(rules: Any) -> tuple[ConversionResults, list[dict[str, Any]]]:
+    results = convert(rules, target="lucene", format="kibana_ndjson", collect_errors=True)
+    text = results.batch_text("lucene")
+    return results, [json.loads(line) for line in text.splitlines()]
+
+
 def test_elastic_kibana_saved_search_ndjson() -> None:
-    """The Lucene saved search (Kibana saved object ``type: search``): what Kibana's saved-objects import
-    needs to open it in Discover: a type, an id, a title, the search source as a JSON string holding the
-    query, and the reference to the data view it reads."""
-    results = convert(FOUNDING, target="lucene", format="kibana_ndjson")
+    """The Lucene saved search as modern Kibana's saved-object import reads it: the data view first, then
+    the search, whose search source holds the query with its language and names the data view by reference."""
+    results, [view, saved] = saved_objects(FOUNDING)
     query = convert(FOUNDING, target="lucene")[0].output
-    [saved] = results.batch_outputs["lucene"]
-    assert (saved["type"], saved["id"]) == ("search", "97fbabf8-8e1b-47a2-b7d5-a418d2b95e3d")
-    assert saved["attributes"]["title"].endswith("AWS Attached Malicious Lambda Layer")
-    source = json.loads(saved["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
-    assert source["query"]["query_string"]["query"] == query
-    [reference] = saved["references"]
-    assert reference == {
+    assert view == {
         "id": "logs-aws.cloudtrail-*",
-        "name": "kibanaSavedObjectMeta.searchSourceJSON.index",
         "type": "index-pattern",
+        "attributes": {"title": "logs-aws.cloudtrail-*", "timeFieldName": "@timestamp", "allowNoIndex": True},
+        "references": [],
     }
+    assert (saved["type"], saved["id"]) == ("search", "97fbabf8-8e1b-47a2-b7d5-a418d2b95e3d")
+    assert saved["attributes"]["title"] == "AWS Attached Malicious Lambda Layer"
+    assert saved["attributes"]["sort"] == [["@timestamp", "desc"]]
+    assert json.loads(saved["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]) == {
+        "query": {"query": query, "language": "lucene"},
+        "filter": [],
+        "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
+    }
+    assert saved["references"] == [
+        {
+            "id": "logs-aws.cloudtrail-*",
+            "name": "kibanaSavedObjectMeta.searchSourceJSON.index",
+            "type": "index-pattern",
+        }
+    ]
+    assert kibana_saved_object_problems([view, saved]) == []
+    # The per-rule output is the same self-contained file: the data view and the rule's search.
+    assert results[0].output == [view, saved]
+
+
+def test_elastic_kibana_ndjson_batch_validates() -> None:
+    sources: list[Any] = [RULES]
+    if SIGMAHQ_AWS.is_dir():
+        sources.append(SIGMAHQ_AWS)
+    results, objects = saved_objects(sources)
+    assert kibana_saved_object_problems(objects) == []
+    # One data view, before every search; one search per converted rule, in the order of the results.
+    assert [o["type"] for o in objects] == ["index-pattern"] + ["search"] * sum(r.ok for r in results)
+    per_rule = [r.output[1] for r in results if r.ok]
+    assert [{**o, "id": ""} for o in objects[1:]] == [{**o, "id": ""} for o in per_rule]
+    # Ids stay unique: SigmaHQ's copy of the founding rule shares its Sigma id, and is numbered.
+    ids = [o["id"] for o in objects[1:]]
+    assert len(set(ids)) == len(ids) and set(ids) >= {r.id for r in results if r.ok}
+    if SIGMAHQ_AWS.is_dir():
+        assert "97fbabf8-8e1b-47a2-b7d5-a418d2b95e3d-2" in ids
+        assert len(per_rule) >= 10
+
+
+def test_elastic_kibana_ndjson_rule_without_id() -> None:
+    _, [_, first] = saved_objects(rule_yaml(rule_id=None, description=None))
+    _, [_, again] = saved_objects(rule_yaml(rule_id=None, description=None))
+    assert first["id"] == again["id"] and _UUID.match(first["id"])
+    assert first["attributes"]["description"] == ""
+
+
+def test_elastic_kibana_ndjson_validator_catches_the_stock_format() -> None:
+    """The validator refuses what pySigma's stock format writes (a legacy query object, an inline index,
+    a reference to a data view that the file lacks)."""
+    stock = {
+        "id": "x",
+        "type": "search",
+        "attributes": {
+            "title": "SIGMA - t",
+            "description": None,
+            "kibanaSavedObjectMeta": {
+                "searchSourceJSON": json.dumps(
+                    {"index": "beats-*", "filter": [], "query": {"query_string": {"query": "a:b"}}}
+                )
+            },
+        },
+        "references": [
+            {"id": "beats-*", "name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern"}
+        ],
+    }
+    assert kibana_saved_object_problems([stock]) == [
+        "search 'x': reference kibanaSavedObjectMeta.searchSourceJSON.index not in the file",
+        "search 'x': description a string",
+        "search 'x': query as {query: string, language}",
+        "search 'x': a legacy inline index (migrated into a second reference)",
+        "search 'x': indexRefName names one of its references",
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------

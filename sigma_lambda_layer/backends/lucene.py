@@ -33,7 +33,7 @@ import itertools
 import json
 import re
 import sys
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sigma.backends.elasticsearch import LuceneBackend
 from sigma.conditions import (
@@ -60,6 +60,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.attack import threat_entries
+from sigma_lambda_layer.backends.eql import _title_rule_id, check_rule_options, detection_rule
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
@@ -541,6 +542,11 @@ class CloudTrailLuceneBackend(LuceneBackend):
     # null test itself; ``exists: false`` is a plain leaf to it, so it carries its own parentheses.
     field_not_exists_expression: ClassVar[str] = "(NOT _exists_:{field})"
 
+    def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
+        super().__init__(processing_pipeline, collect_errors, **kwargs)
+        # Detection-rule options (schedule, max_signals) are refused before any rule, as for EQL and ES|QL.
+        check_rule_options(self.backend_options)
+
     def finalize_output_threat_model(self, tags: list[Any]) -> list[dict[str, Any]]:
         """ATT&CK ``threat`` entries for the rule formats, from the shipped data (see :mod:`..attack`)."""
         return threat_entries(tags)
@@ -904,25 +910,103 @@ class CloudTrailLuceneBackend(LuceneBackend):
 
     def finalize_query_kibana_ndjson(
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
-    ) -> dict:
-        out: dict = super().finalize_query_kibana_ndjson(rule, query, index, state)
-        pattern = ",".join(self._index(state))
-        source = json.loads(out["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
-        source["index"] = pattern
-        out["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"] = json.dumps(source)
-        out["references"][0]["id"] = pattern
-        return out
+    ) -> dict[str, Any]:
+        """One Kibana saved search (Discover), as saved-object import reads it: see :func:`saved_search`."""
+        return saved_search(rule, self.finalize_query_default(rule, query, index, state), self._index(state))
+
+    def finalize_output_kibana_ndjson(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The import file: each data view the searches read, once, then the searches (Kibana's own export
+        order: referenced objects first). Every file imports on its own, without a missing-reference stop.
+
+        Saved objects are keyed by type and id, so a rule whose Sigma id an earlier rule of the batch already
+        has (a copy of a rule, say) gets ``<id>-2``, ``<id>-3``, ...: it would otherwise replace the other.
+        """
+        views: dict[str, dict[str, Any]] = {}
+        searches: list[dict[str, Any]] = []
+        ids: set[str] = set()
+        for search in queries:
+            for ref in search["references"]:
+                views.setdefault(ref["id"], data_view(ref["id"]))
+            unique, n = search["id"], 1
+            while unique in ids:
+                n += 1
+                unique = f"{search['id']}-{n}"
+            ids.add(unique)
+            searches.append(search if unique == search["id"] else {**search, "id": unique})
+        return [*views.values(), *searches]
 
     def finalize_query_siem_rule(
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
     ) -> dict:
+        """The stock alerting-API rule (as the EQL and ES|QL targets write it), reading our index."""
         out: dict = super().finalize_query_siem_rule(rule, query, index, state)
         out["params"]["index"] = self._index(state)
         return out
 
-    def finalize_query_siem_rule_ndjson(
+    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
-    ) -> dict:
-        out: dict = super().finalize_query_siem_rule_ndjson(rule, query, index, state)
-        out["index"] = self._index(state)
-        return out
+    ) -> dict[str, Any]:
+        """One Kibana detection rule (``type: query``, ``language: lucene``), as rule import reads it: the
+        shape the EQL and ES|QL targets write too (see :func:`~sigma_lambda_layer.backends.eql.detection_rule`)."""
+        return detection_rule(
+            rule,
+            rule_type="query",
+            language="lucene",
+            query=self.finalize_query_default(rule, query, index, state),
+            index=self._index(state),
+            options=self.backend_options,
+        )
+
+
+# --- Kibana saved objects ------------------------------------------------------------------------------
+
+#: The reference name under which a saved search names its data view (Kibana ``extractReferences`` in
+#: ``data/common/search/search_source/extract_references.ts``; ``injectReferences`` resolves it on load).
+SEARCH_INDEX_REF: Final = "kibanaSavedObjectMeta.searchSourceJSON.index"
+
+
+def data_view(pattern: str) -> dict[str, Any]:
+    """The ``index-pattern`` saved object (a data view) over ``pattern``.
+
+    Its id is the pattern itself, as Fleet names the data views it installs (``logs-*``, ``metrics-*``): stable
+    across runs and batches, so importing again with overwrite replaces it instead of adding a copy.
+    ``timeFieldName`` ``@timestamp`` is the integration's event time; ``allowNoIndex`` lets the import succeed
+    before any CloudTrail data has arrived (Fleet sets it on its data views for the same reason).
+    """
+    return {
+        "id": pattern,
+        "type": "index-pattern",
+        "attributes": {"title": pattern, "timeFieldName": "@timestamp", "allowNoIndex": True},
+        "references": [],
+    }
+
+
+def saved_search(rule: SigmaRule, query: str, index: list[str]) -> dict[str, Any]:
+    """A Kibana saved search (saved object ``type: search``) holding a Lucene query.
+
+    The search source is the serialized form Kibana stores since 7.0: the query as ``{query, language}`` (a
+    bare ``query_string`` object would be read as a legacy query and shown as ``[object Object]``), no
+    filters, and the data view named by ``indexRefName`` through a reference (the search-object migration
+    ``migrateDataView`` moves a legacy inline ``index`` there; written this way, every migration on import
+    leaves the object as it is). The attributes are those of the ``search`` type's schema
+    (``saved_search/server/saved_objects/schema_legacy.ts``, ``SCHEMA_SEARCH_BASE``), which Kibana 9 turns
+    into a one-tab Discover session on import. Several index patterns make one comma-separated data view.
+    """
+    title = str(rule.title)
+    source = {
+        "query": {"query": query, "language": "lucene"},
+        "filter": [],
+        "indexRefName": SEARCH_INDEX_REF,
+    }
+    return {
+        "id": str(rule.id) if rule.id is not None else _title_rule_id(title),
+        "type": "search",
+        "attributes": {
+            "title": title,
+            "description": (rule.description or "").strip(),
+            "columns": [],
+            "sort": [["@timestamp", "desc"]],
+            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source, ensure_ascii=False)},
+        },
+        "references": [{"id": ",".join(index), "name": SEARCH_INDEX_REF, "type": "index-pattern"}],
+    }
