@@ -914,7 +914,9 @@ class CloudTrailLuceneBackend(LuceneBackend):
         """One Kibana saved search (Discover), as saved-object import reads it: see :func:`saved_search`."""
         return saved_search(rule, self.finalize_query_default(rule, query, index, state), self._index(state))
 
-    def finalize_output_kibana_ndjson(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:  # type: ignore[override]
+    def finalize_output_kibana_ndjson(  # type: ignore[override]
+        self, queries: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """The import file: each data view the searches read, once, then the searches (Kibana's own export
         order: referenced objects first). Every file imports on its own, without a missing-reference stop.
 
@@ -947,7 +949,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
     ) -> dict[str, Any]:
         """One Kibana detection rule (``type: query``, ``language: lucene``), as rule import reads it: the
-        shape the EQL and ES|QL targets write too (see :func:`~sigma_lambda_layer.backends.eql.detection_rule`)."""
+        shape the EQL and ES|QL targets write too (see :func:`..eql.detection_rule`)."""
         return detection_rule(
             rule,
             rule_type="query",
@@ -968,9 +970,9 @@ SEARCH_INDEX_REF: Final = "kibanaSavedObjectMeta.searchSourceJSON.index"
 def data_view(pattern: str) -> dict[str, Any]:
     """The ``index-pattern`` saved object (a data view) over ``pattern``.
 
-    Its id is the pattern itself, as Fleet names the data views it installs (``logs-*``, ``metrics-*``): stable
-    across runs and batches, so importing again with overwrite replaces it instead of adding a copy.
-    ``timeFieldName`` ``@timestamp`` is the integration's event time; ``allowNoIndex`` lets the import succeed
+    Its id is the pattern itself, as Fleet names the data views it installs (``logs-*``, ``metrics-*``):
+    stable across runs and batches, so importing again with overwrite replaces it instead of adding a copy.
+    ``timeFieldName`` ``@timestamp`` is the integration's event time; ``allowNoIndex`` lets the data view load
     before any CloudTrail data has arrived (Fleet sets it on its data views for the same reason).
     """
     return {
@@ -985,12 +987,13 @@ def saved_search(rule: SigmaRule, query: str, index: list[str]) -> dict[str, Any
     """A Kibana saved search (saved object ``type: search``) holding a Lucene query.
 
     The search source is the serialized form Kibana stores since 7.0: the query as ``{query, language}`` (a
-    bare ``query_string`` object would be read as a legacy query and shown as ``[object Object]``), no
-    filters, and the data view named by ``indexRefName`` through a reference (the search-object migration
-    ``migrateDataView`` moves a legacy inline ``index`` there; written this way, every migration on import
-    leaves the object as it is). The attributes are those of the ``search`` type's schema
-    (``saved_search/server/saved_objects/schema_legacy.ts``, ``SCHEMA_SEARCH_BASE``), which Kibana 9 turns
-    into a one-tab Discover session on import. Several index patterns make one comma-separated data view.
+    bare ``query_string`` object is a legacy query to Kibana, whose ``migrateLegacyQuery`` makes the whole
+    object the query text), no filters, and the data view named by ``indexRefName`` through a reference
+    (the search migration ``migrateDataView`` moves a legacy inline ``index`` there; written this way, every
+    migration run on import leaves the object as it is). The attributes are those of the ``search`` type's
+    schema (``saved_search/server/saved_objects/schema_legacy.ts``, ``SCHEMA_SEARCH_BASE``), which Kibana 9
+    turns into a one-tab Discover session on import. Several index patterns make one comma-separated data
+    view.
     """
     title = str(rule.title)
     source = {
