@@ -22,6 +22,10 @@ pytestmark = requires_corpus
 
 #: (rule file stem, target) -> why the target cannot express the rule. Keep in sync with docs/targets/*.md.
 _OBJECT = "tests a value against a whole JSON object (requestParameters / responseElements): never matches"
+_EQL_FLATTENED = (
+    "requestParameters/responseElements keys are Elastic 'flattened' sub-fields, which EQL cannot read"
+)
+_NO_STATUS = "'status' is a Splunk Add-on field, not in CloudTrail records nor in Elastic's data stream"
 KNOWN_LIMITATIONS: dict[tuple[str, str], str] = {
     **{
         (stem, target): _OBJECT
@@ -32,6 +36,24 @@ KNOWN_LIMITATIONS: dict[tuple[str, str], str] = {
         )
         for target in ("splunk", "lucene", "eql", "esql", "cloudwatch")
     },
+    **{
+        (stem, "eql"): _EQL_FLATTENED
+        for stem in (
+            "aws_cloudtrail_console_login_success_without_mfa",
+            "aws_cloudtrail_guardduty_detector_deleted_or_updated",
+            "aws_ec2_startup_script_change",
+            "aws_ecs_task_definition_cred_endpoint_query",
+            "aws_new_lambda_layer_attached",
+            "aws_rds_change_master_password",
+            "aws_rds_public_db_restore",
+            "aws_update_login_profile",
+        )
+    },
+    **{("aws_delete_saml_provider", target): _NO_STATUS for target in ("lucene", "eql", "esql")},
+    ("aws_ecs_task_definition_cred_endpoint_query", "lucene"): (
+        "|contains on a flattened key: Elasticsearch refuses wildcard queries on keyed flattened sub-fields"
+    ),
+    ("aws_update_login_profile", "lucene"): "|fieldref: Lucene query_string cannot compare two fields",
 }
 
 
