@@ -281,6 +281,230 @@ def test_check_string_value_on_object_field(tmp_path: Path) -> None:
     ]
 
 
+def test_check_request_parameter_dead_event_names(tmp_path: Path) -> None:
+    # The detection of SigmaHQ aws_ecs_task_definition_cred_endpoint_query (docs/findings.md F7): only
+    # RegisterTaskDefinition's input has containerDefinitions, so the other two event names never match.
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: 'ecs.amazonaws.com'
+                eventName:
+                    - 'DescribeTaskDefinition'
+                    - 'RegisterTaskDefinition'
+                    - 'RunTask'
+                requestParameters.containerDefinitions.command|contains: '$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'
+            condition: selection
+        """,
+    )
+    findings = [f for f in check_paths([rule]) if f.check == "cloudtrail_request_parameter"]
+    assert [(f.line, f.column, f.severity, f.message) for f in findings] == [
+        (
+            16,
+            15,
+            Severity.WARNING,
+            "requestParameters.containerDefinitions (line 19) is not a parameter of DescribeTaskDefinition: "
+            "eventName 'DescribeTaskDefinition' can never match in this selection",
+        ),
+        (
+            18,
+            15,
+            Severity.WARNING,
+            "requestParameters.containerDefinitions (line 19) is not a parameter of RunTask: "
+            "eventName 'RunTask' can never match in this selection",
+        ),
+    ]
+    assert findings[0].hint == (
+        "parameters of DescribeTaskDefinition: include, taskDefinition "
+        "(botocore's shapes; keys are compared case-insensitively)"
+    )
+    assert findings[1].hint is not None and "overrides, placementConstraints" in findings[1].hint
+
+
+def test_check_request_parameter_correct_rule_is_clean(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: ecs.amazonaws.com
+                eventName: RegisterTaskDefinition
+                requestParameters.containerDefinitions.command|contains: '$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'
+            condition: selection
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == []
+
+
+def test_check_request_parameter_whole_selection_dead(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: iam.amazonaws.com
+                eventName:
+                    - CreateUser
+                    - DeleteUser
+                requestParameters.policyArn|endswith: '/AdministratorAccess'
+            condition: selection
+        """,
+    )
+    [finding] = [f for f in check_paths([rule]) if f.check == "cloudtrail_request_parameter"]
+    assert (finding.line, finding.column, finding.message, finding.hint) == (
+        18,
+        9,
+        "requestParameters.policyArn is not a parameter of CreateUser, DeleteUser: this selection can never "
+        "match",
+        "parameters of CreateUser: path, permissionsBoundary, tags, userName; parameters of DeleteUser: "
+        "userName (botocore's shapes; keys are compared case-insensitively)",
+    )
+
+
+def test_check_request_parameter_condition_is_expanded(tmp_path: Path) -> None:
+    # The field and the event names sit in different selections; the condition joins them. A negated filter
+    # and a null / exists:false test never require the field, so they are not findings.
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            sel_run:
+                eventSource: ecs.amazonaws.com
+                eventName: RunTask
+            sel_register:
+                - eventSource: ecs.amazonaws.com
+                  eventName: RegisterTaskDefinition
+            sel_command:
+                requestParameters.containerDefinitions.command|contains: curl
+            filter_image:
+                requestParameters.containerDefinitions.image|startswith: 'public.ecr.aws/'
+            filter_absent:
+                requestParameters.taskRoleArn: null
+                requestParameters.family|exists: false
+            condition: (sel_run or sel_register) and sel_command and not filter_image or sel_run and filter_absent
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == [
+        (
+            "cloudtrail_request_parameter",
+            15,
+            20,
+            "requestParameters.containerDefinitions (line 20) is not a parameter of RunTask: eventName "
+            "'RunTask' can never match in this selection",
+        )
+    ]
+
+
+def test_check_request_parameter_patterns_and_cloudtrail_only_keys(tmp_path: Path) -> None:
+    # eventName patterns resolve to the operations they match, Lambda's versioned names included;
+    # fullyQualifiedArn is a key CloudTrail adds to Lambda requests (cloudtrail_events.EXTRA_REQUEST_PARAMETERS).
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: lambda.amazonaws.com
+                eventName|startswith: UpdateFunctionConfiguration
+                requestParameters.layers|contains: 'arn:'
+                requestParameters.fullyQualifiedArn|exists: true
+                requestParameters.layerArn: x
+            condition: selection
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == [
+        (
+            "cloudtrail_request_parameter",
+            18,
+            9,
+            "requestParameters.layerArn is not a parameter of UpdateFunctionConfiguration: this selection can "
+            "never match",
+        )
+    ]
+
+
+def test_check_response_element_not_in_output(tmp_path: Path) -> None:
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            selection:
+                eventSource: lambda.amazonaws.com
+                eventName: GetFunction20150331v2
+                responseElements.configuration.role|contains: admin
+                responseElements.functionArn|contains: prod
+            condition: selection
+        """,
+    )
+    [finding] = [f for f in check_paths([rule]) if f.check.startswith("cloudtrail")]
+    assert (finding.check, finding.line, finding.message, finding.hint) == (
+        "cloudtrail_response_element",
+        17,
+        "responseElements.functionArn is not a response element of GetFunction: this selection can never "
+        "match",
+        "response elements of GetFunction: code, concurrency, configuration, tags, tagsError "
+        "(botocore's shapes; keys are compared case-insensitively)",
+    )
+
+
+def test_check_request_parameter_unreliable_protocols_skipped(tmp_path: Path) -> None:
+    # EC2 (ec2 protocol: instancesSet.items), S3 (rest-xml: bucketName, Host) and query-protocol
+    # responseElements (RDS logs the unwrapped DBInstance) do not mirror botocore's shapes: never checked.
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            sel_ec2:
+                eventSource: ec2.amazonaws.com
+                eventName: StartInstances
+                requestParameters.instancesSet.items.instanceId: i-1
+            sel_s3:
+                eventSource: s3.amazonaws.com
+                eventName: PutBucketPolicy
+                requestParameters.bucketName: b
+            sel_rds:
+                eventSource: rds.amazonaws.com
+                eventName: RestoreDBInstanceFromDBSnapshot
+                responseElements.publiclyAccessible: 'true'
+            condition: 1 of sel_*
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == []
+
+
+def test_check_request_parameter_real_records_never_flagged() -> None:
+    """Every requestParameters / responseElements key of a real corpus record is accepted for its operation
+    wherever the check applies (Panther fixtures are partly synthetic and left out, as in docs/check.md)."""
+    from sigma_lambda_layer.checks.aws import default_catalog
+    from sigma_lambda_layer.checks.cloudtrail import is_plain, matcher
+    from sigma_lambda_layer.checks.cloudtrail_events import VERSION_SUFFIX_RE
+    from sigma_lambda_layer.checks.parameters import ParameterChecker
+
+    folder = CORPUS / "cloudtrail"
+    if not folder.is_dir():
+        pytest.skip(f"CloudTrail corpus not found at {folder}")
+    checker = ParameterChecker(default_catalog(), matcher, is_plain)
+    checked = 0
+    flagged = []
+    for path in sorted(folder.glob("*.jsonl")):
+        if path.name.startswith("panther"):
+            continue
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+            record = json.loads(line)
+            source = str(record.get("eventSource", ""))
+            operation = VERSION_SUFFIX_RE.sub("", str(record.get("eventName", "")))
+            for root in ("requestParameters", "responseElements"):
+                if record.get("errorCode") and root == "responseElements":
+                    continue  # error bodies: checked by the error shapes, but a failed call rarely matters
+                for key in record.get(root) or {}:
+                    verdict, _ = checker._has_key(root, key, (source, operation))
+                    checked += verdict is not None
+                    if verdict is False:
+                        flagged.append(f"{path.name}:{number} {operation} {root}.{key}")
+    assert flagged == []
+    assert checked > 700
+
+
 def test_check_non_cloudtrail_rules_skip_cloudtrail_checks(tmp_path: Path) -> None:
     header = HEADER.replace(
         "product: aws\n    service: cloudtrail", "product: windows\n    category: process_creation"
@@ -546,6 +770,8 @@ def test_check_sigmahq_aws_corpus_findings() -> None:
         ("aws_delete_saml_provider.yml", 26, "cloudtrail_field_name"),
         ("aws_disable_bucket_versioning.yml", 19, "cloudtrail_object_field"),
         ("aws_ec2_vm_export_failure.yml", 27, "cloudtrail_object_field"),
+        ("aws_ecs_task_definition_cred_endpoint_query.yml", 24, "cloudtrail_request_parameter"),
+        ("aws_ecs_task_definition_cred_endpoint_query.yml", 26, "cloudtrail_request_parameter"),
         ("aws_elasticache_security_group_modified_or_deleted.yml", 23, "cloudtrail_event_name"),
         ("aws_elasticache_security_group_modified_or_deleted.yml", 24, "cloudtrail_event_name"),
         ("aws_iam_s3browser_templated_s3_bucket_policy_creation.yml", 26, "cloudtrail_object_field"),
@@ -563,6 +789,7 @@ def test_check_sigmahq_aws_corpus_findings() -> None:
         ("cloudtrail_event_name", "error"): 8,
         ("cloudtrail_field_name", "warning"): 1,
         ("cloudtrail_object_field", "warning"): 3,
+        ("cloudtrail_request_parameter", "warning"): 2,  # F7: DescribeTaskDefinition, RunTask
         ("attacktag", "info"): 10,  # v19 technique ids (T1685, T1686) newer than the pinned v18.1 data
         ("sigmahq_tags_techniques_without_tactics", "warning"): 3,
     }
