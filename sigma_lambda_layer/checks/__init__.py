@@ -9,7 +9,8 @@ their
 * parse errors (YAML, Sigma structure, condition) as ``yaml_syntax`` / ``sigma_parse`` / ``sigma_condition``;
 * for ``logsource: {product: aws, service: cloudtrail}`` rules, CloudTrail checks against botocore's service
   models: real ``eventSource`` endpoints, real ``eventName`` operations (Lambda's versioned names understood),
-  patterns that can match something, and field names of the CloudTrail record schema.
+  patterns that can match something, field names of the CloudTrail record schema, and
+  ``requestParameters`` / ``responseElements`` keys that the pinned operations have (botocore's shapes).
 
 ``check_paths`` is what the CLI and a notebook call; ``findings_to_sarif`` renders the result for code
 scanning.

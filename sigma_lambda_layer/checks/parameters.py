@@ -46,6 +46,10 @@ RELIABLE_PROTOCOLS: Final[dict[str, frozenset[str]]] = {
     "requestParameters": frozenset({"json", "rest-json", "query", "smithy-rpc-v2-cbor"}),
     "responseElements": frozenset({"json", "rest-json", "smithy-rpc-v2-cbor"}),
 }
+#: A failed call's responseElements is its JSON error body: ``{"message": ..., "__type": ...}`` (corpus:
+#: splunk_security_content_example_logs.jsonl:15 and :17, GuardDuty). botocore's error shapes name the type
+#: member ``type``, so both keys are accepted on top of the error shapes' members.
+JSON_ERROR_KEYS: Final = frozenset({"__type", "message"})
 CHECK_IDS: Final = {
     "requestParameters": "cloudtrail_request_parameter",
     "responseElements": "cloudtrail_response_element",
@@ -231,6 +235,8 @@ class ParameterChecker:
         if root == "requestParameters":
             extra = ct.EXTRA_REQUEST_PARAMETERS.get(source, {})
             names.update(k.lower() for k in (*extra.get("*", {}), *extra.get(op, {})))
+        else:
+            names.update(JSON_ERROR_KEYS)
         return key.lower() in names, shapes
 
     # -- the check ------------------------------------------------------------------------------------------
