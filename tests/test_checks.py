@@ -396,6 +396,27 @@ def test_check_request_parameter_condition_is_expanded(tmp_path: Path) -> None:
     ]
 
 
+def test_check_request_parameter_unjudged_branch_keeps_field_possible(tmp_path: Path) -> None:
+    # RunTask + containerDefinitions is dead under ecs.amazonaws.com, but the other branch pins its source
+    # with a modifier the check does not model: that branch might match, so nothing is reported.
+    rule = write_rule(
+        tmp_path,
+        """\
+        detection:
+            src_ecs:
+                eventSource: ecs.amazonaws.com
+            src_encoded:
+                eventSource|base64: ecs.amazonaws.com
+            names:
+                eventName: RunTask
+            command:
+                requestParameters.containerDefinitions|contains: curl
+            condition: (src_ecs or src_encoded) and names and command
+        """,
+    )
+    assert cloudtrail_findings(check_paths([rule])) == []
+
+
 def test_check_request_parameter_patterns_and_cloudtrail_only_keys(tmp_path: Path) -> None:
     # eventName patterns resolve to the operations they match, Lambda's versioned names included;
     # fullyQualifiedArn is a key CloudTrail adds to Lambda requests (cloudtrail_events.EXTRA_REQUEST_PARAMETERS).

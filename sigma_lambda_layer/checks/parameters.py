@@ -261,12 +261,16 @@ class ParameterChecker:
                 and all(self.catalog.operations(s) is not None for s in sources)
             ):
                 analysis = self._candidates(sources, name_items)
+            values_here = [(i, vi) for i, item in name_items for vi in range(len(item.values))]
             for index, (root, key) in tested.items():
                 verdict = verdicts.setdefault(index, _Verdict())
+                candidates, per_value = analysis or (set(), {})
+                for at in values_here:  # a value this conjunction cannot judge keeps the field possible
+                    if at not in per_value:
+                        verdict.value_dead[at] = False
                 if analysis is None:
                     verdict.alive = True
                     continue
-                candidates, per_value = analysis
                 status = {c: self._has_key(root, key, c) for c in candidates}
                 verdict.analysed = True
                 if any(ok is not False for ok, _ in status.values()):
