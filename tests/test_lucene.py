@@ -332,13 +332,18 @@ def test_lucene_unmapped_field_raises() -> None:
 
 
 def test_lucene_formats_carry_the_index() -> None:
-    ndjson = lucene(sel("eventName|cased: X"), "kibana_ndjson")
-    assert isinstance(ndjson, dict)
-    assert ndjson["references"][0]["id"] == "logs-aws.cloudtrail-*"
-    assert (
-        '"index": "logs-aws.cloudtrail-*"'
-        in ndjson["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+    import json
+
+    rule = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n" + sel(
+        "eventName|cased: X"
     )
+    view, search = CloudTrailLuceneBackend(aws_cloudtrail_elastic()).convert(
+        SigmaCollection.from_yaml(rule), "kibana_ndjson"
+    )
+    assert view["id"] == "logs-aws.cloudtrail-*"
+    assert search["references"][0]["id"] == "logs-aws.cloudtrail-*"
+    source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    assert source["indexRefName"] == "kibanaSavedObjectMeta.searchSourceJSON.index"
     dsl = lucene(sel("eventName|cased: X"), "dsl_lucene")
     assert dsl == {
         "query": {
