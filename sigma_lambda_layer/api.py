@@ -320,6 +320,7 @@ def convert(
                 f"target {t.id!r} has no output format {format!r}",
                 hint=f"formats of {t.id}: {', '.join(formats)}",
             )
+    _check_options(targets, dict(options or {}))
     config = batch.Config(
         targets=tuple(t.id for t in targets),
         format=format,
@@ -391,6 +392,27 @@ def _fresh_rules(sources: list[_Source], reuse: bool) -> list[Any]:
     return fresh
 
 
+def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
+    """Unknown option names, and values a backend refuses, are usage errors before any rule is converted."""
+    from sigma.exceptions import SigmaError
+
+    for name in options:
+        if not any(t.accepts_option(name) for t in targets):
+            known = sorted({o for t in targets for o in t.options})
+            raise UsageError(
+                f"unknown option {name!r} for target(s) {', '.join(t.id for t in targets)}",
+                hint=f"options: {', '.join(known) or 'none'} (see docs/cli.md)",
+            )
+    for target in targets:
+        own = {k: v for k, v in options.items() if target.accepts_option(k)}
+        try:
+            target.backend_class()(processing_pipeline=None, **own)
+        except UsageError:
+            raise
+        except (ValueError, TypeError, SigmaError) as exc:
+            raise UsageError(f"invalid option for target {target.id!r}: {exc}") from None
+
+
 def convert_sources(
     sources: list[_Source], config: Any, reuse_last: bool = True
 ) -> list[dict[str, tuple[Any, list[Any], SigmaLambdaError | None]]]:
@@ -410,7 +432,8 @@ def convert_sources(
     for number, target_id in enumerate(config.targets):
         target = get_target(target_id)
         pipeline = build_pipeline(target, config.pipelines, config.without_pipeline)
-        backend = target.backend_class()(processing_pipeline=pipeline, **config.options)
+        own = {k: v for k, v in config.options.items() if target.accepts_option(k)}
+        backend = target.backend_class()(processing_pipeline=pipeline, **own)
         reuse = reuse_last and number == len(config.targets) - 1
         for slot, source, rule in zip(converted, sources, _fresh_rules(sources, reuse), strict=True):
             try:

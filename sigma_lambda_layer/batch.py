@@ -428,9 +428,9 @@ def finalize_batch(target: Target, config: Config, queries: list[Any]) -> Any:
 
     if not queries:
         return None
+    own = {k: v for k, v in config.options.items() if target.accepts_option(k)}
     backend = target.backend_class()(
-        processing_pipeline=build_pipeline(target, config.pipelines, config.without_pipeline),
-        **config.options,
+        processing_pipeline=build_pipeline(target, config.pipelines, config.without_pipeline), **own
     )
     backend.init_processing_pipeline(config.format)
     return backend.finalize(list(queries), config.format)

@@ -48,7 +48,8 @@ class SigmaLambdaError(SigmaError):
         self.hint = hint
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.message}"
+        where = self.location
+        text = self.message if where.path is None and where.line is None else f"{where}: {self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

@@ -33,6 +33,11 @@ class Target:
     description: str
     backend_ref: str
     pipeline_id: str
+    #: Backend options (``--option key=value``) the target reads; a name ending in ``.`` is a prefix.
+    options: tuple[str, ...] = ()
+
+    def accepts_option(self, name: str) -> bool:
+        return any(name == o or (o.endswith(".") and name.startswith(o)) for o in self.options)
 
     def backend_class(self) -> type[Backend]:
         cls: type[Backend] = _load(self.backend_ref)
@@ -56,6 +61,16 @@ class PipelineEntry:
         return factory()
 
 
+#: Detection-rule options shared by the Elastic targets' rule formats (backends/eql.py).
+_ELASTIC_RULE_OPTIONS = (
+    "rule_interval",
+    "rule_from",
+    "timestamp_override",
+    "enabled",
+    "license",
+    "max_signals",
+)
+
 TARGETS: dict[str, Target] = {
     t.id: t
     for t in (
@@ -64,30 +79,53 @@ TARGETS: dict[str, Target] = {
             "Splunk SPL over the Splunk Add-on for AWS (sourcetype aws:cloudtrail)",
             "sigma_lambda_layer.backends.splunk:CloudTrailSplunkBackend",
             "aws_cloudtrail_splunk",
+            (
+                "index",
+                "cron_schedule",
+                "earliest_time",
+                "latest_time",
+                "enable_sched",
+                "alert_type",
+                "alert_relation",
+                "alert_threshold",
+                "alert_severity",
+                "digest_mode",
+                "track",
+                "suppress",
+                "suppress_fields",
+                "actions",
+                "action.",
+                "correlation_search",
+                "app",
+            ),
         ),
         Target(
             "lucene",
             "Elasticsearch Lucene (query_string / Kibana Lucene) over the Elastic AWS integration",
             "sigma_lambda_layer.backends.lucene:CloudTrailLuceneBackend",
             "aws_cloudtrail_elastic",
+            _ELASTIC_RULE_OPTIONS,
         ),
         Target(
             "eql",
             "Elasticsearch EQL over the Elastic AWS integration",
             "sigma_lambda_layer.backends.eql:CloudTrailEqlBackend",
             "aws_cloudtrail_elastic",
+            _ELASTIC_RULE_OPTIONS,
         ),
         Target(
             "esql",
             "Elasticsearch ES|QL over the Elastic AWS integration",
             "sigma_lambda_layer.backends.esql:CloudTrailEsqlBackend",
             "aws_cloudtrail_elastic",
+            (*_ELASTIC_RULE_OPTIONS, "esql_flattened"),
         ),
         Target(
             "cloudwatch",
             "Amazon CloudWatch Logs Insights over CloudTrail delivered to CloudWatch Logs",
             "sigma_lambda_layer.backends.cloudwatch:LogsInsightsBackend",
             "aws_cloudtrail_cloudwatch",
+            ("log_group", "fields", "sort", "limit", "start_time", "end_time", "lookback", "array_elements"),
         ),
     )
 }

@@ -213,3 +213,43 @@ def test_cli_bundled_rules_are_ours() -> None:
     names = sorted(p.name for p in bundled_rules().glob("*.yml") if not p.name.endswith(".tests.yml"))
     assert names == ["aws_attached_malicious_lambda_layer.yml", "aws_lambda_layer_attached_to_function.yml"]
     assert (bundled_rules() / "filters").is_dir()
+
+
+def test_cli_unknown_option_is_usage_error() -> None:
+    code, _, err = run("convert", FOUNDING, "-t", "all", "--option", "log_grop=x", "--no-cache")
+    assert code == 2
+    assert err.startswith("error: unknown option 'log_grop'")
+    assert "log_group" in err
+
+
+def test_cli_bad_option_value_is_usage_error_not_traceback() -> None:
+    code, _, err = run("convert", FOUNDING, "-t", "cloudwatch", "--option", "limit=abc", "--no-cache")
+    assert code == 2
+    assert "invalid option for target 'cloudwatch'" in err and "Traceback" not in err
+
+
+def test_cli_option_for_one_of_several_targets() -> None:
+    code, out, _ = run("convert", FOUNDING, "-t", "splunk", "-t", "cloudwatch", "-O", "log_group=CT", "-q")
+    assert code == 0
+    assert out.startswith("# splunk\n" + SPLUNK_FOUNDING)
+
+
+def test_registry_options_are_read_by_their_backends() -> None:
+    """Each option the registry declares appears in its backend's (or pipeline's) source, so they cannot drift."""
+    import inspect
+    import sys
+
+    from sigma_lambda_layer.registry import TARGETS, get_pipeline
+
+    for target in TARGETS.values():
+        cls = target.backend_class()
+        source = inspect.getsource(sys.modules[cls.__module__])
+        source += inspect.getsource(sys.modules[get_pipeline(target.pipeline_id).build.__module__])
+        for module in (
+            "sigma_lambda_layer.backends.eql",
+            f"sigma_lambda_layer.pipelines.{target.pipeline_id.split('_')[-1]}",
+        ):
+            __import__(module)
+            source += inspect.getsource(sys.modules[module])
+        missing = [o for o in target.options if f'"{o.rstrip(".")}' not in source]
+        assert not missing, f"{target.id}: {missing}"
