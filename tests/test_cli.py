@@ -253,3 +253,20 @@ def test_registry_options_are_read_by_their_backends() -> None:
             source += inspect.getsource(sys.modules[module])
         missing = [o for o in target.options if f'"{o.rstrip(".")}' not in source]
         assert not missing, f"{target.id}: {missing}"
+
+
+def test_cli_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(
+        "convert", FOUNDING, "-t", "splunk", "-o", str(blocker / "sub" / "out.spl"), "--no-cache"
+    )
+    assert code == 1
+    assert "cannot write" in err and "Traceback" not in err
+
+
+def test_cli_test_and_docs_refuse_missing_inputs(tmp_path: Path) -> None:
+    for args in (["test", "nothere.yml"], ["docs", "nothere.yml", "-o", str(tmp_path)]):
+        code, _, err = run(*args)
+        assert code == 2
+        assert "does not exist" in err

@@ -7,6 +7,7 @@ converted and written), 2 usage error. Heavy imports happen inside the commands 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -49,14 +50,19 @@ def _parse_options(values: Sequence[str]) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temporary file and rename, so a reader never sees half a file.
+
+    A file that cannot be written is a clear error (exit code 1), not a traceback.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        if tmp.exists():
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
@@ -462,10 +468,10 @@ def check(
 
 
 @main.command("test")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--corpus",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder that 'corpus:' references in tests files are resolved against.",
 )
 @click.option("--require-tests", is_flag=True, help="Fail rules that have no tests.")
@@ -522,7 +528,7 @@ def test_command(
 
 
 @main.command("docs")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-o",
     "--output-dir",
