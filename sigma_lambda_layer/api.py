@@ -211,7 +211,7 @@ def _located(
     if isinstance(exc, SigmaLambdaError) and exc.location.line is not None:
         return exc
     message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    if not isinstance(exc, SigmaLambdaError) and not _is_sigma_error(exc):
+    if not isinstance(exc, (SigmaLambdaError, NotImplementedError)) and not _is_sigma_error(exc):
         message = f"internal error ({type(exc).__name__}): {message}"
     path = file.path if file else None
     line = column = None
@@ -234,7 +234,8 @@ def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
         return UnsupportedFieldError
     if isinstance(exc, UnsupportedConstructError):
         return UnsupportedConstructError
-    if isinstance(exc, SigmaFeatureNotSupportedByBackendError):
+    # pySigma backends without correlation support raise NotImplementedError for correlation rules.
+    if isinstance(exc, (SigmaFeatureNotSupportedByBackendError, NotImplementedError)):
         return UnsupportedConstructError
     return ConversionError
 
@@ -421,6 +422,8 @@ def convert_sources(
     Rules are parsed once; every target but the last gets fresh rule objects (pySigma's pipelines modify
     the rule they process).
     """
+    from sigma.correlations import SigmaCorrelationRule
+
     from sigma_lambda_layer.checks import offline
     from sigma_lambda_layer.exemptions import apply as apply_filters
     from sigma_lambda_layer.exemptions import parse_filters
@@ -435,11 +438,18 @@ def convert_sources(
         own = {k: v for k, v in config.options.items() if target.accepts_option(k)}
         backend = target.backend_class()(processing_pipeline=pipeline, **own)
         reuse = reuse_last and number == len(config.targets) - 1
-        for slot, source, rule in zip(converted, sources, _fresh_rules(sources, reuse), strict=True):
+        rules = _fresh_rules(sources, reuse)
+        # Correlation rules last: pySigma builds them from their referenced rules' conversions by this backend.
+        order = sorted(range(len(rules)), key=lambda i: isinstance(rules[i], SigmaCorrelationRule))
+        for index in order:
+            slot, source, rule = converted[index], sources[index], rules[index]
             try:
-                if filters:
-                    rule = apply_filters(rule, filters)
-                queries = backend.convert_rule(rule, config.format)
+                if isinstance(rule, SigmaCorrelationRule):
+                    queries = backend.convert_correlation_rule(rule, config.format)
+                else:
+                    if filters:
+                        rule = apply_filters(rule, filters)
+                    queries = backend.convert_rule(rule, config.format)
                 output = _single(backend.finalize(list(queries), config.format))
                 slot[target_id] = (output, list(queries), None)
             except Exception as exc:

@@ -385,7 +385,10 @@ def run(
 ) -> list[UnitOutcome]:
     units = gather(inputs, stdin_text)
     report = progress or (lambda done, total: None)
-    cache = Cache(Path(cache_dir), config) if cache_dir is not None else None
+    # A correlation rule's output depends on the rules it names, possibly in other files: such a batch is
+    # converted whole, every time, so that references resolve as with jobs=1 and no stale outcome is reused.
+    correlated = any(b"correlation" in (unit.data or b"") for unit in units)
+    cache = Cache(Path(cache_dir), config) if cache_dir is not None and not correlated else None
     outcomes: list[UnitOutcome | None] = [None] * len(units)
     pending: list[int] = []
     for index, unit in enumerate(units):
@@ -394,7 +397,6 @@ def run(
             outcomes[index] = hit
         else:
             pending.append(index)
-    correlated = any(b"correlation" in (units[i].data or b"") for i in pending)
     parts = min(jobs, len(pending) // MIN_FILES_PER_JOB)
     if parts > 1 and not correlated and not any(units[i].objects for i in pending):
         import multiprocessing

@@ -50,6 +50,7 @@ from sigma.conditions import (
 )
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
@@ -630,7 +631,13 @@ class CloudTrailSplunkBackend(SplunkBackend):
     # -- assembling the query --------------------------------------------------------------------------
 
     def finish_query(self, rule: SigmaRule, query: Any, state: ConversionState) -> Any:  # type: ignore[override]
-        """``[index=...] sourcetype=... <terms>``, or with flags: ``<base> | eval ... | search <terms>``."""
+        """``[index=...] sourcetype=... <terms>``, or with flags: ``<base> | eval ... | search <terms>``.
+
+        A correlation rule's query is built from its rules' finished searches, which already open with the
+        index and sourcetype.
+        """
+        if isinstance(rule, SigmaCorrelationRule):
+            return query
         ps = state.processing_state
         base: list[str] = []
         if (index := self.backend_options.get("index")) is not None:
