@@ -6,7 +6,8 @@ import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 
-from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend, to_lucene_regexp
+from sigma_lambda_layer.backends._elastic import to_lucene_regexp
+from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from tests.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus

@@ -12,7 +12,7 @@ ES|QL reference (elastic.co/guide/en/elasticsearch/reference/current/esql-*.html
   8.x release, so it is not used.)
 * ``LIKE`` wildcards are ``*`` and ``?``, escaped with ``\\`` (itself escaped in the string literal).
   ``RLIKE`` takes a Lucene regular expression that must match the whole value; Sigma ``|re`` is translated
-  by :func:`~sigma_lambda_layer.backends.eql.to_lucene_regexp`.
+  by :func:`~sigma_lambda_layer.backends._elastic.to_lucene_regexp`.
 * Three-valued logic: a comparison with a null (missing) field is null and ``WHERE`` drops null rows, so
   ``NOT (field == "x")`` is not true for events without the field (elastic/elasticsearch#129125, #114050).
   A negated comparison is therefore written ``(field IS NULL OR NOT (<comparison>))``.
@@ -58,8 +58,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.backends.eql import (
-    CLOUDTRAIL_INDEX,
+from sigma_lambda_layer.backends._elastic import (
     StringPattern,
     check_rule_options,
     detection_rule,
@@ -73,7 +72,7 @@ from sigma_lambda_layer.backends.eql import (
 )
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 from sigma_lambda_layer.fields.cloudtrail import array_prefixes
-from sigma_lambda_layer.fields.elastic import flattened_root, subtree_of_flattened
+from sigma_lambda_layer.fields.elastic import INDEX_PATTERN, flattened_root, subtree_of_flattened
 
 #: Elastic fields that hold several values for one CloudTrail record (CloudTrail ``resources[]``; ECS
 #: ``related.*``).
@@ -162,7 +161,7 @@ class CloudTrailEsqlBackend(ESQLBackend):
 
     name: ClassVar[str] = "Elasticsearch ES|QL for AWS CloudTrail (Elastic AWS integration)"
     state_defaults: ClassVar[dict[str, str]] = {
-        "index": CLOUDTRAIL_INDEX,
+        "index": INDEX_PATTERN,
         "metadata": "_id, _index, _version",
     }
     precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (  # type: ignore[assignment]
@@ -476,7 +475,7 @@ class CloudTrailEsqlBackend(ESQLBackend):
     ) -> dict[str, Any]:
         """One Kibana detection rule (ES|QL): the query opens with its own ``from <index> metadata _id,
         _index, _version`` (the metadata lets Kibana deduplicate alerts across overlapping runs), so the
-        rule has no ``index`` field. See :func:`~sigma_lambda_layer.backends.eql.detection_rule`."""
+        rule has no ``index`` field. See :func:`~sigma_lambda_layer.backends._elastic.detection_rule`."""
         return detection_rule(
             rule,
             rule_type="esql",

@@ -60,7 +60,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.attack import threat_entries
-from sigma_lambda_layer.backends.eql import _title_rule_id, check_rule_options, detection_rule
+from sigma_lambda_layer.backends._elastic import check_rule_options, detection_rule, title_rule_id
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
@@ -949,7 +949,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
     ) -> dict[str, Any]:
         """One Kibana detection rule (``type: query``, ``language: lucene``), as rule import reads it: the
-        shape the EQL and ES|QL targets write too (see :func:`..eql.detection_rule`)."""
+        shape the EQL and ES|QL targets write too (see :func:`.._elastic.detection_rule`)."""
         return detection_rule(
             rule,
             rule_type="query",
@@ -1002,7 +1002,7 @@ def saved_search(rule: SigmaRule, query: str, index: list[str]) -> dict[str, Any
         "indexRefName": SEARCH_INDEX_REF,
     }
     return {
-        "id": str(rule.id) if rule.id is not None else _title_rule_id(title),
+        "id": str(rule.id) if rule.id is not None else title_rule_id(title),
         "type": "search",
         "attributes": {
             "title": title,
