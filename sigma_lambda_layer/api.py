@@ -312,9 +312,10 @@ def convert(
     from sigma_lambda_layer.exemptions import parse_filters, read_filter_sources
 
     filter_sources = tuple(read_filter_sources(filters)) if filters else ()
-    parse_filters(filter_sources)  # a bad filter is a usage error before any rule is converted
+    if filter_sources:
+        parse_filters(filter_sources)  # a bad filter is a usage error before any rule is converted
     targets = expand_targets([target] if isinstance(target, str) else list(target))
-    for t in targets:
+    for t in targets if format != "default" else ():  # every backend has "default"; skip importing them
         formats = t.backend_class().formats
         if format not in formats:
             raise UsageError(
@@ -406,6 +407,8 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
             )
     for target in targets:
         own = {k: v for k, v in options.items() if target.accepts_option(k)}
+        if not own:
+            continue
         try:
             target.backend_class()(processing_pipeline=None, **own)
         except UsageError:

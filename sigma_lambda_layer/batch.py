@@ -38,6 +38,8 @@ from sigma_lambda_layer.loading import (
 if TYPE_CHECKING:
     from sigma_lambda_layer.registry import Target
 
+#: A YAML document that is a correlation rule (a top-level ``correlation:`` key).
+_CORRELATION = re.compile(rb"^correlation\s*:", re.MULTILINE)
 #: Below this many files, worker processes cost more than they save.
 MIN_FILES_PER_JOB = 32
 CACHE_FORMAT = 1
@@ -103,13 +105,15 @@ def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
     """Inputs to units, in order; reading failures become units that carry their error."""
     import sys
 
-    from sigma.collection import SigmaCollection
-    from sigma.rule import SigmaRuleBase
-
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     units: list[_Unit] = []
     for item in items:
-        if isinstance(item, (SigmaCollection, SigmaRuleBase)):
+        if not isinstance(item, (str, Path)):
+            from sigma.collection import SigmaCollection
+            from sigma.rule import SigmaRuleBase
+
+            if not isinstance(item, (SigmaCollection, SigmaRuleBase)):
+                raise TypeError(f"cannot load a rule from {type(item).__name__}")
             units.append(_Unit("<object>", objects=[item]))
         elif isinstance(item, str) and _looks_like_yaml_text(item):
             units.append(_Unit("<string>", data=item.encode("utf-8")))
@@ -123,8 +127,6 @@ def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
                 else:
                     assert isinstance(entry, Path)
                     units.append(_read(entry))
-        else:
-            raise TypeError(f"cannot load a rule from {type(item).__name__}")
     return units
 
 
@@ -387,7 +389,7 @@ def run(
     report = progress or (lambda done, total: None)
     # A correlation rule's output depends on the rules it names, possibly in other files: such a batch is
     # converted whole, every time, so that references resolve as with jobs=1 and no stale outcome is reused.
-    correlated = any(b"correlation" in (unit.data or b"") for unit in units)
+    correlated = any(_CORRELATION.search(unit.data or b"") for unit in units)
     cache = Cache(Path(cache_dir), config) if cache_dir is not None and not correlated else None
     outcomes: list[UnitOutcome | None] = [None] * len(units)
     pending: list[int] = []
@@ -430,6 +432,9 @@ def finalize_batch(target: Target, config: Config, queries: list[Any]) -> Any:
 
     if not queries:
         return None
+    if config.format == "default" and not config.pipelines:
+        # Every backend's default format is the list of queries, and our pipelines have no finalizers.
+        return list(queries)
     own = {k: v for k, v in config.options.items() if target.accepts_option(k)}
     backend = target.backend_class()(
         processing_pipeline=build_pipeline(target, config.pipelines, config.without_pipeline), **own
