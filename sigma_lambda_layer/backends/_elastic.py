@@ -7,24 +7,31 @@
   (:func:`quote_string`), backticked names (:func:`quote_name`), Lucene regexps for ``regex``/``RLIKE``
   (:func:`to_lucene_regexp`), Sigma values as literal text and wildcards (:class:`StringPattern`), and
   negation pushed down to guarded comparisons (:func:`negate`).
+* Backend mixins: :class:`DetectionRuleFormats` (the Kibana rule formats of all three targets) and
+  :class:`ComparisonDispatch` (the pySigma conversion points EQL and ES|QL route alike to their own string
+  match and presence test).
 """
 
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
     ConditionNOT,
     ConditionOR,
+    ConditionValueExpression,
 )
+from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
+    SigmaCasedString,
     SigmaExists,
     SigmaExpansion,
     SigmaFieldReference,
@@ -585,3 +592,131 @@ def negate(backend: Any, node: Any, state: ConversionState) -> str:
     )
     positive = backend.convert_condition(node, state)
     return backend.negation_expression.format(guard=guard, expr=positive)
+
+
+# ----------------------------------------------------------------- backend mixins
+
+
+class DetectionRuleFormats(TextQueryBackend):
+    """The Kibana rule formats every Elastic target writes the same way.
+
+    A backend names its rule ``type`` and ``language`` and the indices a rule reads
+    (:meth:`target_indices`); the rule is then :func:`detection_rule`'s, with ATT&CK ``threat`` entries
+    from the shipped data (see :mod:`sigma_lambda_layer.attack`): no download, each technique under its own
+    tactics, and rules with a single ATT&CK tag keep it. Detection-rule options (schedule, ``max_signals``)
+    are refused when the backend is made, before any rule is converted.
+    """
+
+    #: Kibana's ``type`` and ``language`` of the rule (``query``/``lucene``, ``eql``/``eql``, ``esql``/``esql``).
+    detection_rule_type: ClassVar[str]
+    detection_rule_language: ClassVar[str]
+
+    def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **backend_options: Any):
+        super().__init__(processing_pipeline, collect_errors, **backend_options)
+        check_rule_options(self.backend_options)
+
+    @abstractmethod
+    def target_indices(self, state: ConversionState) -> list[str] | None:
+        """The indices a rule's query reads (its ``index`` field), or ``None`` where the query names them."""
+
+    def finalize_output_threat_model(self, tags: list[Any]) -> list[dict[str, Any]]:
+        from sigma_lambda_layer.attack import threat_entries
+
+        return threat_entries(tags)
+
+    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
+        self, rule: Any, query: str, index: int, state: ConversionState
+    ) -> dict[str, Any]:
+        """One Kibana detection rule, as rule import reads it: see :func:`detection_rule`."""
+        return detection_rule(
+            rule,
+            rule_type=self.detection_rule_type,
+            language=self.detection_rule_language,
+            query=self.finalize_query_default(rule, query, index, state),
+            index=self.target_indices(state),
+            options=self.backend_options,
+        )
+
+
+class ComparisonDispatch(TextQueryBackend):
+    """The pySigma conversion points that EQL and ES|QL route alike.
+
+    Every string comparison (one value, ``|cased`` or not, or a list of them on one field) goes to the
+    backend's ``_string_match``; null and exists tests to its ``presence_test``; ``not`` to :func:`negate`.
+    A keyword search (a value without a field) is refused: both languages search named fields only.
+    """
+
+    #: The query language, as error messages name it.
+    query_language: ClassVar[str]
+
+    @abstractmethod
+    def _string_match(self, field: str, values: list[SigmaString], cased: bool) -> str:
+        """One comparison of ``field`` with one or more (OR-ed) string values."""
+
+    @abstractmethod
+    def presence_test(self, field: str, present: bool) -> str:
+        """The field has a value (``present``) or has none (shared with :func:`negate`)."""
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaString)
+        return self._string_match(cond.field, [cond.value], cased=False)
+
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaString)
+        return self._string_match(cond.field, [cond.value], cased=True)
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        """Lists only of strings of one kind (all cased or all not) on one field: one ``_string_match``."""
+        if not super().decide_convert_condition_as_in_expression(cond, state):
+            return False
+        values = [arg.value for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
+        if not all(isinstance(v, SigmaString) for v in values):
+            return False
+        return len({isinstance(v, SigmaCasedString) for v in values}) == 1
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        args = [arg for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
+        values = [arg.value for arg in args if isinstance(arg.value, SigmaString)]
+        return self._string_match(args[0].field, values, cased=isinstance(values[0], SigmaCasedString))
+
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self.presence_test(cond.field, present=False)
+
+    def convert_condition_field_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self.presence_test(cond.field, present=True)
+
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self.presence_test(cond.field, present=False)
+
+    def convert_condition_field_eq_val_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaExists)
+        return self.presence_test(cond.field, present=cond.value.exists)
+
+    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"keyword (unbound value) search is not supported for {self.query_language}: name the field",
+            source=cond.source,
+        )
+
+    convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]
+    convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> str:
+        """Negation pushed down to comparisons (De Morgan), each guarded for missing fields."""
+        return negate(self, cond.args[0], state)

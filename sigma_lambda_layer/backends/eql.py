@@ -31,7 +31,6 @@ regard for events that lack the field. This subclass keeps its output formats an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import EqlBackend
@@ -41,27 +40,22 @@ from sigma.conditions import (
     ConditionItem,
     ConditionNOT,
     ConditionOR,
-    ConditionValueExpression,
 )
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.rule import SigmaRuleTag
 from sigma.types import (
-    SigmaCasedString,
     SigmaCIDRExpression,
-    SigmaExists,
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
 )
 
 from sigma_lambda_layer.backends._elastic import (
+    ComparisonDispatch,
+    DetectionRuleFormats,
     StringPattern,
-    check_rule_options,
-    detection_rule,
     is_case_free,
-    negate,
     quote_field,
     quote_string,
     refuse_whole_object,
@@ -70,10 +64,13 @@ from sigma_lambda_layer.backends._elastic import (
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN
 
 
-class CloudTrailEqlBackend(EqlBackend):
+class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend):
     """EQL whose comparisons mean what the Sigma rule means on ``logs-aws.cloudtrail-*``."""
 
     name: ClassVar[str] = "Elasticsearch EQL for AWS CloudTrail (Elastic AWS integration)"
+    query_language: ClassVar[str] = "EQL"
+    detection_rule_type: ClassVar[str] = "eql"
+    detection_rule_language: ClassVar[str] = "eql"
     # EQL, like most languages, binds "and" tighter than "or" (the stock backend lists OR before AND).
     precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (  # type: ignore[assignment]
         ConditionNOT,
@@ -91,7 +88,6 @@ class CloudTrailEqlBackend(EqlBackend):
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
         kwargs.setdefault("index_names", [INDEX_PATTERN])
         super().__init__(processing_pipeline, collect_errors, **kwargs)
-        check_rule_options(self.backend_options)
 
     def compare_precedence(self, outer: Any, inner: Any) -> bool:
         """A value list (one ``:``/``in`` lookup) and a null test are atoms: no grouping needed."""
@@ -134,36 +130,6 @@ class CloudTrailEqlBackend(EqlBackend):
             return f"{f} {op} {regexps[0]}"
         return f"{f} {op} ({', '.join(regexps)})"
 
-    def convert_condition_field_eq_val_str(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        assert isinstance(cond.value, SigmaString)
-        return self._string_match(cond.field, [cond.value], cased=False)
-
-    def convert_condition_field_eq_val_str_case_sensitive(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        assert isinstance(cond.value, SigmaString)
-        return self._string_match(cond.field, [cond.value], cased=True)
-
-    def decide_convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> bool:
-        """Lists only of strings of one kind (all cased or all not) on one field."""
-        if not super().decide_convert_condition_as_in_expression(cond, state):
-            return False
-        values = [arg.value for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
-        if not all(isinstance(v, SigmaString) for v in values):
-            return False
-        return len({isinstance(v, SigmaCasedString) for v in values}) == 1
-
-    def convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> str:
-        args = [arg for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
-        values = [arg.value for arg in args if isinstance(arg.value, SigmaString)]
-        return self._string_match(args[0].field, values, cased=isinstance(values[0], SigmaCasedString))
-
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
@@ -202,27 +168,6 @@ class CloudTrailEqlBackend(EqlBackend):
         template = self.not_null_expression if present else self.null_expression
         return template.format(field=quote_field(field))
 
-    def convert_condition_field_eq_val_null(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        return self.presence_test(cond.field, present=False)
-
-    def convert_condition_field_exists(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        return self.presence_test(cond.field, present=True)
-
-    def convert_condition_field_not_exists(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        return self.presence_test(cond.field, present=False)
-
-    def convert_condition_field_eq_val_exists(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        assert isinstance(cond.value, SigmaExists)
-        return self.presence_test(cond.field, present=cond.value.exists)
-
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:
         raise SigmaFeatureNotSupportedByBackendError(
             "EQL cannot compare a field with another field (|fieldref); see the EQL reference, "
@@ -230,37 +175,7 @@ class CloudTrailEqlBackend(EqlBackend):
             source=cond.source,
         )
 
-    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "keyword (unbound value) search is not supported for EQL: name the field", source=cond.source
-        )
-
-    convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]
-    convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
-
-    def finalize_output_threat_model(self, tags: list[SigmaRuleTag]) -> Iterable[dict[str, Any]]:
-        """ATT&CK ``threat`` entries from the shipped data (see :mod:`sigma_lambda_layer.attack`): no download,
-        each technique under its own tactics, and rules with a single ATT&CK tag keep it."""
-        from sigma_lambda_layer.attack import threat_entries
-
-        return threat_entries(tags)
-
-    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
-        self, rule: Any, query: str, index: int, state: ConversionState
-    ) -> dict[str, Any]:
-        """One Kibana detection rule (EQL), as rule import reads it: see :func:`detection_rule`."""
+    def target_indices(self, state: ConversionState) -> list[str]:
+        """The EQL rule reads the pipeline's index, else the backend's ``index_names``."""
         indexes = state.processing_state.get("index") or self.index_names
-        return detection_rule(
-            rule,
-            rule_type="eql",
-            language="eql",
-            query=self.finalize_query_default(rule, query, index, state),
-            index=list(indexes) if isinstance(indexes, (list, tuple)) else [str(indexes)],
-            options=self.backend_options,
-        )
-
-    # ----------------------------------------------------------------- negation
-
-    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> str:
-        """Negation pushed down to comparisons (De Morgan), each guarded for missing fields."""
-        return negate(self, cond.args[0], state)
+        return list(indexes) if isinstance(indexes, (list, tuple)) else [str(indexes)]

@@ -29,7 +29,6 @@ ES|QL reference (elastic.co/guide/en/elasticsearch/reference/current/esql-*.html
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -40,16 +39,12 @@ from sigma.conditions import (
     ConditionItem,
     ConditionNOT,
     ConditionOR,
-    ConditionValueExpression,
 )
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.rule import SigmaRuleTag
 from sigma.types import (
     SigmaBool,
-    SigmaCasedString,
     SigmaCIDRExpression,
-    SigmaExists,
     SigmaFieldReference,
     SigmaNumber,
     SigmaRegularExpression,
@@ -59,11 +54,10 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.backends._elastic import (
+    ComparisonDispatch,
+    DetectionRuleFormats,
     StringPattern,
-    check_rule_options,
-    detection_rule,
     is_case_free,
-    negate,
     quote_field,
     quote_name,
     quote_string,
@@ -151,7 +145,7 @@ def esql_field(field: str) -> str:
     return quote_field(field)
 
 
-class CloudTrailEsqlBackend(ESQLBackend):
+class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBackend):
     """ES|QL whose comparisons mean what the Sigma rule means on ``logs-aws.cloudtrail-*``.
 
     Backend option ``esql_flattened`` (``--option esql_flattened=error``): ``field_extract`` (default) reads
@@ -160,6 +154,9 @@ class CloudTrailEsqlBackend(ESQLBackend):
     """
 
     name: ClassVar[str] = "Elasticsearch ES|QL for AWS CloudTrail (Elastic AWS integration)"
+    query_language: ClassVar[str] = "ES|QL"
+    detection_rule_type: ClassVar[str] = "esql"
+    detection_rule_language: ClassVar[str] = "esql"
     state_defaults: ClassVar[dict[str, str]] = {
         "index": INDEX_PATTERN,
         "metadata": "_id, _index, _version",
@@ -176,7 +173,6 @@ class CloudTrailEsqlBackend(ESQLBackend):
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
-        check_rule_options(self.backend_options)
         mode = str(options.get("esql_flattened") or FLATTENED_MODES[0])
         if mode not in FLATTENED_MODES:
             raise UsageError(
@@ -297,36 +293,6 @@ class CloudTrailEsqlBackend(ESQLBackend):
                     parts.append(f"{subject} like {quote_string(pattern)}")
         return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
 
-    def convert_condition_field_eq_val_str(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        assert isinstance(cond.value, SigmaString)
-        return self._string_match(cond.field, [cond.value], cased=False)
-
-    def convert_condition_field_eq_val_str_case_sensitive(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        assert isinstance(cond.value, SigmaString)
-        return self._string_match(cond.field, [cond.value], cased=True)
-
-    def decide_convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> bool:
-        """Plain string lists of one kind (all cased or all not) on one field become ``IN``."""
-        if not super().decide_convert_condition_as_in_expression(cond, state):
-            return False
-        values = [arg.value for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
-        if not all(isinstance(v, SigmaString) for v in values):
-            return False
-        return len({isinstance(v, SigmaCasedString) for v in values}) == 1
-
-    def convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> str:
-        args = [arg for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
-        values = [arg.value for arg in args if isinstance(arg.value, SigmaString)]
-        return self._string_match(args[0].field, values, cased=isinstance(values[0], SigmaCasedString))
-
     # ----------------------------------------------------------------- other values
 
     def convert_condition_field_eq_val_bool(
@@ -405,27 +371,6 @@ class CloudTrailEsqlBackend(ESQLBackend):
             )
         return f"CIDR_MATCH({esql_field(cond.field)}, {quote_string(str(cond.value.network))})"
 
-    def convert_condition_field_eq_val_null(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        return self.presence_test(cond.field, present=False)
-
-    def convert_condition_field_exists(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        return self.presence_test(cond.field, present=True)
-
-    def convert_condition_field_not_exists(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        return self.presence_test(cond.field, present=False)
-
-    def convert_condition_field_eq_val_exists(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        assert isinstance(cond.value, SigmaExists)
-        return self.presence_test(cond.field, present=cond.value.exists)
-
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:
         """``|fieldref``: some value of one field equals some value of the other, case-insensitively.
 
@@ -455,38 +400,7 @@ class CloudTrailEsqlBackend(ESQLBackend):
         column = esql_field(other)
         return f"({column} IS NOT NULL and MV_CONTAINS(TO_LOWER({key.expression}), TO_LOWER({column})))"
 
-    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "keyword (unbound value) search is not supported for ES|QL: name the field", source=cond.source
-        )
-
-    convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]
-    convert_condition_val_re = convert_condition_val_str  # type: ignore[assignment]
-
-    def finalize_output_threat_model(self, tags: list[SigmaRuleTag]) -> Iterable[dict[str, Any]]:
-        """ATT&CK ``threat`` entries from the shipped data (see :mod:`sigma_lambda_layer.attack`): no download,
-        each technique under its own tactics, and rules with a single ATT&CK tag keep it."""
-        from sigma_lambda_layer.attack import threat_entries
-
-        return threat_entries(tags)
-
-    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
-        self, rule: Any, query: str, index: int, state: ConversionState
-    ) -> dict[str, Any]:
-        """One Kibana detection rule (ES|QL): the query opens with its own ``from <index> metadata _id,
-        _index, _version`` (the metadata lets Kibana deduplicate alerts across overlapping runs), so the
-        rule has no ``index`` field. See :func:`~sigma_lambda_layer.backends._elastic.detection_rule`."""
-        return detection_rule(
-            rule,
-            rule_type="esql",
-            language="esql",
-            query=self.finalize_query_default(rule, query, index, state),
-            index=None,
-            options=self.backend_options,
-        )
-
-    # ----------------------------------------------------------------- negation
-
-    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> str:
-        """Negation pushed down to comparisons (De Morgan), each guarded for missing fields."""
-        return negate(self, cond.args[0], state)
+    def target_indices(self, state: ConversionState) -> None:
+        """None: the ES|QL query opens with its own ``from <index> metadata _id, _index, _version`` (the metadata
+        lets Kibana deduplicate alerts across overlapping runs), so the rule has no ``index`` field."""
+        return None

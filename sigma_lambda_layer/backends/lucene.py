@@ -59,13 +59,11 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.attack import threat_entries
-from sigma_lambda_layer.backends._elastic import check_rule_options, detection_rule, title_rule_id
+from sigma_lambda_layer.backends._elastic import DetectionRuleFormats, refuse_whole_object, title_rule_id
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
     IP_TEXT_FIELDS,
-    OBJECT_TEXT_FIELDS,
     field_type,
     subtree_of_flattened,
 )
@@ -526,10 +524,12 @@ def _expanded_values(value: Any) -> list[Any]:
 # --- the backend ---------------------------------------------------------------------------------------
 
 
-class CloudTrailLuceneBackend(LuceneBackend):
+class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     """Lucene ``query_string`` queries that mean what the Sigma rule means on the CloudTrail data stream."""
 
     name: ClassVar[str] = "Elasticsearch Lucene for Elastic's AWS CloudTrail data stream"
+    detection_rule_type: ClassVar[str] = "query"
+    detection_rule_language: ClassVar[str] = "lucene"
     field_escape_pattern: ClassVar[re.Pattern[str]] = _FIELD_ESCAPE
 
     #: Upper bound on the case variants spelled out for a case-insensitive match on a flattened sub-field
@@ -541,15 +541,6 @@ class CloudTrailLuceneBackend(LuceneBackend):
     # same boolean query, i.e. "a and not b" (docs/engines/lucene.md). pySigma groups a ConditionNOT and a
     # null test itself; ``exists: false`` is a plain leaf to it, so it carries its own parentheses.
     field_not_exists_expression: ClassVar[str] = "(NOT _exists_:{field})"
-
-    def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
-        super().__init__(processing_pipeline, collect_errors, **kwargs)
-        # Detection-rule options (schedule, max_signals) are refused before any rule, as for EQL and ES|QL.
-        check_rule_options(self.backend_options)
-
-    def finalize_output_threat_model(self, tags: list[Any]) -> list[dict[str, Any]]:
-        """ATT&CK ``threat`` entries for the rule formats, from the shipped data (see :mod:`..attack`)."""
-        return threat_entries(tags)
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -584,23 +575,10 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> UnsupportedConstructError:
         return UnsupportedConstructError(f"{what} on {field!r}: {why}", hint=hint)
 
-    def _refuse_whole_object(self, field: str, what: str) -> None:
-        """A value test on a whole free-form object (``requestParameters``) never matches in Sigma: CloudTrail
-        holds a JSON object there and values are compared with scalars only. Elastic keeps the object's
-        ``Map.toString()`` text, and matching that would be a different rule."""
-        if field in OBJECT_TEXT_FIELDS:
-            raise self._unsupported(
-                what,
-                field,
-                "CloudTrail holds a JSON object in this field, and Sigma compares values with scalars only, "
-                "so the rule as written matches no event",
-                hint="test a key of the object (requestParameters.<key>) instead",
-            )
-
     def _string_value(self, field: str, value: SigmaString, cased: bool) -> str:
         """The value part of ``field:<value>`` for a Sigma string on ``field``, with Sigma's meaning."""
         kind = self._type(field)
-        self._refuse_whole_object(field, f"a string match ({str(value)!r})")
+        refuse_whole_object(field, f"a string match ({str(value)!r})")
         parts = tuple(value.s)
         literal = "".join(p for p in parts if isinstance(p, str))
         specials = [p for p in parts if not isinstance(p, str)]
@@ -762,7 +740,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
     def _number_value(self, field: str, value: SigmaNumber) -> str:
         """A Sigma number equals every decimal text of the same value (``50``, ``050``, ``50.0``)."""
         kind = self._type(field)
-        self._refuse_whole_object(field, f"the number {value}")
+        refuse_whole_object(field, f"the number {value}")
         if kind in ("keyword", "constant_keyword"):
             try:
                 return "/" + _number_regexp(value.number) + "/"
@@ -788,7 +766,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
     def _bool_value(self, field: str, value: SigmaBool) -> str:
         """A Sigma boolean equals JSON ``true``/``false`` and those strings in any case."""
         kind = self._type(field)
-        self._refuse_whole_object(field, f"the boolean {value}")
+        refuse_whole_object(field, f"the boolean {value}")
         text = "true" if value.boolean else "false"
         if kind == "boolean":
             return text
@@ -808,7 +786,7 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> str:
         assert isinstance(cond.value, SigmaRegularExpression)
         kind = self._type(cond.field)
-        self._refuse_whole_object(cond.field, "a regular expression (|re)")
+        refuse_whole_object(cond.field, "a regular expression (|re)")
         if kind not in ("keyword", "constant_keyword"):
             why = (
                 "keyed flattened sub-fields refuse regexp queries (Elasticsearch FlattenedFieldMapper)"
@@ -904,7 +882,8 @@ class CloudTrailLuceneBackend(LuceneBackend):
 
     # --- output formats: the index comes from the pipeline state -----------------------------------------
 
-    def _index(self, state: ConversionState) -> list[str]:
+    def target_indices(self, state: ConversionState) -> list[str]:
+        """The pipeline's index (default: the integration's data stream), for rules and saved searches."""
         index = state.processing_state.get("index", INDEX_PATTERN)
         return list(index) if isinstance(index, (list, tuple)) else [str(index)]
 
@@ -912,7 +891,9 @@ class CloudTrailLuceneBackend(LuceneBackend):
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
     ) -> dict[str, Any]:
         """One Kibana saved search (Discover), as saved-object import reads it: see :func:`saved_search`."""
-        return saved_search(rule, self.finalize_query_default(rule, query, index, state), self._index(state))
+        return saved_search(
+            rule, self.finalize_query_default(rule, query, index, state), self.target_indices(state)
+        )
 
     def finalize_output_kibana_ndjson(  # type: ignore[override]
         self, queries: list[dict[str, Any]]
@@ -942,22 +923,8 @@ class CloudTrailLuceneBackend(LuceneBackend):
     ) -> dict:
         """The stock alerting-API rule (as the EQL and ES|QL targets write it), reading our index."""
         out: dict = super().finalize_query_siem_rule(rule, query, index, state)
-        out["params"]["index"] = self._index(state)
+        out["params"]["index"] = self.target_indices(state)
         return out
-
-    def finalize_query_siem_rule_ndjson(  # type: ignore[override]
-        self, rule: SigmaRule, query: str, index: int, state: ConversionState
-    ) -> dict[str, Any]:
-        """One Kibana detection rule (``type: query``, ``language: lucene``), as rule import reads it: the
-        shape the EQL and ES|QL targets write too (see :func:`.._elastic.detection_rule`)."""
-        return detection_rule(
-            rule,
-            rule_type="query",
-            language="lucene",
-            query=self.finalize_query_default(rule, query, index, state),
-            index=self._index(state),
-            options=self.backend_options,
-        )
 
 
 # --- Kibana saved objects ------------------------------------------------------------------------------
