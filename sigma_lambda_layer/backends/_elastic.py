@@ -36,6 +36,8 @@ from sigma.types import (
     SigmaExpansion,
     SigmaFieldReference,
     SigmaNull,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
 )
@@ -412,6 +414,26 @@ def to_lucene_regexp(
     return ("" if start_anchor else ".*") + translated + ("" if end_anchor else ".*")
 
 
+def condition_regexp(cond: ConditionFieldEqualsValueExpression, *, fold_ignorecase: bool) -> tuple[str, bool]:
+    """``(Lucene regexp, case-insensitive)`` for the ``|re`` comparison ``cond``, refused on a whole object.
+
+    With ``fold_ignorecase`` an ``|re|i`` pattern is lowercased to meet a ``TO_LOWER`` subject (ES|QL has no
+    case-insensitive RLIKE); without, it is kept for a case-insensitive operator (EQL ``regex~``).
+    """
+    value = cond.value
+    assert isinstance(value, SigmaRegularExpression)
+    refuse_whole_object(cond.field, "a regular expression (|re)")
+    flags = value.flags
+    ignorecase = SigmaRegularExpressionFlag.IGNORECASE in flags
+    regexp = to_lucene_regexp(
+        str(value.regexp),
+        fold_case=fold_ignorecase and ignorecase,
+        multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
+        dotall=SigmaRegularExpressionFlag.DOTALL in flags,
+    )
+    return regexp, ignorecase
+
+
 @dataclass(frozen=True)
 class StringPattern:
     """A Sigma string value as literal text and wildcards, classified by the shape EQL/ES|QL can use."""
@@ -462,30 +484,26 @@ class StringPattern:
             return "contains", p[1]
         return "wildcard", ""
 
-    def to_lucene_regexp(self, *, fold_case: bool = False) -> str:
+    def render(self, multi: str, single: str, escape: Callable[[str], str]) -> str:
+        """The pattern with ``*`` and ``?`` written as ``multi`` and ``single``, literal text through ``escape``."""
         out = []
         for part in self.parts:
             if part is SpecialChars.WILDCARD_MULTI:
-                out.append(".*")
+                out.append(multi)
             elif part is SpecialChars.WILDCARD_SINGLE:
-                out.append(".")
-            else:
-                assert isinstance(part, str)
-                out.append(lucene_escape(part.lower() if fold_case else part))
-        return "".join(out)
-
-    def to_wildcard(self, escape: Callable[[str], str]) -> str:
-        """The pattern as a ``*``/``?`` wildcard string, literal text passed through ``escape``."""
-        out = []
-        for part in self.parts:
-            if part is SpecialChars.WILDCARD_MULTI:
-                out.append("*")
-            elif part is SpecialChars.WILDCARD_SINGLE:
-                out.append("?")
+                out.append(single)
             else:
                 assert isinstance(part, str)
                 out.append(escape(part))
         return "".join(out)
+
+    def to_lucene_regexp(self) -> str:
+        """The pattern as a Lucene regexp (whole-value match, like the wildcard pattern)."""
+        return self.render(".*", ".", lucene_escape)
+
+    def to_wildcard(self, escape: Callable[[str], str]) -> str:
+        """The pattern as a ``*``/``?`` wildcard string, literal text passed through ``escape``."""
+        return self.render("*", "?", escape)
 
 
 def is_case_free(text: str) -> bool:

@@ -46,8 +46,6 @@ from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCIDRExpression,
-    SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
 )
 
@@ -55,11 +53,11 @@ from sigma_lambda_layer.backends._elastic import (
     ComparisonDispatch,
     DetectionRuleFormats,
     StringPattern,
+    condition_regexp,
     is_case_free,
     quote_field,
     quote_string,
     refuse_whole_object,
-    to_lucene_regexp,
 )
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN
 
@@ -133,16 +131,8 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value = cond.value
-        assert isinstance(value, SigmaRegularExpression)
-        refuse_whole_object(cond.field, "a regular expression (|re)")
-        flags = value.flags
-        regexp = to_lucene_regexp(
-            str(value.regexp),
-            multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
-            dotall=SigmaRegularExpressionFlag.DOTALL in flags,
-        )
-        op = "regex~" if SigmaRegularExpressionFlag.IGNORECASE in flags else "regex"
+        regexp, ignorecase = condition_regexp(cond, fold_ignorecase=False)
+        op = "regex~" if ignorecase else "regex"
         return f"{quote_field(cond.field)} {op} {quote_string(regexp)}"
 
     def convert_condition_field_eq_val_num(

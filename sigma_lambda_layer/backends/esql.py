@@ -47,8 +47,6 @@ from sigma.types import (
     SigmaCIDRExpression,
     SigmaFieldReference,
     SigmaNumber,
-    SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
 )
@@ -57,12 +55,12 @@ from sigma_lambda_layer.backends._elastic import (
     ComparisonDispatch,
     DetectionRuleFormats,
     StringPattern,
+    condition_regexp,
     is_case_free,
     quote_field,
     quote_name,
     quote_string,
     refuse_whole_object,
-    to_lucene_regexp,
 )
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 from sigma_lambda_layer.fields.cloudtrail import array_prefixes
@@ -83,6 +81,35 @@ _CONCAT_SEPARATORS: Final = ("\n", "\t", "|", "\u0001", "\u001f")
 def like_escape(text: str) -> str:
     """Literal text inside an ES|QL LIKE pattern: ``\\``, ``*`` and ``?`` are escaped with ``\\``."""
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def _folds(patterns: list[StringPattern], cased: bool) -> bool:
+    """A case-insensitive match lowercases both sides, unless no pattern has a letter with case."""
+    return not cased and not all(is_case_free(p.text) for p in patterns)
+
+
+def _literal(text: str, fold: bool) -> str:
+    """A string literal, lowercased to meet a ``TO_LOWER`` subject when ``fold``."""
+    return quote_string(text.lower() if fold else text)
+
+
+def _single_value_test(subject: str, pattern: StringPattern, fold: bool) -> str:
+    """``subject`` (one value, lowercased when ``fold``) matches ``pattern``: ``==``, ``STARTS_WITH``,
+    ``ENDS_WITH`` or ``LIKE``, all case-sensitive."""
+    kind, literal = pattern.shape()
+    if kind == "exact":
+        return f"{subject} == {_literal(literal, fold)}"
+    if kind == "prefix":
+        return f"STARTS_WITH({subject}, {_literal(literal, fold)})"
+    if kind == "suffix":
+        return f"ENDS_WITH({subject}, {_literal(literal, fold)})"
+    like = pattern.to_wildcard(lambda s: like_escape(s.lower() if fold else s))
+    return f"{subject} like {quote_string(like)}"
+
+
+def _any_of(tests: list[str]) -> str:
+    """Comparisons ORed, grouped when there are several."""
+    return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
 
 
 @dataclass(frozen=True)
@@ -231,43 +258,23 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
         if key is not None:
             return self._flattened_match(key, patterns, cased)
         f = esql_field(field)
-        fold = not cased and not all(is_case_free(p.text) for p in patterns)
+        fold = _folds(patterns, cased)
         subject = f"TO_LOWER({f})" if fold else f
-
-        def lit(text: str) -> str:
-            return quote_string(text.lower() if fold else text)
-
         if len(patterns) > 1 and all(not p.has_wildcards for p in patterns):
-            return f"{subject} in ({', '.join(lit(p.text) for p in patterns)})"
-        parts = []
-        for p in patterns:
-            kind, literal = p.shape()
-            if kind == "exact":
-                parts.append(f"{subject} == {lit(literal)}")
-            elif kind == "prefix":
-                parts.append(f"STARTS_WITH({subject}, {lit(literal)})")
-            elif kind == "suffix":
-                parts.append(f"ENDS_WITH({subject}, {lit(literal)})")
-            else:
-                pattern = p.to_wildcard(lambda s: like_escape(s.lower() if fold else s))
-                parts.append(f"{subject} like {quote_string(pattern)}")
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+            return f"{subject} in ({', '.join(_literal(p.text, fold) for p in patterns)})"
+        return _any_of([_single_value_test(subject, p, fold) for p in patterns])
 
     def _flattened_match(self, key: FlattenedKey, patterns: list[StringPattern], cased: bool) -> str:
         """Any value of a flattened key matches one of ``patterns`` (see :class:`FlattenedKey`)."""
-        fold = not cased and not all(is_case_free(p.text) for p in patterns)
+        fold = _folds(patterns, cased)
         values = f"TO_LOWER({key.expression})" if fold else key.expression
-
-        def lit(text: str) -> str:
-            return quote_string(text.lower() if fold else text)
-
         parts = []
         for p in patterns:
             kind, literal = p.shape()
             if p.has_wildcards and all(part is SpecialChars.WILDCARD_MULTI for part in p.parts):
                 parts.append(f"{key.expression} IS NOT NULL")
             elif kind == "exact":
-                parts.append(f"MV_CONTAINS({values}, {lit(literal)})")
+                parts.append(f"MV_CONTAINS({values}, {_literal(literal, fold)})")
             elif kind == "contains":
                 needle = literal.lower() if fold else literal
                 sep = next((c for c in _CONCAT_SEPARATORS if c not in needle), None)
@@ -283,15 +290,8 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
                     hint="use the lucene target, or match exact values or |contains",
                 )
             else:
-                subject = f"TO_LOWER({key.expression})" if fold else key.expression
-                if kind == "prefix":
-                    parts.append(f"STARTS_WITH({subject}, {lit(literal)})")
-                elif kind == "suffix":
-                    parts.append(f"ENDS_WITH({subject}, {lit(literal)})")
-                else:
-                    pattern = p.to_wildcard(lambda s: like_escape(s.lower() if fold else s))
-                    parts.append(f"{subject} like {quote_string(pattern)}")
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+                parts.append(_single_value_test(values, p, fold))
+        return _any_of(parts)
 
     # ----------------------------------------------------------------- other values
 
@@ -336,17 +336,7 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value = cond.value
-        assert isinstance(value, SigmaRegularExpression)
-        refuse_whole_object(cond.field, "a regular expression (|re)")
-        flags = value.flags
-        fold = SigmaRegularExpressionFlag.IGNORECASE in flags
-        regexp = to_lucene_regexp(
-            str(value.regexp),
-            fold_case=fold,
-            multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
-            dotall=SigmaRegularExpressionFlag.DOTALL in flags,
-        )
+        regexp, fold = condition_regexp(cond, fold_ignorecase=True)
         key = self._flattened_key(cond.field)
         if key is not None and key.known_array:
             raise key.refuse(
