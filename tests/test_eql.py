@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from sigma_lambda_layer.backends._elastic import to_lucene_regexp
 from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
-from tests.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus
+from tests.corpus import FOUNDING_RULE, requires_corpus
 from tests.engines.eql_engine import check_eql
+from tests.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
 
 DATASET = 'data_stream.dataset == "aws.cloudtrail"'
 
 
-def convert(detection: str, output_format: str = "default") -> str:
-    rule = f"""
-title: test
-logsource: {{product: aws, service: cloudtrail}}
-detection:
-{detection}
-"""
-    backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
-    result = backend.convert(SigmaCollection.from_yaml(rule), output_format)
-    return result[0]
+def convert(detection: str) -> str:
+    query: str = convert_rule(CloudTrailEqlBackend(aws_cloudtrail_elastic()), rule_yaml(detection))
+    return query
 
 
 def where(detection: str) -> str:
@@ -38,8 +31,7 @@ def where(detection: str) -> str:
 
 
 def test_eql_founding_rule() -> None:
-    backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
-    query = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()))[0]
+    query = convert_rule(CloudTrailEqlBackend(aws_cloudtrail_elastic()), FOUNDING_RULE.read_text())
     assert query == (
         f"any where {DATASET} and "
         'event.provider : "lambda.amazonaws.com" and event.action : "UpdateFunctionConfiguration*"'
@@ -49,7 +41,8 @@ def test_eql_founding_rule() -> None:
 def test_eql_rule_formats_use_cloudtrail_index() -> None:
     def run(output_format: str) -> dict[str, object]:
         backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
-        return backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()), output_format)[0]
+        result: dict[str, object] = convert_rule(backend, FOUNDING_RULE.read_text(), output_format)
+        return result
 
     siem = run("siem_rule_ndjson")
     assert siem["index"] == ["logs-aws.cloudtrail-*"]
@@ -192,21 +185,9 @@ FLATTENED_RULES = {
 
 @requires_corpus
 def test_eql_sigmahq_aws_rules_convert_or_fail_clearly() -> None:
-    from tests.test_esql import REFUSED_EVERYWHERE
-
-    refused, wrong = {}, []
-    for path in aws_rule_paths():
-        backend = CloudTrailEqlBackend(aws_cloudtrail_elastic())
-        try:
-            rules = SigmaCollection.from_yaml(path.read_text())
-            for query in backend.convert(rules):
-                check_eql(query, cased=True)
-        except (UnsupportedFieldError, UnsupportedConstructError) as e:
-            refused[path.name] = str(e)
-        except (SigmaError, AssertionError) as e:
-            wrong.append(f"{path.name}: {type(e).__name__}: {e}")
-    assert not wrong, "\n".join(wrong)
-    assert len(aws_rule_paths()) == 57
+    refused = sigmahq_aws_refusals(
+        lambda: CloudTrailEqlBackend(aws_cloudtrail_elastic()), lambda query: check_eql(query, cased=True)
+    )
     assert set(refused) == set(REFUSED_EVERYWHERE) | FLATTENED_RULES, refused
     for name in FLATTENED_RULES:
         assert "'flattened' field" in refused[name] and "#101985" in refused[name]

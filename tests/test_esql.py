@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from sigma_lambda_layer.backends.esql import CloudTrailEsqlBackend
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
-from tests.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus
+from tests.corpus import FOUNDING_RULE, requires_corpus
 from tests.engines.esql_engine import parse_where
+from tests.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
 
 PREFIX = (
     "from logs-aws.cloudtrail-* metadata _id, _index, _version | where "
@@ -18,15 +18,9 @@ PREFIX = (
 )
 
 
-def convert(detection: str, output_format: str = "default") -> str:
-    rule = f"""
-title: test
-logsource: {{product: aws, service: cloudtrail}}
-detection:
-{detection}
-"""
-    backend = CloudTrailEsqlBackend(aws_cloudtrail_elastic())
-    return backend.convert(SigmaCollection.from_yaml(rule), output_format)[0]
+def convert(detection: str) -> str:
+    query: str = convert_rule(CloudTrailEsqlBackend(aws_cloudtrail_elastic()), rule_yaml(detection))
+    return query
 
 
 def where(detection: str) -> str:
@@ -38,8 +32,7 @@ def where(detection: str) -> str:
 
 
 def test_esql_founding_rule() -> None:
-    backend = CloudTrailEsqlBackend(aws_cloudtrail_elastic())
-    query = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()))[0]
+    query = convert_rule(CloudTrailEsqlBackend(aws_cloudtrail_elastic()), FOUNDING_RULE.read_text())
     assert query == PREFIX + (
         'TO_LOWER(event.provider) == "lambda.amazonaws.com" and '
         'STARTS_WITH(TO_LOWER(event.action), "updatefunctionconfiguration")'
@@ -48,7 +41,7 @@ def test_esql_founding_rule() -> None:
 
 def test_esql_rule_formats_use_cloudtrail_index() -> None:
     backend = CloudTrailEsqlBackend(aws_cloudtrail_elastic())
-    siem = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()), "siem_rule_ndjson")[0]
+    siem = convert_rule(backend, FOUNDING_RULE.read_text(), "siem_rule_ndjson")
     assert siem["language"] == "esql"
     assert siem["query"].startswith("from logs-aws.cloudtrail-* metadata")
 
@@ -220,13 +213,10 @@ def test_esql_whole_object_presence_and_value_tests() -> None:
 
 
 def test_esql_flattened_option_error_for_older_stacks() -> None:
-    rule = SigmaCollection.from_yaml(
-        "title: t\nlogsource: {product: aws, service: cloudtrail}\n"
-        "detection:\n  sel: {requestParameters.attribute: userData}\n  condition: sel\n"
-    )
+    rule = rule_yaml("sel: {requestParameters.attribute: userData}\ncondition: sel")
     backend = CloudTrailEsqlBackend(aws_cloudtrail_elastic(), esql_flattened="error")
     with pytest.raises(UnsupportedFieldError, match=r"before 9\.5"):
-        backend.convert(rule)
+        convert_rule(backend, rule)
     with pytest.raises(UsageError, match="esql_flattened"):
         CloudTrailEsqlBackend(aws_cloudtrail_elastic(), esql_flattened="maybe")
 
@@ -241,29 +231,9 @@ def test_esql_keyword_search_is_an_error() -> None:
         convert("  kw: [evil]\n  condition: kw")
 
 
-#: SigmaHQ AWS rules no Elastic query language can express as written, with the reason.
-REFUSED_EVERYWHERE = {
-    "aws_delete_saml_provider.yml": "field 'status' has no counterpart",
-    "aws_disable_bucket_versioning.yml": "JSON object",
-    "aws_ec2_vm_export_failure.yml": "JSON object",
-    "aws_iam_s3browser_templated_s3_bucket_policy_creation.yml": "JSON object",
-}
-
-
 @requires_corpus
 def test_esql_sigmahq_aws_rules_convert_or_fail_clearly() -> None:
-    refused, wrong = {}, []
-    for path in aws_rule_paths():
-        backend = CloudTrailEsqlBackend(aws_cloudtrail_elastic())
-        try:
-            for query in backend.convert(SigmaCollection.from_yaml(path.read_text())):
-                parse_where(query)
-        except (UnsupportedFieldError, UnsupportedConstructError) as e:
-            refused[path.name] = str(e)
-        except (SigmaError, AssertionError) as e:
-            wrong.append(f"{path.name}: {type(e).__name__}: {e}")
-    assert not wrong, "\n".join(wrong)
-    assert len(aws_rule_paths()) == 57
+    refused = sigmahq_aws_refusals(lambda: CloudTrailEsqlBackend(aws_cloudtrail_elastic()), parse_where)
     assert set(refused) == set(REFUSED_EVERYWHERE), refused
     for name, reason in REFUSED_EVERYWHERE.items():
         assert reason in refused[name]

@@ -19,6 +19,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.evaluator import EvaluationError, RuleEvaluator, evaluate
+from tests.rulekit import CONSOLE_LOGIN, rule_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / ".." / "shared" / "corpus"
@@ -28,10 +29,7 @@ AWS_RULES = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
 
 def make_rule(detection: str) -> SigmaRule:
     """A CloudTrail rule whose ``detection:`` block is ``detection`` (YAML, any indentation)."""
-    body = textwrap.indent(textwrap.dedent(detection).strip(), "    ")
-    return SigmaRule.from_yaml(
-        "title: test\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n" + body + "\n"
-    )
+    return SigmaRule.from_yaml(rule_yaml(detection))
 
 
 def verdicts(detection: str, records: list[Any]) -> list[bool]:
@@ -801,17 +799,9 @@ def test_evaluator_correlation_rule_is_rejected() -> None:
     from sigma.collection import SigmaCollection
 
     collection = SigmaCollection.from_yaml(
-        textwrap.dedent(
-            """
-            title: base
-            name: base_rule
-            logsource:
-                product: aws
-                service: cloudtrail
-            detection:
-                selection:
-                    eventName: ConsoleLogin
-                condition: selection
+        rule_yaml(CONSOLE_LOGIN, title="base", name="base_rule")
+        + textwrap.dedent(
+            """\
             ---
             title: many logins
             correlation:

@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from sigma_lambda_layer.cli import main
 from sigma_lambda_layer.loading import MAX_FILE_BYTES
 from sigma_lambda_layer.outputs import output_path, safe_stem
+from tests.rulekit import CONSOLE_LOGIN, rule_yaml
 
 TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
 
@@ -38,16 +39,7 @@ detection:
 level: high
 """
 
-RULE: Final = """\
-title: Bad
-logsource:
-    product: aws
-    service: cloudtrail
-detection:
-    selection:
-        eventName: ConsoleLogin
-    condition: selection
-"""
+RULE: Final = rule_yaml(CONSOLE_LOGIN, title="Bad")
 
 
 def _laughs() -> bytes:

@@ -9,20 +9,12 @@ import pytest
 from sigma_lambda_layer.api import _rules_of
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import MAX_FILE_BYTES, load, locate
+from tests.rulekit import CONSOLE_LOGIN, rule_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
 
-GOOD = """\
-title: Good
-logsource:
-    product: aws
-    service: cloudtrail
-detection:
-    selection:
-        eventName: ConsoleLogin
-    condition: selection
-"""
+GOOD = rule_yaml(CONSOLE_LOGIN, title="Good")
 
 
 def _only_error(tmp_path: Path, name: str, content: bytes) -> RuleLoadError:
