@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -389,7 +390,7 @@ def test_all_targets_output_written_atomically(tmp_path: Path, monkeypatch: pyte
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "write_text", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(click.ClickException, match=r"cannot write .*q\.spl: disk full"):
         cli._write_atomic(target, "new")
     monkeypatch.undo()
     assert target.read_text() == "previous\n"
