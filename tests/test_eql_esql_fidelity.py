@@ -35,18 +35,13 @@ from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.views.elastic import elastic_view
+from tests.corpus import AWS_RULES, CLOUDTRAIL, FOUNDING_RULE, OUR_RULES
 from tests.engines.eql_engine import EngineError, run_eql
 from tests.engines.esql_engine import run_esql
 from tests.fidelity import elastic_storage_gap
 from tests.pack_loader import load_pack
 
-REPO: Final = Path(__file__).resolve().parents[1]
-CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
-AWS_RULES: Final = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
-CLOUDTRAIL: Final = CORPUS / "cloudtrail"
-OUR_RULES: Final = REPO / "rules"
 FILTER: Final = OUR_RULES / "filters" / "lambda_layer_deployment_role.yml"
-FOUNDING: Final = OUR_RULES / "aws_attached_malicious_lambda_layer.yml"
 TARGETS: Final = ("eql", "esql")
 #: Typed "the target cannot express this" errors (the API classifies pySigma's own as UnsupportedConstructError).
 REFUSALS: Final = (UnsupportedFieldError, UnsupportedConstructError, SigmaFeatureNotSupportedByBackendError)
@@ -481,12 +476,12 @@ def test_eql_esql_fidelity_exemption_filter(target: str) -> None:
     terraform_iam_user["userIdentity"]["type"] = "IAMUser"
     raws = [BASE, deployer, terraform, terraform_iam_user] + [r.raw for r in records()]
     docs = tuple(elastic_view(r) for r in raws)
-    rule = SigmaCollection.from_yaml(FOUNDING.read_text()).rules[0]
+    rule = SigmaCollection.from_yaml(FOUNDING_RULE.read_text()).rules[0]
     evaluator = RuleEvaluator(rule)  # type: ignore[arg-type]
     matched = {i for i, r in enumerate(raws) if evaluator.matches(r)}
     expected = {i for i in matched if not _exempt(raws[i])}
-    plain = _run(target, _convert(target, FOUNDING), docs, FOUNDING.read_text())
-    filtered = _run(target, _convert(target, FOUNDING, (FILTER,)), docs, FOUNDING.read_text())
+    plain = _run(target, _convert(target, FOUNDING_RULE), docs, FOUNDING_RULE.read_text())
+    filtered = _run(target, _convert(target, FOUNDING_RULE, (FILTER,)), docs, FOUNDING_RULE.read_text())
     assert plain == matched
     assert filtered == expected
     assert {1, 2} <= matched - filtered  # the deployer role and the Terraform release tooling are exempted

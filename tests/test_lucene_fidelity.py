@@ -38,15 +38,10 @@ from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.evaluator.paths import FieldPath
 from sigma_lambda_layer.fields.elastic import SUBTREES, elastic_field
 from sigma_lambda_layer.views.elastic import FLATTENED_MAX_STRING, elastic_view, field_type, java_to_string
+from tests.corpus import AWS_RULES, CLOUDTRAIL, FOUNDING_RULE, OUR_RULES, REPO
 from tests.engines.lucene_engine import LuceneEngine, LuceneQueryError
 
-REPO: Final = Path(__file__).resolve().parents[1]
-CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
-AWS_RULES: Final = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
-CLOUDTRAIL: Final = CORPUS / "cloudtrail"
-OUR_RULES: Final = REPO / "rules"
 FILTER: Final = OUR_RULES / "filters" / "lambda_layer_deployment_role.yml"
-FOUNDING: Final = OUR_RULES / "aws_attached_malicious_lambda_layer.yml"
 LAYER_RULE: Final = OUR_RULES / "aws_lambda_layer_attached_to_function.yml"
 ELASTIC_DOC: Final = REPO / "docs" / "targets" / "elastic.md"
 
@@ -775,7 +770,7 @@ def test_lucene_fidelity_exemption_filter() -> None:
     ]
     events = [e for _, e, _ in EXEMPTION_EVENTS]
     docs = [elastic_view(r) for r in [*events, *corpus]]
-    rules = [FOUNDING, LAYER_RULE]
+    rules = [FOUNDING_RULE, LAYER_RULE]
     plain = [str(r.output) for r in convert([str(p) for p in rules], target="lucene")]
     filtered = [str(r.output) for r in convert([str(p) for p in rules], target="lucene", filters=[FILTER])]
     results = LuceneEngine().search_many([*plain, *filtered], docs, field_type)
