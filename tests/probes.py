@@ -184,6 +184,16 @@ VALUES: Final = st.builds(
 SPLIT_VALUES: Final = st.tuples(_chunk(LETTERS + HOSTILE, 1, 5), _chunk(LETTERS, 1, 3), _chunk(LETTERS, 1, 5))
 
 
+def _networks(version: int, shortest: int) -> st.SearchStrategy[str]:
+    """A CIDR network of IP ``version``, prefix from ``shortest`` to the full address length."""
+    longest = 32 if version == 4 else 128
+    return st.ip_addresses(v=version).flatmap(
+        lambda a: st.integers(shortest, longest).map(
+            lambda p: str(ipaddress.ip_network(f"{a}/{p}", strict=False))
+        )
+    )
+
+
 def _draw(strategy: st.SearchStrategy[Any], salt: int) -> list[Any]:
     """``EXAMPLES_PER_CONSTRUCT`` distinct values from ``strategy``, the same on every run."""
     out: list[Any] = []
@@ -536,22 +546,8 @@ CONSTRUCTS: Final[tuple[Construct, ...]] = (
     Construct("exists-true", _exists, VALUES, "true", fields=("errorCode", "requestParameters.userName")),
     Construct("exists-false", _exists, VALUES, "false", fields=("errorCode", "requestParameters.userName")),
     Construct("null", _null, VALUES, fields=("errorCode", "errorMessage", "requestParameters.userName")),
-    Construct(
-        "cidr-v4",
-        _cidr,
-        st.ip_addresses(v=4).flatmap(
-            lambda a: st.integers(8, 32).map(lambda p: str(ipaddress.ip_network(f"{a}/{p}", strict=False)))
-        ),
-        fields=("sourceIPAddress",),
-    ),
-    Construct(
-        "cidr-v6",
-        _cidr,
-        st.ip_addresses(v=6).flatmap(
-            lambda a: st.integers(16, 128).map(lambda p: str(ipaddress.ip_network(f"{a}/{p}", strict=False)))
-        ),
-        fields=("sourceIPAddress",),
-    ),
+    Construct("cidr-v4", _cidr, _networks(4, 8), fields=("sourceIPAddress",)),
+    Construct("cidr-v6", _cidr, _networks(6, 16), fields=("sourceIPAddress",)),
     Construct("base64offset", _base64offset, VALUES, fields=("userAgent",)),
     Construct("gt", _numeric, st.integers(-100, 10_000), "gt", fields=("requestParameters.maxItems",)),
     Construct("lte", _numeric, st.integers(-100, 10_000), "lte", fields=("requestParameters.maxItems",)),
