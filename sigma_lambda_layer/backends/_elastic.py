@@ -661,6 +661,8 @@ class ComparisonDispatch(TextQueryBackend):
 
     Every string comparison (one value, ``|cased`` or not, or a list of them on one field) goes to the
     backend's ``_string_match``; null and exists tests to its ``presence_test``; ``not`` to :func:`negate`.
+    Numbers and booleans keep the stock spelling, but not on a whole free-form object (Sigma compares values
+    with scalars only).
     A keyword search (a value without a field) is refused: both languages search named fields only.
     """
 
@@ -704,6 +706,18 @@ class ComparisonDispatch(TextQueryBackend):
         args = [arg for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
         values = [arg.value for arg in args if isinstance(arg.value, SigmaString)]
         return self._string_match(args[0].field, values, cased=isinstance(values[0], SigmaCasedString))
+
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        refuse_whole_object(cond.field, f"the number {cond.value}")
+        return str(super().convert_condition_field_eq_val_num(cond, state))
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        refuse_whole_object(cond.field, f"the boolean {cond.value}")
+        return str(super().convert_condition_field_eq_val_bool(cond, state))
 
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -135,18 +135,6 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
         op = "regex~" if ignorecase else "regex"
         return f"{quote_field(cond.field)} {op} {quote_string(regexp)}"
 
-    def convert_condition_field_eq_val_num(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        refuse_whole_object(cond.field, f"the number {cond.value}")
-        return str(super().convert_condition_field_eq_val_num(cond, state))
-
-    def convert_condition_field_eq_val_bool(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        refuse_whole_object(cond.field, f"the boolean {cond.value}")
-        return str(super().convert_condition_field_eq_val_bool(cond, state))
-
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:

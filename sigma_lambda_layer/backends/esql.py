@@ -303,8 +303,7 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
         if self._flattened_key(cond.field) is not None:
             text = SigmaString("true" if cond.value.boolean else "false")
             return self._string_match(cond.field, [text], cased=False)
-        refuse_whole_object(cond.field, f"the boolean {cond.value.boolean}")
-        return str(super().convert_condition_field_eq_val_bool(cond, state))
+        return super().convert_condition_field_eq_val_bool(cond, state)
 
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -317,8 +316,7 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
                 "FIELD_EXTRACT returns text, and Sigma compares numbers by value (1.5 equals 1.50)",
                 hint="quote the number to match its text",
             )
-        refuse_whole_object(cond.field, f"the number {cond.value}")
-        return str(super().convert_condition_field_eq_val_num(cond, state))
+        return super().convert_condition_field_eq_val_num(cond, state)
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
