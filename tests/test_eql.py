@@ -191,3 +191,13 @@ def test_eql_sigmahq_aws_rules_convert_or_fail_clearly() -> None:
     assert set(refused) == set(REFUSED_EVERYWHERE) | FLATTENED_RULES, refused
     for name in FLATTENED_RULES:
         assert "'flattened' field" in refused[name] and "#101985" in refused[name]
+
+
+def test_eql_numeric_comparison_on_whole_object_is_refused() -> None:
+    from sigma_lambda_layer.api import convert
+    from sigma_lambda_layer.errors import UnsupportedConstructError
+
+    text = "title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    requestParameters|gt: 5\n  condition: sel\n"
+    [result] = convert(text, target="eql", collect_errors=True)
+    assert isinstance(result.error, UnsupportedConstructError)
+    assert "numeric comparison" in result.error.message

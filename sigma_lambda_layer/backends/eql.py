@@ -83,6 +83,13 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
     # A negated comparison also holds for events without the field (Sigma: a missing field equals nothing).
     negation_expression: ClassVar[str] = "({guard} or not {expr})"
 
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        """``|gt`` and friends: refused on a whole object (CloudTrail holds an object there), as elsewhere."""
+        refuse_whole_object(cond.field, "a numeric comparison")
+        return str(super().convert_condition_field_compare_op_val(cond, state))
+
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **kwargs: Any):
         kwargs.setdefault("index_names", [INDEX_PATTERN])
         super().__init__(processing_pipeline, collect_errors, **kwargs)
