@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigma_lambda_layer.errors import Location
+
 
 @enum.unique
 class Severity(enum.Enum):
@@ -75,12 +77,7 @@ class Finding:
                 object.__setattr__(self, name, None)
 
     def location(self) -> str:
-        parts = [self.path or "<input>"]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        return str(Location(self.path, self.line, self.column))
 
     def __str__(self) -> str:
         text = f"{self.location()}: {self.severity.value}: {self.message} [{self.check}]"
