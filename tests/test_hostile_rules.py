@@ -226,7 +226,7 @@ def test_all_targets_unreadable_file_and_folder(tmp_path: Path) -> None:
     os.chmod(locked_dir, 0)
     try:
         if not _reads_denied(folder / "locked.yml"):
-            pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not deny reads here")
+            pytest.skip("root reads mode-000 files here; the setpriv variant below runs instead")
         result = _convert(str(folder), "--json")
         _assert_no_traceback(result)
         rows = json.loads(result.stdout)
@@ -395,3 +395,55 @@ def test_all_targets_output_written_atomically(tmp_path: Path, monkeypatch: pyte
     monkeypatch.undo()
     assert target.read_text() == "previous\n"
     assert [p.name for p in tmp_path.iterdir()] == ["q.spl"]
+
+
+def test_all_targets_unreadable_file_and_folder_as_root_without_dac_override(tmp_path: Path) -> None:
+    """The same check where the one above cannot run: as root, drop the capabilities that let root read
+    mode-000 files (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) for a real CLI subprocess, with setpriv."""
+    import shutil
+    import subprocess
+    import sys
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("not root, or no setpriv: the chmod test above covers unreadable files here")
+    folder = _folder(tmp_path, "locked", RULE.encode())
+    locked_dir = folder / "locked_dir"
+    locked_dir.mkdir()
+    (locked_dir / "inner.yml").write_text(RULE)
+    os.chmod(folder / "locked.yml", 0)
+    os.chmod(locked_dir, 0)
+    try:
+        proc = subprocess.run(
+            [
+                setpriv,
+                "--bounding-set",
+                "-dac_override,-dac_read_search",
+                "--",
+                sys.executable,
+                "-m",
+                "sigma_lambda_layer",
+                "convert",
+                str(folder),
+                "-t",
+                "all",
+                "--no-cache",
+                "-j",
+                "1",
+                "-q",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        rows = json.loads(proc.stdout)
+        errors = {r["path"]: r["error"]["message"] for r in rows if r.get("error")}
+        assert set(errors) == {str(folder / "locked.yml"), str(locked_dir)}, errors
+        assert all("cannot read" in m for m in errors.values())
+        assert {r["title"] for r in rows if "output" in r} == {"Good 1", "Good 2"}
+        assert proc.returncode == 1
+    finally:
+        os.chmod(folder / "locked.yml", 0o644)
+        os.chmod(locked_dir, 0o755)
