@@ -204,11 +204,22 @@ def _rules_of(loaded: LoadResult) -> tuple[list[_Source], list[SigmaLambdaError]
     return sources, errors
 
 
+_PUBLIC_ERRORS = (
+    ConversionError,
+    RuleLoadError,
+    UnsupportedConstructError,
+    UnsupportedFieldError,
+    UsageError,
+    SigmaLambdaError,
+)
+
+
 def _located(
     kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None, document: int = 0
 ) -> SigmaLambdaError:
     """Wrap any exception into ``kind`` with the file, line and column we can recover."""
-    if isinstance(exc, SigmaLambdaError) and exc.location.line is not None:
+    # Already located, and of a public class (results cross processes and the cache by class name).
+    if isinstance(exc, SigmaLambdaError) and exc.location.line is not None and type(exc) in _PUBLIC_ERRORS:
         return exc
     message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     if not isinstance(exc, (SigmaLambdaError, NotImplementedError)) and not _is_sigma_error(exc):
