@@ -1,0 +1,401 @@
+"""Reference interpreter for the Logs Insights QL subset the cloudwatch backend emits.
+
+Written from the AWS CloudWatch Logs User Guide only:
+
+- CWL_QuerySyntax (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax.html): commands
+  separated by ``|``; ``fields``, ``filter``, ``sort``, ``limit``; field names with characters other than
+  letters, digits, ``@`` and ``.`` in backticks; ``like``/``=~`` with ``/regex/`` (search semantics:
+  "contains"), case-sensitive unless ``(?i)``.
+- CWL_QuerySyntax-Filter (…/CWL_QuerySyntax-Filter.html): comparison operators ``= != < <= > >=``, Boolean
+  ``and``, ``or``, ``not``, parentheses.
+- CWL_QuerySyntax-operations-functions (…/CWL_QuerySyntax-operations-functions.html): ``ispresent`` (true if
+  the field exists), ``tolower``, ``isValidIp`` (true if the field is a valid IPv4 or IPv6 address),
+  ``isIpInSubnet(field, cidr)`` (true if the field is a valid IP address within the subnet).
+- CWL_AnalyzeLogData-discoverable-fields (…/CWL_AnalyzeLogData-discoverable-fields.html): the fields of a JSON
+  event (see ``sigma_lambda_layer.views.cloudwatch``).
+- Regex engine: Hyperscan (PCRE syntax without lookaround or back-references); patterns are run with Python
+  ``re`` after rejecting what Hyperscan lacks.
+
+Anything the docs leave open is not guessed. Undocumented behaviour is evaluated under *every* plausible
+reading and the interpreter raises :class:`UndocumentedBehaviour` when the readings disagree on whether an
+event is returned:
+
+- a comparison on a missing field is either false, or unknown (three-valued, so ``not`` keeps it unknown);
+- a JSON boolean is rendered either as ``true``/``false`` or as ``1``/``0``.
+
+So a query accepted here means the same under all of them. Escapes inside string literals, the relative
+precedence of ``and``/``or`` without parentheses, and ``not`` directly before a comparison are undocumented
+too: the interpreter raises :class:`UnsupportedSyntax` on them, as on anything else outside the subset.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+__all__ = ["UndocumentedBehaviour", "UnsupportedSyntax", "run_logs_insights"]
+
+
+class UnsupportedSyntax(Exception):
+    """The query uses syntax outside the documented subset this interpreter implements."""
+
+
+class UndocumentedBehaviour(Exception):
+    """The query's result on an event depends on behaviour the documentation does not define."""
+
+
+# ---------------------------------------------------------------------------------------------- lexer
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<bfield>`[^`]*`)
+  | (?P<string>"[^"]*"|'[^']*')
+  | (?P<number>-?\d+(?:\.\d+)?(?![A-Za-z@_]))
+  | (?P<op>=~|!=|<=|>=|=|<|>|\(|\)|,|\|)
+  | (?P<name>[A-Za-z0-9@.]+)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {"and", "or", "not", "like", "in"}
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str  # field, string, number, regex, op, kw
+    text: str
+
+
+def _regex_literal(query: str, pos: int) -> tuple[str, int]:
+    """The body of ``/.../`` starting at ``query[pos] == '/'``; ``\\`` escapes the next character."""
+    i = pos + 1
+    while i < len(query):
+        c = query[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "/":
+            return query[pos + 1 : i], i + 1
+        if c == "\n":
+            raise UnsupportedSyntax("raw newline inside a regex literal")
+        i += 1
+    raise UnsupportedSyntax("unterminated regex literal")
+
+
+def tokenize(query: str) -> list[Tok]:
+    toks: list[Tok] = []
+    pos = 0
+    while pos < len(query):
+        if query[pos] == "/":
+            if not toks or toks[-1].text not in ("=~", "like"):
+                raise UnsupportedSyntax(f"'/' outside a regex literal at {pos}")
+            body, pos = _regex_literal(query, pos)
+            toks.append(Tok("regex", body))
+            continue
+        if query[pos] == "#":
+            raise UnsupportedSyntax("comments are outside the subset")
+        m = _TOKEN.match(query, pos)
+        if m is None:
+            raise UnsupportedSyntax(f"unexpected character {query[pos]!r} at {pos}")
+        pos = m.end()
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "ws":
+            continue
+        if kind == "string":
+            if "\\" in text:
+                raise UnsupportedSyntax("escapes in string literals are undocumented")
+            toks.append(Tok("string", text[1:-1]))
+        elif kind == "bfield":
+            toks.append(Tok("field", text[1:-1]))
+        elif kind == "name":
+            toks.append(Tok("kw" if text in _KEYWORDS else "field", text))
+        else:
+            toks.append(Tok(kind or "", text))
+    return toks
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+Node = tuple[Any, ...]
+_MISSING = object()
+_FUNCTIONS = {"ispresent": 1, "isValidIp": 1, "isIpInSubnet": 2, "tolower": 1}
+_COMPARE = {"=", "!=", "<", "<=", ">", ">=", "=~"}
+# Hyperscan rejects these (no lookaround, no back-references).
+_HYPERSCAN_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\(\?P[=<]|\\[1-9]|\\k<|\\g")
+
+
+class _Parser:
+    def __init__(self, toks: list[Tok]) -> None:
+        self.toks = toks
+        self.i = 0
+
+    def peek(self) -> Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, text: str | None = None) -> Tok:
+        tok = self.peek()
+        if tok is None or (text is not None and tok.text != text):
+            raise UnsupportedSyntax(f"expected {text or 'a token'}, found {tok.text if tok else 'end'}")
+        self.i += 1
+        return tok
+
+    def expr(self) -> Node:
+        items = [self.unary()]
+        ops: set[str] = set()
+        while (tok := self.peek()) is not None and tok.text in ("and", "or"):
+            ops.add(self.take().text)
+            items.append(self.unary())
+        if len(ops) > 1:
+            raise UnsupportedSyntax("'and' and 'or' mixed without parentheses: precedence is undocumented")
+        return (ops.pop(), items) if ops else items[0]
+
+    def unary(self) -> Node:
+        tok = self.peek()
+        if tok is not None and tok.text == "not":
+            self.take()
+            nxt = self.peek()
+            is_call = nxt is not None and nxt.text in _FUNCTIONS and self._next_is("(", 1)
+            if nxt is None or (nxt.text != "(" and not is_call):
+                raise UnsupportedSyntax("'not' before a bare comparison: precedence is undocumented")
+            operand = self.unary()
+            if is_call and (t := self.peek()) is not None and t.text in _COMPARE:
+                raise UnsupportedSyntax("'not' before a function comparison: precedence is undocumented")
+            return ("not", operand)
+        if tok is not None and tok.text == "(":
+            self.take()
+            inner = self.expr()
+            self.take(")")
+            return inner
+        left = self.operand()
+        tok = self.peek()
+        if tok is not None and tok.text in _COMPARE:
+            op = self.take().text
+            if op == "=~":
+                rtok = self.take()
+                if rtok.kind != "regex":
+                    raise UnsupportedSyntax("=~ needs a /regex/")
+                return ("=~", left, _compile_regex(rtok.text))
+            return (op, left, self.operand())
+        if left[0] != "call":
+            raise UnsupportedSyntax("a bare operand is not a condition")
+        return left
+
+    def _next_is(self, text: str, offset: int) -> bool:
+        j = self.i + offset
+        return j < len(self.toks) and self.toks[j].text == text
+
+    def operand(self) -> Node:
+        tok = self.take()
+        if tok.kind == "field" and tok.text in _FUNCTIONS and self._next_is("(", 0):
+            self.take("(")
+            args = [self.operand()]
+            while (t := self.peek()) is not None and t.text == ",":
+                self.take()
+                args.append(self.operand())
+            self.take(")")
+            if len(args) != _FUNCTIONS[tok.text]:
+                raise UnsupportedSyntax(f"{tok.text} takes {_FUNCTIONS[tok.text]} argument(s)")
+            return ("call", tok.text, args)
+        if tok.kind == "field":
+            return ("field", tok.text)
+        if tok.kind == "string":
+            return ("str", tok.text)
+        if tok.kind == "number":
+            return ("num", float(tok.text))
+        raise UnsupportedSyntax(f"unexpected {tok.text!r}")
+
+
+def _compile_regex(body: str) -> re.Pattern[str]:
+    if _HYPERSCAN_UNSUPPORTED.search(body):
+        raise UnsupportedSyntax(f"regex {body!r} uses lookaround or back-references (not in Hyperscan)")
+    flags = re.match(r"\(\?([ims]+)\)", body)
+    if re.search(r"\(\?[a-z]+\)", body[flags.end() if flags else 0 :]):
+        raise UnsupportedSyntax("inline flags are only allowed at the start of the pattern")
+    return re.compile(body)
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class _Model:
+    missing_unknown: bool  # a comparison on a missing field is unknown (else false)
+    bool_as_number: bool  # a JSON boolean reads as 1/0 (else true/false)
+
+
+def _text(value: Any, model: _Model) -> str:
+    if isinstance(value, bool):
+        return ("1" if value else "0") if model.bool_as_number else ("true" if value else "false")
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _number(value: Any, model: _Model) -> float | None:
+    if isinstance(value, bool):
+        return (1.0 if value else 0.0) if model.bool_as_number else None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return float(value)
+    return None
+
+
+def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+_NUM_OPS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class _Evaluator:
+    def __init__(self, event: dict[str, Any], model: _Model) -> None:
+        self.event = event
+        self.model = model
+
+    def missing(self) -> bool | None:
+        return None if self.model.missing_unknown else False
+
+    def value(self, node: Node) -> Any:
+        kind = node[0]
+        if kind == "field":
+            return self.event.get(node[1], _MISSING)
+        if kind in ("str", "num"):
+            return node[1]
+        if kind == "call" and node[1] == "tolower":
+            v = self.value(node[2][0])
+            return v if v is _MISSING else _text(v, self.model).lower()
+        raise UnsupportedSyntax(f"{node!r} is not a value")
+
+    def cond(self, node: Node) -> bool | None:
+        kind = node[0]
+        if kind == "and":
+            vals = [self.cond(n) for n in node[1]]
+            return False if False in vals else (None if None in vals else True)
+        if kind == "or":
+            vals = [self.cond(n) for n in node[1]]
+            return True if True in vals else (None if None in vals else False)
+        if kind == "not":
+            v = self.cond(node[1])
+            return None if v is None else not v
+        if kind == "call":
+            return self.call(node[1], node[2])
+        if kind == "=~":
+            v = self.value(node[1])
+            if v is _MISSING:
+                return self.missing()
+            return node[2].search(_text(v, self.model)) is not None
+        return self.compare(node[0], self.value(node[1]), self.value(node[2]))
+
+    def call(self, name: str, args: list[Node]) -> bool | None:
+        if args[0][0] != "field":
+            raise UnsupportedSyntax(f"{name} needs a field argument")
+        v = self.value(args[0])
+        if name == "ispresent":
+            return v is not _MISSING
+        if v is _MISSING:
+            return self.missing()
+        if name == "isValidIp":
+            return _ip(v) is not None
+        if name == "isIpInSubnet":
+            if args[1][0] != "str":
+                raise UnsupportedSyntax("isIpInSubnet needs a CIDR string")
+            ip = _ip(v)
+            net = ipaddress.ip_network(args[1][1], strict=False)
+            return ip is not None and ip.version == net.version and ip in net
+        raise UnsupportedSyntax(f"{name} is not a condition")
+
+    def compare(self, op: str, left: Any, right: Any) -> bool | None:
+        if left is _MISSING or right is _MISSING:
+            return self.missing()
+        if isinstance(right, float):  # number literal: numeric comparison
+            n = _number(left, self.model)
+            return False if n is None else _NUM_OPS[op](n, right)
+        if op not in ("=", "!="):
+            raise UnsupportedSyntax("ordering comparisons are only defined here for numbers")
+        equal = _text(left, self.model) == _text(right, self.model)
+        return equal if op == "=" else not equal
+
+
+_MODELS = [_Model(m, b) for m, b in product((False, True), (False, True))]
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def _split_commands(toks: list[Tok]) -> list[list[Tok]]:
+    commands: list[list[Tok]] = [[]]
+    for tok in toks:
+        if tok.kind == "op" and tok.text == "|":
+            commands.append([])
+        else:
+            commands[-1].append(tok)
+    return commands
+
+
+def run_logs_insights(query: str, events: list[dict[str, Any]]) -> list[int]:
+    """Indexes of ``events`` (Logs Insights views) the query returns, in result order."""
+    if len(query) > 10_000:
+        raise UnsupportedSyntax("queryString longer than 10,000 characters (StartQuery limit)")
+    filters: list[Node] = []
+    sort: tuple[str, bool] | None = None
+    limit: int | None = None
+    for command in _split_commands(tokenize(query)):
+        if not command:
+            raise UnsupportedSyntax("empty command")
+        name, rest = command[0].text, command[1:]
+        if name == "fields":
+            if not rest or any(t.kind not in ("field", "op") for t in rest):
+                raise UnsupportedSyntax("fields takes field names only in this subset")
+        elif name == "filter":
+            parser = _Parser(rest)
+            filters.append(parser.expr())
+            if parser.peek() is not None:
+                raise UnsupportedSyntax(f"trailing tokens after filter: {parser.peek()}")
+        elif name == "sort":
+            if len(rest) != 2 or rest[1].text not in ("asc", "desc"):
+                raise UnsupportedSyntax("sort FIELD asc|desc")
+            sort = (rest[0].text, rest[1].text == "desc")
+        elif name == "limit":
+            if len(rest) != 1 or rest[0].kind != "number":
+                raise UnsupportedSyntax("limit N")
+            limit = int(float(rest[0].text))
+        else:
+            raise UnsupportedSyntax(f"command {name!r} is outside the subset")
+
+    selected: list[int] = []
+    for index, event in enumerate(events):
+        decisions = {all(_Evaluator(event, model).cond(f) is True for f in filters) for model in _MODELS}
+        if len(decisions) > 1:
+            raise UndocumentedBehaviour(
+                f"event {index}: whether it is returned depends on undocumented semantics "
+                "(missing-field comparisons or JSON boolean rendering)"
+            )
+        if decisions.pop():
+            selected.append(index)
+    if sort is not None:
+        field, desc = sort
+        selected.sort(key=lambda i: _sort_key(events[i].get(field)), reverse=desc)
+    return selected[:limit] if limit is not None else selected
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, value)
+    return (0, "" if value is None else str(value))
