@@ -18,22 +18,28 @@ A rule ``foo.yml`` carries its tests beside it, in either form:
 Verdicts come from the reference evaluator (:mod:`sigma_lambda_layer.evaluator`), which follows the Sigma
 specification on the raw record. Keys starting with ``_`` (such as ``_origin``, which marks a crafted record)
 are dropped before evaluation. An entry whose record file is missing is reported as skipped, not failed.
+
+With ``targets`` (``sigma-lambda test --target T``) each rule is also compiled for every target named and the
+query is run on that target's reference engine (:mod:`sigma_lambda_layer.engines`) over the target's view of
+each record (:mod:`sigma_lambda_layer.views`): the check that the query a SIEM would run gives the labelled
+verdict, not only the Sigma meaning. A rule the target refuses is reported as unsupported there, not failed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from sigma_lambda_layer.errors import Location, RuleLoadError
+from sigma_lambda_layer.errors import Location, RuleLoadError, UsageError
 
 Verdict = Literal["match", "no_match"]
 Status = Literal["pass", "fail", "skip", "xfail", "xpass", "error"]
+_OK = ("pass", "skip", "xfail")
 TESTS_SUFFIX = ".tests.yml"
 TESTS_DIR_SUFFIX = ".tests"
 
@@ -55,6 +61,18 @@ class TestOutcome:
     status: Status
     actual: Verdict | None = None
     message: str = ""
+    #: the same case on each requested target's engine, by target id
+    targets: dict[str, TargetOutcome] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    """One case's verdict on one target's engine; ``status`` follows :data:`Status`."""
+
+    target: str
+    status: Status
+    actual: Verdict | None = None
+    message: str = ""
 
 
 @dataclass
@@ -63,10 +81,31 @@ class RuleTestReport:
     tests_path: str | None
     outcomes: list[TestOutcome] = field(default_factory=list)
     error: str | None = None
+    #: targets requested, in order
+    targets: tuple[str, ...] = ()
+    #: target id -> why the target refuses the rule (its cases were not run there)
+    unsupported: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(o.status in ("pass", "skip", "xfail") for o in self.outcomes)
+        return self.error is None and all(
+            o.status in _OK and all(t.status in _OK for t in o.targets.values()) for o in self.outcomes
+        )
+
+    def target_status(self, target: str) -> str:
+        """``pass``, ``fail`` or ``unsupported``: the rule's outcome on one target's engine."""
+        if target in self.unsupported:
+            return "unsupported"
+        ok = all(o.targets[target].status in _OK for o in self.outcomes if target in o.targets)
+        return "pass" if ok else "fail"
+
+    def target_counts(self, target: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes:
+            if target in outcome.targets:
+                status = outcome.targets[target].status
+                counts[status] = counts.get(status, 0) + 1
+        return counts
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -183,19 +222,118 @@ def _load_folder(folder: Path) -> list[TestCase]:
     return cases
 
 
+def _spl_view(record: Mapping[str, Any]) -> Any:
+    from sigma_lambda_layer.views.splunk import splunk_view
+
+    return splunk_view(record)
+
+
+def _cloudwatch_view(record: Mapping[str, Any]) -> Any:
+    from sigma_lambda_layer.views.cloudwatch import logs_insights_view
+
+    return logs_insights_view(dict(record))
+
+
+def _spl_run(query: str, events: list[Any]) -> Iterable[int]:
+    from sigma_lambda_layer.engines.spl import run_spl
+
+    return run_spl(query, events, strict=True)
+
+
+def _logs_insights_run(query: str, events: list[Any]) -> Iterable[int]:
+    from sigma_lambda_layer.engines.logs_insights import run_logs_insights
+
+    return run_logs_insights(query, events)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A target's reference engine: how a record looks to the SIEM, and how a query runs over such views."""
+
+    view: Callable[[Mapping[str, Any]], Any]
+    run: Callable[[str, list[Any]], Iterable[int]]
+
+
+#: Targets with an engine shipped in :mod:`sigma_lambda_layer.engines`. Lucene needs Java and Lucene, EQL and
+#: ES|QL need extra packages; their engines stay in the test suite.
+ENGINES: dict[str, Engine] = {
+    "splunk": Engine(_spl_view, _spl_run),
+    "cloudwatch": Engine(_cloudwatch_view, _logs_insights_run),
+}
+
+
+def resolve_targets(names: Iterable[str]) -> tuple[str, ...]:
+    """Target ids in the order given (``all`` = every target with an engine). Raises :class:`UsageError`
+    for a target without a shipped engine, or an unknown one, naming the supported ones."""
+    resolved: list[str] = []
+    for name in names:
+        for target in sorted(ENGINES) if name == "all" else [name]:
+            if target not in ENGINES:
+                raise UsageError(
+                    f"no reference engine for target {target!r}; "
+                    f"--target accepts {', '.join(sorted(ENGINES))} or all"
+                )
+            if target not in resolved:
+                resolved.append(target)
+    return tuple(resolved)
+
+
+def _is_unsupported(exc: BaseException | None) -> bool:
+    """Does the error name a construct or field the target cannot express (rather than a defect)?"""
+    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(
+            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _compile(rule_path: Path, target: str) -> tuple[list[str], str | None, bool]:
+    """The rule's queries for ``target``, or (``[]``, the error, whether it means "unsupported")."""
+    from sigma_lambda_layer.api import convert
+
+    texts: list[str] = []
+    for result in convert(rule_path, target=target, collect_errors=True):
+        if result.error is not None:
+            return [], str(result.error), _is_unsupported(result.error)
+        output = result.output
+        if isinstance(output, str):
+            texts.append(output)
+        elif isinstance(output, list) and all(isinstance(o, str) for o in output):
+            texts.extend(output)
+        else:
+            return [], f"unexpected {type(output).__name__} output for {target}", False
+    return texts, None, False
+
+
 def run_rule_tests(
-    rule_paths: Iterable[Path], corpus: Path | None = None, require_tests: bool = False
+    rule_paths: Iterable[Path],
+    corpus: Path | None = None,
+    require_tests: bool = False,
+    targets: Sequence[str] = (),
 ) -> list[RuleTestReport]:
-    """Evaluate every rule's tests with the reference evaluator."""
+    """Evaluate every rule's tests with the reference evaluator, and on each of ``targets``' engines.
+
+    ``targets`` are ids with an engine (see :data:`ENGINES`) or ``all``; any other id raises
+    :class:`UsageError` before a rule is read.
+    """
     from sigma.collection import SigmaCollection
     from sigma.rule import SigmaRule
 
     from sigma_lambda_layer.evaluator import RuleEvaluator
 
+    wanted = resolve_targets(targets)
     reports: list[RuleTestReport] = []
     for rule_path in rule_paths:
         tests_path = tests_for(rule_path)
-        report = RuleTestReport(str(rule_path), str(tests_path) if tests_path else None)
+        report = RuleTestReport(str(rule_path), str(tests_path) if tests_path else None, targets=wanted)
         reports.append(report)
         if tests_path is None:
             if require_tests:
@@ -215,7 +353,49 @@ def run_rule_tests(
             continue
         for case in cases:
             report.outcomes.append(_run_case(case, evaluators))
+        for target in wanted:
+            _run_target(report, rule_path, target)
     return reports
+
+
+def _verdict(case: TestCase, matched: bool) -> tuple[Status, Verdict, str]:
+    actual: Verdict = "match" if matched else "no_match"
+    if case.expected_failure:
+        return ("xfail" if actual != case.expect else "xpass"), actual, ""
+    if actual == case.expect:
+        return "pass", actual, ""
+    return "fail", actual, f"expected {case.expect}, got {actual}: {case.reason}"
+
+
+def _run_target(report: RuleTestReport, rule_path: Path, target: str) -> None:
+    """Run the report's cases on ``target``'s engine, all records in one pass per query."""
+    texts, error, unsupported = _compile(rule_path, target)
+    if error is not None and unsupported:
+        report.unsupported[target] = error
+        return
+    live = [o for o in report.outcomes if o.case.record is not None]
+    for outcome in report.outcomes:
+        if outcome.case.record is None:
+            outcome.targets[target] = TargetOutcome(target, "skip", message=outcome.case.skip_reason or "")
+    if error is not None:
+        for outcome in live:
+            outcome.targets[target] = TargetOutcome(target, "error", message=f"conversion failed: {error}")
+        return
+    engine = ENGINES[target]
+    try:
+        views = [engine.view(o.case.record) for o in live if o.case.record is not None]
+        hits: set[int] = set()
+        for text in texts:  # a rule with several queries matches when any of them does
+            hits |= set(engine.run(text, views))
+    except Exception as exc:  # the engine refusing the query is a finding about the query
+        for outcome in live:
+            outcome.targets[target] = TargetOutcome(
+                target, "error", message=f"{target} engine: {type(exc).__name__}: {exc}"
+            )
+        return
+    for index, outcome in enumerate(live):
+        status, actual, message = _verdict(outcome.case, index in hits)
+        outcome.targets[target] = TargetOutcome(target, status, actual, message)
 
 
 def _run_case(case: TestCase, evaluators: list[Any]) -> TestOutcome:
@@ -225,9 +405,5 @@ def _run_case(case: TestCase, evaluators: list[Any]) -> TestOutcome:
         matched = any(e.matches(case.record) for e in evaluators)
     except Exception as exc:
         return TestOutcome(case, "error", message=str(exc))
-    actual: Verdict = "match" if matched else "no_match"
-    if case.expected_failure:
-        return TestOutcome(case, "xfail" if actual != case.expect else "xpass", actual)
-    if actual == case.expect:
-        return TestOutcome(case, "pass", actual)
-    return TestOutcome(case, "fail", actual, f"expected {case.expect}, got {actual}: {case.reason}")
+    status, actual, message = _verdict(case, matched)
+    return TestOutcome(case, status, actual, message)

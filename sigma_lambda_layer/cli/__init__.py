@@ -475,17 +475,35 @@ def check(
     help="Folder that 'corpus:' references in tests files are resolved against.",
 )
 @click.option("--require-tests", is_flag=True, help="Fail rules that have no tests.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Also run each entry on this target's reference engine (repeatable; splunk, cloudwatch, or all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per rule.")
 @click.pass_context
 def test_command(
-    ctx: click.Context, inputs: tuple[Path, ...], corpus: Path | None, require_tests: bool, as_json: bool
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    corpus: Path | None,
+    require_tests: bool,
+    targets: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Run rules' sample-event tests (<rule>.tests.yml or <rule>.tests/) with the reference evaluator."""
+    """Run rules' sample-event tests (<rule>.tests.yml or <rule>.tests/) with the reference evaluator,
+    and with --target on that target's compiled query and reference engine."""
+    from sigma_lambda_layer.errors import UsageError
     from sigma_lambda_layer.loading import expand_inputs
-    from sigma_lambda_layer.testing import run_rule_tests
+    from sigma_lambda_layer.testing import resolve_targets, run_rule_tests
 
+    try:
+        wanted = resolve_targets(targets)
+    except UsageError as exc:
+        _print_error(f"error: {exc}")
+        ctx.exit(EXIT_USAGE)
     rule_paths = [p for p in expand_inputs(list(inputs)) if isinstance(p, Path)]
-    reports = run_rule_tests(rule_paths, corpus=corpus, require_tests=require_tests)
+    reports = run_rule_tests(rule_paths, corpus=corpus, require_tests=require_tests, targets=wanted)
     if as_json:
         click.echo(
             json.dumps(
@@ -495,6 +513,16 @@ def test_command(
                         "tests": r.tests_path,
                         "passed": r.passed,
                         "error": r.error,
+                        **(
+                            {
+                                "targets": {
+                                    t: {"status": r.target_status(t), "unsupported": r.unsupported.get(t)}
+                                    for t in r.targets
+                                }
+                            }
+                            if r.targets
+                            else {}
+                        ),
                         "outcomes": [
                             {
                                 "id": o.case.id,
@@ -502,6 +530,20 @@ def test_command(
                                 "actual": o.actual,
                                 "status": o.status,
                                 "message": o.message,
+                                **(
+                                    {
+                                        "targets": {
+                                            t: {
+                                                "actual": to.actual,
+                                                "status": to.status,
+                                                "message": to.message,
+                                            }
+                                            for t, to in o.targets.items()
+                                        }
+                                    }
+                                    if r.targets
+                                    else {}
+                                ),
                             }
                             for o in r.outcomes
                         ],
@@ -521,6 +563,21 @@ def test_command(
             for o in r.outcomes:
                 if o.status in ("fail", "error", "xpass"):
                     click.echo(f"  {o.status}: {o.case.id}: {o.message or o.case.reason} [{o.case.source}]")
+            if r.error is not None:
+                continue
+            for t in r.targets:
+                status = r.target_status(t)
+                if status == "unsupported":
+                    click.echo(f"  {t}: unsupported on {t}: {r.unsupported[t]}")
+                    continue
+                t_counts = ", ".join(f"{n} {s}" for s, n in sorted(r.target_counts(t).items()))
+                click.echo(f"  {t}: {status.upper()} ({t_counts or 'no entries'})")
+                for o in r.outcomes:
+                    to = o.targets.get(t)
+                    if to is not None and to.status in ("fail", "error", "xpass"):
+                        click.echo(
+                            f"    {to.status}: {o.case.id}: {to.message or o.case.reason} [{o.case.source}]"
+                        )
     tested = [r for r in reports if r.tests_path is not None or r.error]
     failed = [r for r in tested if not r.passed]
     click.echo(f"{len(tested) - len(failed)} passed, {len(failed)} failed", err=True)
