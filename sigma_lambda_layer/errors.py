@@ -85,5 +85,21 @@ class UnsupportedConstructError(ConversionError):
     """A rule uses a Sigma construct the target cannot express without changing the rule's meaning."""
 
 
+def is_unsupported(exc: BaseException | None) -> bool:
+    """Does ``exc`` (or an exception it was raised from) say the target cannot express a construct or field,
+    rather than report a defect? Accepts our errors and pySigma's ``SigmaFeatureNotSupportedByBackendError``."""
+    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(
+            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 def path_str(path: Path | str | None) -> str | None:
     return None if path is None else str(path)

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import yaml
 
-from sigma_lambda_layer.errors import Location, RuleLoadError, UsageError
+from sigma_lambda_layer.errors import Location, RuleLoadError, UsageError, is_unsupported
 
 Verdict = Literal["match", "no_match"]
 Status = Literal["pass", "fail", "skip", "xfail", "xpass", "error"]
@@ -278,23 +278,6 @@ def resolve_targets(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(resolved)
 
 
-def _is_unsupported(exc: BaseException | None) -> bool:
-    """Does the error name a construct or field the target cannot express (rather than a defect)?"""
-    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-
-    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
-
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(
-            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
-        ):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
 def _compile(rule_path: Path, target: str) -> tuple[list[str], str | None, bool]:
     """The rule's queries for ``target``, or (``[]``, the error, whether it means "unsupported")."""
     from sigma_lambda_layer.api import convert
@@ -302,7 +285,7 @@ def _compile(rule_path: Path, target: str) -> tuple[list[str], str | None, bool]
     texts: list[str] = []
     for result in convert(rule_path, target=target, collect_errors=True):
         if result.error is not None:
-            return [], str(result.error), _is_unsupported(result.error)
+            return [], str(result.error), is_unsupported(result.error)
         output = result.output
         if isinstance(output, str):
             texts.append(output)

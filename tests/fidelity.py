@@ -54,6 +54,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from sigma_lambda_layer.errors import is_unsupported
 from sigma_lambda_layer.views.elastic import FLATTENED_MAX_STRING
 from tests.probes import probes
 
@@ -389,21 +390,8 @@ def _cased(text: str) -> bool:
     )
 
 
-def is_clear_error(exc: BaseException | None) -> bool:
-    """An error that names a construct or field the target cannot express (acceptable in the table)."""
-    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-
-    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
-
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(
-            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
-        ):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
+#: An error that names a construct or field the target cannot express (acceptable in the table).
+is_clear_error = is_unsupported
 
 
 def _texts(output: Any) -> tuple[str, ...]:

@@ -169,7 +169,7 @@ def convert(
 ) -> None:
     """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
     from sigma_lambda_layer.api import convert as api_convert
-    from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
+    from sigma_lambda_layer.errors import SigmaLambdaError, UsageError, is_unsupported
 
     debug = ctx.obj.get("debug", False)
     if output and output_dir:
@@ -205,7 +205,7 @@ def convert(
 
     errors = [(r, r.error) for r in results if r.error is not None]
     _report_errors(errors, debug, verbose)
-    failed = [r for r, error in errors if not (skip_unsupported and _is_unsupported(error))]
+    failed = [r for r, error in errors if not (skip_unsupported and is_unsupported(error))]
 
     if as_json:
         text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
@@ -285,9 +285,11 @@ def _progress_bar() -> Any:
 
 
 def _status(error: Exception | None) -> str:
+    from sigma_lambda_layer.errors import is_unsupported
+
     if error is None:
         return "ok"
-    return "unsupported" if _is_unsupported(error) else "error"
+    return "unsupported" if is_unsupported(error) else "error"
 
 
 def _summary(results: Any) -> dict[str, int]:
@@ -339,12 +341,6 @@ def _write_output_dir(output_dir: Path, results: Any) -> None:
         if batch_output is not None:
             fmt = next(r.format for r in results if r.target == target)
             _write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output, fmt))
-
-
-def _is_unsupported(error: Exception) -> bool:
-    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
-
-    return isinstance(error, (UnsupportedConstructError, UnsupportedFieldError))
 
 
 @main.group("list")
