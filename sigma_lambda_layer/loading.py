@@ -29,6 +29,10 @@ MAX_FILE_BYTES: Final = 1024 * 1024
 MAX_EXPANDED_NODES: Final = 200_000
 #: Deepest nesting accepted in a rule document.
 MAX_DEPTH: Final = 64
+#: Deepest nesting accepted in a condition (brackets plus chained ``not``). pySigma's condition parser
+#: (pyparsing's ``infix_notation``) and the backends recurse per level, and 200 ``not`` in a row exhausted
+#: Python's recursion limit; SigmaHQ's deepest condition nests 4 levels.
+MAX_CONDITION_DEPTH: Final = 32
 
 STDIN: Final = "-"
 
@@ -150,6 +154,7 @@ def parse_text(text: str, path: str) -> LoadedFile:
             message, hint = shape
             line, column = locate(text, message, index)
             raise RuleLoadError(message, location=Location(path, line, column), hint=hint)
+        _defuse_selectors(doc)
     return LoadedFile(path=path, text=text, documents=documents)
 
 
@@ -193,16 +198,145 @@ def _shape_problem(doc: Any) -> tuple[str, str] | None:
                 f"condition must be a string or a list of strings, not {kind}",
                 "write the condition as text, e.g. 'condition: selection and not filter'",
             )
+        depth = condition_depth(condition)
+        if depth > MAX_CONDITION_DEPTH:
+            return (
+                f"condition nests {depth} levels (brackets and 'not'), over the limit of {MAX_CONDITION_DEPTH}",
+                "simplify the condition: 'not not x' is x, and brackets around a single name can go",
+            )
         for pattern in _OF_PATTERN.findall(condition):
             if pattern == "them":
                 continue
-            regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")) + r"\Z")
-            if not any(isinstance(n, str) and regex.match(n) for n in names):
+            if not any(isinstance(n, str) and glob_match(pattern, n) for n in names):
                 return (
                     f"'{pattern}' in the condition names no selection",
                     f"selections are: {', '.join(map(str, names)) or 'none'}",
                 )
+            if pattern.count("*") > 1:
+                odd = [
+                    n
+                    for n in names
+                    if isinstance(n, str) and glob_match(pattern, n) and not _IDENTIFIER.match(n)
+                ]
+                if odd:
+                    return (
+                        f"'{pattern}' matches selection '{odd[0]}', whose name cannot be written in a condition",
+                        "patterns with several '*' are spelled out as names (see docs/hostile-input.md); "
+                        "rename the selection to letters, digits, '_' and '-'",
+                    )
     return None
+
+
+_CONDITION_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+
+def condition_depth(condition: str) -> int:
+    """How deep a condition nests: brackets, plus ``not`` applied to ``not`` or to a bracket.
+
+    Linear in the text and without recursion, so it can run before pySigma's recursive parser. Each bracket
+    level and each pending ``not`` counts one; a name or ``1 of x`` ends the ``not`` chain before it.
+    """
+    pending = [0]  # pending ``not`` per open bracket level
+    deepest = 0
+    for token in _CONDITION_TOKEN.findall(condition):
+        lowered = token.lower()
+        if token == "(":
+            pending.append(0)
+        elif token == ")":
+            if len(pending) > 1:
+                pending.pop()
+            pending[-1] = 0
+        elif lowered == "not":
+            pending[-1] += 1
+        elif lowered not in ("and", "or", "of", "1", "any", "all"):
+            deepest = max(deepest, len(pending) - 1 + sum(pending))
+            pending[-1] = 0
+        deepest = max(deepest, len(pending) - 1 + sum(pending))
+    return deepest
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    """Whether ``name`` matches a ``1 of`` pattern, where ``*`` is any run of characters.
+
+    The classic greedy two-pointer walk (backtrack only to the last ``*``): O(len(pattern) * len(name)) in the
+    worst case, never exponential. A regular expression built from the pattern (``.*`` per star, as pySigma
+    does) backtracks polynomially in the number of stars: ``*a*a*a*a*a*a*a*a*b`` against a 60-character name
+    took over a minute.
+    """
+    p = n = 0
+    star = -1
+    resume = 0
+    while n < len(name):
+        if p < len(pattern) and pattern[p] != "*" and pattern[p] == name[n]:
+            p += 1
+            n += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, resume = p, n
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            resume += 1
+            n = resume
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
+
+
+#: A ``1 of`` pattern as pySigma's condition grammar reads it (``Word(alphanums + "*_")``), and the names it
+#: can refer to by ``identifier`` (``Word(alphanums + "_-")``).
+_SELECTOR = re.compile(r"\b(1|any|all)(\s+of\s+)([A-Za-z0-9_*]+)")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _expand_selectors(condition: str, names: Sequence[str]) -> str | None:
+    """``condition`` with each ``1 of``/``all of`` pattern of two or more stars spelled out, or None.
+
+    pySigma resolves a pattern with ``re.compile(pattern.replace("*", ".*")).fullmatch(name)`` for every
+    selection (``sigma.conditions.ConditionSelector``), which backtracks polynomially in the number of stars
+    (see :func:`glob_match`). A single star is linear and left alone (``1 of selection_*`` is the common
+    form); two or more are replaced, before pySigma sees the condition, by the bracketed ``or``/``and`` of the
+    selections they match (found linearly), which is what pySigma would have built. As pySigma does, names
+    starting with ``_`` match only a pattern starting with ``_``. None when nothing needed replacing.
+    """
+    changed = False
+
+    def spell(match: re.Match[str]) -> str:
+        nonlocal changed
+        quantifier, pattern = match.group(1), match.group(3)
+        if pattern.count("*") < 2:
+            return match.group(0)
+        matched = [
+            n for n in names if glob_match(pattern, n) and (pattern.startswith("_") or not n.startswith("_"))
+        ]
+        if not matched or not all(_IDENTIFIER.match(n) for n in matched):
+            return match.group(0)  # refused by the shape check, or not expressible: leave it to pySigma
+        changed = True
+        joiner = " and " if quantifier == "all" else " or "
+        return "(" + joiner.join(matched) + ")"
+
+    expanded = _SELECTOR.sub(spell, condition)
+    return expanded if changed else None
+
+
+def _defuse_selectors(doc: Any) -> None:
+    """Spell out costly ``1 of`` patterns in ``doc``'s condition(s), in place (see :func:`_expand_selectors`)."""
+    detection = doc.get("detection") if isinstance(doc, dict) else None
+    if not isinstance(detection, dict):
+        return
+    names = [k for k in detection if k != "condition" and isinstance(k, str)]
+    conditions = detection.get("condition")
+    if isinstance(conditions, str):
+        expanded = _expand_selectors(conditions, names)
+        if expanded is not None:
+            detection["condition"] = expanded
+    elif isinstance(conditions, list):
+        for index, condition in enumerate(conditions):
+            if isinstance(condition, str):
+                expanded = _expand_selectors(condition, names)
+                if expanded is not None:
+                    conditions[index] = expanded
 
 
 #: Modifiers that turn one value into several, and those that re-encode a value.
