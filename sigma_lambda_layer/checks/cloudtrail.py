@@ -22,6 +22,7 @@ from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.parameters import ParameterChecker
 from sigma_lambda_layer.checks.source import DetectionItem, RuleSource, ValueAt
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, is_known_field
+from sigma_lambda_layer.regexsafety import MATCH_TIMEOUT, BoundedPattern, catastrophic
 
 #: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
 #: fixed dotted field (``userIdentity``, ``userIdentity.sessionContext``...). ``resources`` is an array.
@@ -80,8 +81,8 @@ def matcher(value: str, modifiers: frozenset[str]) -> Matcher | None:
         flags = 0
         for m in modifiers:
             flags |= _RE_FLAGS.get(m, 0)
-        try:
-            rx = re.compile(value, flags)
+        try:  # time-bounded: the pattern is tried on every operation name (docs/hostile-input.md)
+            rx = BoundedPattern(value, flags)
         except re.error:
             return None  # pySigma reports invalid regular expressions
         return lambda s: rx.search(s) is not None
@@ -173,6 +174,20 @@ class CloudTrailChecker:
             if isinstance(v.value, str) and is_plain(v.value, frozenset(item.modifiers))
         ]
         for item in src.items:
+            if "re" in item.modifiers:
+                for v in item.values:
+                    why = catastrophic(v.value) if isinstance(v.value, str) else None
+                    if why is not None:
+                        yield finding(
+                            "regex_backtracking",
+                            Severity.WARNING,
+                            f"{_describe(item, v.value)} has {why}: matching can take exponential time "
+                            "(catastrophic backtracking) on PCRE, Java and Python engines",
+                            "drop the inner repetition ('^a+$' for '^(a+)+$') or make the branches "
+                            "distinct; the reference evaluator gives up after "
+                            f"{MATCH_TIMEOUT:g} s per value",
+                            v,
+                        )
             if item.field is not None and not is_known_field(item.field) and item.field not in OBJECT_FIELDS:
                 yield finding(
                     "cloudtrail_field_name",

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
+from sigma_lambda_layer.regexsafety import BoundedPattern
+
 __all__ = ["UndocumentedBehaviour", "UnsupportedSyntax", "run_logs_insights"]
 
 
@@ -211,13 +213,13 @@ class _Parser:
         raise UnsupportedSyntax(f"unexpected {tok.text!r}")
 
 
-def _compile_regex(body: str) -> re.Pattern[str]:
+def _compile_regex(body: str) -> BoundedPattern:
     if _HYPERSCAN_UNSUPPORTED.search(body):
         raise UnsupportedSyntax(f"regex {body!r} uses lookaround or back-references (not in Hyperscan)")
     flags = re.match(r"\(\?([ims]+)\)", body)
     if re.search(r"\(\?[a-z]+\)", body[flags.end() if flags else 0 :]):
         raise UnsupportedSyntax("inline flags are only allowed at the start of the pattern")
-    return re.compile(body)
+    return BoundedPattern(body)  # time-bounded: a rule's regex may backtrack catastrophically
 
 
 # ---------------------------------------------------------------------------------------------- evaluation

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
+from sigma_lambda_layer.regexsafety import BoundedPattern
+
 Event = dict[str, list[str]]
 
 
@@ -100,18 +102,14 @@ def pcre(pattern: str) -> Pattern:
     Raises ``SplError`` for a pattern neither compiles.
     """
     if not _RECURSION.search(pattern):
-        try:
-            return re.compile(pattern)
+        try:  # time-bounded: a rule's regex may backtrack catastrophically (docs/hostile-input.md)
+            return BoundedPattern(pattern)
         except re.error as exc:
             raise SplError(f"invalid regex {pattern!r}: {exc}") from None
-    try:  # imported here: only recursive patterns need it, and it is not a runtime dependency
-        import regex
-    except ImportError:
-        raise SplError(
-            f"regex {pattern!r} uses PCRE recursion, which needs the 'regex' package (pip install regex)"
-        ) from None
+    import regex  # a runtime dependency (pyproject.toml)
+
     try:
-        return regex.compile(pattern, regex.VERSION0)  # type: ignore[no-any-return]
+        return BoundedPattern(pattern, recursive=True)
     except regex.error as exc:
         raise SplError(f"invalid regex {pattern!r}: {exc}") from None
 

@@ -42,6 +42,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.evaluator.errors import EvaluationError
+from sigma_lambda_layer.regexsafety import bounded
 
 # JSON's number grammar, without the leading-zero restriction (``"007"`` reads as 7, as in every SIEM).
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -90,8 +91,8 @@ class StringMatch(ValueTest):
         text = as_text(value)
         if text is None:
             return False
-        found = self.pattern.search(text) if self.anywhere else self.pattern.fullmatch(text)
-        return found is not None
+        # Time-bounded: a wildcard value with many stars backtracks polynomially (docs/hostile-input.md).
+        return bounded(self.pattern, text, full=not self.anywhere)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class RegexMatch(ValueTest):
 
     def test(self, value: Any) -> bool:
         text = as_text(value)
-        return text is not None and self.pattern.search(text) is not None
+        # Time-bounded: '^(a+)+$' on 37 characters takes minutes on re (docs/hostile-input.md).
+        return text is not None and bounded(self.pattern, text)
 
 
 @dataclass(frozen=True)
