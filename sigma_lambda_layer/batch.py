@@ -33,6 +33,7 @@ from sigma_lambda_layer.loading import (
     expand_inputs,
     parse_text,
     read_bytes,
+    read_stdin,
 )
 
 if TYPE_CHECKING:
@@ -103,7 +104,6 @@ def _read(path: Path) -> _Unit:
 
 def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
     """Inputs to units, in order; reading failures become units that carry their error."""
-    import sys
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     units: list[_Unit] = []
@@ -122,8 +122,12 @@ def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
                 if isinstance(entry, RuleLoadError):
                     units.append(_Unit(entry.location.path or str(item), error=entry))
                 elif entry == STDIN:
-                    text = stdin_text if stdin_text is not None else sys.stdin.read()
-                    units.append(_Unit("<stdin>", data=text.encode("utf-8")))
+                    try:  # bounded like a file (loading.read_stdin)
+                        text = stdin_text if stdin_text is not None else read_stdin()
+                    except RuleLoadError as exc:
+                        units.append(_Unit("<stdin>", error=exc))
+                    else:
+                        units.append(_Unit("<stdin>", data=text.encode("utf-8")))
                 else:
                     assert isinstance(entry, Path)
                     units.append(_read(entry))

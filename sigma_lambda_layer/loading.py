@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -426,24 +427,83 @@ def read_bytes(path: Path) -> bytes:
     """A rule file's bytes, within :data:`MAX_FILE_BYTES`; :class:`RuleLoadError` when it cannot be read."""
     name = str(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO blocks the batch for ever, /dev/zero grows without end: refuse before opening.
+            raise RuleLoadError(
+                f"not a regular file ({_kind(st.st_mode)}), refused",
+                location=Location(name),
+                hint="rule files are plain files; remove the device, pipe or socket from the rules folder",
+            )
+        size = st.st_size
         if size > MAX_FILE_BYTES:
             raise RuleLoadError(
                 f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for one rule file",
                 location=Location(name),
                 hint="split the file into one rule per file",
             )
-        return path.read_bytes()
+        with path.open("rb") as handle:  # read at most one byte past the limit: the file may grow
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise RuleLoadError(
+                f"file grew past the {MAX_FILE_BYTES}-byte limit for one rule file while being read",
+                location=Location(name),
+            )
+        return data
     except OSError as exc:
         raise RuleLoadError(f"cannot read file: {exc.strerror or exc}", location=Location(name)) from None
+
+
+def _kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def read_stdin(stream: Any = None) -> str:
+    """Standard input as text, within :data:`MAX_FILE_BYTES` like a file (68 MB once took 1.9 GB)."""
+    stream = sys.stdin if stream is None else stream
+    source = getattr(stream, "buffer", None)
+    data: bytes | str = (source if source is not None else stream).read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise RuleLoadError(
+            f"standard input is over the {MAX_FILE_BYTES}-byte limit for one rule file",
+            location=Location("<stdin>"),
+            hint="pass the rules as files or a folder instead",
+        )
+    return decode(data, "<stdin>") if isinstance(data, bytes) else data
 
 
 def read_file(path: Path) -> LoadedFile:
     return parse_text(decode(read_bytes(path), str(path)), str(path))
 
 
-def _walk(directory: Path, seen: set[tuple[int, int]]) -> Iterator[Path | RuleLoadError]:
-    """Rule files below ``directory`` in a stable order, following symlinks once (loops are skipped)."""
+def _walk(
+    directory: Path, seen: set[tuple[int, int]], root: Path | None = None
+) -> Iterator[Path | RuleLoadError]:
+    """Rule files below ``directory`` in a stable order, following symlinks once (loops are skipped).
+
+    A symlinked folder is followed only when it resolves inside the folder given (``root``): a link to ``/``
+    would otherwise walk the whole file system. Such links are reported, located, and skipped.
+    """
+    if root is None:
+        root = directory.resolve()
+    elif directory.is_symlink():
+        target = directory.resolve()
+        if target != root and root not in target.parents:
+            yield RuleLoadError(
+                f"folder symlink points outside the rules folder ({target}), not followed",
+                location=Location(str(directory)),
+                hint="copy the rules into the folder, or pass the link's target as an input of its own",
+            )
+            return
     try:
         st = directory.stat()
     except OSError as exc:
@@ -465,7 +525,7 @@ def _walk(directory: Path, seen: set[tuple[int, int]]) -> Iterator[Path | RuleLo
         except OSError:
             is_dir = False
         if is_dir and not entry.name.endswith(".tests"):
-            yield from _walk(child, seen)
+            yield from _walk(child, seen, root)
         elif (
             entry.name.endswith((".yml", ".yaml"))
             and not entry.name.startswith(".")
@@ -522,7 +582,7 @@ def load(inputs: Sequence[Any] | Any, *, stdin_text: str | None = None) -> LoadR
             if isinstance(entry, RuleLoadError):
                 raise entry
             if entry == STDIN:
-                text = stdin_text if stdin_text is not None else sys.stdin.read()
+                text = stdin_text if stdin_text is not None else read_stdin()
                 result.files.append(parse_text(text, "<stdin>"))
             else:
                 assert isinstance(entry, Path)
