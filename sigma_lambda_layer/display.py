@@ -121,14 +121,16 @@ class ResultDisplay:
         return heading + f'<div style="{_BOX}">{highlight_html(_text(result), _language(result))}</div>'
 
     def _repr_markdown_(self: Any) -> str:
-        from sigma_lambda_layer.pages import fence, md
+        from sigma_lambda_layer.pages import code, fence, md
 
         result: ConversionResult = self
         heading = f"**{md(_heading(result))}**\n\n"
         if result.error is not None:
             error = result.error
             hint = f"\n\nhint: {md(error.hint)}" if error.hint else ""
-            return heading + f"`{_location(error)}`: **{type(error).__name__}**: {md(error.message)}{hint}\n"
+            return (
+                heading + f"{code(_location(error))}: **{type(error).__name__}**: {md(error.message)}{hint}\n"
+            )
         return heading + fence(_text(result), _language(result)) + "\n"
 
 
@@ -162,14 +164,14 @@ class ResultsDisplay:
         )
 
     def _repr_markdown_(self: Any) -> str:
-        from sigma_lambda_layer.pages import md
+        from sigma_lambda_layer.pages import code, md
 
         results: list[ConversionResult] = list(self)
         lines = [_summary(results), "", "| Rule | Target | Status | Query |", "| --- | --- | --- | --- |"]
         for r in results:
             if r.error is not None:
                 status = "unsupported" if _unsupported(r.error) else "error"
-                cell = f"`{_location(r.error)}`: {md(r.error.message)}"
+                cell = f"{code(_location(r.error))}: {md(r.error.message)}"
             else:
                 status = "ok"
                 cell = _code_span(_text(r))

@@ -302,12 +302,36 @@ def _write(path: Path, text: str) -> None:
 
 # --- Markdown ---------------------------------------------------------------------------------------------
 
-_ESCAPE: Final = re.compile(r"([\\`*_\[\]<>|])")
+#: Characters Python-Markdown gives a meaning inline: emphasis, code, links, HTML, tables and ``{...}``, which
+#: attr_list reads as attributes (``# Title {: onclick=... }`` gave ``<h1 onclick>``). Each is a backslash
+#: escape Python-Markdown knows (``markdown.inlinepatterns``' ESCAPED_CHARS) or, for ``&``, an entity.
+_ESCAPE: Final = re.compile(r"([\\`*_\[\]<>|{}])")
 
 
-def md(text: object) -> str:
-    """Plain text as Markdown that shows exactly that text (no emphasis, links, HTML or table breaks)."""
-    return _ESCAPE.sub(r"\\\1", str(text))
+def md(text: object, *, block: bool = False) -> str:
+    """Rule text as Markdown that shows exactly that text: no emphasis, link, HTML, table break or attribute.
+
+    The one escaping function for Markdown: every piece of rule text a page shows goes through it (or through
+    :func:`code` or :func:`fence`). Line breaks become spaces unless ``block`` (a description's paragraphs).
+    """
+    value = str(text).replace("&", "&amp;")
+    if not block:
+        value = " ".join(value.split("\n")).replace("\r", " ")
+    return _ESCAPE.sub(r"\\\1", value)
+
+
+def code(text: object) -> str:
+    """Rule text as inline code: a code span, or ``<code>`` with every special character an entity.
+
+    A Markdown code span closes at the first backtick run of its own length, so a backtick in a tag or file
+    name broke out into ``<img src=x onerror=...>``; raw HTML with entities cannot be closed or re-read by
+    attr_list or the table extension.
+    """
+    value = " ".join(str(text).splitlines())
+    if not re.search(r"[`|<>&]", value) and value.strip() == value and value:
+        return f"`{value}`"  # nothing inside a code span is read as Markdown but its closing backticks
+    escaped = "".join(f"&#{ord(ch)};" if ch in "&<>\"'`|{}\\*_[]" else ch for ch in value)
+    return f"<code>{escaped}</code>"
 
 
 def fence(code: str, language: str = "") -> str:
@@ -333,7 +357,7 @@ def _attack_row(tag: AttackTag) -> str:
         shown = (shown + " " if shown else "") + f"(not in the bundled ATT&CK v{attack_version()} data)"
     if tag.kind == "technique" and tag.tactics:
         shown += " (" + ", ".join(tactic_name(t) for t in tag.tactics) + ")"
-    return f"| `{tag.tag}` | {tag.kind} | {shown} |"
+    return f"| {code(tag.tag)} | {tag.kind} | {shown} |"
 
 
 def _error_note(error: SigmaLambdaError) -> list[str]:
@@ -343,7 +367,7 @@ def _error_note(error: SigmaLambdaError) -> list[str]:
     label = "Not supported on this target" if unsupported else "Conversion failed"
     # An admonition (MkDocs' admonition extension): the page must not look as if a query were missing.
     lines = [f'!!! warning "{label}"', "", f"    {md(error.message)}", ""]
-    lines.append(f"    Rule location: `{_display_location(error)}`")
+    lines.append(f"    Rule location: {code(_display_location(error))}")
     if error.hint:
         lines += ["", f"    Hint: {md(error.hint)}"]
     return lines
@@ -362,18 +386,18 @@ def render_page(page: RulePage) -> str:
     doc = page.document
     out: list[str] = [f"# {md(page.title)}", ""]
     if doc.get("description"):
-        out += [md(str(doc["description"]).strip()), ""]
+        out += [md(str(doc["description"]).strip(), block=True), ""]
     logsource = doc.get("logsource") or {}
     facts: list[tuple[str, str]] = [
-        ("ID", f"`{doc['id']}`" if doc.get("id") else ""),
+        ("ID", code(doc["id"]) if doc.get("id") else ""),
         ("Status", md(doc.get("status") or "")),
         ("Level", md(doc.get("level") or "")),
         ("Author", md(doc.get("author") or "")),
         ("Date", md(doc.get("date") or "")),
         ("Modified", md(doc.get("modified") or "")),
         ("Log source", ", ".join(f"{md(k)}: {md(v)}" for k, v in logsource.items())),
-        ("AWS services", ", ".join(f"`{s}`" for s in page.services)),
-        ("Rule file", f"`{page.path}`"),
+        ("AWS services", ", ".join(code(s) for s in page.services)),
+        ("Rule file", code(page.path)),
     ]
     out += [f"- **{name}:** {value}" for name, value in facts if value]
     out.append("")
@@ -383,7 +407,7 @@ def render_page(page: RulePage) -> str:
         out.append("")
     other_tags = [str(t) for t in doc.get("tags") or [] if not str(t).lower().startswith("attack.")]
     if other_tags:
-        out += ["**Other tags:** " + ", ".join(f"`{t}`" for t in other_tags), ""]
+        out += ["**Other tags:** " + ", ".join(code(t) for t in other_tags), ""]
     out += ["## Known false positives", ""]
     out += [f"- {md(fp)}" for fp in doc.get("falsepositives") or []] or ["None documented."]
     out.append("")
@@ -406,9 +430,9 @@ def render_page(page: RulePage) -> str:
         import yaml
 
         out += [f"### {md(document.get('title') or path)}", ""]
-        out += [f"From `{path}`" + (f", id `{document['id']}`." if document.get("id") else "."), ""]
+        out += [f"From {code(path)}" + (f", id {code(document['id'])}." if document.get("id") else "."), ""]
         if document.get("description"):
-            out += [md(str(document["description"]).strip()), ""]
+            out += [md(str(document["description"]).strip(), block=True), ""]
         body = {k: v for k, v in (document.get("filter") or {}).items() if k != "rules"}
         out += [fence(yaml.safe_dump(body, sort_keys=False, allow_unicode=True), "yaml"), ""]
     out += ["## Rule", "", fence(page.raw, "yaml"), ""]
@@ -469,7 +493,7 @@ def render_index(pages: Sequence[RulePage], errors: Sequence[SigmaLambdaError] =
         out.append("")
     if errors:
         out += ["## Not loaded", ""]
-        out += [f"- `{_display_location(e)}`: {md(e.message)}" for e in errors]
+        out += [f"- {code(_display_location(e))}: {md(e.message)}" for e in errors]
         out.append("")
     return "\n".join(out)
 
