@@ -108,13 +108,19 @@ def render(output: Any, format: str = "default") -> str:
         items = output if isinstance(output, list) else [output]
         parsed = [json.loads(o) if isinstance(o, str) else o for o in items]
         if format in NDJSON_FORMATS:
-            return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in parsed)
+            # U+2028/U+2029 end a line for JavaScript and many line readers: escaped (valid JSON either way).
+            return "".join(_line_safe(json.dumps(o, ensure_ascii=False)) + "\n" for o in parsed)
         return json.dumps(parsed[0] if len(parsed) == 1 else parsed, indent=2, ensure_ascii=False)
     if isinstance(output, str):
         return output
     if isinstance(output, list) and all(isinstance(o, str) for o in output):
         return "\n".join(output)
     return json.dumps(output, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def _line_safe(text: str) -> str:
+    """JSON text without raw U+2028/U+2029 (they only occur inside strings, where the escape means the same)."""
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _single(output: Any) -> Any:

@@ -334,8 +334,11 @@ def _text(value: str) -> str:
 
 def stanza_name(title: str) -> str:
     """A savedsearches.conf stanza name for ``title``: ``[``/``]`` become ``(``/``)`` (a ``]`` would end the
-    header early), control characters become spaces, and the name is never empty."""
+    header early), control characters become spaces, and the name is never empty nor ``default``: Splunk
+    applies a ``[default]`` stanza's settings to every saved search of the app (spec: savedsearches.conf)."""
     name = _STANZA_UNSAFE.sub(" ", title).replace("[", "(").replace("]", ")").strip()
+    if name.lower() == "default":
+        return f"{name} (Sigma rule)"
     return name or "Sigma rule"
 
 

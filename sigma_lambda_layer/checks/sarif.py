@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 from sigma_lambda_layer.checks.model import Finding, Severity
 
@@ -26,11 +27,13 @@ _INFO_URI: Final = "https://github.com/sigma-lambda/sigma-lambda/blob/main/docs/
 
 def _uri(path: str | None, base_dir: Path) -> str:
     if path is None:
-        return "<input>"
+        return quote("<input>")
     p = Path(path)
     with contextlib.suppress(ValueError, OSError):  # outside base_dir: keep the path as given
         p = p.resolve().relative_to(base_dir.resolve())
-    return p.as_uri() if p.is_absolute() else p.as_posix()
+    # A relative reference is percent-encoded like as_uri() does for absolute ones (RFC 3986: a space, '#',
+    # '?' or '%' in a file name would otherwise change the reference).
+    return p.as_uri() if p.is_absolute() else quote(p.as_posix(), safe="/")
 
 
 def findings_to_sarif(findings: Iterable[Finding], *, base_dir: Path | None = None) -> dict[str, Any]:
