@@ -185,7 +185,7 @@ def _shape_problem(doc: Any) -> tuple[str, str] | None:
                 "give the selection at least one field: value, or remove it",
             )
     for name in names:
-        problem = _modifier_problem(detection[name])
+        problem = _modifier_problem(detection[name]) or _inexact_number(detection[name])
         if problem is not None:
             return problem
     conditions = detection.get("condition")
@@ -369,6 +369,34 @@ def _modifier_problem(selection: Any) -> tuple[str, str] | None:
                 return (
                     f"modifier chain '{key}' nests two expanding modifiers (windash and base64offset)",
                     "split the selection: one item with |windash, one with |base64offset",
+                )
+    return None
+
+
+def _inexact_number(selection: Any) -> tuple[str, str] | None:
+    """An integer pySigma would silently turn into a different number.
+
+    ``sigma.types.SigmaNumber`` keeps an int only when ``int(v) == float(v)``; past 2**53 most integers are
+    not, so ``123456789012345678901234567890`` became ``1.2345678901234568e+29`` and ``|gt: 9007199254740993``
+    became ``> 9007199254740992.0`` in every query (a silently different rule). Refused, located.
+    """
+    stack = [selection]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(reversed(list(node.values())))  # reversed: the first in the file is found first
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, int) and not isinstance(node, bool):
+            try:
+                exact = int(float(node)) == node
+            except OverflowError:
+                exact = False
+            if not exact:
+                return (
+                    f"the number '{node}' cannot be kept exactly: pySigma reads integers past 2**53 as "
+                    "floating point",
+                    f"quote it ('{node}') to match its text, or use a number within +-9007199254740992",
                 )
     return None
 

@@ -41,8 +41,25 @@ def _compile(pattern: str, flags: int) -> Any:
 
 def bounded(pattern: re.Pattern[str], text: str, *, full: bool = False) -> bool:
     """Whether ``pattern`` matches ``text`` (``search``, or ``fullmatch`` when ``full``), within the bound."""
-    compiled = BoundedPattern(pattern.pattern, pattern.flags)
-    return (compiled.fullmatch(text) if full else compiled.search(text)) is not None
+    compiled = _compile(pattern.pattern, pattern.flags)
+    try:
+        found = (
+            compiled.fullmatch(text, timeout=MATCH_TIMEOUT)
+            if full
+            else compiled.search(text, timeout=MATCH_TIMEOUT)
+        )
+    except TimeoutError:
+        raise _timeout(pattern.pattern, text) from None
+    return found is not None
+
+
+def _timeout(pattern: str, text: str) -> RegexTimeout:
+    shown = pattern if len(pattern) <= 80 else pattern[:77] + "..."
+    return RegexTimeout(
+        f"regular expression {shown!r} took over {MATCH_TIMEOUT:g} s on a {len(text)}-character value "
+        "(catastrophic backtracking)",
+        hint="avoid a quantifier on a group that itself repeats, e.g. write '^a+$' for '^(a+)+$'",
+    )
 
 
 _REPEATS: Final = frozenset(
@@ -143,12 +160,7 @@ class BoundedPattern:
         try:
             return getattr(self._compiled, method)(text, timeout=MATCH_TIMEOUT)
         except TimeoutError:
-            shown = self.pattern if len(self.pattern) <= 80 else self.pattern[:77] + "..."
-            raise RegexTimeout(
-                f"regular expression {shown!r} took over {MATCH_TIMEOUT:g} s on a {len(text)}-character value "
-                "(catastrophic backtracking)",
-                hint="avoid a quantifier on a group that itself repeats, e.g. write '^a+$' for '^(a+)+$'",
-            ) from None
+            raise _timeout(self.pattern, text) from None
 
     def search(self, text: str) -> Any:
         return self._run("search", text)

@@ -311,3 +311,25 @@ def test_ndjson_escapes_line_separators() -> None:
 def test_savedsearches_stanza_is_never_default(title: str) -> None:
     assert stanza_name(title).strip().lower() != "default"
     assert stanza_name("Default rule") == "Default rule"
+
+
+# --- (11) large integers ---------------------------------------------------------------------------------
+
+
+def test_integer_pysigma_would_round_is_refused_located_and_exact_ones_convert(tmp_path: Path) -> None:
+    big = GOOD.replace(
+        "        eventName: ConsoleLogin\n",
+        "        eventName: ConsoleLogin\n        requestParameters.maxResults: 123456789012345678901234567890\n",
+    )
+    result = _convert(str(_folder(tmp_path, big.replace("00000001", "00000002"))))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(
+        r"bad\.yml:10:39: the number '123456789012345678901234567890' cannot be kept", result.stderr
+    )
+    assert "1.2345678901234568e+29" not in result.stdout
+    exact = tmp_path / "exact"
+    exact.mkdir()
+    (exact / "r.yml").write_text(big.replace("123456789012345678901234567890", str(2**60)), encoding="utf-8")
+    ok = _convert(str(exact))
+    splunk = [o for o in _outcomes(ok) if o["target"] == "splunk"]
+    assert str(2**60) in str(splunk[0]["output"])
