@@ -48,14 +48,12 @@ level: high
 GOOD_SPLUNK: Final = 'eventName="ConsoleLogin"'
 
 
-def _rule(condition: str, selection: str = "selection", n: int = 2, **extra: str) -> str:
+def _rule(condition: str, selection: str = "selection", n: int = 2) -> str:
+    """GOOD with another condition, selection name and id."""
     text = GOOD.replace("condition: selection", f"condition: {condition}").replace(
         "    selection:", f"    {selection}:"
     )
-    text = text.replace("00000001", f"0000000{n}")
-    for key, value in extra.items():
-        text = text.replace(f"{key}: ", f"{key}: {value}", 1) if False else text
-    return text
+    return text.replace("00000001", f"0000000{n}")
 
 
 def _folder(tmp_path: Path, bad: str) -> Path:

@@ -384,6 +384,7 @@ def list_pipelines() -> None:
 
 def _github_annotation(level: str, path: str | None, line: int | None, col: int | None, message: str) -> str:
     """A GitHub Actions workflow command, shown inline on the pull request."""
+
     # GitHub's escaping (actions/toolkit, command.ts escapeData/escapeProperty): %, CR, LF in the message,
     # and also ':' and ',' in a property, so no rule text can end the command or start another.
     def data(value: object) -> str:
@@ -392,7 +393,9 @@ def _github_annotation(level: str, path: str | None, line: int | None, col: int 
     def prop(value: object) -> str:
         return data(value).replace(":", "%3A").replace(",", "%2C")
 
-    props = ",".join(f"{k}={prop(v)}" for k, v in (("file", path), ("line", line), ("col", col)) if v is not None)
+    props = ",".join(
+        f"{k}={prop(v)}" for k, v in (("file", path), ("line", line), ("col", col)) if v is not None
+    )
     text = data(message)
     return f"::{level} {props}::{text}" if props else f"::{level}::{text}"
 
