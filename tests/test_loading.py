@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sigma_lambda_layer.api import _rules_of
+from sigma_lambda_layer.conversion import rules_of as _rules_of
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import MAX_FILE_BYTES, load, locate
 from tests.rulekit import CONSOLE_LOGIN, rule_yaml
