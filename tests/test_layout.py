@@ -4,6 +4,7 @@
   inside functions (deferred only to keep ``--help`` fast, they still tie the two modules together: a
   function-level import of a module that imports you back is a cycle that merely fails later). Imports
   under ``if TYPE_CHECKING:`` do not count: they never run, and annotations need them.
+- **A thin CLI.** No function in ``sigma_lambda_layer/cli/`` is longer than 60 lines; the work is in the API.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sigma_lambda_layer"
+#: Longest function allowed in the CLI package, in lines from ``def`` to its last line (click's option
+#: decorators above it are declarations, not logic, and do not count).
+MAX_CLI_FUNCTION_LINES = 60
 
 
 def _modules() -> dict[str, Path]:
@@ -139,3 +143,14 @@ class _FakePath:
     def read_text(self, encoding: str = "utf-8") -> str:
         return self._source
 
+
+def test_cli_functions_are_short() -> None:
+    long: list[str] = []
+    for path in sorted((PACKAGE / "cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = node.lineno
+                lines = (node.end_lineno or node.lineno) - start + 1
+                if lines > MAX_CLI_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{start}: {node.name} ({lines} lines)")
+    assert not long, f"CLI functions over {MAX_CLI_FUNCTION_LINES} lines:\n" + "\n".join(long)
