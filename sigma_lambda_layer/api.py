@@ -26,7 +26,7 @@ from sigma_lambda_layer.errors import (
     UsageError,
 )
 from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate
-from sigma_lambda_layer.registry import Target, expand_targets, get_pipeline
+from sigma_lambda_layer.registry import DEFAULT_TARGET, Target, expand_targets, get_pipeline
 
 #: Anything :func:`convert` accepts as rules.
 RuleInput = Any
@@ -100,14 +100,15 @@ def render(output: Any, format: str = "default") -> str:
     formats get one JSON document (a list of several becomes an array); query text stays as it is, one query
     per line.
     """
-    from sigma_lambda_layer.outputs import JSON_FORMATS, NDJSON_FORMATS
+    from sigma_lambda_layer.registry import format_kind
 
     if output is None:
         return ""
-    if format in NDJSON_FORMATS or format in JSON_FORMATS:
+    kind = format_kind(format)
+    if kind != "text":
         items = output if isinstance(output, list) else [output]
         parsed = [json.loads(o) if isinstance(o, str) else o for o in items]
-        if format in NDJSON_FORMATS:
+        if kind == "ndjson":
             return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in parsed)
         return json.dumps(parsed[0] if len(parsed) == 1 else parsed, indent=2, ensure_ascii=False)
     if isinstance(output, str):
@@ -290,7 +291,7 @@ def _document_index(source: _Source) -> int:
 
 def convert(
     rules: RuleInput,
-    target: str | Sequence[str] = "splunk",
+    target: str | Sequence[str] = DEFAULT_TARGET,
     format: str = "default",
     *,
     pipelines: Sequence[str] = (),
@@ -411,7 +412,7 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
 
     for name in options:
         if not any(t.accepts_option(name) for t in targets):
-            known = sorted({o for t in targets for o in t.options})
+            known = sorted({o.name for t in targets for o in t.options})
             raise UsageError(
                 f"unknown option {name!r} for target(s) {', '.join(t.id for t in targets)}",
                 hint=f"options: {', '.join(known) or 'none'} (see docs/cli.md)",
@@ -420,7 +421,7 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
         own = {k: v for k, v in options.items() if target.accepts_option(k)}
         if not own:
             continue
-        try:
+        try:  # the backend checks each value against its declaration (dialect.validate), and across options
             target.backend_class()(processing_pipeline=None, **own)
         except UsageError:
             raise

@@ -42,6 +42,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, truthy, validate, whole_number
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.elastic import OBJECT_TEXT_FIELDS
 
@@ -78,22 +79,9 @@ def _option(options: dict[str, Any], name: str) -> str:
     return RULE_DEFAULTS[name] if value is None else str(value)
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 def check_rule_options(options: dict[str, Any]) -> None:
     """Refuse detection-rule options Kibana would reject, before any rule is converted."""
-    from sigma_lambda_layer.errors import UsageError
-
-    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
-    if not _INTERVAL.match(interval) or not _FROM.match(start):
-        raise UsageError(
-            f"invalid detection-rule schedule rule_interval={interval!r} rule_from={start!r}",
-            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
-        )
-    if not str(options.get("max_signals", 100)).isdigit() or int(options.get("max_signals", 100)) < 1:
-        raise UsageError(f"invalid max_signals {options.get('max_signals')!r}", hint="a whole number >= 1")
+    validate(DetectionRuleFormats.options, options)
 
 
 def detection_rule(
@@ -133,7 +121,7 @@ def detection_rule(
         {
             "severity": severity,
             "risk_score": risk_score,
-            "enabled": _truthy(options.get("enabled", True)),
+            "enabled": truthy(options.get("enabled", True)),
             "interval": interval,
             "from": start,
             "to": "now",
@@ -628,6 +616,44 @@ class DetectionRuleFormats(TextQueryBackend):
     #: Kibana's ``type`` and ``language`` of the rule (``query``/``lucene``, ``eql``/``eql``, ``esql``/``esql``).
     detection_rule_type: ClassVar[str]
     detection_rule_language: ClassVar[str]
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "siem_rule": FormatFile("json", "json"),
+        "siem_rule_ndjson": FormatFile("ndjson", "ndjson"),
+    }
+    #: ``--option`` names, defaults and checks of the detection-rule formats (Kibana's rule schema).
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "rule_interval",
+            "detection rules: how often the rule runs (interval)",
+            RULE_DEFAULTS["rule_interval"],
+            lambda v: _INTERVAL.match(v) is not None,
+            "rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+            "detection-rule schedule",
+        ),
+        BackendOption(
+            "rule_from",
+            "detection rules: start of the searched window (from)",
+            RULE_DEFAULTS["rule_from"],
+            lambda v: _FROM.match(v) is not None,
+            "rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+            "detection-rule schedule",
+        ),
+        BackendOption(
+            "timestamp_override",
+            "detection rules: the time field events are selected by (none: @timestamp)",
+            RULE_DEFAULTS["timestamp_override"],
+        ),
+        BackendOption("enabled", "detection rules: enabled on import", "true"),
+        BackendOption("license", "detection rules: licence of rules that name none", "DRL-1.1"),
+        BackendOption(
+            "max_signals",
+            "detection rules: most alerts per run",
+            "100",
+            whole_number(1),
+            "a whole number >= 1",
+            "detection-rule",
+        ),
+    )
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **backend_options: Any):
         super().__init__(processing_pipeline, collect_errors, **backend_options)

@@ -68,7 +68,9 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate, whole_number
 from sigma_lambda_layer.errors import ConversionError
+from sigma_lambda_layer.pipelines.cloudwatch import DEFAULT_ARRAY_ELEMENTS
 
 #: StartQuery ``queryString`` maximum length (botocore ``logs`` model, shape ``QueryString``).
 MAX_QUERY_LENGTH = 10_000
@@ -165,12 +167,16 @@ class LogsInsightsBackend(TextQueryBackend):
     """
 
     name: ClassVar[str] = "Amazon CloudWatch Logs Insights"
-    identifier: ClassVar[str] = "cloudwatch"
     formats: ClassVar[dict[str, str]] = {
         "default": "Logs Insights query text",
         "query_definition": "JSON for `aws logs put-query-definition --cli-input-json` (one per rule)",
         "start_query": "JSON for `aws logs start-query --cli-input-json` / boto3 start_query (one per rule)",
         "cloudformation": "CloudFormation template with an AWS::Logs::QueryDefinition per rule",
+    }
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "query_definition": FormatFile("json", "json"),
+        "start_query": FormatFile("json", "json"),
+        "cloudformation": FormatFile("json", "json"),
     }
     requires_pipeline: ClassVar[bool] = True
     correlation_methods: ClassVar[dict[str, str]] = {
@@ -214,8 +220,33 @@ class LogsInsightsBackend(TextQueryBackend):
     field_equals_field_expression: ClassVar[str] = "tolower({field1}) = tolower({field2})"
     keyword_field: ClassVar[str] = "@message"  # the raw record: CloudTrail's JSON text
 
+    #: ``--option`` names, defaults and checks (StartQuery's parameters, CWL_QuerySyntax ``limit``).
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption("log_group", "log group(s) searched (repeatable, or comma-separated)"),
+        BackendOption(
+            "fields", "comma-separated fields shown (the fields command)", ",".join(DEFAULT_FIELDS)
+        ),
+        BackendOption("sort", "sort order of the results", DEFAULT_SORT),
+        BackendOption(
+            "limit", "most rows returned", str(DEFAULT_LIMIT), whole_number(1, 10_000), "1 to 10000 (rows)"
+        ),
+        BackendOption(
+            "start_time", "start_query: start (epoch seconds)", None, whole_number(), "epoch seconds"
+        ),
+        BackendOption("end_time", "start_query: end (epoch seconds)", None, whole_number(), "epoch seconds"),
+        BackendOption("lookback", "start_query: seconds before end_time", "86400", whole_number(), "seconds"),
+        BackendOption(
+            "array_elements",
+            "elements of each CloudTrail array searched (the pipeline's array fields)",
+            str(DEFAULT_ARRAY_ELEMENTS),
+            whole_number(1),
+            "a whole number >= 1",
+        ),
+    )
+
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
+        validate(self.options, options, "Logs Insights")
         self._negation_depth = 0
         self.log_groups: list[str] = _as_list(options.get("log_group"))
         self.fields: list[str] = _as_list(options.get("fields")) or list(DEFAULT_FIELDS)
@@ -224,8 +255,6 @@ class LogsInsightsBackend(TextQueryBackend):
         self.start_time: int | None = int(options["start_time"]) if options.get("start_time") else None
         self.end_time: int | None = int(options["end_time"]) if options.get("end_time") else None
         self.lookback: int = int(options.get("lookback") or 86_400)
-        if not 1 <= self.limit <= 10_000:
-            raise ConversionError(f"limit must be between 1 and 10000, got {self.limit}")
 
     # ------------------------------------------------------------------ negation tracking and guards
 

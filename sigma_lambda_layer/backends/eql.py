@@ -59,6 +59,7 @@ from sigma_lambda_layer.backends._elastic import (
     quote_string,
     refuse_whole_object,
 )
+from sigma_lambda_layer.dialect import FormatFile
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN
 
 
@@ -69,6 +70,10 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
     query_language: ClassVar[str] = "EQL"
     detection_rule_type: ClassVar[str] = "eql"
     detection_rule_language: ClassVar[str] = "eql"
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        **DetectionRuleFormats.format_files,
+        "eqlapi": FormatFile("json", "json"),
+    }
     # EQL, like most languages, binds "and" tighter than "or" (the stock backend lists OR before AND).
     precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (  # type: ignore[assignment]
         ConditionNOT,

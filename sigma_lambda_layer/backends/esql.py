@@ -62,7 +62,8 @@ from sigma_lambda_layer.backends._elastic import (
     quote_string,
     refuse_whole_object,
 )
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, one_of, validate
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.cloudtrail import array_prefixes
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN, flattened_root, subtree_of_flattened
 
@@ -184,6 +185,10 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
     query_language: ClassVar[str] = "ES|QL"
     detection_rule_type: ClassVar[str] = "esql"
     detection_rule_language: ClassVar[str] = "esql"
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        **DetectionRuleFormats.format_files,
+        "kibana_ndjson": FormatFile("ndjson", "ndjson"),
+    }
     state_defaults: ClassVar[dict[str, str]] = {
         "index": INDEX_PATTERN,
         "metadata": "_id, _index, _version",
@@ -198,15 +203,22 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
     # A negated comparison also holds for events without the field (Sigma: a missing field equals nothing).
     negation_expression: ClassVar[str] = "({guard} or not ({expr}))"
 
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        *DetectionRuleFormats.options,
+        BackendOption(
+            "esql_flattened",
+            "keyed flattened sub-fields: field_extract (Elasticsearch 9.5+) or error for older stacks",
+            FLATTENED_MODES[0],
+            one_of("", *FLATTENED_MODES),  # empty: the default
+            f"valid values: {', '.join(FLATTENED_MODES)}",
+            "ES|QL",
+        ),
+    )
+
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
-        mode = str(options.get("esql_flattened") or FLATTENED_MODES[0])
-        if mode not in FLATTENED_MODES:
-            raise UsageError(
-                f"unknown value {mode!r} for the esql option esql_flattened",
-                hint=f"valid values: {', '.join(FLATTENED_MODES)}",
-            )
-        self.flattened_mode: str = mode
+        validate(self.options, options)
+        self.flattened_mode: str = str(options.get("esql_flattened") or FLATTENED_MODES[0])
 
     # ----------------------------------------------------------------- fields
 

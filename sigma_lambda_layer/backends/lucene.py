@@ -60,6 +60,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.backends._elastic import DetectionRuleFormats, refuse_whole_object, title_rule_id
+from sigma_lambda_layer.dialect import FormatFile
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
@@ -530,6 +531,11 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     name: ClassVar[str] = "Elasticsearch Lucene for Elastic's AWS CloudTrail data stream"
     detection_rule_type: ClassVar[str] = "query"
     detection_rule_language: ClassVar[str] = "lucene"
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        **DetectionRuleFormats.format_files,
+        "kibana_ndjson": FormatFile("ndjson", "ndjson"),
+        "dsl_lucene": FormatFile("json", "json"),
+    }
     field_escape_pattern: ClassVar[re.Pattern[str]] = _FIELD_ESCAPE
 
     #: Upper bound on the case variants spelled out for a case-insensitive match on a flattened sub-field

@@ -63,11 +63,19 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer.dialect import (
+    BackendOption,
+    FormatFile,
+    matching,
+    one_line,
+    one_of,
+    truthy,
+    validate,
+    whole_number,
+)
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.pipelines.splunk import STATE_SOURCETYPE  # the state key the pipeline writes
 
-#: Pipeline state key written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as a literal here so the
-#: backend does not import the pipeline module).
-STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
 _STATE_FLAGS: Final[str] = "splunk_eval_flags"
 
@@ -305,6 +313,8 @@ _DURATION: Final[re.Pattern[str]] = re.compile(r"^[0-9]+[smhd]?$")
 _ACTION_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_]+$")
 _ACTION_KEY: Final[re.Pattern[str]] = re.compile(r"^action\.([A-Za-z0-9_]+)\.[A-Za-z0-9_.]+$")
 _STANZA_UNSAFE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f]+")
+#: The words before "option" in a savedsearches option error.
+_SAVED: Final = "Splunk savedsearches"
 
 
 def _conf_value(key: str, value: str) -> str:
@@ -368,6 +378,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         "savedsearches": "A savedsearches.conf with one scheduled alert per rule (schedule, time range, "
         "alert settings as backend options)",
     }
+    format_files: ClassVar[dict[str, FormatFile]] = {"savedsearches": FormatFile("text", "conf")}
 
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
@@ -376,15 +387,118 @@ class CloudTrailSplunkBackend(SplunkBackend):
     field_not_exists_expression: ClassVar[str] = "{field}"
     cidr_expression: ClassVar[str] = "{field}={value}"
 
+    #: ``--option`` names, defaults and checks; the savedsearches ones follow savedsearches.conf.spec, so that
+    #: a bad value is a usage error rather than a file Splunk reads differently.
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "index",
+            "Splunk index (an index=... term in front of the search)",
+            check=lambda v: _INDEX_NAME.match(v) is not None,
+            expected="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
+            subject="Splunk index",
+        ),
+        *(
+            BackendOption(name, doc, SAVEDSEARCH_DEFAULTS.get(name), one_line(check), expected, _SAVED)
+            for name, doc, check, expected in (
+                (
+                    "cron_schedule",
+                    "savedsearches: when the alert runs (cron)",
+                    lambda v: len(v.split()) == 5 and all(_CRON_FIELD.match(f) for f in v.split()),
+                    'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"',
+                ),
+                (
+                    "earliest_time",
+                    "savedsearches: start of the searched window",
+                    matching(_TIME_SPEC.pattern),
+                    "a Splunk time modifier such as -20m@m, -1h or now",
+                ),
+                (
+                    "latest_time",
+                    "savedsearches: end of the searched window",
+                    matching(_TIME_SPEC.pattern),
+                    "a Splunk time modifier such as -20m@m, -1h or now",
+                ),
+                (
+                    "enable_sched",
+                    "savedsearches: schedule the alert (enableSched)",
+                    one_of("0", "1"),
+                    "0 or 1",
+                ),
+                (
+                    "alert_type",
+                    "savedsearches: what is counted (counttype)",
+                    one_of(*_COUNTTYPES),
+                    ", ".join(sorted(_COUNTTYPES)),
+                ),
+                (
+                    "alert_relation",
+                    "savedsearches: how the count is compared (relation)",
+                    one_of(*_RELATIONS),
+                    ", ".join(sorted(_RELATIONS)),
+                ),
+                (
+                    "alert_threshold",
+                    "savedsearches: the count compared (quantity)",
+                    whole_number(),
+                    "a whole number",
+                ),
+                (
+                    "alert_severity",
+                    "savedsearches: alert.severity (default: from the rule's level)",
+                    lambda v: v in {"", "1", "2", "3", "4", "5", "6"},
+                    "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal",
+                ),
+                (
+                    "digest_mode",
+                    "savedsearches: one alert per run (1) or per result (0)",
+                    one_of("0", "1"),
+                    "0 or 1",
+                ),
+                ("track", "savedsearches: list triggered alerts (alert.track)", one_of("0", "1"), "0 or 1"),
+                (
+                    "suppress",
+                    "savedsearches: throttle period (alert.suppress.period)",
+                    lambda v: v == "" or _DURATION.match(v) is not None,
+                    "a period such as 1h or 30m",
+                ),
+                (
+                    "suppress_fields",
+                    "savedsearches: fields the throttle is per (alert.suppress.fields)",
+                    None,
+                    "",
+                ),
+                (
+                    "actions",
+                    "savedsearches: comma-separated alert actions",
+                    lambda v: all(_ACTION_NAME.match(a) for a in v.split(",") if a),
+                    "comma-separated action names such as email,webhook",
+                ),
+                (
+                    "action.",
+                    "savedsearches: settings action.NAME.PARAMETER of an action listed in actions",
+                    matching(r".*"),
+                    "",
+                ),
+                (
+                    "correlation_search",
+                    "savedsearches: mark as an Enterprise Security correlation search (1/true)",
+                    None,
+                    "",
+                ),
+                (
+                    "app",
+                    "savedsearches: app context (request.ui_dispatch_app)",
+                    lambda v: _ACTION_NAME.match(v) is not None,
+                    "a Splunk app directory name",
+                ),
+            )
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        validate(self.options, self.backend_options)
         self.savedsearch_options: dict[str, str] = _savedsearch_options(self.backend_options)
-        index = self.backend_options.get("index")
-        if index is not None and not _INDEX_NAME.match(str(index)):
-            raise UsageError(
-                f"invalid Splunk index name {index!r}",
-                hint="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
-            )
 
     def compare_precedence(self, outer: Any, inner: Any) -> bool:
         """Bracket every OR inside an AND and every AND inside an OR.
@@ -705,7 +819,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
             settings.append(
                 ("action.correlationsearch.annotations", json.dumps({"mitre_attack": techniques}))
             )
-        if _truthy(opts.get("correlation_search", "0")):
+        if truthy(opts.get("correlation_search", "0")):
             settings += [
                 ("action.correlationsearch.enabled", "1"),
                 ("action.correlationsearch.label", _text(str(rule.title)).replace("\n", " ")),
@@ -748,10 +862,6 @@ def _is_technique(name: str) -> bool:
     return re.fullmatch(r"t\d{4}(\.\d{3})?", name, re.IGNORECASE) is not None
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _description(rule: SigmaRule) -> str:
     """The stanza's description: the rule's, then its Sigma metadata (id, level, status, ATT&CK tags,
     references, known false positives), which Splunk otherwise has no field for."""
@@ -773,46 +883,19 @@ def _description(rule: SigmaRule) -> str:
 
 
 def _savedsearch_options(options: dict[str, Any]) -> dict[str, str]:
-    """The savedsearches backend options, defaults filled in and each checked against savedsearches.conf.spec,
-    so that a bad option is a usage error rather than a file Splunk reads differently."""
+    """The savedsearches backend options, defaults filled in, and the checks that span several options
+    (each option's own check is on its declaration, :attr:`CloudTrailSplunkBackend.options`)."""
     opts = {**SAVEDSEARCH_DEFAULTS, **{k: str(v) for k, v in options.items() if v is not None}}
 
     def bad(name: str, hint: str) -> UsageError:
-        return UsageError(f"invalid Splunk savedsearches option {name}={opts[name]!r}", hint=hint)
+        return UsageError(f"invalid {_SAVED} option {name}={opts[name]!r}", hint=hint)
 
-    for name, value in opts.items():
-        if "\n" in value or "\r" in value:
-            raise bad(name, "option values are one line")
-    cron = opts["cron_schedule"].split()
-    if len(cron) != 5 or not all(_CRON_FIELD.match(f) for f in cron):
-        raise bad("cron_schedule", 'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"')
-    for name in ("earliest_time", "latest_time"):
-        if not _TIME_SPEC.match(opts[name]):
-            raise bad(name, "a Splunk time modifier such as -20m@m, -1h or now")
-    for name in ("enable_sched", "digest_mode", "track"):
-        if opts[name] not in {"0", "1"}:
-            raise bad(name, "0 or 1")
-    if opts["alert_type"] not in _COUNTTYPES:
-        raise bad("alert_type", ", ".join(sorted(_COUNTTYPES)))
-    if opts["alert_relation"] not in _RELATIONS:
-        raise bad("alert_relation", ", ".join(sorted(_RELATIONS)))
-    if not opts["alert_threshold"].isdigit():
-        raise bad("alert_threshold", "a whole number")
-    if opts.get("alert_severity") and opts["alert_severity"] not in {"1", "2", "3", "4", "5", "6"}:
-        raise bad("alert_severity", "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal")
-    if opts.get("suppress") and not _DURATION.match(opts["suppress"]):
-        raise bad("suppress", "a period such as 1h or 30m")
     if opts["digest_mode"] == "0" and opts.get("suppress") and not opts.get("suppress_fields"):
         raise bad("suppress", "per-result suppression (digest_mode=0) needs suppress_fields (the spec)")
     actions = [a for a in opts.get("actions", "").split(",") if a]
-    for action in actions:
-        if not _ACTION_NAME.match(action):
-            raise bad("actions", "comma-separated action names such as email,webhook")
     for name in opts:
         if name.startswith("action."):
             m = _ACTION_KEY.match(name)
             if m is None or m.group(1) not in actions:
                 raise bad(name, "action.<name>.<parameter>, with <name> listed in the actions option")
-    if not _ACTION_NAME.match(opts["app"]):
-        raise bad("app", "a Splunk app directory name")
     return opts
