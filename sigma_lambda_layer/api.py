@@ -25,7 +25,7 @@ from sigma_lambda_layer.errors import (
     UnsupportedFieldError,
     UsageError,
 )
-from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate
+from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate, locate_refusal
 from sigma_lambda_layer.registry import DEFAULT_TARGET, Target, expand_targets, get_pipeline
 
 #: Anything :func:`convert` accepts as rules.
@@ -216,9 +216,19 @@ _PUBLIC_ERRORS = (
 
 
 def _located(
-    kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None, document: int = 0
+    kind: type[SigmaLambdaError],
+    exc: BaseException,
+    file: LoadedFile | None,
+    document: int = 0,
+    rule_fields: Callable[[str], list[str]] | None = None,
 ) -> SigmaLambdaError:
-    """Wrap any exception into ``kind`` with the file, line and column we can recover."""
+    """Wrap any exception into ``kind`` with the file, line and column we can recover.
+
+    A refusal of ours (:func:`sigma_lambda_layer.errors.unsupported`) names its construct, field and value:
+    the YAML node is found from them, the field mapped back to the rule's name by ``rule_fields`` (the
+    pipeline's field mappings). Only pySigma's own errors, which carry no such attributes, are located by
+    reading the quoted words of their message.
+    """
     # Already located, and of a public class (results cross processes and the cache by class name).
     if isinstance(exc, SigmaLambdaError) and exc.location.line is not None and type(exc) in _PUBLIC_ERRORS:
         return exc
@@ -227,7 +237,13 @@ def _located(
         message = f"internal error ({type(exc).__name__}): {message}"
     path = file.path if file else None
     line = column = None
-    if file is not None:
+    if file is not None and isinstance(exc, (UnsupportedConstructError, UnsupportedFieldError)):
+        names = [exc.field] if exc.field else []
+        if exc.field and rule_fields is not None:
+            names += [f for f in rule_fields(exc.field) if f not in names]
+        where = locate_refusal(file.text, document, construct=exc.construct, fields=names, value=exc.value)
+        line, column = where if where is not None else (None, None)
+    elif file is not None:
         line, column = locate(file.text, message, document)
     hint = getattr(exc, "hint", None) or hint_for(message)
     if kind is ConversionError:
@@ -468,6 +484,22 @@ def convert_sources(
                 output = _single(backend.finalize(list(queries), config.format))
                 slot[target_id] = (output, list(queries), None)
             except Exception as exc:
-                error = _located(ConversionError, exc, source.file, _document_index(source))
+                error = _located(
+                    ConversionError, exc, source.file, _document_index(source), _mapped_back(backend)
+                )
+                if error.location.path is None and source.path is not None:  # a pySigma object's file
+                    error.location = Location(source.path)
                 slot[target_id] = (None, [], error)
     return converted
+
+
+def _mapped_back(backend: Any) -> Callable[[str], list[str]]:
+    """Target field -> the rule's field names it came from, through the field mappings pySigma tracked while
+    the failed rule went through the pipeline (``ProcessingPipeline.field_mappings``)."""
+
+    def rule_fields(field: str) -> list[str]:
+        pipeline = getattr(backend, "last_processing_pipeline", None)
+        tracked = getattr(getattr(pipeline, "field_mappings", None), "target_fields", {})
+        return sorted(str(f) for f in tracked.get(field, ()) if f is not None)
+
+    return rule_fields
