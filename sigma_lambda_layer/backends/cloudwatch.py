@@ -52,7 +52,6 @@ from sigma.correlations import (
     SigmaCorrelationConditionOperator,
     SigmaCorrelationRule,
 )
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
@@ -69,7 +68,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate, whole_number
-from sigma_lambda_layer.errors import ConversionError
+from sigma_lambda_layer.errors import unsupported
 from sigma_lambda_layer.pipelines.cloudwatch import DEFAULT_ARRAY_ELEMENTS
 
 #: StartQuery ``queryString`` maximum length (botocore ``logs`` model, shape ``QueryString``).
@@ -144,8 +143,10 @@ def regex_literal_body(value: SigmaString) -> tuple[str, bool, bool]:
         elif isinstance(p, str):
             out.append(_regex_char(p))
         else:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting"
+            unsupported(
+                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting",
+                construct="placeholder",
+                value=p,
             )
     return "".join(out), start, end
 
@@ -277,8 +278,10 @@ class LogsInsightsBackend(TextQueryBackend):
 
     def _field(self, name: str) -> str:
         if "`" in name:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express"
+            unsupported(
+                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express",
+                construct="field name",
+                field=name,
             )
         return self.escape_and_quote_field(name)
 
@@ -340,9 +343,11 @@ class LogsInsightsBackend(TextQueryBackend):
     def _regex(self, r: SigmaRegularExpression) -> str:
         pattern = r.regexp.to_plain() if isinstance(r.regexp, SigmaString) else str(r.regexp)
         if _UNSUPPORTED_RE.search(pattern):
-            raise SigmaFeatureNotSupportedByBackendError(
+            unsupported(
                 f"regular expression {pattern!r} uses lookaround or a back-reference, which Hyperscan "
-                "(the Logs Insights regex engine) does not support"
+                "(the Logs Insights regex engine) does not support",
+                construct="|re",
+                value=pattern,
             )
         out: list[str] = []
         i = 0
@@ -393,8 +398,10 @@ class LogsInsightsBackend(TextQueryBackend):
     ) -> str:
         ref = cast(SigmaFieldReference, cond.value)
         if ref.starts_with or ref.ends_with:
-            raise SigmaFeatureNotSupportedByBackendError(
-                "fieldref with startswith/endswith has no Logs Insights equivalent"
+            unsupported(
+                "fieldref with startswith/endswith has no Logs Insights equivalent",
+                construct="|fieldref",
+                field=cond.field,
             )
         f1, f2 = self._field(cond.field), self._field(ref.field)
         # Both must be present: Sigma never equates a missing field (the comparison is undocumented).
@@ -404,14 +411,20 @@ class LogsInsightsBackend(TextQueryBackend):
     def convert_condition_field_eq_val_timestamp_part(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend"
+        unsupported(
+            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend",
+            construct="timestamp-part modifier",
+            field=cond.field,
         )
 
     def convert_condition_field_eq_query_expr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported for Logs Insights")
+        unsupported(
+            "query expressions are not supported for Logs Insights",
+            construct="query expression",
+            field=cond.field,
+        )
 
     # Keywords: searched in @message, the raw JSON record, as a case-insensitive substring.
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
@@ -437,10 +450,11 @@ class LogsInsightsBackend(TextQueryBackend):
     def _assemble(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> str:
         text = query if isinstance(rule, SigmaCorrelationRule) else self._filter_query(query)
         if len(text) > MAX_QUERY_LENGTH:
-            raise ConversionError(
+            unsupported(
                 f"the Logs Insights query for rule {rule.title!r} is {len(text)} characters long, over the "
                 f"{MAX_QUERY_LENGTH}-character limit of StartQuery",
                 hint="split the rule's value lists into several rules",
+                construct="query",
             )
         return text
 
@@ -545,15 +559,16 @@ class LogsInsightsBackend(TextQueryBackend):
             results = ref.rule.get_conversion_result()
             exprs.extend(f"({r})" for r in results)
         if not exprs:
-            raise SigmaFeatureNotSupportedByBackendError("correlation rule references no convertible rule")
+            unsupported("correlation rule references no convertible rule", construct="correlation")
         cond = rule.condition
         if not isinstance(cond, SigmaCorrelationCondition):
-            raise SigmaFeatureNotSupportedByBackendError(
-                "extended (boolean) correlation conditions are not supported for Logs Insights"
+            unsupported(
+                "extended (boolean) correlation conditions are not supported for Logs Insights",
+                construct="correlation",
             )
         op = self._CORRELATION_OPS.get(cond.op)
         if op is None:
-            raise SigmaFeatureNotSupportedByBackendError(f"correlation condition {cond.op} not supported")
+            unsupported(f"correlation condition {cond.op} not supported", construct="correlation")
         by = [f"bin({self._bin(rule.timespan.seconds)}) as window"]
         by += [self._field(f) for f in rule.group_by or []]
         return [
@@ -571,12 +586,13 @@ class LogsInsightsBackend(TextQueryBackend):
     ) -> list[str]:
         fieldref = getattr(rule.condition, "fieldref", None)
         if not isinstance(fieldref, str):
-            raise SigmaFeatureNotSupportedByBackendError("value_count needs exactly one field")
+            unsupported("value_count needs exactly one field", construct="correlation")
         return self._correlation(rule, lambda: f"count_distinct({self._field(fieldref)})", "value_count")
 
     def _unsupported_correlation(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "only event_count and value_count correlations can be expressed in one Logs Insights query"
+        unsupported(
+            "only event_count and value_count correlations can be expressed in one Logs Insights query",
+            construct="correlation",
         )
 
     convert_correlation_temporal_rule = _unsupported_correlation

@@ -43,7 +43,6 @@ from sigma.conditions import (
 )
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCIDRExpression,
     SigmaString,
@@ -60,6 +59,7 @@ from sigma_lambda_layer.backends._elastic import (
     refuse_whole_object,
 )
 from sigma_lambda_layer.dialect import FormatFile
+from sigma_lambda_layer.errors import unsupported
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN
 
 
@@ -159,10 +159,12 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
         return template.format(field=quote_field(field))
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
+        unsupported(
             "EQL cannot compare a field with another field (|fieldref); see the EQL reference, "
             "'Comparing fields'",
             source=cond.source,
+            construct="|fieldref",
+            field=cond.field,
         )
 
     def target_indices(self, state: ConversionState) -> list[str]:
