@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,45 +356,6 @@ def expand_inputs(inputs: Sequence[str | Path]) -> Iterator[Path | str | RuleLoa
 
 def _looks_like_yaml_text(value: str) -> bool:
     return "\n" in value and ":" in value
-
-
-def load(inputs: Sequence[Any] | Any, *, stdin_text: str | None = None) -> LoadResult:
-    """Load rules from paths, folders, ``-`` (stdin), YAML strings or pySigma objects.
-
-    Nothing raises for a bad rule: every problem becomes a located :class:`RuleLoadError` in the result, and
-    every good rule is still loaded.
-    """
-    from sigma.collection import SigmaCollection
-    from sigma.rule import SigmaRuleBase
-
-    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    result = LoadResult()
-    paths: list[str | Path] = []
-    for item in items:
-        if isinstance(item, (SigmaCollection, SigmaRuleBase)):
-            result.objects.append(item)
-        elif isinstance(item, str) and _looks_like_yaml_text(item):
-            try:
-                result.files.append(parse_text(item, "<string>"))
-            except RuleLoadError as exc:
-                result.errors.append(exc)
-        elif isinstance(item, (str, Path)):
-            paths.append(item)
-        else:
-            raise TypeError(f"cannot load a rule from {type(item).__name__}")
-    for entry in expand_inputs(paths):
-        try:
-            if isinstance(entry, RuleLoadError):
-                raise entry
-            if entry == STDIN:
-                text = stdin_text if stdin_text is not None else sys.stdin.read()
-                result.files.append(parse_text(text, "<stdin>"))
-            else:
-                assert isinstance(entry, Path)
-                result.files.append(read_file(entry))
-        except RuleLoadError as exc:
-            result.errors.append(exc)
-    return result
 
 
 # --- locating problems after the fact -------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 The Add-on extracts every JSON leaf of a CloudTrail record as a search-time field named by its key path:
 a dot for nesting and ``{}`` after each array (``resources{}.ARN``, ``requestParameters.layers{}``). Source:
-the field lists of splunk/security_content ``data_sources/aws_cloudtrail_*.yml`` (written against
-Splunk_TA_aws 7.7.1), summarised in ``/work/shared/research/targets-and-fields.md`` section B2.
+the field lists of https://github.com/splunk/security_content, ``data_sources/aws_cloudtrail_*.yml``
+(written against Splunk_TA_aws 7.7.1).
 
 So the mapping is a rule, not a list: keep the CloudTrail path and add ``{}`` after every prefix that
 :data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS` marks as an array. The exceptions are data below:
