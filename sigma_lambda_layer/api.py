@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sigma_lambda_layer.outputs import render
+from sigma_lambda_layer.registry import DEFAULT_TARGET
 from sigma_lambda_layer.results import ConversionResult, ConversionResults
 
 __all__ = ["ConversionResult", "ConversionResults", "RuleInput", "convert", "render"]
@@ -23,7 +24,7 @@ RuleInput = Any
 
 def convert(
     rules: RuleInput,
-    target: str | Sequence[str] = "splunk",
+    target: str | Sequence[str] = DEFAULT_TARGET,
     format: str = "default",
     *,
     pipelines: Sequence[str] = (),

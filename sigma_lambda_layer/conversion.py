@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from sigma_lambda_layer.errors import (
     UnsupportedFieldError,
     UsageError,
 )
-from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate
+from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate, locate_refusal
 from sigma_lambda_layer.registry import Target, expand_targets, get_pipeline
 from sigma_lambda_layer.results import ConversionResult
 
@@ -174,9 +174,19 @@ _PUBLIC_ERRORS = (
 
 
 def _located(
-    kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None, document: int = 0
+    kind: type[SigmaLambdaError],
+    exc: BaseException,
+    file: LoadedFile | None,
+    document: int = 0,
+    rule_fields: Callable[[str], list[str]] | None = None,
 ) -> SigmaLambdaError:
-    """Wrap any exception into ``kind`` with the file, line and column we can recover."""
+    """Wrap any exception into ``kind`` with the file, line and column we can recover.
+
+    A refusal of ours (:func:`sigma_lambda_layer.errors.unsupported`) names its construct, field and value:
+    the YAML node is found from them, the field mapped back to the rule's name by ``rule_fields`` (the
+    pipeline's field mappings). Only pySigma's own errors, which carry no such attributes, are located by
+    reading the quoted words of their message.
+    """
     # Already located, and of a public class (results cross processes and the cache by class name).
     if isinstance(exc, SigmaLambdaError) and exc.location.line is not None and type(exc) in _PUBLIC_ERRORS:
         return exc
@@ -185,7 +195,13 @@ def _located(
         message = f"internal error ({type(exc).__name__}): {message}"
     path = file.path if file else None
     line = column = None
-    if file is not None:
+    if file is not None and isinstance(exc, (UnsupportedConstructError, UnsupportedFieldError)):
+        names = [exc.field] if exc.field else []
+        if exc.field and rule_fields is not None:
+            names += [f for f in rule_fields(exc.field) if f not in names]
+        where = locate_refusal(file.text, document, construct=exc.construct, fields=names, value=exc.value)
+        line, column = where if where is not None else (None, None)
+    elif file is not None:
         line, column = locate(file.text, message, document)
     hint = getattr(exc, "hint", None) or hint_for(message)
     if kind is ConversionError:
@@ -284,7 +300,7 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
 
     for name in options:
         if not any(t.accepts_option(name) for t in targets):
-            known = sorted({o for t in targets for o in t.options})
+            known = sorted({o.name for t in targets for o in t.options})
             raise UsageError(
                 f"unknown option {name!r} for target(s) {', '.join(t.id for t in targets)}",
                 hint=f"options: {', '.join(known) or 'none'} (see docs/cli.md)",
@@ -293,7 +309,7 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
         own = {k: v for k, v in options.items() if target.accepts_option(k)}
         if not own:
             continue
-        try:
+        try:  # the backend checks each value against its declaration (dialect.validate), and across options
             target.backend_class()(processing_pipeline=None, **own)
         except UsageError:
             raise
@@ -341,9 +357,25 @@ def convert_sources(
                 output = _single(backend.finalize(list(queries), config.format))
                 slot[target_id] = replace(result, output=output, queries=list(queries))
             except Exception as exc:
-                error = _located(ConversionError, exc, source.file, _document_index(source))
+                error = _located(
+                    ConversionError, exc, source.file, _document_index(source), _mapped_back(backend)
+                )
+                if error.location.path is None and source.path is not None:  # a pySigma object's file
+                    error.location = Location(source.path)
                 slot[target_id] = replace(result, error=error)
     return converted
+
+
+def _mapped_back(backend: Any) -> Callable[[str], list[str]]:
+    """Target field -> the rule's field names it came from, through the field mappings pySigma tracked while
+    the failed rule went through the pipeline (``ProcessingPipeline.field_mappings``)."""
+
+    def rule_fields(field: str) -> list[str]:
+        pipeline = getattr(backend, "last_processing_pipeline", None)
+        tracked = getattr(getattr(pipeline, "field_mappings", None), "target_fields", {})
+        return sorted(str(f) for f in tracked.get(field, ()) if f is not None)
+
+    return rule_fields
 
 
 def _result_of(source: _Source, target: str, format: str) -> ConversionResult:

@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from sigma_lambda_layer.registry import TARGETS as REGISTRY
+
 REPO: Final = Path(__file__).resolve().parents[1]
 CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
 SIGMAHQ_RULES: Final = CORPUS / "sigmahq" / "rules"
 AWS_RULES: Final = SIGMAHQ_RULES / "cloud" / "aws" / "cloudtrail"
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = tuple(REGISTRY)
 #: Wall-clock bound for converting one mutant for all targets and linting it.
 PER_RULE_SECONDS: Final = 10.0
 

@@ -280,7 +280,7 @@ def test_cloudwatch_options_fields_sort_limit() -> None:
 
 
 def test_cloudwatch_rejects_other_logsources() -> None:
-    with pytest.raises(SigmaError, match="only rules with logsource product: aws"):
+    with pytest.raises(SigmaError, match=r"is not AWS CloudTrail: .* cover logsource product: aws"):
         convert(rule("sel:\n    x: y\ncondition: sel", logsource="product: windows"))
 
 

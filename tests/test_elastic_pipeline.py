@@ -101,7 +101,9 @@ def test_elastic_pipeline_unmapped_field_error_names_it() -> None:
 
 
 def test_elastic_pipeline_rejects_other_logsources() -> None:
-    with pytest.raises(Exception, match="only rules with logsource product: aws, service: cloudtrail"):
+    with pytest.raises(
+        Exception, match=r"is not AWS CloudTrail: .* cover logsource product: aws, service: cloudtrail"
+    ):
         processed("  sel:\n    a: b\n  condition: sel\n", logsource="product: windows")
 
 

@@ -28,9 +28,10 @@ from sigma.collection import SigmaCollection
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.evaluator import RuleEvaluator
+from sigma_lambda_layer.registry import TARGETS as REGISTRY
 from tests.fidelity import ENGINES, Query, _cased, engine_unavailable, is_clear_error
 
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = tuple(REGISTRY)
 
 #: Characters that break quoting, escaping, pipelines, macros, regexes, case folding and lines. ``\u3000``
 #: is whitespace to Lucene's query parser; ``\u212a`` (Kelvin) lower-cases to ASCII ``k``. (``\u0130``, whose

@@ -6,12 +6,3 @@ Backends keep their ``finalize_query_<format>``/``finalize_output_<format>`` met
 formats by those names, and sigma-cli calls them), each one line handing the finished query to this package:
 backends own the query's syntax, artifacts own the file around it.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def truthy(value: Any) -> bool:
-    """A boolean backend option given as text on the command line (``1``/``true``/``yes``/``on``)."""
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}

@@ -1,8 +1,8 @@
 """Kibana artifacts of the three Elastic targets: detection rules (rule import) and saved objects (Discover).
 
 * Detection rules: :func:`detection_rule` builds the rule-import form of every Elastic target, from the rule
-  and the backend options it checks (:func:`check_rule_options`); :func:`title_rule_id` is the stable id of a
-  rule without one (also the id of a Lucene saved search).
+  and the backend options it checks (:data:`RULE_OPTIONS`, :func:`check_rule_options`); :func:`title_rule_id`
+  is the stable id of a rule without one (also the id of a Lucene saved search).
 * Saved objects (Lucene's ``kibana_ndjson``): :func:`saved_search` per rule, :func:`saved_objects` for the
   import file with each :func:`data_view` once.
 """
@@ -15,8 +15,7 @@ from typing import Any, Final
 
 from sigma.rule import SigmaRule
 
-from sigma_lambda_layer.artifacts import truthy
-from sigma_lambda_layer.errors import UsageError
+from sigma_lambda_layer.dialect import BackendOption, truthy, validate, whole_number
 
 # ----------------------------------------------------------------- Kibana detection rules
 
@@ -44,6 +43,41 @@ RULE_DEFAULTS: Final[dict[str, str]] = {
 #: Kibana date-math pieces accepted for the schedule options: ``5m``, ``now-6m`` (RuleInterval, RuleIntervalFrom).
 _INTERVAL: Final[re.Pattern[str]] = re.compile(r"^[1-9][0-9]*[smhd]$")
 _FROM: Final[re.Pattern[str]] = re.compile(r"^now-[1-9][0-9]*[smhd]$")
+#: ``--option`` names, defaults and checks of the detection-rule formats (Kibana's rule schema), declared on
+#: the backends through :class:`~sigma_lambda_layer.backends._elastic.DetectionRuleFormats`'s ``options``.
+RULE_OPTIONS: Final[tuple[BackendOption, ...]] = (
+    BackendOption(
+        "rule_interval",
+        "detection rules: how often the rule runs (interval)",
+        RULE_DEFAULTS["rule_interval"],
+        lambda v: _INTERVAL.match(v) is not None,
+        "rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+        "detection-rule schedule",
+    ),
+    BackendOption(
+        "rule_from",
+        "detection rules: start of the searched window (from)",
+        RULE_DEFAULTS["rule_from"],
+        lambda v: _FROM.match(v) is not None,
+        "rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+        "detection-rule schedule",
+    ),
+    BackendOption(
+        "timestamp_override",
+        "detection rules: the time field events are selected by (none: @timestamp)",
+        RULE_DEFAULTS["timestamp_override"],
+    ),
+    BackendOption("enabled", "detection rules: enabled on import", "true"),
+    BackendOption("license", "detection rules: licence of rules that name none", "DRL-1.1"),
+    BackendOption(
+        "max_signals",
+        "detection rules: most alerts per run",
+        "100",
+        whole_number(1),
+        "a whole number >= 1",
+        "detection-rule",
+    ),
+)
 
 
 def _option(options: dict[str, Any], name: str) -> str:
@@ -53,14 +87,7 @@ def _option(options: dict[str, Any], name: str) -> str:
 
 def check_rule_options(options: dict[str, Any]) -> None:
     """Refuse detection-rule options Kibana would reject, before any rule is converted."""
-    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
-    if not _INTERVAL.match(interval) or not _FROM.match(start):
-        raise UsageError(
-            f"invalid detection-rule schedule rule_interval={interval!r} rule_from={start!r}",
-            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
-        )
-    if not str(options.get("max_signals", 100)).isdigit() or int(options.get("max_signals", 100)) < 1:
-        raise UsageError(f"invalid max_signals {options.get('max_signals')!r}", hint="a whole number >= 1")
+    validate(RULE_OPTIONS, options)
 
 
 def detection_rule(

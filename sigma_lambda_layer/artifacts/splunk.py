@@ -1,9 +1,8 @@
 """Splunk savedsearches.conf: one scheduled alert per rule, from the rule's metadata and the finished SPL.
 
 The backend (:mod:`sigma_lambda_layer.backends.splunk`) builds the search; this module writes what Splunk
-reads around it: the stanza (:func:`savedsearch`), the options it takes, each checked against
-``savedsearches.conf.spec`` before any rule is converted (:func:`savedsearch_options`), and the file
-(:func:`savedsearches_conf`).
+reads around it: the stanza (:func:`savedsearch`), the options it takes (:data:`SAVEDSEARCH_OPTIONS`, with
+the checks across options in :func:`savedsearch_options`), and the file (:func:`savedsearches_conf`).
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from typing import Any, Final
 
 from sigma.rule import SigmaRule
 
-from sigma_lambda_layer.artifacts import truthy
-from sigma_lambda_layer.errors import UnsupportedConstructError, UsageError
+from sigma_lambda_layer.dialect import BackendOption, matching, one_line, one_of, truthy, whole_number
+from sigma_lambda_layer.errors import UsageError, unsupported
 
 #: Sigma level -> ``alert.severity`` (savedsearches.conf.spec: 1-debug, 2-info, 3-warn, 4-error, 5-severe,
 #: 6-fatal). A rule without a level alerts as ``low``.
@@ -56,6 +55,110 @@ _DURATION: Final[re.Pattern[str]] = re.compile(r"^[0-9]+[smhd]?$")
 _ACTION_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_]+$")
 _ACTION_KEY: Final[re.Pattern[str]] = re.compile(r"^action\.([A-Za-z0-9_]+)\.[A-Za-z0-9_.]+$")
 _STANZA_UNSAFE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f]+")
+#: The words before "option" in a savedsearches option error.
+_SAVED: Final = "Splunk savedsearches"
+
+
+#: The savedsearches backend options, declared on the backend class through its ``options``
+#: (:class:`~sigma_lambda_layer.backends.splunk.CloudTrailSplunkBackend`): names, defaults and checks following
+#: savedsearches.conf.spec, so that a bad value is a usage error rather than a file Splunk reads differently.
+#: The checks that span several options are :func:`savedsearch_options`'s.
+SAVEDSEARCH_OPTIONS: Final[tuple[BackendOption, ...]] = tuple(
+    BackendOption(name, doc, SAVEDSEARCH_DEFAULTS.get(name), one_line(check), expected, _SAVED)
+    for name, doc, check, expected in (
+        (
+            "cron_schedule",
+            "savedsearches: when the alert runs (cron)",
+            lambda v: len(v.split()) == 5 and all(_CRON_FIELD.match(f) for f in v.split()),
+            'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"',
+        ),
+        (
+            "earliest_time",
+            "savedsearches: start of the searched window",
+            matching(_TIME_SPEC.pattern),
+            "a Splunk time modifier such as -20m@m, -1h or now",
+        ),
+        (
+            "latest_time",
+            "savedsearches: end of the searched window",
+            matching(_TIME_SPEC.pattern),
+            "a Splunk time modifier such as -20m@m, -1h or now",
+        ),
+        (
+            "enable_sched",
+            "savedsearches: schedule the alert (enableSched)",
+            one_of("0", "1"),
+            "0 or 1",
+        ),
+        (
+            "alert_type",
+            "savedsearches: what is counted (counttype)",
+            one_of(*_COUNTTYPES),
+            ", ".join(sorted(_COUNTTYPES)),
+        ),
+        (
+            "alert_relation",
+            "savedsearches: how the count is compared (relation)",
+            one_of(*_RELATIONS),
+            ", ".join(sorted(_RELATIONS)),
+        ),
+        (
+            "alert_threshold",
+            "savedsearches: the count compared (quantity)",
+            whole_number(),
+            "a whole number",
+        ),
+        (
+            "alert_severity",
+            "savedsearches: alert.severity (default: from the rule's level)",
+            lambda v: v in {"", "1", "2", "3", "4", "5", "6"},
+            "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal",
+        ),
+        (
+            "digest_mode",
+            "savedsearches: one alert per run (1) or per result (0)",
+            one_of("0", "1"),
+            "0 or 1",
+        ),
+        ("track", "savedsearches: list triggered alerts (alert.track)", one_of("0", "1"), "0 or 1"),
+        (
+            "suppress",
+            "savedsearches: throttle period (alert.suppress.period)",
+            lambda v: v == "" or _DURATION.match(v) is not None,
+            "a period such as 1h or 30m",
+        ),
+        (
+            "suppress_fields",
+            "savedsearches: fields the throttle is per (alert.suppress.fields)",
+            None,
+            "",
+        ),
+        (
+            "actions",
+            "savedsearches: comma-separated alert actions",
+            lambda v: all(_ACTION_NAME.match(a) for a in v.split(",") if a),
+            "comma-separated action names such as email,webhook",
+        ),
+        (
+            "action.",
+            "savedsearches: settings action.NAME.PARAMETER of an action listed in actions",
+            matching(r".*"),
+            "",
+        ),
+        (
+            "correlation_search",
+            "savedsearches: mark as an Enterprise Security correlation search (1/true)",
+            None,
+            "",
+        ),
+        (
+            "app",
+            "savedsearches: app context (request.ui_dispatch_app)",
+            lambda v: _ACTION_NAME.match(v) is not None,
+            "a Splunk app directory name",
+        ),
+    )
+)
 
 
 def _conf_value(key: str, value: str) -> str:
@@ -95,8 +198,9 @@ def savedsearch(rule: SigmaRule, spl: str, opts: dict[str, str]) -> dict[str, An
     (results are cached as JSON); :func:`savedsearches_conf` writes the file, so that stanza names are unique
     in a batch. ``opts`` are the checked options of :func:`savedsearch_options`."""
     if "\n" in spl or spl.rstrip().endswith("\\"):
-        raise UnsupportedConstructError(
-            "the search would span lines in savedsearches.conf (a newline or a trailing backslash)"
+        unsupported(
+            "the search would span lines in savedsearches.conf (a newline or a trailing backslash)",
+            construct="query",
         )
     level = rule.level.name.lower() if rule.level is not None else "low"
     settings: list[tuple[str, str]] = [
@@ -196,46 +300,19 @@ def _description(rule: SigmaRule) -> str:
 
 
 def savedsearch_options(options: dict[str, Any]) -> dict[str, str]:
-    """The savedsearches backend options, defaults filled in and each checked against savedsearches.conf.spec,
-    so that a bad option is a usage error rather than a file Splunk reads differently."""
+    """The savedsearches backend options, defaults filled in, and the checks that span several options
+    (each option's own check is on its declaration, :attr:`CloudTrailSplunkBackend.options`)."""
     opts = {**SAVEDSEARCH_DEFAULTS, **{k: str(v) for k, v in options.items() if v is not None}}
 
     def bad(name: str, hint: str) -> UsageError:
-        return UsageError(f"invalid Splunk savedsearches option {name}={opts[name]!r}", hint=hint)
+        return UsageError(f"invalid {_SAVED} option {name}={opts[name]!r}", hint=hint)
 
-    for name, value in opts.items():
-        if "\n" in value or "\r" in value:
-            raise bad(name, "option values are one line")
-    cron = opts["cron_schedule"].split()
-    if len(cron) != 5 or not all(_CRON_FIELD.match(f) for f in cron):
-        raise bad("cron_schedule", 'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"')
-    for name in ("earliest_time", "latest_time"):
-        if not _TIME_SPEC.match(opts[name]):
-            raise bad(name, "a Splunk time modifier such as -20m@m, -1h or now")
-    for name in ("enable_sched", "digest_mode", "track"):
-        if opts[name] not in {"0", "1"}:
-            raise bad(name, "0 or 1")
-    if opts["alert_type"] not in _COUNTTYPES:
-        raise bad("alert_type", ", ".join(sorted(_COUNTTYPES)))
-    if opts["alert_relation"] not in _RELATIONS:
-        raise bad("alert_relation", ", ".join(sorted(_RELATIONS)))
-    if not opts["alert_threshold"].isdigit():
-        raise bad("alert_threshold", "a whole number")
-    if opts.get("alert_severity") and opts["alert_severity"] not in {"1", "2", "3", "4", "5", "6"}:
-        raise bad("alert_severity", "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal")
-    if opts.get("suppress") and not _DURATION.match(opts["suppress"]):
-        raise bad("suppress", "a period such as 1h or 30m")
     if opts["digest_mode"] == "0" and opts.get("suppress") and not opts.get("suppress_fields"):
         raise bad("suppress", "per-result suppression (digest_mode=0) needs suppress_fields (the spec)")
     actions = [a for a in opts.get("actions", "").split(",") if a]
-    for action in actions:
-        if not _ACTION_NAME.match(action):
-            raise bad("actions", "comma-separated action names such as email,webhook")
     for name in opts:
         if name.startswith("action."):
             m = _ACTION_KEY.match(name)
             if m is None or m.group(1) not in actions:
                 raise bad(name, "action.<name>.<parameter>, with <name> listed in the actions option")
-    if not _ACTION_NAME.match(opts["app"]):
-        raise bad("app", "a Splunk app directory name")
     return opts

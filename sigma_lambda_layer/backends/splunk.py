@@ -50,7 +50,6 @@ from sigma.conditions import (
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     SigmaCasedString,
@@ -62,12 +61,16 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.artifacts.splunk import savedsearch, savedsearch_options, savedsearches_conf
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.artifacts.splunk import (
+    SAVEDSEARCH_OPTIONS,
+    savedsearch,
+    savedsearch_options,
+    savedsearches_conf,
+)
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate
+from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
+from sigma_lambda_layer.pipelines.splunk import STATE_SOURCETYPE  # the state key the pipeline writes
 
-#: Pipeline state key written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as a literal here so the
-#: backend does not import the pipeline module).
-STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
 _STATE_FLAGS: Final[str] = "splunk_eval_flags"
 
@@ -109,9 +112,11 @@ def spl_quote(text: str) -> str:
     newline would end the line of a savedsearches.conf stanza.
     """
     if _UNQUOTABLE.search(text):
-        raise UnsupportedConstructError(
+        unsupported(
             f"value {text!r} contains a control character (newline, tab ...) or a backtick, which a Splunk "
-            "SPL string cannot carry safely"
+            "SPL string cannot carry safely",
+            construct="value",
+            value=text,
         )
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -187,7 +192,11 @@ def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
         elif part is SpecialChars.WILDCARD_SINGLE:
             pieces.append(".")
         else:
-            raise UnsupportedConstructError(f"value {value!s}: {part!r} has no regular-expression form")
+            unsupported(
+                f"value {value!s}: {part!r} has no regular-expression form",
+                construct="value",
+                value=str(value),
+            )
     body = "".join(pieces)
     # (?!.) under (?s) is the absolute end: '$' would also match before a final newline.
     return f"^{body}(?!.)" if anchored else body
@@ -219,9 +228,11 @@ def text_null_regex(field: str) -> str:
     for segment in field.split("."):
         m = _SEGMENT.match(segment)
         if m is None:
-            raise UnsupportedConstructError(
+            unsupported(
                 f"field {field!r}: its JSON path cannot be located in the raw event, which a test that "
-                "must tell a JSON null from the text 'null' needs"
+                "must tell a JSON null from the text 'null' needs",
+                construct="null",
+                field=field,
             )
         segments.append((m.group(1), len(m.group(2)) // 2))
 
@@ -274,7 +285,7 @@ class SplunkPostFilter(DeferredQueryExpression):
 
     def negate(self) -> SplunkPostFilter:
         # Post-filters are only made for leaves with no NOT above them (see _eval_leaf).
-        raise SigmaFeatureNotSupportedByBackendError("negated Splunk post-filter")
+        unsupported("negated Splunk post-filter", construct="not")
 
     def finalize_expression(self) -> str:
         return self.command
@@ -295,6 +306,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         "savedsearches": "A savedsearches.conf with one scheduled alert per rule (schedule, time range, "
         "alert settings as backend options)",
     }
+    format_files: ClassVar[dict[str, FormatFile]] = {"savedsearches": FormatFile("text", "conf")}
 
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
@@ -303,15 +315,23 @@ class CloudTrailSplunkBackend(SplunkBackend):
     field_not_exists_expression: ClassVar[str] = "{field}"
     cidr_expression: ClassVar[str] = "{field}={value}"
 
+    #: ``--option`` names, defaults and checks; the savedsearches ones follow savedsearches.conf.spec, so that
+    #: a bad value is a usage error rather than a file Splunk reads differently.
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "index",
+            "Splunk index (an index=... term in front of the search)",
+            check=lambda v: _INDEX_NAME.match(v) is not None,
+            expected="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
+            subject="Splunk index",
+        ),
+        *SAVEDSEARCH_OPTIONS,
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        validate(self.options, self.backend_options)
         self.savedsearch_options: dict[str, str] = savedsearch_options(self.backend_options)
-        index = self.backend_options.get("index")
-        if index is not None and not _INDEX_NAME.match(str(index)):
-            raise UsageError(
-                f"invalid Splunk index name {index!r}",
-                hint="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
-            )
 
     def compare_precedence(self, outer: Any, inner: Any) -> bool:
         """Bracket every OR inside an AND and every AND inside an OR.
@@ -335,15 +355,19 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def escape_and_quote_field(self, field_name: str) -> str:
         """Field names are written bare in search and single-quoted in eval, so only safe names pass."""
         if not _FIELD_NAME.match(field_name):
-            raise UnsupportedFieldError(
+            unsupported(
                 f"field name {field_name!r} has characters Splunk SPL cannot express safely",
                 hint="letters, digits, '_', '.' and '{}' only",
+                field=field_name,
+                kind=UnsupportedFieldError,
             )
         return field_name
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         if _needs_eval(s):  # callers route these to eval first; this guards the IN-list path
-            raise UnsupportedConstructError(f"value {s!s} cannot be written as a Splunk search term")
+            unsupported(
+                f"value {s!s} cannot be written as a Splunk search term", construct="value", value=str(s)
+            )
         text: list[str] = []
         for part in s.s:
             if isinstance(part, str):
@@ -351,7 +375,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
             elif part is SpecialChars.WILDCARD_MULTI:
                 text.append("*")
             else:
-                raise UnsupportedConstructError(f"value {s!s}: {part!r} has no Splunk search form")
+                unsupported(
+                    f"value {s!s}: {part!r} has no Splunk search form", construct="value", value=str(s)
+                )
         return spl_quote("".join(text))
 
     def decide_convert_condition_as_in_expression(
@@ -504,14 +530,18 @@ class CloudTrailSplunkBackend(SplunkBackend):
         ref = cond.value
         assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
-            raise UnsupportedConstructError(
-                "field reference with startswith/endswith/contains is not supported by the Splunk target"
+            unsupported(
+                "field reference with startswith/endswith/contains is not supported by the Splunk target",
+                construct="|fieldref",
+                field=cond.field,
             )
         a, b = self.escape_and_quote_field(cond.field), self.escape_and_quote_field(ref.field)
         if "{}" in a or "{}" in b:
-            raise UnsupportedConstructError(
+            unsupported(
                 f"field reference between {a!r} and {b!r}: comparing multi-valued Splunk fields in eval "
-                "is not a per-value comparison"
+                "is not a per-value comparison",
+                construct="|fieldref",
+                field=cond.field,
             )
         # Both must hold a value, not a JSON null: Splunk shows null as "null", equal to null or "NULL".
         predicate = f"lower('{a}')=lower('{b}') AND ({self._exists(a)}) AND ({self._exists(b)})"
