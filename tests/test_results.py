@@ -67,7 +67,8 @@ def test_cached_results_are_the_converted_ones(tmp_path: Path, monkeypatch: pyte
     second = convert(inputs, target="all", collect_errors=True, cache_dir=tmp_path / "cache")
     assert _comparable(second) == _comparable(first)
     assert all(isinstance(r, ConversionResult) for r in second)
-    assert [str(r.error.location) for r in second if r.error] == [str(r.error.location) for r in first if r.error]
+    located = [str(r.error.location) for r in first if r.error]
+    assert [str(r.error.location) for r in second if r.error] == located
     assert second.batch_outputs == first.batch_outputs
 
 
