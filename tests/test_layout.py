@@ -116,6 +116,24 @@ def test_no_import_cycle() -> None:
     assert not cycles, "import cycles in the package:\n" + "\n".join(described)
 
 
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for module in graph[stack.pop()] - seen:
+            seen.add(module)
+            stack.append(module)
+    return seen
+
+
+def test_results_sit_below_the_conversion_machinery() -> None:
+    """The result types (and what they import: display, outputs, ...) never reach the conversion core, the
+    batch engine or the API, so each of those can import them at module level."""
+    machinery = {f"sigma_lambda_layer.{m}" for m in ("api", "batch", "conversion", "cli")}
+    reached = _reachable(_graph(), "sigma_lambda_layer.results")
+    assert not reached & machinery, sorted(reached & machinery)
+
+
 def test_cycle_finder_sees_function_level_imports() -> None:
     """The finder itself: a function-level import back is a cycle, a TYPE_CHECKING one is not."""
     tree = {
