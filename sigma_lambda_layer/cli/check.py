@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, EXIT_USAGE, print_error, write_atomic
+
+if TYPE_CHECKING:
+    from sigma_lambda_layer.checks import CheckConfig
 
 
 @click.command()
@@ -44,11 +47,35 @@ def check(
     sarif: Path | None,
 ) -> None:
     """Lint rules offline: pySigma and SigmaHQ validators plus CloudTrail-aware checks."""
+    from sigma_lambda_layer.checks import check_paths, findings_to_sarif
+    from sigma_lambda_layer.checks.model import summary_line
+
+    config = _config(ctx, config_file, excluded, fail_on)
+    findings = check_paths(list(inputs), config)
+    if sarif is not None:
+        write_atomic(sarif, json.dumps(findings_to_sarif(findings), indent=2))
+    if as_json:
+        click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for f in findings:
+            click.echo(f.github_annotation())
+    click.echo(summary_line(findings), err=True)
+    ctx.exit(EXIT_RULE_ERRORS if config.failed(findings) else EXIT_OK)
+
+
+def _config(
+    ctx: click.Context, config_file: Path | None, excluded: tuple[str, ...], fail_on: str | None
+) -> CheckConfig:
+    """The check configuration: the ``--config`` file, then ``--exclude`` and ``--fail-on`` over it; a file
+    that cannot be read or is not a valid configuration exits 2."""
     import dataclasses
 
     import yaml
 
-    from sigma_lambda_layer.checks import CheckConfig, Severity, check_paths, findings_to_sarif
+    from sigma_lambda_layer.checks import CheckConfig, Severity
 
     data: dict[str, Any] = {}
     if config_file is not None:
@@ -66,28 +93,4 @@ def check(
         config = dataclasses.replace(config, exclude=config.exclude | frozenset(excluded))
     if fail_on is not None:
         config = dataclasses.replace(config, fail_on=None if fail_on == "never" else Severity.parse(fail_on))
-    findings = check_paths(list(inputs), config)
-    if sarif is not None:
-        write_atomic(sarif, json.dumps(findings_to_sarif(findings), indent=2))
-    if as_json:
-        click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
-    else:
-        for finding in findings:
-            click.echo(str(finding))
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        for f in findings:
-            level = {"error": "error", "warning": "warning"}.get(f.severity.value, "notice")
-            click.echo(_github_annotation(level, f.path, f.line, f.column, f"[{f.check}] {f.message}"))
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no findings"
-    click.echo(f"checked: {summary}", err=True)
-    ctx.exit(EXIT_RULE_ERRORS if config.failed(findings) else EXIT_OK)
-
-
-def _github_annotation(level: str, path: str | None, line: int | None, col: int | None, message: str) -> str:
-    """A GitHub Actions workflow command, shown inline on the pull request."""
-    props = ",".join(f"{k}={v}" for k, v in (("file", path), ("line", line), ("col", col)) if v is not None)
-    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{level} {props}::{text}" if props else f"::{level}::{text}"
+    return config
