@@ -117,3 +117,32 @@ def test_every_refusal_of_a_sigmahq_rule_points_at_its_node() -> None:
         if segment not in mentioned:
             problems.append(f"{where}: points at {found[0]!r}, the message names {sorted(mentioned)}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "logsource",
+    [
+        {"product": "aws", "service": "cloudtrail"},
+        {"product": "aws", "service": "cloudtrail", "category": "anything"},
+        {"product": "AWS", "service": "cloudtrail"},
+        {"product": "aws"},
+        {"product": "windows", "category": "process_creation"},
+        {"service": "cloudtrail"},
+    ],
+)
+def test_batch_quick_check_is_the_pipeline_condition(logsource: dict[str, str]) -> None:
+    """``builder.covers`` (the batch engine's check before parsing) agrees with the pipelines' condition."""
+    from sigma.rule import SigmaRule
+
+    from sigma_lambda_layer.pipelines.builder import cloudtrail_condition, covers
+
+    rule = SigmaRule.from_dict(
+        {"title": "t", "logsource": logsource, "detection": {"sel": {"a": "b"}, "condition": "sel"}}
+    )
+    assert covers(logsource) is cloudtrail_condition().match(rule)
+
+
+def test_empty_log_source_is_not_cloudtrail() -> None:
+    from sigma_lambda_layer.pipelines.builder import covers
+
+    assert covers({}) is False and covers({"definition": "x"}) is False
