@@ -187,7 +187,8 @@ SPLIT_VALUES: Final = st.tuples(_chunk(LETTERS + HOSTILE, 1, 5), _chunk(LETTERS,
 def _networks(version: int, shortest: int) -> st.SearchStrategy[str]:
     """A CIDR network of IP ``version``, prefix from ``shortest`` to the full address length."""
     longest = 32 if version == 4 else 128
-    return st.ip_addresses(v=version).flatmap(
+    assert version in (4, 6)
+    return st.ip_addresses(v=4 if version == 4 else 6).flatmap(
         lambda a: st.integers(shortest, longest).map(
             lambda p: str(ipaddress.ip_network(f"{a}/{p}", strict=False))
         )

@@ -480,6 +480,7 @@ SIGMA_CLI = (
     reason="sigma-lambda is not installed as a wheel with its sigma-cli plugin shims",
 )
 def test_cloudwatch_sigma_cli_plugin(tmp_path: Path) -> None:
+    assert SIGMA_CLI is not None
     targets = subprocess.run(
         [SIGMA_CLI, "list", "targets"], capture_output=True, text=True, check=True
     ).stdout

@@ -7,6 +7,7 @@ import json
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaDetectionItem, SigmaRule
 
 from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS
@@ -30,8 +31,10 @@ def processed(detection: str, logsource: str = "product: aws\n  service: cloudtr
     pipeline = aws_cloudtrail_elastic()
     pipeline.apply(rule)
     fields: dict[str, list[str]] = {}
+    assert isinstance(rule, SigmaRule)
     for detection_ in rule.detection.detections.values():
         for item in detection_.detection_items:
+            assert isinstance(item, SigmaDetectionItem) and item.field is not None
             fields.setdefault(item.field, []).extend(str(v) for v in item.value)
     return fields, pipeline.state
 

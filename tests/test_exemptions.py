@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.evaluator import RuleEvaluator
@@ -97,6 +98,7 @@ def _expected(records: list[dict[str, Any]], filtered: bool) -> set[int]:
     rule = SigmaCollection.from_yaml(RULE.read_text())[0]
     if filtered:
         rule = apply(rule, parse_filters(read_filter_sources([FILTERS])))
+    assert isinstance(rule, SigmaRule)
     evaluator = RuleEvaluator(rule)
     return {i for i, r in enumerate(records) if evaluator.matches(r)}
 

@@ -36,7 +36,7 @@ def rule_yaml(name: str, detection: dict[str, Any]) -> str:
 
 def compile_all(name: str) -> dict[str, str]:
     results = convert(rule_yaml(name, CASES[name]), target=list(TARGETS), collect_errors=True)
-    return {r.target: (r.output if r.ok else f"ERROR: {r.error.message}") for r in results}
+    return {r.target: (r.output if r.error is None else f"ERROR: {r.error.message}") for r in results}
 
 
 def _table() -> dict[str, dict[str, str]]:

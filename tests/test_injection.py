@@ -24,6 +24,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import RuleLoadError
@@ -180,7 +181,9 @@ def run_batch(target: str, rules: Sequence[str], records: list[dict[str, Any]]) 
                 problems.append(f"unclear error {type(result.error).__name__}: {result.error}\n{text}")
             continue
         queries.append(Query(_texts(result.output), _cased(text)))
-        evaluator = RuleEvaluator(SigmaCollection.from_yaml(text).rules[0])
+        rule = SigmaCollection.from_yaml(text).rules[0]
+        assert isinstance(rule, SigmaRule)
+        evaluator = RuleEvaluator(rule)
         expected.append({i for i, r in enumerate(records) if evaluator.matches(r)})
     if not queries:
         return problems

@@ -78,6 +78,7 @@ def _only_error(tmp_path: Path, name: str, content: bytes) -> RuleLoadError:
     assert [s.rule.title for s in sources] == ["Good"], "the good rule must still load"
     assert len(errors) == 1, errors
     assert errors[0].location.path == str(bad)
+    assert isinstance(errors[0], RuleLoadError)
     return errors[0]
 
 

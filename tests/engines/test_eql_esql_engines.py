@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend
 from sigma_lambda_layer.backends.esql import CloudTrailEsqlBackend
@@ -183,6 +184,7 @@ def test_eql_esql_founding_rule_finds_the_real_lambda_record() -> None:
         and "stratus-red-team" in str(r.get("requestParameters"))
     )
     rule = SigmaCollection.from_yaml(FOUNDING_RULE.read_text()).rules[0]
+    assert isinstance(rule, SigmaRule)
     expected = {i for i, r in enumerate(records) if evaluate(rule, r)}
     text = FOUNDING_RULE.read_text()
     eql_hits = run_eql(_query(CloudTrailEqlBackend, text), docs, cased=True)
