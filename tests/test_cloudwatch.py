@@ -21,14 +21,14 @@ from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.pipelines.cloudwatch import aws_cloudtrail_cloudwatch
 from sigma_lambda_layer.views.cloudwatch import logs_insights_view
-from tests.corpus import (
+from tests.engines.logs_insights import run_logs_insights
+from tests.support.corpus import (
     FOUNDING_RULE,
     aws_rule_paths,
     cloudtrail_records,
     lambda_layer_record,
     requires_corpus,
 )
-from tests.engines.logs_insights import run_logs_insights
 
 HEAD = (
     "fields @timestamp, eventTime, eventSource, eventName, awsRegion, recipientAccountId, userIdentity.type, "

@@ -22,7 +22,7 @@ from sigma_lambda_layer.fields.elastic import (
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from sigma_lambda_layer.registry import get_pipeline
 from sigma_lambda_layer.views.elastic import drop_empty, elastic_view, java_to_string
-from tests.corpus import CLOUDTRAIL, requires_corpus
+from tests.support.corpus import CLOUDTRAIL, requires_corpus
 
 
 def processed(detection: str, logsource: str = "product: aws\n  service: cloudtrail") -> tuple[dict, dict]:

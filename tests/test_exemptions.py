@@ -21,7 +21,7 @@ from sigma.rule import SigmaRule
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.exemptions import apply, parse_filters, read_filter_sources
-from tests.pack_loader import load_pack
+from tests.support.pack_loader import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
 RULE = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"

@@ -21,7 +21,7 @@ from sigma_lambda_layer.loading import (
     parse_text,
     read_file,
 )
-from tests.rulekit import CONSOLE_LOGIN, rule_yaml
+from tests.support.rulekit import CONSOLE_LOGIN, rule_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"

@@ -19,7 +19,7 @@ from sigma.exceptions import SigmaRuleLocation
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, is_unsupported, unsupported
 from sigma_lambda_layer.registry import TARGETS
-from tests.corpus import aws_rule_paths, requires_corpus
+from tests.support.corpus import aws_rule_paths, requires_corpus
 
 WINDOWS_RULE: Final = """\
 title: Command shell started

@@ -14,9 +14,9 @@ from sigma_lambda_layer.backends.esql import CloudTrailEsqlBackend
 from sigma_lambda_layer.evaluator.rule import evaluate
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from sigma_lambda_layer.views.elastic import elastic_view
-from tests.corpus import FOUNDING_RULE, cloudtrail_records, requires_corpus
 from tests.engines.eql_engine import EngineError, lucene_regexp_matches, run_eql
 from tests.engines.esql_engine import parse_where, run_esql
+from tests.support.corpus import FOUNDING_RULE, cloudtrail_records, requires_corpus
 
 DOCS: list[dict[str, Any]] = [
     {"event": {"provider": "lambda.amazonaws.com", "action": "UpdateFunctionConfiguration20150331v2"}},
