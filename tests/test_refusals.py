@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -146,3 +146,22 @@ def test_empty_log_source_is_not_cloudtrail() -> None:
     from sigma_lambda_layer.pipelines.builder import covers
 
     assert covers({}) is False and covers({"definition": "x"}) is False
+
+
+@requires_corpus
+def test_refusal_locations_survive_workers_and_the_cache(tmp_path: Path) -> None:
+    """Errors cross processes and the cache as data: class, line and column must come back the same."""
+
+    def shape(results: list[Any]) -> list[tuple[Any, ...]]:
+        return [
+            (r.path, r.target, type(r.error).__name__, r.error.location.line, r.error.location.column)
+            for r in results
+            if r.error is not None
+        ]
+
+    paths = aws_rule_paths()
+    alone = shape(convert(paths, target=list(TARGETS), collect_errors=True))
+    assert alone
+    assert shape(convert(paths, target=list(TARGETS), collect_errors=True, jobs=2)) == alone
+    for _ in range(2):  # filling the cache, then reading it
+        assert shape(convert(paths, target=list(TARGETS), collect_errors=True, cache_dir=tmp_path)) == alone
