@@ -149,7 +149,7 @@ def test_cli_real_subprocess_founding_rule() -> None:
 
 
 def test_cli_test_command_our_rules_with_corpus() -> None:
-    from tests.corpus import CLOUDTRAIL
+    from tests.support.corpus import CLOUDTRAIL
 
     args = ["test", str(REPO / "rules")]
     if CLOUDTRAIL.is_dir():

@@ -22,7 +22,7 @@ from sigma_lambda_layer.cli import main
 from sigma_lambda_layer.loading import MAX_FILE_BYTES
 from sigma_lambda_layer.outputs import output_path, safe_stem
 from sigma_lambda_layer.registry import TARGETS as REGISTRY
-from tests.rulekit import CONSOLE_LOGIN, rule_yaml
+from tests.support.rulekit import CONSOLE_LOGIN, rule_yaml
 
 TARGETS: Final = tuple(REGISTRY)
 

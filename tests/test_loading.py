@@ -21,7 +21,7 @@ from sigma_lambda_layer.loading import (
     parse_text,
     read_file,
 )
-from tests.rulekit import CONSOLE_LOGIN, rule_yaml
+from tests.support.rulekit import CONSOLE_LOGIN, rule_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
@@ -78,6 +78,7 @@ def _only_error(tmp_path: Path, name: str, content: bytes) -> RuleLoadError:
     assert [s.rule.title for s in sources] == ["Good"], "the good rule must still load"
     assert len(errors) == 1, errors
     assert errors[0].location.path == str(bad)
+    assert isinstance(errors[0], RuleLoadError)
     return errors[0]
 
 

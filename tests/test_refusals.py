@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -19,7 +19,7 @@ from sigma.exceptions import SigmaRuleLocation
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, is_unsupported, unsupported
 from sigma_lambda_layer.registry import TARGETS
-from tests.corpus import aws_rule_paths, requires_corpus
+from tests.support.corpus import aws_rule_paths, requires_corpus
 
 WINDOWS_RULE: Final = """\
 title: Command shell started
@@ -117,3 +117,51 @@ def test_every_refusal_of_a_sigmahq_rule_points_at_its_node() -> None:
         if segment not in mentioned:
             problems.append(f"{where}: points at {found[0]!r}, the message names {sorted(mentioned)}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "logsource",
+    [
+        {"product": "aws", "service": "cloudtrail"},
+        {"product": "aws", "service": "cloudtrail", "category": "anything"},
+        {"product": "AWS", "service": "cloudtrail"},
+        {"product": "aws"},
+        {"product": "windows", "category": "process_creation"},
+        {"service": "cloudtrail"},
+    ],
+)
+def test_batch_quick_check_is_the_pipeline_condition(logsource: dict[str, str]) -> None:
+    """``builder.covers`` (the batch engine's check before parsing) agrees with the pipelines' condition."""
+    from sigma.rule import SigmaRule
+
+    from sigma_lambda_layer.pipelines.builder import cloudtrail_condition, covers
+
+    rule = SigmaRule.from_dict(
+        {"title": "t", "logsource": logsource, "detection": {"sel": {"a": "b"}, "condition": "sel"}}
+    )
+    assert covers(logsource) is cloudtrail_condition().match(rule)
+
+
+def test_empty_log_source_is_not_cloudtrail() -> None:
+    from sigma_lambda_layer.pipelines.builder import covers
+
+    assert covers({}) is False and covers({"definition": "x"}) is False
+
+
+@requires_corpus
+def test_refusal_locations_survive_workers_and_the_cache(tmp_path: Path) -> None:
+    """Errors cross processes and the cache as data: class, line and column must come back the same."""
+
+    def shape(results: list[Any]) -> list[tuple[Any, ...]]:
+        return [
+            (r.path, r.target, type(r.error).__name__, r.error.location.line, r.error.location.column)
+            for r in results
+            if r.error is not None
+        ]
+
+    paths = aws_rule_paths()
+    alone = shape(convert(paths, target=list(TARGETS), collect_errors=True))
+    assert alone
+    assert shape(convert(paths, target=list(TARGETS), collect_errors=True, jobs=2)) == alone
+    for _ in range(2):  # filling the cache, then reading it
+        assert shape(convert(paths, target=list(TARGETS), collect_errors=True, cache_dir=tmp_path)) == alone

@@ -44,8 +44,8 @@ def cloudtrail_condition() -> LogsourceCondition:
 def covers(logsource: Mapping[str, Any]) -> bool:
     """Does a rule's ``logsource`` mapping fall under the pipelines (the test pySigma's condition makes)?"""
     fields = {k: logsource.get(k) for k in ("category", "product", "service")}
-    if not all(v is None or isinstance(v, str) for v in fields.values()):
-        return False
+    if not all(v is None or isinstance(v, str) for v in fields.values()) or not any(fields.values()):
+        return False  # not a log source pySigma can build, so not CloudTrail's
     return SigmaLogSource(**fields) in cloudtrail_condition().logsource
 
 

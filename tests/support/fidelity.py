@@ -2,7 +2,7 @@
 
 A query that compiles but matches the wrong events is the worst output a compiler can give, and no amount of
 spelling tests catches it. So every rule (SigmaHQ's AWS rules, ours, and the generated probes of
-:mod:`tests.probes`) is compiled for every target, each query is run on that target's engine over the
+:mod:`tests.support.probes`) is compiled for every target, each query is run on that target's engine over the
 target's *view* of every record (the document the SIEM would hold), and the set of records it returns is
 compared with the set the reference evaluator (:mod:`sigma_lambda_layer.evaluator`) decides on the raw
 records. Each (rule, target) pair ends in one :class:`Cell`:
@@ -58,9 +58,9 @@ from sigma_lambda_layer.errors import is_unsupported
 from sigma_lambda_layer.registry import TARGETS as REGISTRY
 from sigma_lambda_layer.registry import Target
 from sigma_lambda_layer.views.elastic import FLATTENED_MAX_STRING
-from tests.probes import probes
+from tests.support.probes import probes
 
-REPO: Final = Path(__file__).resolve().parents[1]
+REPO: Final = Path(__file__).resolve().parents[2]
 CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
 CLOUDTRAIL: Final = CORPUS / "cloudtrail"
 AWS_RULES: Final = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
@@ -154,9 +154,9 @@ def load_inputs() -> Inputs:
 
     labels: dict[Path, list[Label]] = {}
     try:
-        from tests.pack_loader import load_pack
+        from tests.support.pack_loader import load_pack
     except ImportError:
-        notes.append("tests/pack_loader.py is absent: no labelled pack records")
+        notes.append("tests/support/pack_loader.py is absent: no labelled pack records")
     else:
         for entry in load_pack():
             corpus_ref = entry.origin.get("corpus")
