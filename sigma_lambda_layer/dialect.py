@@ -90,13 +90,6 @@ def validate(options: Sequence[BackendOption], given: Mapping[str, Any], subject
             raise UsageError(f"invalid {option.subject or subject} option {key}={value!r}", hint=hint)
 
 
-def with_defaults(options: Sequence[BackendOption], given: Mapping[str, Any]) -> dict[str, Any]:
-    """``given`` over the declared defaults (a given ``None`` counts as not given)."""
-    values: dict[str, Any] = {o.name: o.default for o in options if o.default is not None and not o.is_prefix}
-    values.update({k: v for k, v in given.items() if v is not None})
-    return values
-
-
 def truthy(value: Any) -> bool:
     """An on/off option value: ``1``, ``true``, ``yes``, ``on`` (any case) are on, anything else off."""
     return str(value).strip().lower() in {"1", "true", "yes", "on"}

@@ -152,13 +152,9 @@ def unsupported(
 def is_unsupported(exc: BaseException | None) -> bool:
     """Does ``exc`` (or an exception it was raised from) say the target cannot express a construct or field,
     rather than report a defect? Accepts our errors and pySigma's ``SigmaFeatureNotSupportedByBackendError``."""
-    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(
-            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
-        ):
+        if isinstance(exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedFieldError)):
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1

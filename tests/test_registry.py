@@ -199,3 +199,19 @@ def test_cli_doc_tables_are_current(request: pytest.FixtureRequest, marker: str,
     match = block.search(text)
     assert match, f"docs/cli.md lost its {marker} block"
     assert match.group(2) == expected, "run pytest tests/test_registry.py --update-golden"
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_declared_defaults_are_the_defaults_in_effect(target: str) -> None:
+    """Giving an option its declared default changes no output of any format: the declaration is the truth."""
+    from sigma_lambda_layer.api import convert
+
+    founding = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
+    entry = TARGETS[target]
+    defaults = {o.name: o.default for o in entry.options if o.default is not None}
+    assert defaults, f"{target} declares no option with a default"
+    for fmt in entry.formats():
+        plain = [r.output for r in convert(founding, target=target, format=fmt)]
+        for name, default in defaults.items():
+            given = [r.output for r in convert(founding, target=target, format=fmt, options={name: default})]
+            assert given == plain, f"{target} {fmt}: {name}={default!r} is not the default in effect"
