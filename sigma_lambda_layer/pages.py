@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
+from sigma_lambda_layer.markdown import code, fence, md
 
 #: Name of the index page written next to the rule pages.
 INDEX_NAME: Final = "index.md"
@@ -301,44 +302,6 @@ def _write(path: Path, text: str) -> None:
 
 
 # --- Markdown ---------------------------------------------------------------------------------------------
-
-#: Characters Python-Markdown gives a meaning inline: emphasis, code, links, HTML, tables and ``{...}``, which
-#: attr_list reads as attributes (``# Title {: onclick=... }`` gave ``<h1 onclick>``). Each is a backslash
-#: escape Python-Markdown knows (``markdown.inlinepatterns``' ESCAPED_CHARS) or, for ``&``, an entity.
-_ESCAPE: Final = re.compile(r"([\\`*_\[\]<>|{}])")
-
-
-def md(text: object, *, block: bool = False) -> str:
-    """Rule text as Markdown that shows exactly that text: no emphasis, link, HTML, table break or attribute.
-
-    The one escaping function for Markdown: every piece of rule text a page shows goes through it (or through
-    :func:`code` or :func:`fence`). Line breaks become spaces unless ``block`` (a description's paragraphs).
-    """
-    value = str(text).replace("&", "&amp;")
-    if not block:
-        value = " ".join(value.split("\n")).replace("\r", " ")
-    return _ESCAPE.sub(r"\\\1", value)
-
-
-def code(text: object) -> str:
-    """Rule text as inline code: a code span, or ``<code>`` with every special character an entity.
-
-    A Markdown code span closes at the first backtick run of its own length, so a backtick in a tag or file
-    name broke out into ``<img src=x onerror=...>``; raw HTML with entities cannot be closed or re-read by
-    attr_list or the table extension.
-    """
-    value = " ".join(str(text).splitlines())
-    if not re.search(r"[`|<>&]", value) and value.strip() == value and value:
-        return f"`{value}`"  # nothing inside a code span is read as Markdown but its closing backticks
-    escaped = "".join(f"&#{ord(ch)};" if ch in "&<>\"'`|{}\\*_[]" else ch for ch in value)
-    return f"<code>{escaped}</code>"
-
-
-def fence(code: str, language: str = "") -> str:
-    """A fenced code block long enough that no backtick run inside ``code`` can close it."""
-    runs = [len(m) for m in re.findall(r"`+", code)]
-    ticks = "`" * max(3, max(runs, default=0) + 1)
-    return f"{ticks}{language}\n{code.rstrip()}\n{ticks}"
 
 
 def _link(url: object) -> str:

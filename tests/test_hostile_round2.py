@@ -23,13 +23,13 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from sigma_lambda_layer.api import render
-from sigma_lambda_layer.backends.splunk import stanza_name
+from sigma_lambda_layer.artifacts.splunk import stanza_name
 from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.sarif import findings_to_sarif
-from sigma_lambda_layer.cli import _github_annotation, main
+from sigma_lambda_layer.cli import main
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import MAX_CONDITION_DEPTH, MAX_FILE_BYTES, glob_match, read_stdin
+from sigma_lambda_layer.outputs import render
 from sigma_lambda_layer.pages import render_pages
 
 GOOD: Final = """\
@@ -285,10 +285,12 @@ def test_rule_pages_built_by_mkdocs_carry_no_injected_element_or_attribute(tmp_p
 
 
 def test_github_annotation_escapes_message_and_properties() -> None:
-    line = _github_annotation("error", "a,b:c\n::stop-commands::x.yml", 3, 4, "title\n::stop-commands::tok%")
+    path = "a,b:c\n::stop-commands::x.yml"
+    finding = Finding("x", Severity.ERROR, "title\n::stop-commands::tok%", None, path, 3, 4, None, None)
+    line = finding.github_annotation()
     assert "\n" not in line and "\r" not in line
     assert line == (
-        "::error file=a%2Cb%3Ac%0A%3A%3Astop-commands%3A%3Ax.yml,line=3,col=4::title%0A::stop-commands::tok%25"
+        "::error file=a%2Cb%3Ac%0A%3A%3Astop-commands%3A%3Ax.yml,line=3,col=4::[x] title%0A::stop-commands::tok%25"
     )
 
 

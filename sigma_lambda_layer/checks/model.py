@@ -54,6 +54,18 @@ class Severity(enum.Enum):
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
+def _command_data(value: object) -> str:
+    """A GitHub workflow command's message: ``%``, CR and LF escaped, so no text ends the command
+    (actions/toolkit, ``command.ts`` ``escapeData``)."""
+    return str(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _command_property(value: object) -> str:
+    """A workflow command's property value (``file=``): also ``:`` and ``,`` (``escapeProperty``), which
+    would end the properties or start another; a newline in a file name printed ``::stop-commands::``."""
+    return _command_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem in one rule, located like a compiler diagnostic (1-based line and column)."""
@@ -88,6 +100,15 @@ class Finding:
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.path or "", self.line or 0, self.column or 0, self.check, self.message)
 
+    def github_annotation(self) -> str:
+        """The finding as a GitHub Actions workflow command, shown inline on the pull request (an ``info``
+        finding is a ``notice``)."""
+        level = {"error": "error", "warning": "warning"}.get(self.severity.value, "notice")
+        where = (("file", self.path), ("line", self.line), ("col", self.column))
+        props = ",".join(f"{k}={_command_property(v)}" for k, v in where if v is not None)
+        text = _command_data(f"[{self.check}] {self.message}")
+        return f"::{level} {props}::{text}" if props else f"::{level}::{text}"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field (``severity`` as its lower-case name)."""
         return {
@@ -101,6 +122,15 @@ class Finding:
             "rule_id": self.rule_id,
             "rule_title": self.rule_title,
         }
+
+
+def summary_line(findings: Iterable[Finding]) -> str:
+    """``checked: 2 error, 1 warning`` (counts by severity, by name), as ``sigma-lambda check`` ends."""
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no findings"
+    return f"checked: {summary}"
 
 
 @dataclass(frozen=True)
