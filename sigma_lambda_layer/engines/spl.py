@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
-from sigma_lambda_layer.regexsafety import BoundedPattern
+from sigma_lambda_layer.regexsafety import BoundedPattern, bounded
 
 Event = dict[str, list[str]]
 
@@ -251,7 +251,7 @@ class Value:
             except ValueError:
                 return value.lower() == self.text.lower()
         flags = re.DOTALL | (0 if self.cased else re.IGNORECASE)
-        return re.fullmatch(self.glob(".*"), value, flags) is not None
+        return bounded(re.compile(self.glob(".*"), flags), value, full=True)  # many '*' backtrack
 
 
 def _check_value(v: Value, strict: bool) -> Value:
@@ -438,7 +438,8 @@ def _keyword(v: Value, event: Event) -> bool:
     bound = _MAJOR_CLASS if v.term else _ANY_CLASS
     pattern = f"(?:^|(?<={bound})){v.glob('[^' + re.escape(_MAJOR) + ']*')}(?={bound}|$)"
     flags = re.DOTALL | (0 if v.cased else re.IGNORECASE)
-    return any(re.search(pattern, raw, flags) for raw in event.get("_raw", []))
+    compiled = re.compile(pattern, flags)
+    return any(bounded(compiled, raw) for raw in event.get("_raw", []))  # time-bounded: many '*' backtrack
 
 
 def _eval_search(node: Node, event: Event, g: Guesses, touched: set[str]) -> bool:
