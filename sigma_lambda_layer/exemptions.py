@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sigma_lambda_layer.errors import Location, UsageError
-from sigma_lambda_layer.loading import expand_inputs, locate
+from sigma_lambda_layer.errors import Location, RuleLoadError, UsageError
+from sigma_lambda_layer.loading import decode, expand_inputs, locate, read_bytes
 
 FilterSource = tuple[str, str]  # (path, YAML text)
 
@@ -38,8 +38,10 @@ def read_filter_sources(paths: Sequence[str | Path]) -> list[FilterSource]:
             message = entry.message if hasattr(entry, "message") else "standard input cannot hold filters"
             where = entry.location if hasattr(entry, "location") else Location("-")
             raise UsageError(f"filter: {message}", location=where)
-        try:
-            sources.append((str(entry), entry.read_text(encoding="utf-8")))
+        try:  # regular files within the size limit only (a FIFO would hang, /dev/zero grow)
+            sources.append((str(entry), decode(read_bytes(entry), str(entry))))
+        except RuleLoadError as exc:
+            raise UsageError(f"filter: {exc.message}", location=exc.location, hint=exc.hint) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read filter file: {exc}", location=Location(str(entry))) from None
     return sources

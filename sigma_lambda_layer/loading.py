@@ -455,15 +455,7 @@ def read_bytes(path: Path) -> bytes:
     """A rule file's bytes, within :data:`MAX_FILE_BYTES`; :class:`RuleLoadError` when it cannot be read."""
     name = str(path)
     try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            # A FIFO blocks the batch for ever, /dev/zero grows without end: refuse before opening.
-            raise RuleLoadError(
-                f"not a regular file ({_kind(st.st_mode)}), refused",
-                location=Location(name),
-                hint="rule files are plain files; remove the device, pipe or socket from the rules folder",
-            )
-        size = st.st_size
+        size = regular_file(path).st_size
         if size > MAX_FILE_BYTES:
             raise RuleLoadError(
                 f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for one rule file",
@@ -480,6 +472,22 @@ def read_bytes(path: Path) -> bytes:
         return data
     except OSError as exc:
         raise RuleLoadError(f"cannot read file: {exc.strerror or exc}", location=Location(name)) from None
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """``path``'s status, raising a located :class:`RuleLoadError` unless it is a regular file.
+
+    Called before any input file is opened: a FIFO blocks the batch for ever and ``/dev/zero`` grows without
+    end. ``OSError`` (missing, unreadable) is left to the caller, which words it for what it reads.
+    """
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise RuleLoadError(
+            f"not a regular file ({_kind(st.st_mode)}), refused",
+            location=Location(str(path)),
+            hint="inputs are plain files; remove the device, pipe or socket from the folder",
+        )
+    return st
 
 
 def _kind(mode: int) -> str:

@@ -176,7 +176,7 @@ def _collect(inputs: Sequence[str | Path]) -> tuple[list[RulePage], list[SigmaLa
     from sigma.exceptions import SigmaError
     from sigma.rule import SigmaRule
 
-    from sigma_lambda_layer.loading import expand_inputs
+    from sigma_lambda_layer.loading import decode, expand_inputs, read_bytes
     from sigma_lambda_layer.outputs import safe_stem
 
     pages: list[RulePage] = []
@@ -190,8 +190,11 @@ def _collect(inputs: Sequence[str | Path]) -> tuple[list[RulePage], list[SigmaLa
             continue
         path = _display_path(str(entry))
         try:
-            raw = entry.read_text(encoding="utf-8")
+            raw = decode(read_bytes(entry), path)  # regular files within the size limit only
             documents = [d for d in yaml.safe_load_all(raw) if isinstance(d, dict)]
+        except RuleLoadError as exc:
+            errors.append(exc)
+            continue
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             errors.append(RuleLoadError(f"cannot read rule: {exc}", location=Location(path)))
             continue

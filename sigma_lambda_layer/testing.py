@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 
 from sigma_lambda_layer.errors import Location, RuleLoadError, UsageError, is_unsupported
+from sigma_lambda_layer.loading import decode, read_bytes, regular_file
 
 Verdict = Literal["match", "no_match"]
 Status = Literal["pass", "fail", "skip", "xfail", "xpass", "error"]
@@ -212,6 +213,7 @@ def is_tests_file(path: Path) -> bool:
 
 
 def _read_records(path: Path, line: int | None = None) -> list[dict[str, Any]]:
+    regular_file(path)  # no FIFO or device (record files may be large: no size limit)
     text = path.read_text(encoding="utf-8")
     if line is not None:
         return [json.loads(text.splitlines()[line - 1])]
@@ -241,7 +243,7 @@ def load_cases(tests_path: Path, corpus: Path | None = None) -> list[TestCase]:
     if tests_path.is_dir():
         return _load_folder(tests_path)
     try:
-        data = yaml.safe_load(tests_path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(decode(read_bytes(tests_path), str(tests_path)))
     except (OSError, yaml.YAMLError) as exc:
         raise RuleLoadError(f"cannot read rule tests: {exc}", location=Location(str(tests_path))) from None
     entries = data.get("entries") if isinstance(data, dict) else None

@@ -208,6 +208,21 @@ def test_special_files_refused_located_and_the_batch_converts(tmp_path: Path) ->
     assert "root: folder symlink points outside the rules folder" in result.stderr
     good = [o for o in _outcomes(result) if str(o["path"]).endswith("good.yml")]
     assert len(good) == 5 and all("output" in o for o in good)
+    # The other commands that read the folder: check, docs, test (a FIFO named like a rule tests file too).
+    os.mkfifo(folder / "good.tests.yml")
+    for args in (
+        ["check", str(folder)],
+        ["docs", str(folder), "--output-dir", str(tmp_path / "site")],
+        ["test", str(folder)],
+    ):
+        start = time.perf_counter()
+        other = CliRunner().invoke(main, args)
+        assert time.perf_counter() - start < 30, args
+        assert "Traceback" not in other.output, other.output
+        assert "not a regular file" in other.output + "".join(
+            p.read_text(encoding="utf-8") for p in (tmp_path / "site").glob("*.md")
+        ), args
+    assert (tmp_path / "site" / "index.md").exists()
 
 
 def test_stdin_is_bounded_like_a_file() -> None:
