@@ -141,21 +141,36 @@ def convert(
 
 
 def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
-    """``--cache-dir`` (or its environment variable), else the XDG cache folder; none with ``--no-cache``."""
+    """``--cache-dir`` (or its environment variable), else the XDG cache folder; none with ``--no-cache``
+    (or without a home folder, said once on standard error)."""
     if no_cache:
         return None
     if cache_dir is None:
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sigma-lambda"
+        from sigma_lambda_layer.cache import default_folder
+
+        cache_dir = default_folder()
+        if cache_dir is None:
+            print_error(
+                "warning: cache not used (no home folder; --cache-dir names one); converting without it"
+            )
     return cache_dir
 
 
 def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
     """The API's convert(); a usage error exits 2, any other failure of the whole run exits 1."""
+    import warnings
+
     from sigma_lambda_layer.api import convert as api_convert
+    from sigma_lambda_layer.cache import CacheWarning
     from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
 
     try:
-        return api_convert(*args, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CacheWarning)
+            results = api_convert(*args, **kwargs)
+        for message in dict.fromkeys(str(w.message) for w in caught if w.category is CacheWarning):
+            print_error(f"warning: {message}")
+        return results
     except UsageError as exc:
         if debug:
             raise
