@@ -15,6 +15,7 @@ from sigma_lambda_layer.cli._common import (
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
     FILTER_OPTION,
+    describe,
     parse_options,
     print_error,
     write_atomic,
@@ -132,12 +133,15 @@ def convert(
     errors = [(r, r.error) for r in results if r.error is not None]
     _report_errors(errors, debug, verbose)
     failed = [r for r, error in errors if not (skip_unsupported and is_unsupported(error))]
-    _emit(results, as_json, output, output_dir)
-    if report is not None:
-        write_atomic(report, json.dumps(results.report(), indent=2, ensure_ascii=False))
+    written = _write_output_dir(output_dir, results, quiet) if output_dir is not None else None
+    try:
+        _emit(results, as_json, output, output_dir is not None)
+    finally:  # the report is written even when an output could not be
+        if report is not None:
+            write_atomic(report, json.dumps(results.report(written), indent=2, ensure_ascii=False))
     if not quiet and len(results) > 1:
         click.echo(results.summary_line(), err=True)
-    ctx.exit(EXIT_RULE_ERRORS if failed else EXIT_OK)
+    ctx.exit(EXIT_RULE_ERRORS if failed or (written and written.failed) else EXIT_OK)
 
 
 def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
@@ -183,10 +187,10 @@ def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
         ctx.exit(EXIT_RULE_ERRORS)
 
 
-def _emit(results: Any, as_json: bool, output: Path | None, output_dir: Path | None) -> None:
-    """The results as a JSON array, as files under ``output_dir``, or as the batch text (file or stdout)."""
-    if output_dir is not None and not as_json:
-        _write_output_dir(output_dir, results)
+def _emit(results: Any, as_json: bool, output: Path | None, wrote_folder: bool) -> None:
+    """The results as a JSON array or as the batch text (file or stdout); with ``--output-dir`` only the JSON
+    (the files hold the rest)."""
+    if wrote_folder and not as_json:
         return
     if as_json:
         text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
@@ -243,21 +247,17 @@ def _progress_bar() -> Any:
     return update
 
 
-def _write_output_dir(output_dir: Path, results: Any) -> None:
-    """One file per rule and target, plus each target's bundle (see docs/cli.md for the layout)."""
-    from sigma_lambda_layer.api import render
-    from sigma_lambda_layer.outputs import bundle_path, output_path
+def _write_output_dir(output_dir: Path, results: Any, quiet: bool) -> Any:
+    """One file per rule and target, plus each target's bundle (see docs/cli.md for the layout and contract);
+    every file that could not be written is an error line, the others are still written."""
+    from sigma_lambda_layer.outputs import WrittenFiles, write_output_dir
 
-    used: dict[Path, str | None] = {}
-    for r in results:
-        if not r.ok:
-            continue
-        path = output_path(output_dir, r)
-        if path in used and used[path] != r.id:
-            path = path.with_name(f"{path.stem}-{r.id or len(used)}{path.suffix}")
-        used[path] = r.id
-        write_atomic(path, render(r.output, r.format))
-    for target, batch_output in results.batch_outputs.items():
-        if batch_output is not None:
-            fmt = next(r.format for r in results if r.target == target)
-            write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output, fmt))
+    try:
+        written = write_output_dir(output_dir, results)
+    except OSError as exc:
+        written = WrittenFiles(str(output_dir), failed=[{"file": ".", "error": describe(exc)}])
+    for failure in written.failed:
+        print_error(f"error: cannot write {output_dir / failure['file']}: {failure['error']}")
+    if not quiet:
+        click.echo(written.summary_line(), err=True)
+    return written
