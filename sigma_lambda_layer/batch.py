@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -315,7 +316,10 @@ def run(
 
         groups = _chunks(pending, units, parts * 4)
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=parts, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+        )
+        with pool, _workers_end_with_us(pool):
             futures = [pool.submit(_process_portable, [units[i] for i in g], config) for g in groups]
             done = len(units) - len(pending)
             for group, future in zip(groups, futures, strict=True):
@@ -334,6 +338,75 @@ def run(
     if cache is not None:
         cache.finish()
     return [o for o in outcomes if o is not None]
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker, first: die with the parent, whatever kills it.
+
+    On Linux the kernel sends SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``, even for SIGKILL);
+    elsewhere a daemon thread watches the parent id. A parent gone before this ran ends the worker at once.
+    The parent's SIGTERM handler (inherited through fork) is put back to the default.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _parent_death_signal(signal.SIGTERM):
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="sigma-lambda-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _parent_death_signal(signum: int) -> bool:
+    """``prctl(PR_SET_PDEATHSIG, signum)`` through libc (Linux only); whether it took."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(1, signum, 0, 0, 0) == 0)  # 1 = PR_SET_PDEATHSIG (linux/prctl.h)
+    except (OSError, AttributeError):
+        return False
+
+
+@contextmanager
+def _workers_end_with_us(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """While the pool runs, SIGTERM to this process first ends its workers, then this process as by default.
+
+    Only when SIGTERM has its default action and this is the main thread: a program that handles SIGTERM
+    itself keeps its handler (its workers still end with it, see :func:`_worker_start`).
+    """
+    import signal
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):  # the pool's own workers
+            process.terminate()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _cached(cache: Cache | None, unit: _Unit) -> UnitOutcome | None:

@@ -12,8 +12,10 @@ import errno
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from sigma_lambda_layer.cli import main
 REPO = Path(__file__).resolve().parents[1]
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
 PLANTED = "NOT * | delete"
+SHARED_ID = "aaaaaaaa-1111-4111-8111-111111111111"
 
 RULE = """\
 title: Rule {n}
@@ -295,3 +298,194 @@ def test_concurrent_runs_share_one_cache(rules: Path, fresh: list[Any], tmp_path
     assert outputs[0][0] == outputs[1][0] and b"Traceback" not in outputs[0][1] + outputs[1][1]
     assert len(entries(folder)) == 11 and not list(folder.rglob("*.tmp"))
     assert all(json.loads(p.read_text())["key"] == p.stem for p in entries(folder))
+
+
+# --- (7) writes stay inside the output folder, atomically ---------------------------------------------------
+
+
+def test_docs_does_not_write_through_planted_links(rules: Path, tmp_path: Path) -> None:
+    out, outside = tmp_path / "site", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("precious\n")
+    for name in ("r1.md", "index.md"):
+        (out / name).symlink_to(victim)
+    code, _, err = run("docs", str(rules), "-o", str(out))
+    assert code == 0, err
+    assert victim.read_text() == "precious\n"
+    for name in ("r1.md", "r2.md", "index.md"):
+        assert not (out / name).is_symlink() and (out / name).read_text().startswith(("# ", "---")), name
+
+
+def test_docs_pages_written_atomically_on_a_full_disk(rules: Path, tmp_path: Path) -> None:
+    from tests.support.limits import limit_in_child
+
+    out = tmp_path / "site"
+    assert run("docs", str(rules), "-o", str(out))[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (rules / "r1.yml").write_text(
+        rule(1).replace("logsource:", "description: " + "longer " * 800 + "\nlogsource:")
+    )
+    command = [sys.executable, "-m", "sigma_lambda_layer", "docs", str(rules), "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, preexec_fn=lambda: limit_in_child(3000)
+    )
+    assert done.returncode == 1 and "File too large" in done.stderr and "Traceback" not in done.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # every page whole, no temporary file
+
+
+def test_convert_refuses_a_linked_target_folder_and_still_reports(rules: Path, tmp_path: Path) -> None:
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    (out / "splunk").symlink_to(outside, target_is_directory=True)
+    report = tmp_path / "report.json"
+    args = ["convert", str(rules), "-t", "splunk", "-t", "lucene", "--output-dir", str(out), "-j", "1"]
+    code, _, err = run(*args, "--report", str(report))
+    assert code == 1 and "Traceback" not in err
+    assert "a link or a file stands where an output folder belongs" in err
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in (out / "lucene").iterdir()) == ["_bundle.lucene", "r1.lucene", "r2.lucene"]
+    document = json.loads(report.read_text())
+    assert {f["file"] for f in document["output_dir"]["failed"]} >= {"splunk/r1.spl", "splunk/r2.spl"}
+    assert [e["file"] for e in document["results"] if e["target"] == "splunk"] == [None, None]
+
+
+def test_every_file_output_goes_through_the_one_writer(rules: Path, tmp_path: Path) -> None:
+    """``--output``, ``--report`` and ``check --sarif`` replace a link at their place, never write through it."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    links = {name: tmp_path / name for name in ("out.spl", "report.json", "lint.sarif")}
+    for link in links.values():
+        link.symlink_to(victim)
+    convert_args = ["convert", str(rules), "-t", "splunk", "-j", "1", "-o", str(links["out.spl"])]
+    assert run(*convert_args, "--report", str(links["report.json"]))[0] == 0
+    run("check", str(rules), "--sarif", str(links["lint.sarif"]))
+    assert victim.read_text() == "precious\n"
+    assert all(not p.is_symlink() and p.stat().st_size > 0 for p in links.values())
+
+
+# --- (8) nothing silently lost ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule_id", [SHARED_ID, ""])
+def test_rules_sharing_a_file_name_each_get_a_file(tmp_path: Path, rule_id: str) -> None:
+    for n, folder in enumerate(("a", "b", "c"), 1):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "same.yml").write_text(rule(n, rule_id))
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    folders = [str(tmp_path / f) for f in "abc"]
+    code, _, err = run("convert", *folders, "-t", "splunk", "--output-dir", str(out), "--report", str(report))
+    assert code == 0, err
+    files = sorted((out / "splunk").glob("same*.spl"))
+    assert sorted(f.read_text() for f in files) == sorted(
+        r.output + "\n" for r in convert(folders, target="splunk", collect_errors=True)
+    )
+    document = json.loads(report.read_text())
+    assert document["output_dir"]["renamed"] == 2
+    assert sorted(e["file"] for e in document["results"]) == sorted(f"splunk/{f.name}" for f in files)
+    assert "2 renamed" in err
+
+
+def test_docs_counts_the_pages_it_wrote(tmp_path: Path) -> None:
+    for n, folder in enumerate(("a", "b", "c"), 1):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / ("same.yml" if n < 3 else "other.yml")).write_text(rule(n, SHARED_ID))
+    out = tmp_path / "site"
+    code, _, err = run("docs", *(str(tmp_path / f) for f in "abc"), "-o", str(out))
+    assert code == 0
+    pages = [p for p in out.glob("*.md") if p.name != "index.md"]
+    assert "wrote 3 rule page(s)" in err and len(pages) == 3
+    assert all(sum(f"Event{n}" in p.read_text() for p in pages) == 1 for n in (1, 2, 3))
+
+
+def test_json_with_output_dir_does_both(rules: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, stdout, _ = run("convert", str(rules), "-t", "splunk", "--json", "--output-dir", str(out), "-q")
+    assert code == 0
+    assert [r["output"] + "\n" for r in json.loads(stdout)] == [
+        (out / "splunk" / f"r{n}.spl").read_text() for n in (1, 2)
+    ]
+
+
+def test_stale_outputs_of_a_rule_that_now_fails_are_removed(rules: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+
+    def names(target: str) -> list[str]:
+        return sorted(p.name for p in (out / target).iterdir())
+
+    def convert_to(*targets: str) -> int:
+        chosen = [a for t in targets for a in ("-t", t)]
+        return run("convert", str(rules), *chosen, "--output-dir", str(out), "-q", "-j", "1")[0]
+
+    assert convert_to("splunk", "lucene") == 0
+    (out / "splunk" / "mine.txt").write_text("hand-written")
+    (rules / "r2.yml").write_text(rule(2).replace("eventName:", "eventName|startswit:"))
+    assert convert_to("splunk", "lucene") == 1
+    assert names("splunk") == ["_bundle.spl", "mine.txt", "r1.spl"]
+    assert "Event2" not in (out / "splunk" / "_bundle.spl").read_text()
+    # a target that now converts nothing loses its bundle too; a target not converted this run keeps its files
+    (rules / "r1.yml").write_text(rule(1).replace("eventName:", "eventName|startswit:"))
+    assert convert_to("splunk") == 1
+    assert names("splunk") == ["mine.txt"]
+    assert names("lucene") == ["_bundle.lucene", "r1.lucene"]
+    # a rule skipped with --skip-unsupported is no output either
+    (rules / "r1.yml").write_text(rule(1))
+    assert convert_to("lucene") == 1  # r2 still fails
+    assert names("lucene") == ["_bundle.lucene", "r1.lucene"]
+
+
+# --- (10, part) workers die with their parent ---------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_workers_die_with_their_parent(tmp_path: Path, signum: int) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(160):  # enough for two workers (32 files each at least) to work for a while
+        (folder / f"r{n}.yml").write_text(rule(n))
+    command = [sys.executable, "-m", "sigma_lambda_layer", "convert", str(folder), "-t", "all", "-j", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            workers = _children(parent.pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the run never started two workers"
+        parent.send_signal(signum)
+        assert parent.wait(timeout=30) == -signum
+        deadline = time.monotonic() + 15
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "workers outlived their parent"
+    finally:
+        parent.kill()
+        for w in workers if "workers" in locals() else ():
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
