@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
 import warnings
@@ -43,6 +44,8 @@ MAX_ENTRY_BYTES = 16 * 1024 * 1024
 #: The distributions whose code decides an outcome besides this package's own files.
 _DISTRIBUTIONS = ("pysigma", "pysigma-backend-splunk", "pysigma-backend-elasticsearch")
 _PACKAGE = Path(__file__).resolve().parent
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_ENTRY_KEYS = {"format", "key", "settings", "outcome"}
 
 
 class CacheWarning(UserWarning):
@@ -221,11 +224,13 @@ class Cache:
         self.enabled = True
         self.written = 0
         self.entries: Path | None = None
+        self.settings = ""
         try:
             _own_folder(folder, follow=True)
             version = folder / f"v{CACHE_FORMAT}"
             _own_folder(version)
-            self.entries = version / settings_key(config)
+            self.settings = settings_key(config)
+            self.entries = version / self.settings
             _own_folder(self.entries)
         except OSError as exc:
             self.disable(exc)
@@ -238,8 +243,11 @@ class Cache:
         text = reason if isinstance(reason, str) else _describe(reason)
         warnings.warn(f"cache not used ({text}); converting without it", CacheWarning, stacklevel=2)
 
-    def _entry(self, key: str) -> Path | None:
-        return self.entries / f"{key}.json" if self.enabled and self.entries is not None else None
+    def _entry(self, key: str) -> str | None:
+        # Plain strings: a re-run over thousands of files spends its time here (pathlib costs a third more).
+        return (
+            os.path.join(self.entries, f"{key}.json") if self.enabled and self.entries is not None else None
+        )
 
     def get(self, data: bytes) -> dict[str, Any] | None:
         """The stored outcome of a unit with these bytes, or ``None`` (a miss) when anything is off."""
@@ -247,21 +255,20 @@ class Cache:
         path = self._entry(key)
         if path is None:
             return None
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(path, flags)
-        except FileNotFoundError:
-            return None
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
         except OSError:
-            return None  # a link or an unreadable file: a miss
+            return None  # missing, a link, or unreadable: a miss
         try:
-            with os.fdopen(fd, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                    return None
-                raw = handle.read(MAX_ENTRY_BYTES + 1)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
+                return None
+            raw = os.read(fd, info.st_size + 1)
         except OSError:
             return None
-        if len(raw) > MAX_ENTRY_BYTES:
+        finally:
+            os.close(fd)
+        if len(raw) != info.st_size:  # changed while read (another run replacing it): a miss
             return None
         try:
             entry = json.loads(raw)
@@ -269,10 +276,10 @@ class Cache:
             return None
         if (
             not isinstance(entry, dict)
-            or set(entry) != {"format", "key", "settings", "outcome"}
+            or entry.keys() != _ENTRY_KEYS
             or entry["format"] != CACHE_FORMAT
             or entry["key"] != key
-            or entry["settings"] != path.parent.name
+            or entry["settings"] != self.settings
             or not valid_outcome(entry["outcome"], self.config)
         ):
             return None
@@ -288,21 +295,21 @@ class Cache:
         path = self._entry(key)
         if path is None or not valid_outcome(outcome, self.config):
             return
-        entry = {"format": CACHE_FORMAT, "key": key, "settings": path.parent.name, "outcome": outcome}
+        entry = {"format": CACHE_FORMAT, "key": key, "settings": self.settings, "outcome": outcome}
         try:
             text = json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError):
             return
-        tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
+        tmp = os.path.join(os.path.dirname(path), f".{key}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
             with os.fdopen(os.open(tmp, flags, 0o600), "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, path)
             self.written += 1
         except OSError as exc:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
             self.disable(exc)
 
     def finish(self) -> None:
