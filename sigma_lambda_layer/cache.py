@@ -207,10 +207,19 @@ def _refuse_foreign(path: Path, *, follow: bool) -> None:
             raise PermissionError(f"{path} is writable by other users (chmod go-w to use it)")
 
 
-def _own_folder(path: Path, *, follow: bool = False) -> None:
-    """Create ``path`` (mode 0700) if missing, then check it is ours alone."""
+def _own_folder(path: Path, *, follow: bool = False, tighten: bool = False) -> None:
+    """Create ``path`` (mode 0700) if missing, then check it is ours alone.
+
+    ``tighten``: the default folder, which earlier versions created with the umask's mode (``0775`` where the
+    umask is ``002``), is made ``0700`` when it is ours, rather than refused on every run. Nothing it held
+    before is trusted: this layout's entries live in a ``v3`` folder that must be ours as well.
+    """
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700, parents=True)
+    if tighten and os.name == "posix":
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o022:
+            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
     _refuse_foreign(path, follow=follow)
 
 
@@ -226,7 +235,7 @@ class Cache:
         self.entries: Path | None = None
         self.settings = ""
         try:
-            _own_folder(folder, follow=True)
+            _own_folder(folder, follow=True, tighten=folder == default_folder())
             version = folder / f"v{CACHE_FORMAT}"
             _own_folder(version)
             self.settings = settings_key(config)

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,22 @@ def test_cache_in_a_folder_others_can_write_is_not_used(
     code, out, err = run("convert", str(rules), "-t", "splunk", "--cache-dir", str(folder), "-j", "1")
     assert code == 0 and PLANTED not in out and out.split("\n")[:2] == fresh
     assert err.count("warning: cache not used") == 1 and "Traceback" not in err
+
+
+def test_default_cache_folder_of_an_earlier_version_is_tightened(
+    rules: Path, fresh: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default folder, made 0775 by an earlier version under umask 002, is ours: made 0700, not refused;
+    what an earlier layout left in it is not read."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = cache_module.default_folder()
+    assert folder is not None
+    (folder / "v2").mkdir(parents=True)
+    folder.chmod(0o775)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cache_module.CacheWarning)
+        assert splunk_queries(rules, folder) == fresh
+    assert folder.stat().st_mode & 0o777 == 0o700 and len(entries(folder)) == 2
 
 
 def test_cache_folder_created_for_the_user_alone(rules: Path, tmp_path: Path) -> None:
