@@ -506,3 +506,13 @@ def test_workers_die_with_their_parent(tmp_path: Path, signum: int) -> None:
         for w in workers if "workers" in locals() else ():
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+def test_docs_removes_its_own_stale_pages_and_nothing_else(rules: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    assert run("docs", str(rules), "-o", str(out))[0] == 0
+    (out / "hand-written.md").write_text("# mine\n")
+    (rules / "r2.yml").unlink()
+    assert run("docs", str(rules), "-o", str(out))[0] == 0
+    assert sorted(p.name for p in out.glob("*.md")) == ["hand-written.md", "index.md", "r1.md"]
+    assert "Rule 2" not in (out / "index.md").read_text()
