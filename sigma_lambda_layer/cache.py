@@ -241,8 +241,8 @@ class Cache:
             self.settings = settings_key(config)
             self.entries = version / self.settings
             _own_folder(self.entries)
-        except OSError as exc:
-            self.disable(exc)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            self.disable(exc if isinstance(exc, OSError) else str(exc))
 
     def disable(self, reason: OSError | str) -> None:
         """Stop using the cache for this run, with one warning saying why."""

@@ -250,6 +250,16 @@ def test_cache_that_cannot_be_used_never_stops_a_run(
         assert splunk_queries(rules, tmp_path / "ro") == fresh
 
 
+def test_cli_cache_folder_that_is_a_file_is_a_warning(rules: Path, fresh: list[Any], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, out, err = run(
+        "convert", str(rules), "-t", "splunk", "-j", "1", env={"SIGMA_LAMBDA_CACHE_DIR": str(blocker)}
+    )
+    assert (code, out.split("\n")[:2]) == (0, fresh)
+    assert err.count("warning: cache not used") == 1 and "Traceback" not in err
+
+
 def test_cli_without_a_home_folder_converts_without_the_cache(
     rules: Path, fresh: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

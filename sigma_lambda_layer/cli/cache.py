@@ -10,7 +10,7 @@ from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, print_erro
 
 _CACHE_DIR = click.option(
     "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # not checked here: a cache that cannot be used is a warning, not exit 2
     envvar="SIGMA_LAMBDA_CACHE_DIR",
     help="Cache folder [env SIGMA_LAMBDA_CACHE_DIR; default ~/.cache/sigma-lambda].",
 )

@@ -80,7 +80,7 @@ from sigma_lambda_layer.cli._common import (
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # not checked here: a cache that cannot be used is a warning, not exit 2
     envvar="SIGMA_LAMBDA_CACHE_DIR",
     help="Content-hash cache folder [env SIGMA_LAMBDA_CACHE_DIR; default ~/.cache/sigma-lambda].",
 )
