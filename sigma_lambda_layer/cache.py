@@ -68,7 +68,7 @@ def code_digest() -> str:
     """A digest of every file of this package (path and content) and of the upstream versions.
 
     Content, not modification times: a checkout, a copy or a reinstall changes times but not meaning, and a
-    patch that keeps the size must still count. Hashing the package (about 1 MB) takes a few milliseconds,
+    patch that keeps the size must still count. Hashing the package (0.75 MB, 74 files) takes 10 to 30 ms,
     once per process.
     """
     digest = hashlib.sha256()
