@@ -219,9 +219,8 @@ def _collect(inputs: Sequence[str | Path]) -> tuple[list[RulePage], list[SigmaLa
     return pages, errors
 
 
-def _unique_stems(pages: list[RulePage]) -> int:
-    """Make every page's stem unique (compared case-insensitively, as macOS and Windows compare file names);
-    returns how many changed.
+def _unique_stems(pages: list[RulePage]) -> None:
+    """Make every page's stem unique (compared case-insensitively, as macOS and Windows compare file names).
 
     Two rules with the same file stem (from different folders, or several rules of one file) get their id
     appended, then a number when the id is missing or shared as well; no page may be called ``index``.
@@ -232,7 +231,6 @@ def _unique_stems(pages: list[RulePage]) -> int:
     for page in pages:
         counts[page.stem.lower()] = counts.get(page.stem.lower(), 0) + 1
     used = {INDEX_NAME.removesuffix(".md").lower()}
-    renamed = 0
     for page in pages:
         stem = page.stem
         if counts[stem.lower()] > 1 or stem.lower() in used:
@@ -241,10 +239,8 @@ def _unique_stems(pages: list[RulePage]) -> int:
             base, number = stem, 2
             while stem.lower() in used:
                 stem, number = f"{base}_{number}", number + 1
-        renamed += stem != page.stem
         page.stem = stem
         used.add(stem.lower())
-    return renamed
 
 
 def _attach_queries(pages: list[RulePage], filters: Sequence[str | Path]) -> None:
