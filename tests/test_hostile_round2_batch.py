@@ -526,3 +526,21 @@ def test_docs_removes_its_own_stale_pages_and_nothing_else(rules: Path, tmp_path
     assert run("docs", str(rules), "-o", str(out))[0] == 0
     assert sorted(p.name for p in out.glob("*.md")) == ["hand-written.md", "index.md", "r1.md"]
     assert "Rule 2" not in (out / "index.md").read_text()
+
+
+def test_planted_manifest_cannot_remove_files_outside_the_folder(tmp_path: Path) -> None:
+    from sigma_lambda_layer.writer import MANIFEST, OutputFolder, UnsafeOutputPath
+
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (out / "splunk").mkdir(parents=True)
+    (out / "link").symlink_to(tmp_path, target_is_directory=True)
+    planted = ["../victim.txt", str(victim), "link/victim.txt", "splunk/../../victim.txt"]
+    (out / MANIFEST).write_text(json.dumps({"format": 1, "files": {"splunk": planted}}))
+    folder = OutputFolder(out, manifest=True)
+    for name in ("../escape.txt", "/abs.txt", "link/x.txt", "a/../../x.txt"):
+        with pytest.raises(UnsafeOutputPath):
+            folder.write(name, "x", group="splunk")
+    assert folder.finish(["splunk"]) == []
+    assert victim.read_text() == "precious\n" and not (tmp_path / "escape.txt").exists()
+    assert json.loads((out / MANIFEST).read_text())["files"] == {"splunk": []}

@@ -173,7 +173,10 @@ def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
             warnings.simplefilter("always", CacheWarning)
             results = api_convert(*args, **kwargs)
         for message in dict.fromkeys(str(w.message) for w in caught if w.category is CacheWarning):
-            print_error(f"warning: {message}")
+            print_error(f"warning: {message}")  # one line, not Python's warning format
+        for w in caught:  # any other warning shows as it would have
+            if w.category is not CacheWarning:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         return results
     except UsageError as exc:
         if debug:
