@@ -51,7 +51,10 @@ def convert(
 
     ``jobs`` > 1 converts rule files in that many processes (the output is identical to ``jobs=1``).
     ``cache_dir`` enables the content-hash cache: a rule file whose bytes, targets, format, options,
-    pipelines and tool versions are unchanged is not parsed or converted again.
+    pipelines, exemptions and code (this package's files, pySigma's version) are unchanged is not parsed or
+    converted again. The cache is best effort (:mod:`sigma_lambda_layer.cache`): a folder that cannot be
+    used, or that other users can write, gives one :class:`~sigma_lambda_layer.cache.CacheWarning` and the
+    conversion runs without it.
     """
     from sigma_lambda_layer import batch
     from sigma_lambda_layer.conversion import configure

@@ -4,7 +4,7 @@ The unit of work is one input (a rule file, a YAML string, stdin, or pySigma obj
 parsed once and converted for every target. Units are independent, so they can run in worker processes; the
 results are put back in input order, so the output does not depend on ``jobs``. A unit's outcome depends only
 on its bytes and on the conversion settings, so it can be cached under the hash of both; the cache stores
-plain JSON and is shared safely by runs that differ in settings (each settings hash has its own file).
+plain JSON (see :mod:`sigma_lambda_layer.cache`: keyed by the code too, validated on read, best effort).
 
 Rule files that hold correlation rules may refer to rules in other files; when any input holds one, the
 whole batch runs in one process so that references resolve across files, exactly as with ``jobs=1``.
@@ -12,19 +12,17 @@ whole batch runs in one process so that references resolve across files, exactly
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from importlib import metadata
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sigma_lambda_layer import errors as error_types
-from sigma_lambda_layer._version import __version__
+from sigma_lambda_layer.cache import Cache
 from sigma_lambda_layer.conversion import Config, build_pipeline, convert_sources, rules_of
 from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
 from sigma_lambda_layer.loading import (
@@ -45,8 +43,6 @@ if TYPE_CHECKING:
 _CORRELATION = re.compile(rb"^correlation\s*:", re.MULTILINE)
 #: Below this many files, worker processes cost more than they save.
 MIN_FILES_PER_JOB = 32
-#: Version of the cache entries' shape (2: a unit's results as ConversionResult fields).
-CACHE_FORMAT = 2
 
 
 @dataclass
@@ -279,76 +275,6 @@ def _from_data(data: dict[str, Any], path: str | None) -> UnitOutcome:
     )
 
 
-# --- cache --------------------------------------------------------------------------------------------------
-
-
-def _versions() -> dict[str, str]:
-    names = ("pysigma", "pysigma-backend-splunk", "pysigma-backend-elasticsearch")
-    found: dict[str, str] = {"sigma-lambda": __version__}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "-"
-    return found
-
-
-def _config_key(config: Config) -> str:
-    pipelines = []
-    for ref in config.pipelines:
-        path = Path(ref)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
-        pipelines.append([ref, digest])
-    blob = json.dumps(
-        {"cache": CACHE_FORMAT, "config": asdict(config), "pipelines": pipelines, "versions": _versions()},
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-class Cache:
-    """One JSON file per settings hash, mapping a unit's content hash to its outcome."""
-
-    def __init__(self, directory: Path, config: Config) -> None:
-        self.path = directory / f"v{CACHE_FORMAT}" / f"{_config_key(config)}.json"
-        try:
-            self.entries: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
-        self.dirty = False
-
-    @staticmethod
-    def key(unit: _Unit) -> str | None:
-        if unit.data is None:
-            return None
-        return hashlib.sha256(unit.data).hexdigest()
-
-    def get(self, unit: _Unit) -> UnitOutcome | None:
-        key = self.key(unit)
-        data = self.entries.get(key) if key else None
-        return _from_data(data, unit.path) if data is not None else None
-
-    def put(self, unit: _Unit, data: dict[str, Any]) -> None:
-        key = self.key(unit)
-        if key is None:
-            return
-        try:
-            json.dumps(data)
-        except (TypeError, ValueError):  # an output that is not plain data is not cached
-            return
-        self.entries[key] = data
-        self.dirty = True
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-
 # --- running ------------------------------------------------------------------------------------------------
 
 
@@ -383,7 +309,7 @@ def run(
     outcomes: list[UnitOutcome | None] = [None] * len(units)
     pending: list[int] = []
     for index, unit in enumerate(units):
-        hit = cache.get(unit) if cache is not None else None
+        hit = _cached(cache, unit)
         if hit is not None:
             outcomes[index] = hit
         else:
@@ -394,25 +320,110 @@ def run(
 
         groups = _chunks(pending, units, parts * 4)
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=parts, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+        )
+        with pool, _workers_end_with_us(pool):
             futures = [pool.submit(_process_portable, [units[i] for i in g], config) for g in groups]
             done = len(units) - len(pending)
             for group, future in zip(groups, futures, strict=True):
                 for i, data in zip(group, future.result(), strict=True):
                     outcomes[i] = _from_data(data, units[i].path)
                     if cache is not None:
-                        cache.put(units[i], data)
+                        cache.put(units[i].data, data)
                 done += len(group)
                 report(done, len(units))
     elif pending:
         for i, outcome in zip(pending, _process([units[i] for i in pending], config), strict=True):
             outcomes[i] = outcome
             if cache is not None:
-                cache.put(units[i], _to_data(outcome))
+                cache.put(units[i].data, _to_data(outcome))
     report(len(units), len(units))
     if cache is not None:
-        cache.save()
+        cache.finish()
     return [o for o in outcomes if o is not None]
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker, first: die with the parent, whatever kills it.
+
+    On Linux the kernel sends SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``, even for SIGKILL);
+    elsewhere a daemon thread watches the parent id. A parent gone before this ran ends the worker at once.
+    The parent's SIGTERM handler (inherited through fork) is put back to the default.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _parent_death_signal(signal.SIGTERM):
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="sigma-lambda-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _parent_death_signal(signum: int) -> bool:
+    """``prctl(PR_SET_PDEATHSIG, signum)`` through libc (Linux only); whether it took."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(1, signum, 0, 0, 0) == 0)  # 1 = PR_SET_PDEATHSIG (linux/prctl.h)
+    except (OSError, AttributeError):
+        return False
+
+
+@contextmanager
+def _workers_end_with_us(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """While the pool runs, SIGTERM to this process first ends its workers, then this process as by default.
+
+    Only when SIGTERM has its default action and this is the main thread: a program that handles SIGTERM
+    itself keeps its handler (its workers still end with it, see :func:`_worker_start`).
+    """
+    import signal
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):  # the pool's own workers
+            process.terminate()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _cached(cache: Cache | None, unit: _Unit) -> UnitOutcome | None:
+    """A unit's outcome from the cache, or ``None``; the cache validated the entry's shape already."""
+    if cache is None or unit.data is None:
+        return None
+    data = cache.get(unit.data)
+    if data is None:
+        return None
+    try:
+        return _from_data(data, unit.path)
+    except (KeyError, TypeError, ValueError):  # cannot happen for a valid entry; a miss all the same
+        return None
 
 
 def finalize_batch(target: Target, config: Config, queries: list[Any]) -> Any:

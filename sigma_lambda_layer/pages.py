@@ -223,15 +223,27 @@ def _collect(inputs: Sequence[str | Path]) -> tuple[list[RulePage], list[SigmaLa
 
 
 def _unique_stems(pages: list[RulePage]) -> None:
-    """Two rules with the same file stem (from different folders) get their id appended."""
+    """Make every page's stem unique (compared case-insensitively, as macOS and Windows compare file names).
+
+    Two rules with the same file stem (from different folders, or several rules of one file) get their id
+    appended, then a number when the id is missing or shared as well; no page may be called ``index``.
+    """
     from sigma_lambda_layer.outputs import safe_stem
 
     counts: dict[str, int] = {}
     for page in pages:
-        counts[page.stem] = counts.get(page.stem, 0) + 1
-    for number, page in enumerate(pages):
-        if counts[page.stem] > 1 or page.stem == INDEX_NAME.removesuffix(".md"):
-            page.stem = safe_stem(f"{page.stem}_{page.document.get('id') or number + 1}")
+        counts[page.stem.lower()] = counts.get(page.stem.lower(), 0) + 1
+    used = {INDEX_NAME.removesuffix(".md").lower()}
+    for page in pages:
+        stem = page.stem
+        if counts[stem.lower()] > 1 or stem.lower() in used:
+            if page.document.get("id"):
+                stem = safe_stem(f"{stem}_{page.document['id']}")
+            base, number = stem, 2
+            while stem.lower() in used:
+                stem, number = f"{base}_{number}", number + 1
+        page.stem = stem
+        used.add(stem.lower())
 
 
 def _attach_queries(pages: list[RulePage], filters: Sequence[str | Path]) -> None:
@@ -275,33 +287,26 @@ def render_pages(
     """Write ``<stem>.md`` for every rule of ``inputs`` and ``index.md`` into ``output_dir``.
 
     ``filters`` are Sigma filter files or folders (exemptions): the queries shown include them, and each page
-    lists the ones that name its rule. Returns the written paths, the index last. Files already in
-    ``output_dir`` are left alone, so the folder may hold hand-written pages too.
+    lists the ones that name its rule. Returns the written paths (one per page, no two alike), the index
+    last. Files this tool did not write are left alone, so the folder may hold hand-written pages too; pages
+    it wrote for rules that are gone are removed (the folder's manifest says which).
     """
     from sigma_lambda_layer.exemptions import parse_filters, read_filter_sources
+    from sigma_lambda_layer.writer import OutputFolder
 
     parse_filters(read_filter_sources(filters) if filters else [])  # a bad filter fails before any output
     pages, errors = _collect(inputs)
     _attach_queries(pages, filters)
     _attach_exemptions(pages, filters)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for page in pages:
-        target = out / f"{page.stem}.md"
-        _write(target, render_page(page))
-        written.append(target)
-    index = out / INDEX_NAME
-    _write(index, render_index(pages, errors))
-    written.append(index)
+    # One safe writer (atomic, no links followed); a page is rewritten only when its bytes differ, so that
+    # an unchanged page keeps its timestamp (and mkdocs serve); last run's pages of rules now gone are removed.
+    out = OutputFolder(output_dir, manifest=True)
+    written = [
+        out.write(f"{page.stem}.md", render_page(page), group="docs", only_if_changed=True) for page in pages
+    ]
+    written.append(out.write(INDEX_NAME, render_index(pages, errors), group="docs", only_if_changed=True))
+    out.finish(["docs"])
     return written
-
-
-def _write(path: Path, text: str) -> None:
-    """Write only when the bytes differ, so that an unchanged page keeps its timestamp (and mkdocs serve)."""
-    data = text.encode("utf-8")
-    if not path.exists() or path.read_bytes() != data:
-        path.write_bytes(data)
 
 
 # --- Markdown ---------------------------------------------------------------------------------------------

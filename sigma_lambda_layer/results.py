@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sigma_lambda_layer._version import __version__
 from sigma_lambda_layer.display import ResultDisplay, ResultsDisplay
 from sigma_lambda_layer.errors import SigmaLambdaError, is_unsupported
-from sigma_lambda_layer.outputs import render
+from sigma_lambda_layer.outputs import WrittenFiles, render
 
 #: A result's status in the ``--report`` document and the summaries.
 Status = Literal["ok", "unsupported", "error"]
@@ -132,10 +132,16 @@ class ConversionResults(ResultsDisplay, list[ConversionResult]):
             f"{s['unsupported']} unsupported, {s['error']} failed"
         )
 
-    def report(self) -> dict[str, Any]:
-        """The ``--report`` document (stable keys, documented in docs/cli.md)."""
+    def report(self, written: WrittenFiles | None = None) -> dict[str, Any]:
+        """The ``--report`` document (stable keys, documented in docs/cli.md); with ``--output-dir``, each
+        entry's ``file`` and the folder's ``output_dir`` section (written, renamed, removed, failed)."""
+        entries = [r.report_entry() for r in self]
+        if written is not None:
+            for index, entry in enumerate(entries):
+                entry["file"] = written.files.get(index)
         return {
             "tool": {"name": "sigma-lambda", "version": __version__},
             "summary": self.summary(),
-            "results": [r.report_entry() for r in self],
+            **({"output_dir": written.to_dict()} if written is not None else {}),
+            "results": entries,
         }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from sigma_lambda_layer._version import __version__
-from sigma_lambda_layer.cli import check, convert, docs, listing, rule_tests
+from sigma_lambda_layer.cli import cache, check, convert, docs, listing, rule_tests
 from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, EXIT_USAGE
 
 __all__ = ["EXIT_OK", "EXIT_RULE_ERRORS", "EXIT_USAGE", "main"]
@@ -29,5 +29,12 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 # The modules keep their names (``cli.convert`` is the module, ``cli.convert.convert`` its command).
-for _command in (convert.convert, listing.list_group, check.check, rule_tests.test_command, docs.docs):
+for _command in (
+    convert.convert,
+    listing.list_group,
+    check.check,
+    rule_tests.test_command,
+    docs.docs,
+    cache.cache_group,
+):
     main.add_command(_command)

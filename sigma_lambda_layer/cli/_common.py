@@ -5,8 +5,6 @@ Only click and the standard library are imported here, so that ``--help`` and ``
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,20 +43,23 @@ def parse_options(values: Sequence[str]) -> dict[str, Any]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file.
+    """Write one file through the tool's one writer (:mod:`sigma_lambda_layer.writer`: temporary file and
+    rename, never through a link), so a reader never sees half a file.
 
     A file that cannot be written is a clear error (exit code 1), not a traceback.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from sigma_lambda_layer.writer import write_file
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_file(path, text if text.endswith("\n") or not text else text + "\n")
     except OSError as exc:
-        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        raise click.ClickException(f"cannot write {path}: {describe(exc)}") from None
+
+
+def describe(error: OSError) -> str:
+    """An operating-system error as one short line (the file it names, when not the one already named)."""
+    text = error.strerror or str(error)
+    return f"{text}: {error.filename}" if error.filename and error.strerror else text
 
 
 def print_error(message: str) -> None:

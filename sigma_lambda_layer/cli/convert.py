@@ -15,6 +15,7 @@ from sigma_lambda_layer.cli._common import (
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
     FILTER_OPTION,
+    describe,
     parse_options,
     print_error,
     write_atomic,
@@ -79,7 +80,7 @@ from sigma_lambda_layer.cli._common import (
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # not checked here: a cache that cannot be used is a warning, not exit 2
     envvar="SIGMA_LAMBDA_CACHE_DIR",
     help="Content-hash cache folder [env SIGMA_LAMBDA_CACHE_DIR; default ~/.cache/sigma-lambda].",
 )
@@ -132,30 +133,51 @@ def convert(
     errors = [(r, r.error) for r in results if r.error is not None]
     _report_errors(errors, debug, verbose)
     failed = [r for r, error in errors if not (skip_unsupported and is_unsupported(error))]
-    _emit(results, as_json, output, output_dir)
-    if report is not None:
-        write_atomic(report, json.dumps(results.report(), indent=2, ensure_ascii=False))
+    written = _write_output_dir(output_dir, results, quiet) if output_dir is not None else None
+    try:
+        _emit(results, as_json, output, output_dir is not None)
+    finally:  # the report is written even when an output could not be
+        if report is not None:
+            write_atomic(report, json.dumps(results.report(written), indent=2, ensure_ascii=False))
     if not quiet and len(results) > 1:
         click.echo(results.summary_line(), err=True)
-    ctx.exit(EXIT_RULE_ERRORS if failed else EXIT_OK)
+    ctx.exit(EXIT_RULE_ERRORS if failed or (written and written.failed) else EXIT_OK)
 
 
 def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
-    """``--cache-dir`` (or its environment variable), else the XDG cache folder; none with ``--no-cache``."""
+    """``--cache-dir`` (or its environment variable), else the XDG cache folder; none with ``--no-cache``
+    (or without a home folder, said once on standard error)."""
     if no_cache:
         return None
     if cache_dir is None:
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sigma-lambda"
+        from sigma_lambda_layer.cache import default_folder
+
+        cache_dir = default_folder()
+        if cache_dir is None:
+            print_error(
+                "warning: cache not used (no home folder; --cache-dir names one); converting without it"
+            )
     return cache_dir
 
 
 def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
     """The API's convert(); a usage error exits 2, any other failure of the whole run exits 1."""
+    import warnings
+
     from sigma_lambda_layer.api import convert as api_convert
+    from sigma_lambda_layer.cache import CacheWarning
     from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
 
     try:
-        return api_convert(*args, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CacheWarning)
+            results = api_convert(*args, **kwargs)
+        for message in dict.fromkeys(str(w.message) for w in caught if w.category is CacheWarning):
+            print_error(f"warning: {message}")  # one line, not Python's warning format
+        for w in caught:  # any other warning shows as it would have
+            if w.category is not CacheWarning:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        return results
     except UsageError as exc:
         if debug:
             raise
@@ -168,10 +190,10 @@ def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
         ctx.exit(EXIT_RULE_ERRORS)
 
 
-def _emit(results: Any, as_json: bool, output: Path | None, output_dir: Path | None) -> None:
-    """The results as a JSON array, as files under ``output_dir``, or as the batch text (file or stdout)."""
-    if output_dir is not None and not as_json:
-        _write_output_dir(output_dir, results)
+def _emit(results: Any, as_json: bool, output: Path | None, wrote_folder: bool) -> None:
+    """The results as a JSON array or as the batch text (file or stdout); with ``--output-dir`` only the JSON
+    (the files hold the rest)."""
+    if wrote_folder and not as_json:
         return
     if as_json:
         text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
@@ -228,21 +250,17 @@ def _progress_bar() -> Any:
     return update
 
 
-def _write_output_dir(output_dir: Path, results: Any) -> None:
-    """One file per rule and target, plus each target's bundle (see docs/cli.md for the layout)."""
-    from sigma_lambda_layer.api import render
-    from sigma_lambda_layer.outputs import bundle_path, output_path
+def _write_output_dir(output_dir: Path, results: Any, quiet: bool) -> Any:
+    """One file per rule and target, plus each target's bundle (see docs/cli.md for the layout and contract);
+    every file that could not be written is an error line, the others are still written."""
+    from sigma_lambda_layer.outputs import WrittenFiles, write_output_dir
 
-    used: dict[Path, str | None] = {}
-    for r in results:
-        if not r.ok:
-            continue
-        path = output_path(output_dir, r)
-        if path in used and used[path] != r.id:
-            path = path.with_name(f"{path.stem}-{r.id or len(used)}{path.suffix}")
-        used[path] = r.id
-        write_atomic(path, render(r.output, r.format))
-    for target, batch_output in results.batch_outputs.items():
-        if batch_output is not None:
-            fmt = next(r.format for r in results if r.target == target)
-            write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output, fmt))
+    try:
+        written = write_output_dir(output_dir, results)
+    except OSError as exc:
+        written = WrittenFiles(str(output_dir), failed=[{"file": ".", "error": describe(exc)}])
+    for failure in written.failed:
+        print_error(f"error: cannot write {output_dir / failure['file']}: {failure['error']}")
+    if not quiet:
+        click.echo(written.summary_line(), err=True)
+    return written

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sigma_lambda_layer.cli._common import EXIT_USAGE, FILTER_OPTION, print_error
+from sigma_lambda_layer.cli._common import EXIT_RULE_ERRORS, EXIT_USAGE, FILTER_OPTION, describe, print_error
 
 
 @click.command("docs")
@@ -32,4 +32,7 @@ def docs(ctx: click.Context, inputs: tuple[Path, ...], output_dir: Path, filters
             raise
         print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
+    except OSError as exc:  # a planted link in the folder, a full disk: no page is half written
+        print_error(f"error: cannot write the pages in {output_dir}: {describe(exc)}")
+        ctx.exit(EXIT_RULE_ERRORS)
     click.echo(f"wrote {len(written) - 1} rule page(s) and {written[-1]}", err=True)
