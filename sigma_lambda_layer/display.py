@@ -23,6 +23,7 @@ TARGET_LABELS: Final[dict[str, str]] = {
     "eql": "Elastic EQL",
     "esql": "Elastic ES|QL",
     "cloudwatch": "CloudWatch Logs Insights",
+    "duckdb": "DuckDB SQL",
 }
 
 #: Pygments lexer (and Markdown fence language) per target id. Lucene and Logs Insights have no Pygments
@@ -33,6 +34,7 @@ TARGET_LANGUAGES: Final[dict[str, str]] = {
     "eql": "eql",
     "esql": "sql",
     "cloudwatch": "text",
+    "duckdb": "sql",
 }
 
 #: Markdown fence language of structured (non-string) outputs such as siem_rule or query_definition.

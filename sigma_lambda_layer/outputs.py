@@ -41,6 +41,7 @@ QUERY_EXTENSIONS: Final[dict[str, str]] = {
     "eql": "eql",
     "esql": "esql",
     "cloudwatch": "logsinsights",
+    "duckdb": "sql",
 }
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

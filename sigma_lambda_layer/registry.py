@@ -127,6 +127,13 @@ TARGETS: dict[str, Target] = {
             "aws_cloudtrail_cloudwatch",
             ("log_group", "fields", "sort", "limit", "start_time", "end_time", "lookback", "array_elements"),
         ),
+        Target(
+            "duckdb",
+            "DuckDB SQL over CloudTrail records held as JSON (a table of record JSON; sigma-lambda hunt)",
+            "sigma_lambda_layer.backends.duckdb:DuckDBBackend",
+            "aws_cloudtrail_duckdb",
+            ("table",),
+        ),
     )
 }
 
@@ -147,6 +154,11 @@ PIPELINES: dict[str, PipelineEntry] = {
             "aws_cloudtrail_cloudwatch",
             "CloudTrail JSON fields as CloudWatch Logs Insights discovers them",
             "sigma_lambda_layer.pipelines.cloudwatch:aws_cloudtrail_cloudwatch",
+        ),
+        PipelineEntry(
+            "aws_cloudtrail_duckdb",
+            "CloudTrail records as DuckDB JSON (raw CloudTrail field names)",
+            "sigma_lambda_layer.pipelines.duckdb:aws_cloudtrail_duckdb",
         ),
     )
 }

@@ -246,6 +246,12 @@ def _logs_insights_run(query: str, events: list[Any]) -> Iterable[int]:
     return run_logs_insights(query, events)
 
 
+def _duckdb_run(query: str, events: list[Any]) -> Iterable[int]:
+    from sigma_lambda_layer.engines.duckdb import run_duckdb
+
+    return run_duckdb(query, events)
+
+
 @dataclass(frozen=True)
 class Engine:
     """A target's reference engine: how a record looks to the SIEM, and how a query runs over such views."""
@@ -259,6 +265,7 @@ class Engine:
 ENGINES: dict[str, Engine] = {
     "splunk": Engine(_spl_view, _spl_run),
     "cloudwatch": Engine(_cloudwatch_view, _logs_insights_run),
+    "duckdb": Engine(dict, _duckdb_run),
 }
 
 

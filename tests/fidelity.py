@@ -64,7 +64,7 @@ CLOUDTRAIL: Final = CORPUS / "cloudtrail"
 AWS_RULES: Final = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
 OUR_RULES: Final = REPO / "rules"
 
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch", "duckdb")
 #: Statuses that fail the differential test for one of our targets.
 FAILING: Final = frozenset({"disagree", "bad-error", "rejected"})
 #: How many record ids a disagreement lists on each side before "...".
@@ -294,6 +294,20 @@ def _run_lucene(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
     return results
 
 
+def _run_duckdb(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+    """DuckDB itself: every record loaded once as ``cloudtrail(id, record JSON)``, every query run on it."""
+    from sigma_lambda_layer.engines.duckdb import DuckDBRecords
+
+    database = DuckDBRecords(views)
+    results: list[EngineResult] = []
+    for query in queries:
+        try:
+            results.append(set().union(*(database.hits(text) for text in query.texts)))
+        except Exception as exc:  # the engine's refusal is the finding
+            results.append(exc)
+    return results
+
+
 def _lucene_missing() -> str | None:
     from tests.engines.lucene_engine import LuceneEngine
 
@@ -334,6 +348,8 @@ ENGINES: Final[dict[str, Engine]] = {
             _cloudwatch_view,
             _one_by_one(_run_logs_insights),
         ),
+        # The raw record: DuckDB holds CloudTrail's own JSON.
+        Engine("duckdb", ("duckdb",), lambda record: record, _run_duckdb),
     )
 }
 
@@ -809,7 +825,7 @@ def _run_target(target: str, stock: bool) -> TargetRun:
 
 
 #: Rough cost order (slowest first), so that the longest jobs start first on the worker processes.
-_COST: Final = ("lucene", "eql", "esql", "splunk", "cloudwatch")
+_COST: Final = ("lucene", "eql", "esql", "splunk", "cloudwatch", "duckdb")
 
 
 def run_fidelity(targets: Sequence[str] = TARGETS, *, with_stock: bool = True) -> FidelityRun:

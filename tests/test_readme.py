@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
 BLOCK = re.compile(r"(<!-- founding-queries:start -->\n)(.*?)(<!-- founding-queries:end -->)", re.S)
-LANGUAGES = {"splunk": "spl", "lucene": "text", "eql": "eql", "esql": "sql", "cloudwatch": "text"}
+LANGUAGES = {"splunk": "spl", "lucene": "text", "eql": "eql", "esql": "sql", "cloudwatch": "text", "duckdb": "sql"}
 
 
 def founding_block() -> str:
