@@ -312,6 +312,7 @@ class DuckDBBackend(TextQueryBackend):
     formats: ClassVar[dict[str, str]] = {
         "default": "SELECT * FROM <table> WHERE <condition> (table option, default cloudtrail)",
         "condition": "the WHERE condition alone, over a JSON column named record",
+        "hunt": "JSON: the condition, the eventSource/eventName values it requires (dispatch) and the level",
     }
     requires_pipeline: ClassVar[bool] = True
     #: Backend options (``--option key=value``) this backend reads.
@@ -616,6 +617,47 @@ class DuckDBBackend(TextQueryBackend):
 
     def finalize_output_condition(self, queries: list[str]) -> list[str]:
         return queries
+
+    def finalize_query_hunt(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
+    ) -> dict[str, Any]:
+        """The condition with what ``sigma-lambda hunt`` needs to dispatch records to it."""
+        tree: Any = None
+        if isinstance(rule, SigmaRule):
+            conditions = rule.detection.parsed_condition
+            tree = conditions[index].parse() if index < len(conditions) else None
+        return {
+            "condition": query,
+            "eventSource": required_values(tree, "eventSource"),
+            "eventName": required_values(tree, "eventName"),
+            "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
+        }
+
+    def finalize_output_hunt(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return queries
+
+
+def required_values(node: Any, field: str) -> list[str] | None:
+    """Lower-cased values ``field`` must hold as a string (one of them) for ``node`` to match, or None.
+
+    Read off the condition tree: an equality with a plain string gives its value, ``or`` the union of its
+    branches (if each gives some), ``and`` the intersection of those that give some; anything else says
+    nothing. The hunt uses it to skip records a rule cannot match; an array-valued field is never skipped.
+    """
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        value = node.value
+        if node.field == field and isinstance(value, SigmaString) and not value.contains_special():
+            return ["".join(cast(Any, value.s)).lower()]
+        return None
+    if isinstance(node, ConditionOR):
+        branches = [required_values(a, field) for a in node.args]
+        if any(b is None for b in branches):
+            return None
+        return sorted({v for b in branches for v in cast(list[str], b)})
+    if isinstance(node, ConditionAND):
+        known = [set(b) for b in (required_values(a, field) for a in node.args) if b is not None]
+        return sorted(set.intersection(*known)) if known else None
+    return None
 
 
 def _cidr_test(v: str, network: IPv4Network | IPv6Network) -> str:

@@ -604,3 +604,8 @@ def docs(ctx: click.Context, inputs: tuple[Path, ...], output_dir: Path, filters
         _print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
     click.echo(f"wrote {len(written) - 1} rule page(s) and {written[-1]}", err=True)
+
+
+from sigma_lambda_layer.cli.hunt import hunt_command  # noqa: E402  (one module per command)
+
+main.add_command(hunt_command)
