@@ -167,7 +167,8 @@ class Scanner:
             self.errors.extend(errors)
             if fixed is None:
                 return
-            self._load([fixed])
+            readable = [fixed]
+            self._load(readable)
         self._match(readable)
 
     def _load(self, files: list[LogFile]) -> None:
