@@ -340,27 +340,47 @@ class DuckDBBackend(TextQueryBackend):
 
     # ------------------------------------------------------------------ field access
 
+    def _gated(self, field: str, fast: Any, general: Any) -> str:
+        """``fast(j)`` on the value at the plain object path ``j``, unless the record could hold other values
+        for ``field``: then ``general()``, the evaluator's walk.
+
+        Other values exist only if the path meets an array (on the way or at the end) or a key holding a dot
+        (``a.b`` for ``a``/``b``). One ``json_extract`` with a list of pointers reads the plain value and
+        every such witness in one parse of the record; the walk, which parses far more, runs only on records
+        with a witness.
+        """
+        segments = field.split(".")
+        if any(s.isdigit() for s in segments):  # a pointer would index arrays: only the general walk
+            return f"({general()})"
+        pointers = [json_pointer(segments[:i]) for i in range(len(segments), 0, -1)]  # full path first
+        witnesses = [f"json_type(_j[{i + 1}]) = 'ARRAY'" for i in range(len(pointers))]
+        dotted = sorted(
+            {
+                json_pointer(g[: next(i for i, k in enumerate(g) if "." in k) + 1])
+                for g in _groupings(segments)
+                if any("." in k for k in g)
+            }
+        )
+        witnesses += [f"_j[{len(pointers) + i + 1}] IS NOT NULL" for i in range(len(dotted))]
+        listed = ", ".join(sql_string(p) for p in [*pointers, *dotted])
+        j = self._names("j")
+        body = (
+            f"CASE WHEN {' OR '.join(witnesses)} THEN {general()} ELSE coalesce({fast('_j[1]')}, false) END"
+        ).replace("_j[", f"{j}[")
+        return f"({_let(f'json_extract({COLUMN}, [{listed}])', j, body)})"
+
     def _leaf(self, field: str, test: Any, *, needs_type: bool = True) -> str:
-        """``field`` has a value passing ``test``: the plain object path first, the evaluator's walk after.
+        """``field`` has a value passing ``test`` (see :meth:`_gated`).
 
         ``needs_type=False`` says ``test`` is already false for null, objects and arrays when handed the
         raw text (an equality with a value that cannot look like JSON text), so the fast path skips
         ``json_type``.
         """
-        segments = field.split(".")
-        direct = f"json_extract({COLUMN}, {sql_string(json_pointer(segments))})"
-        fast = test(direct) if needs_type else test(direct, raw=True)
-        if len(segments) == 1:
-            v = self._names("v")
-            elements = _elements(direct, self._names)
-            general = f"len(list_filter({elements}, lambda {v}: coalesce({test(v)}, false))) > 0"
-            return (
-                f"(CASE WHEN json_type({direct}) = 'ARRAY' THEN {general} ELSE coalesce({fast}, false) END)"
-            )
-        general = _any(field, test, self._names)
-        if any(s.isdigit() for s in segments):  # a pointer would index arrays: only the general walk
-            return f"({general})"
-        return f"(coalesce({fast}, false) OR {general})"
+        return self._gated(
+            field,
+            lambda j: test(j) if needs_type else test(j, raw=True),
+            lambda: _any(field, test, self._names),
+        )
 
     # ------------------------------------------------------------------ value tests (JSON v -> boolean)
 
@@ -531,15 +551,24 @@ class DuckDBBackend(TextQueryBackend):
     ) -> str:
         v = self._names("v")
         values = field_values(cond.field, self._names)
-        return f"(len(list_filter({values}, lambda {v}: json_type({v}) <> 'NULL')) = 0)"
+        return self._gated(
+            cond.field,
+            lambda j: f"({j} IS NULL OR json_type({j}) = 'NULL')",
+            lambda: f"len(list_filter({values}, lambda {v}: json_type({v}) <> 'NULL')) = 0",
+        )
 
     def convert_condition_field_eq_val_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         v = self._names("v")
         values = field_values(cond.field, self._names)
-        op = ">" if cast(SigmaExists, cond.value).exists else "="
-        return f"(len(list_filter({values}, lambda {v}: json_type({v}) <> 'NULL')) {op} 0)"
+        exists = cast(SigmaExists, cond.value).exists
+        present = "({j} IS NOT NULL AND json_type({j}) <> 'NULL')"
+        return self._gated(
+            cond.field,
+            lambda j: present.format(j=j) if exists else f"NOT {present.format(j=j)}",
+            lambda: f"len(list_filter({values}, lambda {v}: json_type({v}) <> 'NULL')) {'>' if exists else '='} 0",
+        )
 
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -73,16 +73,29 @@ def hunt_command(
     """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB."""
     from sigma_lambda_layer.cli import _print_error, _write_atomic
     from sigma_lambda_layer.errors import UsageError
-    from sigma_lambda_layer.hunt import hunt
+    from sigma_lambda_layer.hunt import HitWriter, hunt
+    from sigma_lambda_layer.hunt.report import REPORT_HITS_PER_RULE
 
     progress = _progress(not quiet and sys.stderr.isatty())
     try:
-        result = hunt(list(rules), list(logs), since=since, until=until, threads=threads, progress=progress)  # type: ignore[arg-type]
+        with HitWriter(output) as writer:
+            result = hunt(
+                list(rules),
+                list(logs),
+                since=since,
+                until=until,
+                threads=threads,
+                progress=progress,  # type: ignore[arg-type]
+                on_hit=writer.write,
+                # Records stay on disk (--output); the report lists the first hits of each rule.
+                keep_records=REPORT_HITS_PER_RULE if report is not None else 0,
+            )
     except UsageError as exc:
         _print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
-    if output is not None:
-        _write_atomic(output, result.to_csv() if output.suffix.lower() == ".csv" else result.to_jsonl())
+    except OSError as exc:
+        _print_error(f"error: cannot write {output}: {exc.strerror or exc}")
+        ctx.exit(EXIT_ERRORS)
     if report is not None:
         _write_atomic(report, result.html_report())
     for line in result.summary_lines():

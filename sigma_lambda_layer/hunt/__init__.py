@@ -17,11 +17,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
 from sigma_lambda_layer.hunt.inputs import LogInputError, discover
 from sigma_lambda_layer.hunt.scan import CompiledRule, Progress, Scanner, dispatch_sql
 
-__all__ = ["Hit", "HuntResult", "LogInputError", "RuleSummary", "hunt", "parse_time"]
+__all__ = ["Hit", "HitWriter", "HuntResult", "LogInputError", "RuleSummary", "hunt", "parse_time"]
 
 #: The fields of a hit in JSON lines and CSV output, in order.
 HIT_FIELDS = (
@@ -52,7 +53,8 @@ HIT_FIELDS = (
 
 @dataclass(frozen=True)
 class Hit:
-    """One record one rule matched. ``record`` is the CloudTrail record's JSON text."""
+    """One record one rule matched. ``record`` is the CloudTrail record's JSON text (None when the hunt
+    kept only the first records of each rule, see ``keep_records``)."""
 
     rule_title: str
     rule_id: str | None
@@ -66,11 +68,11 @@ class Hit:
     principal: str | None
     source_ip: str | None
     event_id: str | None
-    record: str = field(repr=False)
+    record: str | None = field(repr=False)
 
     def to_dict(self, *, parsed_record: bool = True) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in HIT_FIELDS}
-        if parsed_record:
+        if parsed_record and self.record is not None:
             out["record"] = json.loads(self.record)
         return out
 
@@ -196,6 +198,41 @@ class HuntResult:
         return summary_table(self)
 
 
+class HitWriter:
+    """Hits streamed to a file as they are found: JSON lines, or CSV for a ``.csv`` name; written to a
+    temporary file beside the target and renamed at the end, so a reader never sees half a file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._handle: Any = None
+        self._csv: Any = None
+
+    def __enter__(self) -> HitWriter:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            self._handle = self._tmp.open("w", encoding="utf-8", newline="")
+            if self.path.suffix.lower() == ".csv":
+                self._csv = csv.DictWriter(self._handle, fieldnames=HIT_FIELDS, lineterminator="\n")
+                self._csv.writeheader()
+        return self
+
+    def write(self, hit: Hit) -> None:
+        if self._csv is not None:
+            self._csv.writerow(hit.to_dict(parsed_record=False))
+        elif self._handle is not None:
+            self._handle.write(json.dumps(hit.to_dict(), ensure_ascii=False) + "\n")
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        if self._handle is None:
+            return
+        self._handle.close()
+        if kind is None and self.path is not None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
 def parse_time(text: str | datetime | None) -> datetime | None:
     """``--since``/``--until``: ISO 8601 (a date, or a date and time; UTC unless an offset is given)."""
     if text is None or isinstance(text, datetime):
@@ -244,7 +281,8 @@ def hunt(
     until: str | datetime | None = None,
     threads: int | None = None,
     progress: Progress | None = None,
-    on_rules: Callable[[int], None] | None = None,
+    on_hit: Callable[[Hit], None] | None = None,
+    keep_records: int | None = None,
 ) -> HuntResult:
     """Run ``rules`` (anything :func:`~sigma_lambda_layer.api.convert` accepts) over CloudTrail ``logs``
     (files, folders searched recursively, ``"-"`` for stdin) and return every hit.
@@ -252,33 +290,38 @@ def hunt(
     ``since``/``until`` keep records whose ``eventTime`` is in ``[since, until)``. ``progress`` is called
     after each batch with (files done, files, bytes done, bytes). Bad input never raises: it is returned in
     :attr:`HuntResult.input_errors`.
+
+    ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way).
+    ``keep_records`` bounds memory on big hunts: only the first that many hits of each rule keep their
+    record in the result (the others keep every other field); None keeps every record.
     """
     start = time.perf_counter()
     window = parse_time(since), parse_time(until)
     compiled, rule_errors = compile_rules(rules)
-    if on_rules is not None:
-        on_rules(len(compiled))
+    hits: list[Hit] = []
+    kept = [0] * len(compiled)
+
+    def collect(index: int, file: Any, values: dict[str, Any]) -> None:
+        rule = compiled[index]
+        hit = Hit(rule.title, rule.id, rule.level, rule.path, file.name, **values)
+        if on_hit is not None:
+            on_hit(hit)
+        if keep_records is not None:
+            if kept[index] >= keep_records:
+                hit = replace(hit, record=None)
+            kept[index] += 1
+        hits.append(hit)
+
     paths = [logs] if isinstance(logs, (str, Path)) else list(logs)
     with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
         spool = Path(spool_name)
         found = discover(paths, spool)
         scanner = Scanner(compiled, spool, since=window[0], until=window[1], threads=threads)
+        scanner.on_hit = collect
         try:
             scanner.scan(found.files, progress)
         finally:
             scanner.close()
-    hits = [
-        Hit(
-            rule_title=compiled[i].title,
-            rule_id=compiled[i].id,
-            rule_level=compiled[i].level,
-            rule_path=compiled[i].path,
-            file=file.name,
-            record=values.pop("record"),
-            **values,
-        )
-        for i, file, values in scanner.hits
-    ]
     hits.sort(key=lambda h: (h.event_time or "", h.rule_title))
     return HuntResult(
         hits=hits,

@@ -25,6 +25,8 @@ pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:12px} details{m
 svg{background:#f6f8fa;border:1px solid #d0d7de}
 """
 _WIDTH, _HEIGHT, _BUCKETS = 600, 60, 48
+#: Hits listed per rule (the timeline and the counts cover all of them); the rest are in ``--output``.
+REPORT_HITS_PER_RULE = 500
 
 
 def _e(text: object) -> str:
@@ -57,6 +59,13 @@ def timeline_svg(times: list[datetime], start: datetime, end: datetime) -> str:
         f'aria-label="hits over time">{bars}</svg>'
         f"<div><small>{_e(start.isoformat())} .. {_e(end.isoformat())} (peak {peak} per bucket)</small></div>"
     )
+
+
+def _record_cell(event_id: str | None, record: str | None) -> str:
+    if record is None:
+        return _e(event_id or "")
+    text = json.dumps(json.loads(record), indent=2, ensure_ascii=False)
+    return f"<details><summary>{_e(event_id or 'record')}</summary><pre>{_e(text)}</pre></details>"
 
 
 def _tops(pairs: tuple[tuple[str, int], ...]) -> str:
@@ -107,10 +116,14 @@ def html_report(result: HuntResult) -> str:
         rows = "".join(
             f"<tr><td>{_e(h.event_time)}</td><td>{_e(h.event_source)}</td><td>{_e(h.event_name)}</td>"
             f"<td>{_e(h.principal)}</td><td>{_e(h.source_ip)}</td><td>{_e(h.aws_region)}</td>"
-            f"<td>{_e(h.file)}</td><td><details><summary>{_e(h.event_id or 'record')}</summary>"
-            f"<pre>{_e(json.dumps(json.loads(h.record), indent=2, ensure_ascii=False))}</pre></details></td></tr>"
-            for h in hits
+            f"<td>{_e(h.file)}</td><td>{_record_cell(h.event_id, h.record)}</td></tr>"
+            for h in hits[:REPORT_HITS_PER_RULE]
         )
+        if len(hits) > REPORT_HITS_PER_RULE:
+            rows += (
+                f"<tr><td colspan=8>... and {len(hits) - REPORT_HITS_PER_RULE} more hit(s): "
+                "see the --output file</td></tr>"
+            )
         sections.append(
             f'<section id="rule-{index}"><h2>{_e(summary.title)} <small>({summary.hits} hit(s), '
             f"{_e(summary.level or 'no level')})</small></h2><div><small>{_e(summary.path or '')}</small></div>"

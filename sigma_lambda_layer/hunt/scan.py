@@ -14,7 +14,9 @@ record as JSON text, and JSON key lookup is case-sensitive.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,8 +35,8 @@ _DOTTED_I = "\u0130"
 
 #: One JSON document -> its CloudTrail records (the cases of :func:`.inputs.unwrap`).
 _UNWRAP = """CASE
-  WHEN json_type(json) = 'ARRAY' THEN CAST(json AS JSON[])
-  WHEN json_type(json, '/Records') = 'ARRAY' THEN CAST(json_extract(json, '/Records') AS JSON[])
+  WHEN json_type(json, '/Records') = 'ARRAY' THEN json_extract(json, '$.Records[*]')
+  WHEN json_type(json) = 'ARRAY' THEN json_extract(json, '$[*]')
   WHEN json_type(json, '/logEvents') = 'ARRAY' THEN CASE WHEN json_extract_string(json, '/messageType') = 'DATA_MESSAGE'
     THEN list_transform(CAST(json_extract(json, '/logEvents') AS JSON[]),
       lambda e: CAST(json_extract_string(e, '/message') AS JSON)) ELSE []::JSON[] END
@@ -45,16 +47,26 @@ _UNWRAP = """CASE
     AND json_type(json, '/detail') = 'OBJECT' THEN [json_extract(json, '/detail')]
   ELSE [json] END"""
 
-#: The columns of a hit, read from the record.
+#: The columns of a hit, read from the record in one parse (``h`` is the list of these pointers' values).
+HIT_POINTERS = (
+    "/eventTime",
+    "/eventSource",
+    "/eventName",
+    "/awsRegion",
+    "/userIdentity/arn",
+    "/userIdentity/principalId",
+    "/userIdentity/type",
+    "/sourceIPAddress",
+    "/eventID",
+)
 HIT_COLUMNS = {
-    "event_time": "json_extract_string(record, '/eventTime')",
-    "event_source": "json_extract_string(record, '/eventSource')",
-    "event_name": "json_extract_string(record, '/eventName')",
-    "aws_region": "json_extract_string(record, '/awsRegion')",
-    "principal": "coalesce(json_extract_string(record, '/userIdentity/arn'), "
-    "json_extract_string(record, '/userIdentity/principalId'), json_extract_string(record, '/userIdentity/type'))",
-    "source_ip": "json_extract_string(record, '/sourceIPAddress')",
-    "event_id": "json_extract_string(record, '/eventID')",
+    "event_time": "h[1]",
+    "event_source": "h[2]",
+    "event_name": "h[3]",
+    "aws_region": "h[4]",
+    "principal": "coalesce(h[5], h[6], h[7])",
+    "source_ip": "h[8]",
+    "event_id": "h[9]",
 }
 
 
@@ -111,9 +123,29 @@ class Scanner:
         if threads:
             self.db.execute(f"SET threads = {int(threads)}")
         self.db.execute(f"SET temp_directory = {sql_string(str(spool / 'duckdb-tmp'))}")
+        # One table for every batch, and every rule's query prepared once against it: planning a rule's
+        # SQL costs more than running it on a batch.
+        # A batch of a few tens of thousands of records is one DuckDB row group, which one thread scans; so
+        # the rules are shared among ``workers`` cursors (connections to the same in-memory database, each
+        # with its own prepared statements) run from as many Python threads.
+        self.db.execute(
+            "CREATE TABLE batch (filename VARCHAR, record JSON, es VARCHAR, es_type VARCHAR, "
+            "en VARCHAR, en_type VARCHAR)"
+        )
+        self.workers = max(1, min(threads or os.cpu_count() or 1, len(self.rules)))
+        self.cursors = [self.db.cursor() for _ in range(self.workers)]
+        columns = ", ".join(f"{sql} AS {name}" for name, sql in HIT_COLUMNS.items())
+        pointers = ", ".join(sql_string(p) for p in HIT_POINTERS)
+        for index, rule in enumerate(self.rules):
+            self.cursors[index % self.workers].execute(
+                f"PREPARE rule_{index} AS SELECT filename, record, {columns} FROM (SELECT filename, "
+                f"CAST(record AS VARCHAR) AS record, json_extract_string(record, [{pointers}]) AS h "
+                f"FROM batch WHERE {rule.sql})"
+            )
         self.totals = ScanTotals()
         self.errors: list[LogInputError] = []
-        self.hits: list[tuple[int, LogFile, dict[str, Any]]] = []
+        #: called with (rule index, file, hit columns and ``record``) for every hit, in batch order
+        self.on_hit: Callable[[int, LogFile, dict[str, Any]], None] = lambda *hit: None
 
     # ------------------------------------------------------------------ batches
 
@@ -182,22 +214,23 @@ class Scanner:
                     f"compression = '{'gzip' if gz else 'none'}', filename = true, "
                     f"maximum_object_size = {MAX_OBJECT_BYTES})"
                 )
-        lowered = "lower(replace(json_extract_string(record, '{p}'), '" + _DOTTED_I + "', 'i\u0307'))"
+        # One parse of each record for both dispatch columns (JSON functions parse the text on every call).
+        lowered = "lower(replace(json_extract_string(k[{i}], '$'), '" + _DOTTED_I + "', 'i\u0307'))"
+        self.db.execute("DELETE FROM batch")
         self.db.execute(
-            "CREATE OR REPLACE TEMP TABLE batch AS SELECT filename, record, "
-            f"{lowered.format(p='/eventSource')} AS es, json_type(record, '/eventSource') AS es_type, "
-            f"{lowered.format(p='/eventName')} AS en, json_type(record, '/eventName') AS en_type "
-            f"FROM (SELECT filename, unnest({_UNWRAP}) AS record FROM ({' UNION ALL '.join(parts)}))"
+            "INSERT INTO batch SELECT filename, record, "
+            f"{lowered.format(i=1)} AS es, json_type(k[1]) AS es_type, "
+            f"{lowered.format(i=2)} AS en, json_type(k[2]) AS en_type "
+            "FROM (SELECT filename, record, json_extract(record, ['/eventSource', '/eventName']) AS k "
+            f"FROM (SELECT filename, unnest({_UNWRAP}) AS record FROM ({' UNION ALL '.join(parts)})))"
         )
 
     def _match(self, files: list[LogFile]) -> None:
         by_path = {str(f.path): f for f in files}
-        bad = self.db.execute(
-            "SELECT DISTINCT filename FROM batch WHERE json_type(record) <> 'OBJECT' OR en_type IS NULL"
-        ).fetchall()
+        bad = self.db.execute("SELECT DISTINCT filename FROM batch WHERE en_type IS NULL").fetchall()
         for (name,) in bad:
             self.errors.extend(locate_without_event_name(by_path[name]))
-        self.db.execute("DELETE FROM batch WHERE json_type(record) <> 'OBJECT' OR en_type IS NULL")
+        self.db.execute("DELETE FROM batch WHERE en_type IS NULL")  # also every record that is no object
         window = self._window()
         if window:
             outside = self.db.execute(f"SELECT count(*) FROM batch WHERE NOT coalesce({window}, false)")
@@ -205,14 +238,20 @@ class Scanner:
             self.db.execute(f"DELETE FROM batch WHERE NOT coalesce({window}, false)")
         self.totals.records += self.db.execute("SELECT count(*) FROM batch").fetchone()[0]  # type: ignore[index]
         self.totals.files += len(files)
-        columns = ", ".join(f"{sql} AS {name}" for name, sql in HIT_COLUMNS.items())
-        for index, rule in enumerate(self.rules):
-            rows = self.db.execute(
-                f"SELECT filename, CAST(record AS VARCHAR) AS record, {columns} FROM batch WHERE {rule.sql}"
-            ).fetchall()
+
+        def run(worker: int) -> list[tuple[int, list[Any]]]:
+            cursor = self.cursors[worker]
+            return [
+                (index, cursor.execute(f"EXECUTE rule_{index}").fetchall())
+                for index in range(worker, len(self.rules), self.workers)
+            ]
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            found = [item for part in pool.map(run, range(self.workers)) for item in part]
+        for index, rows in sorted(found, key=lambda item: item[0]):
             for row in rows:
                 values = dict(zip(["file", "record", *HIT_COLUMNS], row, strict=True))
-                self.hits.append((index, by_path[values.pop("file")], values))
+                self.on_hit(index, by_path[values.pop("file")], values)
 
     def _window(self) -> str | None:
         """The ``--since``/``--until`` test on ``eventTime`` (an unreadable time is outside any window)."""
@@ -225,4 +264,6 @@ class Scanner:
         return " AND ".join(tests) or None
 
     def close(self) -> None:
+        for cursor in self.cursors:
+            cursor.close()
         self.db.close()
