@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -221,7 +221,10 @@ class HitWriter:
         if self._csv is not None:
             self._csv.writerow(hit.to_dict(parsed_record=False))
         elif self._handle is not None:
-            self._handle.write(json.dumps(hit.to_dict(), ensure_ascii=False) + "\n")
+            # The record is DuckDB's JSON text already: spliced in, not parsed and dumped again.
+            fields = json.dumps(hit.to_dict(parsed_record=False) | {"record": None}, ensure_ascii=False)
+            record = hit.record if hit.record is not None else "null"
+            self._handle.write(fields[: -len("null}")] + record + "}\n")
 
     def __exit__(self, kind: Any, *rest: Any) -> None:
         if self._handle is None:
@@ -307,9 +310,9 @@ def hunt(
         if on_hit is not None:
             on_hit(hit)
         if keep_records is not None:
-            if kept[index] >= keep_records:
-                hit = replace(hit, record=None)
             kept[index] += 1
+            if kept[index] > keep_records:
+                object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
         hits.append(hit)
 
     paths = [logs] if isinstance(logs, (str, Path)) else list(logs)

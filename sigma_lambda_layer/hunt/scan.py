@@ -119,7 +119,13 @@ class Scanner:
         self.rules = list(rules)
         self.spool = spool
         self.since, self.until = since, until
-        self.db = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+        self.db = duckdb.connect(
+            config={
+                "memory_limit": memory_limit,
+                "preserve_insertion_order": False,
+            }
+        )
+        self.db.execute("SET enable_progress_bar = false")  # our progress goes to stderr, not DuckDB's
         if threads:
             self.db.execute(f"SET threads = {int(threads)}")
         self.db.execute(f"SET temp_directory = {sql_string(str(spool / 'duckdb-tmp'))}")
