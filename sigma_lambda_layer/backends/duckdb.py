@@ -567,7 +567,9 @@ class DuckDBBackend(TextQueryBackend):
         return self._gated(
             cond.field,
             lambda j: present.format(j=j) if exists else f"NOT {present.format(j=j)}",
-            lambda: f"len(list_filter({values}, lambda {v}: json_type({v}) <> 'NULL')) {'>' if exists else '='} 0",
+            lambda: (
+                f"len(list_filter({values}, lambda {v}: json_type({v}) <> 'NULL')) {'>' if exists else '='} 0"
+            ),
         )
 
     def convert_condition_field_eq_field(
