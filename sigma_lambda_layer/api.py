@@ -25,8 +25,8 @@ from sigma_lambda_layer.errors import (
     UnsupportedFieldError,
     UsageError,
 )
-from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate
-from sigma_lambda_layer.registry import Target, expand_targets, get_pipeline
+from sigma_lambda_layer.loading import LoadedFile, LoadResult, hint_for, locate, locate_refusal
+from sigma_lambda_layer.registry import DEFAULT_TARGET, Target, expand_targets, get_pipeline
 
 #: Anything :func:`convert` accepts as rules.
 RuleInput = Any
@@ -100,14 +100,15 @@ def render(output: Any, format: str = "default") -> str:
     formats get one JSON document (a list of several becomes an array); query text stays as it is, one query
     per line.
     """
-    from sigma_lambda_layer.outputs import JSON_FORMATS, NDJSON_FORMATS
+    from sigma_lambda_layer.registry import format_kind
 
     if output is None:
         return ""
-    if format in NDJSON_FORMATS or format in JSON_FORMATS:
+    kind = format_kind(format)
+    if kind != "text":
         items = output if isinstance(output, list) else [output]
         parsed = [json.loads(o) if isinstance(o, str) else o for o in items]
-        if format in NDJSON_FORMATS:
+        if kind == "ndjson":
             return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in parsed)
         return json.dumps(parsed[0] if len(parsed) == 1 else parsed, indent=2, ensure_ascii=False)
     if isinstance(output, str):
@@ -215,9 +216,19 @@ _PUBLIC_ERRORS = (
 
 
 def _located(
-    kind: type[SigmaLambdaError], exc: BaseException, file: LoadedFile | None, document: int = 0
+    kind: type[SigmaLambdaError],
+    exc: BaseException,
+    file: LoadedFile | None,
+    document: int = 0,
+    rule_fields: Callable[[str], list[str]] | None = None,
 ) -> SigmaLambdaError:
-    """Wrap any exception into ``kind`` with the file, line and column we can recover."""
+    """Wrap any exception into ``kind`` with the file, line and column we can recover.
+
+    A refusal of ours (:func:`sigma_lambda_layer.errors.unsupported`) names its construct, field and value:
+    the YAML node is found from them, the field mapped back to the rule's name by ``rule_fields`` (the
+    pipeline's field mappings). Only pySigma's own errors, which carry no such attributes, are located by
+    reading the quoted words of their message.
+    """
     # Already located, and of a public class (results cross processes and the cache by class name).
     if isinstance(exc, SigmaLambdaError) and exc.location.line is not None and type(exc) in _PUBLIC_ERRORS:
         return exc
@@ -226,7 +237,13 @@ def _located(
         message = f"internal error ({type(exc).__name__}): {message}"
     path = file.path if file else None
     line = column = None
-    if file is not None:
+    if file is not None and isinstance(exc, (UnsupportedConstructError, UnsupportedFieldError)):
+        names = [exc.field] if exc.field else []
+        if exc.field and rule_fields is not None:
+            names += [f for f in rule_fields(exc.field) if f not in names]
+        where = locate_refusal(file.text, document, construct=exc.construct, fields=names, value=exc.value)
+        line, column = where if where is not None else (None, None)
+    elif file is not None:
         line, column = locate(file.text, message, document)
     hint = getattr(exc, "hint", None) or hint_for(message)
     if kind is ConversionError:
@@ -290,7 +307,7 @@ def _document_index(source: _Source) -> int:
 
 def convert(
     rules: RuleInput,
-    target: str | Sequence[str] = "splunk",
+    target: str | Sequence[str] = DEFAULT_TARGET,
     format: str = "default",
     *,
     pipelines: Sequence[str] = (),
@@ -411,7 +428,7 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
 
     for name in options:
         if not any(t.accepts_option(name) for t in targets):
-            known = sorted({o for t in targets for o in t.options})
+            known = sorted({o.name for t in targets for o in t.options})
             raise UsageError(
                 f"unknown option {name!r} for target(s) {', '.join(t.id for t in targets)}",
                 hint=f"options: {', '.join(known) or 'none'} (see docs/cli.md)",
@@ -420,7 +437,7 @@ def _check_options(targets: Sequence[Target], options: dict[str, Any]) -> None:
         own = {k: v for k, v in options.items() if target.accepts_option(k)}
         if not own:
             continue
-        try:
+        try:  # the backend checks each value against its declaration (dialect.validate), and across options
             target.backend_class()(processing_pipeline=None, **own)
         except UsageError:
             raise
@@ -467,6 +484,22 @@ def convert_sources(
                 output = _single(backend.finalize(list(queries), config.format))
                 slot[target_id] = (output, list(queries), None)
             except Exception as exc:
-                error = _located(ConversionError, exc, source.file, _document_index(source))
+                error = _located(
+                    ConversionError, exc, source.file, _document_index(source), _mapped_back(backend)
+                )
+                if error.location.path is None and source.path is not None:  # a pySigma object's file
+                    error.location = Location(source.path)
                 slot[target_id] = (None, [], error)
     return converted
+
+
+def _mapped_back(backend: Any) -> Callable[[str], list[str]]:
+    """Target field -> the rule's field names it came from, through the field mappings pySigma tracked while
+    the failed rule went through the pipeline (``ProcessingPipeline.field_mappings``)."""
+
+    def rule_fields(field: str) -> list[str]:
+        pipeline = getattr(backend, "last_processing_pipeline", None)
+        tracked = getattr(getattr(pipeline, "field_mappings", None), "target_fields", {})
+        return sorted(str(f) for f in tracked.get(field, ()) if f is not None)
+
+    return rule_fields

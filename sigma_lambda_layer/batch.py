@@ -172,7 +172,6 @@ def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
     return [outcomes[i] for i in range(len(units))]
 
 
-_CLOUDTRAIL = {"product": "aws", "service": "cloudtrail"}
 _LOGSOURCE_LINE = re.compile(r"^logsource\s*:", re.MULTILINE)
 
 
@@ -184,6 +183,8 @@ def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None
     would raise. Files with collections, correlations or filters, and runs with extra pipelines or
     ``--without-pipeline``, go through pySigma as usual.
     """
+    from sigma_lambda_layer.pipelines.builder import OTHER_SOURCE_HINT, covers, outside_message
+
     if config.pipelines or config.without_pipeline:
         return None
     documents = [d for d in parsed.documents if d is not None]
@@ -193,7 +194,10 @@ def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None
             not isinstance(logsource, dict)
             or not isinstance(doc.get("detection"), dict)
             or {"action", "correlation", "filter"} & set(doc)
-            or {str(k): str(v).lower() for k, v in logsource.items() if k in _CLOUDTRAIL} == _CLOUDTRAIL
+            or not all(
+                isinstance(logsource.get(k), (str, type(None))) for k in ("category", "product", "service")
+            )
+            or covers(logsource)  # the pipelines' own condition
             or not isinstance(doc.get("title"), str)
         ):
             return None
@@ -201,12 +205,11 @@ def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None
     outcomes = []
     for number, doc in enumerate(documents):
         line = parsed.text.count("\n", 0, starts[number]) + 1 if number < len(starts) else None
-        shown = {k: v for k, v in doc["logsource"].items() if k in ("product", "service", "category")}
         error = UnsupportedConstructError(
-            f"log source {shown} is not AWS CloudTrail: sigma-lambda's pipelines cover "
-            "logsource product: aws, service: cloudtrail",
+            outside_message(doc["logsource"]),
+            construct="logsource",
             location=Location(parsed.path, line, 1 if line else None),
-            hint="use --without-pipeline (plain field names) or --pipeline with a pipeline for this log source",
+            hint=OTHER_SOURCE_HINT,
         )
         rid = doc.get("id")
         outcomes.append(

@@ -16,27 +16,6 @@ if TYPE_CHECKING:
     from sigma_lambda_layer.api import ConversionResult
     from sigma_lambda_layer.errors import SigmaLambdaError
 
-#: Display name per target id (the registry's descriptions are sentences; headings want a name).
-TARGET_LABELS: Final[dict[str, str]] = {
-    "splunk": "Splunk SPL",
-    "lucene": "Elastic Lucene",
-    "eql": "Elastic EQL",
-    "esql": "Elastic ES|QL",
-    "cloudwatch": "CloudWatch Logs Insights",
-    "duckdb": "DuckDB SQL",
-}
-
-#: Pygments lexer (and Markdown fence language) per target id. Lucene and Logs Insights have no Pygments
-#: lexer; ES|QL is a piped SQL dialect whose keywords, strings and functions the SQL lexer colours correctly.
-TARGET_LANGUAGES: Final[dict[str, str]] = {
-    "splunk": "spl",
-    "lucene": "text",
-    "eql": "eql",
-    "esql": "sql",
-    "cloudwatch": "text",
-    "duckdb": "sql",
-}
-
 #: Markdown fence language of structured (non-string) outputs such as siem_rule or query_definition.
 STRUCTURED_LANGUAGE: Final = "json"
 
@@ -47,11 +26,19 @@ _PRE: Final = "margin:0;white-space:pre-wrap;word-break:break-all"
 
 
 def target_label(target_id: str) -> str:
-    return TARGET_LABELS.get(target_id, target_id)
+    """The registry's display name of a target (the id itself for one the registry does not know)."""
+    from sigma_lambda_layer.registry import TARGETS
+
+    target = TARGETS.get(target_id)
+    return target.label if target is not None else target_id
 
 
 def language_of(target_id: str) -> str:
-    return TARGET_LANGUAGES.get(target_id, "text")
+    """The registry's Pygments lexer / fence language of a target's queries (``text`` when unknown)."""
+    from sigma_lambda_layer.registry import TARGETS
+
+    target = TARGETS.get(target_id)
+    return target.language if target is not None else "text"
 
 
 def highlight_html(code: str, language: str) -> str:

@@ -9,40 +9,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sigma_lambda_layer.api import ConversionResult
-
-#: Formats whose files are NDJSON (one JSON object per line), as Kibana's import reads them.
-NDJSON_FORMATS: Final[frozenset[str]] = frozenset({"kibana_ndjson", "siem_rule_ndjson"})
-#: Formats whose files are one JSON document (an array when a batch holds several).
-JSON_FORMATS: Final[frozenset[str]] = frozenset(
-    {"siem_rule", "dsl_lucene", "eqlapi", "query_definition", "start_query", "cloudformation"}
-)
-
-#: File extension per output format; formats not listed write ``.txt`` (text) or ``.json`` (objects).
-FORMAT_EXTENSIONS: Final[dict[str, str]] = {
-    "savedsearches": "conf",
-    "kibana_ndjson": "ndjson",
-    "siem_rule_ndjson": "ndjson",
-    "siem_rule": "json",
-    "dsl_lucene": "json",
-    "eqlapi": "json",
-    "query_definition": "json",
-    "start_query": "json",
-    "cloudformation": "json",
-}
-
-#: Extension of the ``default`` (plain query) format per target id.
-QUERY_EXTENSIONS: Final[dict[str, str]] = {
-    "splunk": "spl",
-    "lucene": "lucene",
-    "eql": "eql",
-    "esql": "esql",
-    "cloudwatch": "logsinsights",
-    "duckdb": "sql",
-}
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -53,9 +23,16 @@ def safe_stem(text: str) -> str:
 
 
 def extension(target: str, fmt: str, output: object) -> str:
-    if fmt == "default":
-        return QUERY_EXTENSIONS.get(target, "txt")
-    return FORMAT_EXTENSIONS.get(fmt, "txt" if isinstance(output, str) else "json")
+    """The file extension the registry gives ``target``'s ``fmt`` (``.json`` for structured output of a
+    format that declares no file)."""
+    from sigma_lambda_layer.dialect import TEXT_FILE
+    from sigma_lambda_layer.registry import TARGETS
+
+    known = TARGETS.get(target)
+    file = known.format_file(fmt) if known is not None else TEXT_FILE
+    if file == TEXT_FILE and not isinstance(output, str):
+        return "json"
+    return file.extension
 
 
 def output_path(output_dir: Path, result: ConversionResult) -> Path:

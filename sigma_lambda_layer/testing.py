@@ -28,7 +28,7 @@ verdict, not only the Sigma meaning. A rule the target refuses is reported as un
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -222,63 +222,24 @@ def _load_folder(folder: Path) -> list[TestCase]:
     return cases
 
 
-def _spl_view(record: Mapping[str, Any]) -> Any:
-    from sigma_lambda_layer.views.splunk import splunk_view
+def _with_engine() -> list[str]:
+    """Targets whose reference engine ships in :mod:`sigma_lambda_layer.engines` (the registry says which).
+    Lucene needs Java and Lucene, EQL and ES|QL need extra packages; their engines stay in the test suite."""
+    from sigma_lambda_layer.registry import TARGETS
 
-    return splunk_view(record)
-
-
-def _cloudwatch_view(record: Mapping[str, Any]) -> Any:
-    from sigma_lambda_layer.views.cloudwatch import logs_insights_view
-
-    return logs_insights_view(dict(record))
-
-
-def _spl_run(query: str, events: list[Any]) -> Iterable[int]:
-    from sigma_lambda_layer.engines.spl import run_spl
-
-    return run_spl(query, events, strict=True)
-
-
-def _logs_insights_run(query: str, events: list[Any]) -> Iterable[int]:
-    from sigma_lambda_layer.engines.logs_insights import run_logs_insights
-
-    return run_logs_insights(query, events)
-
-
-def _duckdb_run(query: str, events: list[Any]) -> Iterable[int]:
-    from sigma_lambda_layer.engines.duckdb import run_duckdb
-
-    return run_duckdb(query, events)
-
-
-@dataclass(frozen=True)
-class Engine:
-    """A target's reference engine: how a record looks to the SIEM, and how a query runs over such views."""
-
-    view: Callable[[Mapping[str, Any]], Any]
-    run: Callable[[str, list[Any]], Iterable[int]]
-
-
-#: Targets with an engine shipped in :mod:`sigma_lambda_layer.engines`. Lucene needs Java and Lucene, EQL and
-#: ES|QL need extra packages; their engines stay in the test suite.
-ENGINES: dict[str, Engine] = {
-    "splunk": Engine(_spl_view, _spl_run),
-    "cloudwatch": Engine(_cloudwatch_view, _logs_insights_run),
-    "duckdb": Engine(dict, _duckdb_run),
-}
+    return sorted(t.id for t in TARGETS.values() if t.engine_ref is not None)
 
 
 def resolve_targets(names: Iterable[str]) -> tuple[str, ...]:
     """Target ids in the order given (``all`` = every target with an engine). Raises :class:`UsageError`
     for a target without a shipped engine, or an unknown one, naming the supported ones."""
+    engines = _with_engine()
     resolved: list[str] = []
     for name in names:
-        for target in sorted(ENGINES) if name == "all" else [name]:
-            if target not in ENGINES:
+        for target in engines if name == "all" else [name]:
+            if target not in engines:
                 raise UsageError(
-                    f"no reference engine for target {target!r}; "
-                    f"--target accepts {', '.join(sorted(ENGINES))} or all"
+                    f"no reference engine for target {target!r}; --target accepts {', '.join(engines)} or all"
                 )
             if target not in resolved:
                 resolved.append(target)
@@ -311,7 +272,7 @@ def run_rule_tests(
 ) -> list[RuleTestReport]:
     """Evaluate every rule's tests with the reference evaluator, and on each of ``targets``' engines.
 
-    ``targets`` are ids with an engine (see :data:`ENGINES`) or ``all``; any other id raises
+    ``targets`` are ids with an engine (the registry's ``engine_ref``) or ``all``; any other id raises
     :class:`UsageError` before a rule is read.
     """
     from sigma.collection import SigmaCollection
@@ -371,12 +332,16 @@ def _run_target(report: RuleTestReport, rule_path: Path, target: str) -> None:
         for outcome in live:
             outcome.targets[target] = TargetOutcome(target, "error", message=f"conversion failed: {error}")
         return
-    engine = ENGINES[target]
+    from sigma_lambda_layer.registry import get_target
+
+    entry = get_target(target)
+    view, engine = entry.view(), entry.engine()
+    assert engine is not None  # resolve_targets admits only targets with an engine
     try:
-        views = [engine.view(o.case.record) for o in live if o.case.record is not None]
+        views = [view(o.case.record) for o in live if o.case.record is not None]
         hits: set[int] = set()
         for text in texts:  # a rule with several queries matches when any of them does
-            hits |= set(engine.run(text, views))
+            hits |= set(engine(text, views))
     except Exception as exc:  # the engine refusing the query is a finding about the query
         for outcome in live:
             outcome.targets[target] = TargetOutcome(

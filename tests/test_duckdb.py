@@ -15,7 +15,7 @@ from sigma_lambda_layer import convert
 from sigma_lambda_layer.engines.duckdb import run_duckdb
 from sigma_lambda_layer.errors import UnsupportedConstructError, is_unsupported
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from tests.rulekit import rule_yaml
+from tests.support.rulekit import rule_yaml
 
 
 def _check(detection: str, records: list[dict[str, Any]], expected: set[int]) -> str:

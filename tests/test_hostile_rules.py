@@ -21,9 +21,10 @@ from click.testing import CliRunner, Result
 from sigma_lambda_layer.cli import main
 from sigma_lambda_layer.loading import MAX_FILE_BYTES
 from sigma_lambda_layer.outputs import output_path, safe_stem
-from tests.rulekit import CONSOLE_LOGIN, rule_yaml
+from sigma_lambda_layer.registry import TARGETS as REGISTRY
+from tests.support.rulekit import CONSOLE_LOGIN, rule_yaml
 
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = tuple(REGISTRY)
 
 GOOD: Final = """\
 title: Good {n}

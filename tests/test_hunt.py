@@ -22,8 +22,8 @@ from sigma.collection import SigmaCollection
 
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.hunt import hunt
-from tests.corpus import AWS_RULES, CLOUDTRAIL, OUR_RULES, REPO, cloudtrail_records, requires_corpus
-from tests.rulekit import rule_yaml
+from tests.support.corpus import AWS_RULES, CLOUDTRAIL, OUR_RULES, REPO, cloudtrail_records, requires_corpus
+from tests.support.rulekit import rule_yaml
 
 
 def _key(record: Any) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sigma_lambda_layer.hunt import hunt
-from tests.rulekit import rule_yaml
+from tests.support.rulekit import rule_yaml
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")

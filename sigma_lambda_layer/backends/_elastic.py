@@ -29,7 +29,6 @@ from sigma.conditions import (
 )
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCasedString,
     SigmaExists,
@@ -42,7 +41,8 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, truthy, validate, whole_number
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
 from sigma_lambda_layer.fields.elastic import OBJECT_TEXT_FIELDS
 
 # ----------------------------------------------------------------- Kibana detection rules
@@ -78,22 +78,9 @@ def _option(options: dict[str, Any], name: str) -> str:
     return RULE_DEFAULTS[name] if value is None else str(value)
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 def check_rule_options(options: dict[str, Any]) -> None:
     """Refuse detection-rule options Kibana would reject, before any rule is converted."""
-    from sigma_lambda_layer.errors import UsageError
-
-    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
-    if not _INTERVAL.match(interval) or not _FROM.match(start):
-        raise UsageError(
-            f"invalid detection-rule schedule rule_interval={interval!r} rule_from={start!r}",
-            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
-        )
-    if not str(options.get("max_signals", 100)).isdigit() or int(options.get("max_signals", 100)) < 1:
-        raise UsageError(f"invalid max_signals {options.get('max_signals')!r}", hint="a whole number >= 1")
+    validate(DetectionRuleFormats.options, options)
 
 
 def detection_rule(
@@ -133,7 +120,7 @@ def detection_rule(
         {
             "severity": severity,
             "risk_score": risk_score,
-            "enabled": _truthy(options.get("enabled", True)),
+            "enabled": truthy(options.get("enabled", True)),
             "interval": interval,
             "from": start,
             "to": "now",
@@ -187,10 +174,12 @@ def lucene_escape(text: str) -> str:
 
 
 def _unsupported_re(pattern: str, what: str) -> UnsupportedConstructError:
-    return UnsupportedConstructError(
+    return refusal(
         f"regular expression {pattern!r}: {what} has no Lucene regexp equivalent",
         hint="Lucene regexps (used by EQL regex and ES|QL RLIKE) lack anchors inside the pattern, "
         "lookaround, backreferences and word boundaries; rewrite the rule without them",
+        construct="|re",
+        value=pattern,
     )
 
 
@@ -452,8 +441,11 @@ class StringPattern:
             elif isinstance(part, SpecialChars):
                 merged.append(part)
             else:
-                raise UnsupportedConstructError(
-                    f"value {value!s}: unexpanded placeholder", hint="expand placeholders in a pipeline"
+                unsupported(
+                    f"value {value!s}: unexpanded placeholder",
+                    hint="expand placeholders in a pipeline",
+                    construct="placeholder",
+                    value=str(value),
                 )
         return cls(tuple(merged))
 
@@ -530,10 +522,12 @@ FLATTENED_PREFIX = "aws.cloudtrail.flattened."
 def check_field(field: str) -> None:
     """Reject fields EQL cannot read (``flattened`` fields and their keyed sub-fields)."""
     if field.startswith(FLATTENED_PREFIX) or field + "." == FLATTENED_PREFIX:
-        raise UnsupportedFieldError(
+        unsupported(
             f"field {field!r} is a 'flattened' field (or a key of one), which EQL cannot query: EQL treats "
             "the flattened type as unsupported (elastic/elasticsearch#101985)",
             hint="use the esql target (Elasticsearch 9.5 or later, FIELD_EXTRACT) or the lucene target",
+            field=field,
+            kind=UnsupportedFieldError,
         )
 
 
@@ -541,10 +535,12 @@ def refuse_whole_object(field: str, what: str) -> None:
     """A value test on a whole free-form object never matches in Sigma (values are compared with scalars),
     while the object's ``Map.toString()`` keyword would match its text: refuse rather than change the rule."""
     if field in OBJECT_TEXT_FIELDS:
-        raise UnsupportedConstructError(
+        unsupported(
             f"{what} on {field!r}: CloudTrail holds a JSON object in this field, and Sigma compares values "
             "with scalars only, so the rule as written matches no event",
             hint="test a key of the object (requestParameters.<key>) instead",
+            construct=what,
+            field=field,
         )
 
 
@@ -599,8 +595,10 @@ def negate(backend: Any, node: Any, state: ConversionState) -> str:
         if isinstance(value, SigmaExists):
             return str(backend.presence_test(field, present=not value.exists))
     else:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"cannot negate a {type(node).__name__} in this target", source=getattr(node, "source", None)
+        unsupported(
+            f"cannot negate a {type(node).__name__} in this target",
+            source=getattr(node, "source", None),
+            construct="not",
         )
     guarded = [field]
     if isinstance(node, ConditionFieldEqualsValueExpression) and isinstance(node.value, SigmaFieldReference):
@@ -628,6 +626,44 @@ class DetectionRuleFormats(TextQueryBackend):
     #: Kibana's ``type`` and ``language`` of the rule (``query``/``lucene``, ``eql``/``eql``, ``esql``/``esql``).
     detection_rule_type: ClassVar[str]
     detection_rule_language: ClassVar[str]
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "siem_rule": FormatFile("json", "json"),
+        "siem_rule_ndjson": FormatFile("ndjson", "ndjson"),
+    }
+    #: ``--option`` names, defaults and checks of the detection-rule formats (Kibana's rule schema).
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "rule_interval",
+            "detection rules: how often the rule runs (interval)",
+            RULE_DEFAULTS["rule_interval"],
+            lambda v: _INTERVAL.match(v) is not None,
+            "rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+            "detection-rule schedule",
+        ),
+        BackendOption(
+            "rule_from",
+            "detection rules: start of the searched window (from)",
+            RULE_DEFAULTS["rule_from"],
+            lambda v: _FROM.match(v) is not None,
+            "rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
+            "detection-rule schedule",
+        ),
+        BackendOption(
+            "timestamp_override",
+            "detection rules: the time field events are selected by (none: @timestamp)",
+            RULE_DEFAULTS["timestamp_override"],
+        ),
+        BackendOption("enabled", "detection rules: enabled on import", "true"),
+        BackendOption("license", "detection rules: licence of rules that name none", "DRL-1.1"),
+        BackendOption(
+            "max_signals",
+            "detection rules: most alerts per run",
+            "100",
+            whole_number(1),
+            "a whole number >= 1",
+            "detection-rule",
+        ),
+    )
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **backend_options: Any):
         super().__init__(processing_pipeline, collect_errors, **backend_options)
@@ -741,9 +777,11 @@ class ComparisonDispatch(TextQueryBackend):
         return self.presence_test(cond.field, present=cond.value.exists)
 
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
+        unsupported(
             f"keyword (unbound value) search is not supported for {self.query_language}: name the field",
             source=cond.source,
+            construct="keyword",
+            value=str(cond.value),
         )
 
     convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]

@@ -52,7 +52,6 @@ from sigma.correlations import (
     SigmaCorrelationConditionOperator,
     SigmaCorrelationRule,
 )
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
@@ -68,7 +67,9 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.errors import ConversionError
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate, whole_number
+from sigma_lambda_layer.errors import unsupported
+from sigma_lambda_layer.pipelines.cloudwatch import DEFAULT_ARRAY_ELEMENTS
 
 #: StartQuery ``queryString`` maximum length (botocore ``logs`` model, shape ``QueryString``).
 MAX_QUERY_LENGTH = 10_000
@@ -142,8 +143,10 @@ def regex_literal_body(value: SigmaString) -> tuple[str, bool, bool]:
         elif isinstance(p, str):
             out.append(_regex_char(p))
         else:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting"
+            unsupported(
+                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting",
+                construct="placeholder",
+                value=p,
             )
     return "".join(out), start, end
 
@@ -165,12 +168,16 @@ class LogsInsightsBackend(TextQueryBackend):
     """
 
     name: ClassVar[str] = "Amazon CloudWatch Logs Insights"
-    identifier: ClassVar[str] = "cloudwatch"
     formats: ClassVar[dict[str, str]] = {
         "default": "Logs Insights query text",
         "query_definition": "JSON for `aws logs put-query-definition --cli-input-json` (one per rule)",
         "start_query": "JSON for `aws logs start-query --cli-input-json` / boto3 start_query (one per rule)",
         "cloudformation": "CloudFormation template with an AWS::Logs::QueryDefinition per rule",
+    }
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "query_definition": FormatFile("json", "json"),
+        "start_query": FormatFile("json", "json"),
+        "cloudformation": FormatFile("json", "json"),
     }
     requires_pipeline: ClassVar[bool] = True
     correlation_methods: ClassVar[dict[str, str]] = {
@@ -214,8 +221,33 @@ class LogsInsightsBackend(TextQueryBackend):
     field_equals_field_expression: ClassVar[str] = "tolower({field1}) = tolower({field2})"
     keyword_field: ClassVar[str] = "@message"  # the raw record: CloudTrail's JSON text
 
+    #: ``--option`` names, defaults and checks (StartQuery's parameters, CWL_QuerySyntax ``limit``).
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption("log_group", "log group(s) searched (repeatable, or comma-separated)"),
+        BackendOption(
+            "fields", "comma-separated fields shown (the fields command)", ",".join(DEFAULT_FIELDS)
+        ),
+        BackendOption("sort", "sort order of the results", DEFAULT_SORT),
+        BackendOption(
+            "limit", "most rows returned", str(DEFAULT_LIMIT), whole_number(1, 10_000), "1 to 10000 (rows)"
+        ),
+        BackendOption(
+            "start_time", "start_query: start (epoch seconds)", None, whole_number(), "epoch seconds"
+        ),
+        BackendOption("end_time", "start_query: end (epoch seconds)", None, whole_number(), "epoch seconds"),
+        BackendOption("lookback", "start_query: seconds before end_time", "86400", whole_number(), "seconds"),
+        BackendOption(
+            "array_elements",
+            "elements of each CloudTrail array searched (the pipeline's array fields)",
+            str(DEFAULT_ARRAY_ELEMENTS),
+            whole_number(1),
+            "a whole number >= 1",
+        ),
+    )
+
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
+        validate(self.options, options, "Logs Insights")
         self._negation_depth = 0
         self.log_groups: list[str] = _as_list(options.get("log_group"))
         self.fields: list[str] = _as_list(options.get("fields")) or list(DEFAULT_FIELDS)
@@ -224,8 +256,6 @@ class LogsInsightsBackend(TextQueryBackend):
         self.start_time: int | None = int(options["start_time"]) if options.get("start_time") else None
         self.end_time: int | None = int(options["end_time"]) if options.get("end_time") else None
         self.lookback: int = int(options.get("lookback") or 86_400)
-        if not 1 <= self.limit <= 10_000:
-            raise ConversionError(f"limit must be between 1 and 10000, got {self.limit}")
 
     # ------------------------------------------------------------------ negation tracking and guards
 
@@ -248,8 +278,10 @@ class LogsInsightsBackend(TextQueryBackend):
 
     def _field(self, name: str) -> str:
         if "`" in name:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express"
+            unsupported(
+                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express",
+                construct="field name",
+                field=name,
             )
         return self.escape_and_quote_field(name)
 
@@ -311,9 +343,11 @@ class LogsInsightsBackend(TextQueryBackend):
     def _regex(self, r: SigmaRegularExpression) -> str:
         pattern = r.regexp.to_plain() if isinstance(r.regexp, SigmaString) else str(r.regexp)
         if _UNSUPPORTED_RE.search(pattern):
-            raise SigmaFeatureNotSupportedByBackendError(
+            unsupported(
                 f"regular expression {pattern!r} uses lookaround or a back-reference, which Hyperscan "
-                "(the Logs Insights regex engine) does not support"
+                "(the Logs Insights regex engine) does not support",
+                construct="|re",
+                value=pattern,
             )
         out: list[str] = []
         i = 0
@@ -364,8 +398,10 @@ class LogsInsightsBackend(TextQueryBackend):
     ) -> str:
         ref = cast(SigmaFieldReference, cond.value)
         if ref.starts_with or ref.ends_with:
-            raise SigmaFeatureNotSupportedByBackendError(
-                "fieldref with startswith/endswith has no Logs Insights equivalent"
+            unsupported(
+                "fieldref with startswith/endswith has no Logs Insights equivalent",
+                construct="|fieldref",
+                field=cond.field,
             )
         f1, f2 = self._field(cond.field), self._field(ref.field)
         # Both must be present: Sigma never equates a missing field (the comparison is undocumented).
@@ -375,14 +411,20 @@ class LogsInsightsBackend(TextQueryBackend):
     def convert_condition_field_eq_val_timestamp_part(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend"
+        unsupported(
+            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend",
+            construct="timestamp-part modifier",
+            field=cond.field,
         )
 
     def convert_condition_field_eq_query_expr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported for Logs Insights")
+        unsupported(
+            "query expressions are not supported for Logs Insights",
+            construct="query expression",
+            field=cond.field,
+        )
 
     # Keywords: searched in @message, the raw JSON record, as a case-insensitive substring.
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
@@ -408,10 +450,11 @@ class LogsInsightsBackend(TextQueryBackend):
     def _assemble(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> str:
         text = query if isinstance(rule, SigmaCorrelationRule) else self._filter_query(query)
         if len(text) > MAX_QUERY_LENGTH:
-            raise ConversionError(
+            unsupported(
                 f"the Logs Insights query for rule {rule.title!r} is {len(text)} characters long, over the "
                 f"{MAX_QUERY_LENGTH}-character limit of StartQuery",
                 hint="split the rule's value lists into several rules",
+                construct="query",
             )
         return text
 
@@ -516,15 +559,16 @@ class LogsInsightsBackend(TextQueryBackend):
             results = ref.rule.get_conversion_result()
             exprs.extend(f"({r})" for r in results)
         if not exprs:
-            raise SigmaFeatureNotSupportedByBackendError("correlation rule references no convertible rule")
+            unsupported("correlation rule references no convertible rule", construct="correlation")
         cond = rule.condition
         if not isinstance(cond, SigmaCorrelationCondition):
-            raise SigmaFeatureNotSupportedByBackendError(
-                "extended (boolean) correlation conditions are not supported for Logs Insights"
+            unsupported(
+                "extended (boolean) correlation conditions are not supported for Logs Insights",
+                construct="correlation",
             )
         op = self._CORRELATION_OPS.get(cond.op)
         if op is None:
-            raise SigmaFeatureNotSupportedByBackendError(f"correlation condition {cond.op} not supported")
+            unsupported(f"correlation condition {cond.op} not supported", construct="correlation")
         by = [f"bin({self._bin(rule.timespan.seconds)}) as window"]
         by += [self._field(f) for f in rule.group_by or []]
         return [
@@ -542,12 +586,13 @@ class LogsInsightsBackend(TextQueryBackend):
     ) -> list[str]:
         fieldref = getattr(rule.condition, "fieldref", None)
         if not isinstance(fieldref, str):
-            raise SigmaFeatureNotSupportedByBackendError("value_count needs exactly one field")
+            unsupported("value_count needs exactly one field", construct="correlation")
         return self._correlation(rule, lambda: f"count_distinct({self._field(fieldref)})", "value_count")
 
     def _unsupported_correlation(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "only event_count and value_count correlations can be expressed in one Logs Insights query"
+        unsupported(
+            "only event_count and value_count correlations can be expressed in one Logs Insights query",
+            construct="correlation",
         )
 
     convert_correlation_temporal_rule = _unsupported_correlation

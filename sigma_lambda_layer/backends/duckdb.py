@@ -76,6 +76,8 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer.dialect import BackendOption, FormatFile
+
 DEFAULT_TABLE = "cloudtrail"
 #: The JSON column every query reads.
 COLUMN = "record"
@@ -308,15 +310,21 @@ class DuckDBBackend(TextQueryBackend):
     """CloudTrail records as DuckDB ``JSON`` -> DuckDB SQL (see the module docstring for the contract)."""
 
     name: ClassVar[str] = "DuckDB SQL over CloudTrail JSON records"
-    identifier: ClassVar[str] = "duckdb"
     formats: ClassVar[dict[str, str]] = {
         "default": "SELECT * FROM <table> WHERE <condition> (table option, default cloudtrail)",
         "condition": "the WHERE condition alone, over a JSON column named record",
         "hunt": "JSON: the condition, the eventSource/eventName values it requires (dispatch) and the level",
     }
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "condition": FormatFile("text", "sql"),
+        "hunt": FormatFile("json", "json"),
+    }
     requires_pipeline: ClassVar[bool] = True
-    #: Backend options (``--option key=value``) this backend reads.
-    options: ClassVar[tuple[str, ...]] = ("table",)
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "table", "table or view holding the records (a JSON column named record)", DEFAULT_TABLE
+        ),
+    )
 
     precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
         ConditionNOT,

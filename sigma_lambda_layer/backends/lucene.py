@@ -60,7 +60,8 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.backends._elastic import DetectionRuleFormats, refuse_whole_object, title_rule_id
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+from sigma_lambda_layer.dialect import FormatFile
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
 from sigma_lambda_layer.fields.elastic import (
     INDEX_PATTERN,
     IP_TEXT_FIELDS,
@@ -254,9 +255,12 @@ class _RegexTranslator:
         self.multiline = multiline
 
     def fail(self, what: str) -> RegexTranslationError:
-        return RegexTranslationError(
+        return refusal(
             f"regular expression {self.p!r}: {what} has no Lucene regexp equivalent",
             hint="rewrite the |re value with plain groups, classes and quantifiers, or use wildcards",
+            construct="|re",
+            value=self.p,
+            kind=RegexTranslationError,
         )
 
     def translate(self) -> str:
@@ -423,10 +427,13 @@ class _RegexTranslator:
         """Python's ``\\w`` is every Unicode letter and digit: some 700 ranges, whose automaton next to ``.*``
         takes Lucene seconds per query. An ASCII class instead would silently change the meaning."""
         if escape in "wW":
-            raise RegexTranslationError(
+            unsupported(
                 f"regular expression {self.p!r}: \\{escape} means every Unicode letter and digit in Python, "
                 "too large a class for a Lucene regexp",
                 hint="write the class you mean, e.g. [A-Za-z0-9_]",
+                construct="|re",
+                value=self.p,
+                kind=RegexTranslationError,
             )
 
     def _hex(self, n: int) -> str:
@@ -530,6 +537,11 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     name: ClassVar[str] = "Elasticsearch Lucene for Elastic's AWS CloudTrail data stream"
     detection_rule_type: ClassVar[str] = "query"
     detection_rule_language: ClassVar[str] = "lucene"
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        **DetectionRuleFormats.format_files,
+        "kibana_ndjson": FormatFile("ndjson", "ndjson"),
+        "dsl_lucene": FormatFile("json", "json"),
+    }
     field_escape_pattern: ClassVar[re.Pattern[str]] = _FIELD_ESCAPE
 
     #: Upper bound on the case variants spelled out for a case-insensitive match on a flattened sub-field
@@ -558,10 +570,12 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
 
     def _refuse_field_pattern(self, field: str) -> None:
         if "*" in field or "?" in field:
-            raise UnsupportedFieldError(
+            unsupported(
                 f"field {field!r}: Lucene query_string reads '*' and '?' in a field name as a pattern "
                 "over field names, even when escaped, so the query would search other fields too",
                 hint="name the field without '*' or '?', or use the esql or eql target",
+                field=field,
+                kind=UnsupportedFieldError,
             )
 
     def _type(self, field: str) -> str:
@@ -573,7 +587,7 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     def _unsupported(
         self, what: str, field: str, why: str, hint: str | None = None
     ) -> UnsupportedConstructError:
-        return UnsupportedConstructError(f"{what} on {field!r}: {why}", hint=hint)
+        return refusal(f"{what} on {field!r}: {why}", hint=hint, construct=what, field=field)
 
     def _string_value(self, field: str, value: SigmaString, cased: bool) -> str:
         """The value part of ``field:<value>`` for a Sigma string on ``field``, with Sigma's meaning."""
@@ -850,11 +864,13 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
         """
         values = _expanded_values(cond.value)
         if any(isinstance(v, SigmaFieldReference) for v in values):
-            raise UnsupportedConstructError(
+            unsupported(
                 f"a field reference (|fieldref) after a value-expanding modifier (|base64offset, |windash) on "
                 f"{cond.field!r}: the expanded variants would be read as field names, and Lucene query_string "
                 "cannot compare two fields",
                 hint="drop |fieldref, or use |fieldref alone on the esql target",
+                construct="|fieldref",
+                field=cond.field,
             )
         or_cond = ConditionOR(
             [ConditionFieldEqualsValueExpression(cond.field, v) for v in values],
@@ -865,16 +881,20 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
         return self.convert_condition_or(or_cond, state)
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
-        raise UnsupportedConstructError(
+        unsupported(
             f"a field reference (|fieldref) on {cond.field!r}: Lucene query_string cannot compare two fields",
             hint="use the esql or eql target, or a script query",
+            construct="|fieldref",
+            field=cond.field,
         )
 
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> Any:
-        raise UnsupportedConstructError(
+        unsupported(
             f"a keyword search (value {str(cond.value)!r} without a field): on keyword fields it would be "
             "case-sensitive and search every field",
             hint="name the CloudTrail field the value belongs to",
+            construct="keyword",
+            value=str(cond.value),
         )
 
     convert_condition_val_num = convert_condition_val_str

@@ -51,7 +51,6 @@ from sigma.conditions import (
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     SigmaCasedString,
@@ -63,11 +62,19 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.dialect import (
+    BackendOption,
+    FormatFile,
+    matching,
+    one_line,
+    one_of,
+    truthy,
+    validate,
+    whole_number,
+)
+from sigma_lambda_layer.errors import UnsupportedFieldError, UsageError, unsupported
+from sigma_lambda_layer.pipelines.splunk import STATE_SOURCETYPE  # the state key the pipeline writes
 
-#: Pipeline state key written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as a literal here so the
-#: backend does not import the pipeline module).
-STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
 _STATE_FLAGS: Final[str] = "splunk_eval_flags"
 
@@ -109,9 +116,11 @@ def spl_quote(text: str) -> str:
     newline would end the line of a savedsearches.conf stanza.
     """
     if _UNQUOTABLE.search(text):
-        raise UnsupportedConstructError(
+        unsupported(
             f"value {text!r} contains a control character (newline, tab ...) or a backtick, which a Splunk "
-            "SPL string cannot carry safely"
+            "SPL string cannot carry safely",
+            construct="value",
+            value=text,
         )
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -187,7 +196,11 @@ def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
         elif part is SpecialChars.WILDCARD_SINGLE:
             pieces.append(".")
         else:
-            raise UnsupportedConstructError(f"value {value!s}: {part!r} has no regular-expression form")
+            unsupported(
+                f"value {value!s}: {part!r} has no regular-expression form",
+                construct="value",
+                value=str(value),
+            )
     body = "".join(pieces)
     # (?!.) under (?s) is the absolute end: '$' would also match before a final newline.
     return f"^{body}(?!.)" if anchored else body
@@ -219,9 +232,11 @@ def text_null_regex(field: str) -> str:
     for segment in field.split("."):
         m = _SEGMENT.match(segment)
         if m is None:
-            raise UnsupportedConstructError(
+            unsupported(
                 f"field {field!r}: its JSON path cannot be located in the raw event, which a test that "
-                "must tell a JSON null from the text 'null' needs"
+                "must tell a JSON null from the text 'null' needs",
+                construct="null",
+                field=field,
             )
         segments.append((m.group(1), len(m.group(2)) // 2))
 
@@ -305,6 +320,8 @@ _DURATION: Final[re.Pattern[str]] = re.compile(r"^[0-9]+[smhd]?$")
 _ACTION_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_]+$")
 _ACTION_KEY: Final[re.Pattern[str]] = re.compile(r"^action\.([A-Za-z0-9_]+)\.[A-Za-z0-9_.]+$")
 _STANZA_UNSAFE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f]+")
+#: The words before "option" in a savedsearches option error.
+_SAVED: Final = "Splunk savedsearches"
 
 
 def _conf_value(key: str, value: str) -> str:
@@ -347,7 +364,7 @@ class SplunkPostFilter(DeferredQueryExpression):
 
     def negate(self) -> SplunkPostFilter:
         # Post-filters are only made for leaves with no NOT above them (see _eval_leaf).
-        raise SigmaFeatureNotSupportedByBackendError("negated Splunk post-filter")
+        unsupported("negated Splunk post-filter", construct="not")
 
     def finalize_expression(self) -> str:
         return self.command
@@ -368,6 +385,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         "savedsearches": "A savedsearches.conf with one scheduled alert per rule (schedule, time range, "
         "alert settings as backend options)",
     }
+    format_files: ClassVar[dict[str, FormatFile]] = {"savedsearches": FormatFile("text", "conf")}
 
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
@@ -376,15 +394,118 @@ class CloudTrailSplunkBackend(SplunkBackend):
     field_not_exists_expression: ClassVar[str] = "{field}"
     cidr_expression: ClassVar[str] = "{field}={value}"
 
+    #: ``--option`` names, defaults and checks; the savedsearches ones follow savedsearches.conf.spec, so that
+    #: a bad value is a usage error rather than a file Splunk reads differently.
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "index",
+            "Splunk index (an index=... term in front of the search)",
+            check=lambda v: _INDEX_NAME.match(v) is not None,
+            expected="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
+            subject="Splunk index",
+        ),
+        *(
+            BackendOption(name, doc, SAVEDSEARCH_DEFAULTS.get(name), one_line(check), expected, _SAVED)
+            for name, doc, check, expected in (
+                (
+                    "cron_schedule",
+                    "savedsearches: when the alert runs (cron)",
+                    lambda v: len(v.split()) == 5 and all(_CRON_FIELD.match(f) for f in v.split()),
+                    'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"',
+                ),
+                (
+                    "earliest_time",
+                    "savedsearches: start of the searched window",
+                    matching(_TIME_SPEC.pattern),
+                    "a Splunk time modifier such as -20m@m, -1h or now",
+                ),
+                (
+                    "latest_time",
+                    "savedsearches: end of the searched window",
+                    matching(_TIME_SPEC.pattern),
+                    "a Splunk time modifier such as -20m@m, -1h or now",
+                ),
+                (
+                    "enable_sched",
+                    "savedsearches: schedule the alert (enableSched)",
+                    one_of("0", "1"),
+                    "0 or 1",
+                ),
+                (
+                    "alert_type",
+                    "savedsearches: what is counted (counttype)",
+                    one_of(*_COUNTTYPES),
+                    ", ".join(sorted(_COUNTTYPES)),
+                ),
+                (
+                    "alert_relation",
+                    "savedsearches: how the count is compared (relation)",
+                    one_of(*_RELATIONS),
+                    ", ".join(sorted(_RELATIONS)),
+                ),
+                (
+                    "alert_threshold",
+                    "savedsearches: the count compared (quantity)",
+                    whole_number(),
+                    "a whole number",
+                ),
+                (
+                    "alert_severity",
+                    "savedsearches: alert.severity (default: from the rule's level)",
+                    lambda v: v in {"", "1", "2", "3", "4", "5", "6"},
+                    "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal",
+                ),
+                (
+                    "digest_mode",
+                    "savedsearches: one alert per run (1) or per result (0)",
+                    one_of("0", "1"),
+                    "0 or 1",
+                ),
+                ("track", "savedsearches: list triggered alerts (alert.track)", one_of("0", "1"), "0 or 1"),
+                (
+                    "suppress",
+                    "savedsearches: throttle period (alert.suppress.period)",
+                    lambda v: v == "" or _DURATION.match(v) is not None,
+                    "a period such as 1h or 30m",
+                ),
+                (
+                    "suppress_fields",
+                    "savedsearches: fields the throttle is per (alert.suppress.fields)",
+                    None,
+                    "",
+                ),
+                (
+                    "actions",
+                    "savedsearches: comma-separated alert actions",
+                    lambda v: all(_ACTION_NAME.match(a) for a in v.split(",") if a),
+                    "comma-separated action names such as email,webhook",
+                ),
+                (
+                    "action.",
+                    "savedsearches: settings action.NAME.PARAMETER of an action listed in actions",
+                    matching(r".*"),
+                    "",
+                ),
+                (
+                    "correlation_search",
+                    "savedsearches: mark as an Enterprise Security correlation search (1/true)",
+                    None,
+                    "",
+                ),
+                (
+                    "app",
+                    "savedsearches: app context (request.ui_dispatch_app)",
+                    lambda v: _ACTION_NAME.match(v) is not None,
+                    "a Splunk app directory name",
+                ),
+            )
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        validate(self.options, self.backend_options)
         self.savedsearch_options: dict[str, str] = _savedsearch_options(self.backend_options)
-        index = self.backend_options.get("index")
-        if index is not None and not _INDEX_NAME.match(str(index)):
-            raise UsageError(
-                f"invalid Splunk index name {index!r}",
-                hint="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
-            )
 
     def compare_precedence(self, outer: Any, inner: Any) -> bool:
         """Bracket every OR inside an AND and every AND inside an OR.
@@ -408,15 +529,19 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def escape_and_quote_field(self, field_name: str) -> str:
         """Field names are written bare in search and single-quoted in eval, so only safe names pass."""
         if not _FIELD_NAME.match(field_name):
-            raise UnsupportedFieldError(
+            unsupported(
                 f"field name {field_name!r} has characters Splunk SPL cannot express safely",
                 hint="letters, digits, '_', '.' and '{}' only",
+                field=field_name,
+                kind=UnsupportedFieldError,
             )
         return field_name
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         if _needs_eval(s):  # callers route these to eval first; this guards the IN-list path
-            raise UnsupportedConstructError(f"value {s!s} cannot be written as a Splunk search term")
+            unsupported(
+                f"value {s!s} cannot be written as a Splunk search term", construct="value", value=str(s)
+            )
         text: list[str] = []
         for part in s.s:
             if isinstance(part, str):
@@ -424,7 +549,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
             elif part is SpecialChars.WILDCARD_MULTI:
                 text.append("*")
             else:
-                raise UnsupportedConstructError(f"value {s!s}: {part!r} has no Splunk search form")
+                unsupported(
+                    f"value {s!s}: {part!r} has no Splunk search form", construct="value", value=str(s)
+                )
         return spl_quote("".join(text))
 
     def decide_convert_condition_as_in_expression(
@@ -577,14 +704,18 @@ class CloudTrailSplunkBackend(SplunkBackend):
         ref = cond.value
         assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
-            raise UnsupportedConstructError(
-                "field reference with startswith/endswith/contains is not supported by the Splunk target"
+            unsupported(
+                "field reference with startswith/endswith/contains is not supported by the Splunk target",
+                construct="|fieldref",
+                field=cond.field,
             )
         a, b = self.escape_and_quote_field(cond.field), self.escape_and_quote_field(ref.field)
         if "{}" in a or "{}" in b:
-            raise UnsupportedConstructError(
+            unsupported(
                 f"field reference between {a!r} and {b!r}: comparing multi-valued Splunk fields in eval "
-                "is not a per-value comparison"
+                "is not a per-value comparison",
+                construct="|fieldref",
+                field=cond.field,
             )
         # Both must hold a value, not a JSON null: Splunk shows null as "null", equal to null or "NULL".
         predicate = f"lower('{a}')=lower('{b}') AND ({self._exists(a)}) AND ({self._exists(b)})"
@@ -666,8 +797,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
         :meth:`finalize_output_savedsearches` writes the file, so that stanza names are unique in a batch."""
         spl = self.finalize_query_default(rule, query, index, state)
         if "\n" in spl or spl.rstrip().endswith("\\"):
-            raise UnsupportedConstructError(
-                "the search would span lines in savedsearches.conf (a newline or a trailing backslash)"
+            unsupported(
+                "the search would span lines in savedsearches.conf (a newline or a trailing backslash)",
+                construct="query",
             )
         opts = self.savedsearch_options
         level = rule.level.name.lower() if rule.level is not None else "low"
@@ -705,7 +837,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
             settings.append(
                 ("action.correlationsearch.annotations", json.dumps({"mitre_attack": techniques}))
             )
-        if _truthy(opts.get("correlation_search", "0")):
+        if truthy(opts.get("correlation_search", "0")):
             settings += [
                 ("action.correlationsearch.enabled", "1"),
                 ("action.correlationsearch.label", _text(str(rule.title)).replace("\n", " ")),
@@ -748,10 +880,6 @@ def _is_technique(name: str) -> bool:
     return re.fullmatch(r"t\d{4}(\.\d{3})?", name, re.IGNORECASE) is not None
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _description(rule: SigmaRule) -> str:
     """The stanza's description: the rule's, then its Sigma metadata (id, level, status, ATT&CK tags,
     references, known false positives), which Splunk otherwise has no field for."""
@@ -773,46 +901,19 @@ def _description(rule: SigmaRule) -> str:
 
 
 def _savedsearch_options(options: dict[str, Any]) -> dict[str, str]:
-    """The savedsearches backend options, defaults filled in and each checked against savedsearches.conf.spec,
-    so that a bad option is a usage error rather than a file Splunk reads differently."""
+    """The savedsearches backend options, defaults filled in, and the checks that span several options
+    (each option's own check is on its declaration, :attr:`CloudTrailSplunkBackend.options`)."""
     opts = {**SAVEDSEARCH_DEFAULTS, **{k: str(v) for k, v in options.items() if v is not None}}
 
     def bad(name: str, hint: str) -> UsageError:
-        return UsageError(f"invalid Splunk savedsearches option {name}={opts[name]!r}", hint=hint)
+        return UsageError(f"invalid {_SAVED} option {name}={opts[name]!r}", hint=hint)
 
-    for name, value in opts.items():
-        if "\n" in value or "\r" in value:
-            raise bad(name, "option values are one line")
-    cron = opts["cron_schedule"].split()
-    if len(cron) != 5 or not all(_CRON_FIELD.match(f) for f in cron):
-        raise bad("cron_schedule", 'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"')
-    for name in ("earliest_time", "latest_time"):
-        if not _TIME_SPEC.match(opts[name]):
-            raise bad(name, "a Splunk time modifier such as -20m@m, -1h or now")
-    for name in ("enable_sched", "digest_mode", "track"):
-        if opts[name] not in {"0", "1"}:
-            raise bad(name, "0 or 1")
-    if opts["alert_type"] not in _COUNTTYPES:
-        raise bad("alert_type", ", ".join(sorted(_COUNTTYPES)))
-    if opts["alert_relation"] not in _RELATIONS:
-        raise bad("alert_relation", ", ".join(sorted(_RELATIONS)))
-    if not opts["alert_threshold"].isdigit():
-        raise bad("alert_threshold", "a whole number")
-    if opts.get("alert_severity") and opts["alert_severity"] not in {"1", "2", "3", "4", "5", "6"}:
-        raise bad("alert_severity", "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal")
-    if opts.get("suppress") and not _DURATION.match(opts["suppress"]):
-        raise bad("suppress", "a period such as 1h or 30m")
     if opts["digest_mode"] == "0" and opts.get("suppress") and not opts.get("suppress_fields"):
         raise bad("suppress", "per-result suppression (digest_mode=0) needs suppress_fields (the spec)")
     actions = [a for a in opts.get("actions", "").split(",") if a]
-    for action in actions:
-        if not _ACTION_NAME.match(action):
-            raise bad("actions", "comma-separated action names such as email,webhook")
     for name in opts:
         if name.startswith("action."):
             m = _ACTION_KEY.match(name)
             if m is None or m.group(1) not in actions:
                 raise bad(name, "action.<name>.<parameter>, with <name> listed in the actions option")
-    if not _ACTION_NAME.match(opts["app"]):
-        raise bad("app", "a Splunk app directory name")
     return opts

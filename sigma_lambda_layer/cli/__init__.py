@@ -345,7 +345,7 @@ def _write_output_dir(output_dir: Path, results: Any) -> None:
 
 @main.group("list")
 def list_group() -> None:
-    """List targets, output formats or pipelines."""
+    """List targets, output formats, backend options or pipelines."""
 
 
 @list_group.command("targets")
@@ -370,7 +370,25 @@ def list_formats(target: str | None) -> None:
         raise click.UsageError(str(exc)) from None
     for t in chosen:
         for name, description in t.formats().items():
-            click.echo(f"{t.id:<12} {name:<18} {description}")
+            file = t.format_file(name)
+            click.echo(f"{t.id:<12} {name:<18} {file.kind:<7} .{file.extension:<13} {description}")
+
+
+@list_group.command("options")
+@click.argument("target", required=False)
+def list_options(target: str | None) -> None:
+    """Backend options (--option key=value) of one target (or of all), with their defaults."""
+    from sigma_lambda_layer.errors import UsageError
+    from sigma_lambda_layer.registry import TARGETS, get_target
+
+    try:
+        chosen = [get_target(target)] if target else list(TARGETS.values())
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    for t in chosen:
+        for option in t.options:
+            default = "" if option.default is None else f" (default: {option.default})"
+            click.echo(f"{t.id:<12} {option.shown:<20} {option.doc}{default}")
 
 
 @list_group.command("pipelines")

@@ -257,10 +257,11 @@ def parse_time(text: str | datetime | None) -> datetime | None:
 def compile_rules(rules: Any) -> tuple[list[CompiledRule], list[SigmaLambdaError]]:
     """The rules through the ``duckdb`` target (format ``hunt``); failures are returned, located."""
     from sigma_lambda_layer.api import convert
+    from sigma_lambda_layer.registry import HUNT_TARGET
 
     compiled: list[CompiledRule] = []
     errors: list[SigmaLambdaError] = []
-    for result in convert(rules, target="duckdb", format="hunt", collect_errors=True):
+    for result in convert(rules, target=HUNT_TARGET, format="hunt", collect_errors=True):
         if result.error is not None:
             errors.append(result.error)
             continue
