@@ -6,6 +6,7 @@ wrong expectation) and runs the compiled SQL on an in-memory DuckDB table ``clou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from sigma_lambda_layer.evaluator import RuleEvaluator
 from tests.support.rulekit import rule_yaml
 
 
-def _check(detection: str, records: list[dict[str, Any]], expected: set[int]) -> str:
+def _check(detection: str, records: Sequence[Any], expected: set[int]) -> str:
     text = rule_yaml(detection)
     evaluator = RuleEvaluator(SigmaCollection.from_yaml(text).rules[0])  # type: ignore[arg-type]
     assert {i for i, r in enumerate(records) if evaluator.matches(r)} == expected, "the evaluator disagrees"
