@@ -14,6 +14,7 @@ record as JSON text, and JSON key lookup is case-sensitive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -125,7 +126,10 @@ class Scanner:
                 "preserve_insertion_order": False,
             }
         )
-        self.db.execute("SET enable_progress_bar = false")  # our progress goes to stderr, not DuckDB's
+        # Our progress goes to stderr, not DuckDB's. In Jupyter without ipywidgets DuckDB refuses to change
+        # the setting at all (and draws no bar there).
+        with contextlib.suppress(duckdb.Error):
+            self.db.execute("SET enable_progress_bar = false")
         if threads:
             self.db.execute(f"SET threads = {int(threads)}")
         self.db.execute(f"SET temp_directory = {sql_string(str(spool / 'duckdb-tmp'))}")
