@@ -51,7 +51,7 @@ HIT_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big hunt holds many hits
 class Hit:
     """One record one rule matched. ``record`` is the CloudTrail record's JSON text (None when the hunt
     kept only the first records of each rule, see ``keep_records``)."""
