@@ -71,7 +71,7 @@ def hunt_command(
     quiet: bool,
 ) -> None:
     """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB."""
-    from sigma_lambda_layer.cli import _print_error, _write_atomic
+    from sigma_lambda_layer.cli._common import print_error, write_atomic
     from sigma_lambda_layer.errors import UsageError
     from sigma_lambda_layer.hunt import HitWriter, hunt
     from sigma_lambda_layer.hunt.report import REPORT_HITS_PER_RULE
@@ -91,16 +91,16 @@ def hunt_command(
                 keep_records=REPORT_HITS_PER_RULE if report is not None else 0,
             )
     except UsageError as exc:
-        _print_error(f"error: {exc}")
+        print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
     except OSError as exc:
-        _print_error(f"error: cannot write {output}: {exc.strerror or exc}")
+        print_error(f"error: cannot write {output}: {exc.strerror or exc}")
         ctx.exit(EXIT_ERRORS)
     if report is not None:
-        _write_atomic(report, result.html_report())
+        write_atomic(report, result.html_report())
     for line in result.summary_lines():
         if line.startswith("error: "):
-            _print_error(line)
+            print_error(line)
         elif not quiet:
             click.echo(line, err=True)
     if not result.ok:
