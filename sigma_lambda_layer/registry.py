@@ -162,6 +162,17 @@ TARGETS: dict[str, Target] = {
             "sigma_lambda_layer.engines.logs_insights:run_logs_insights",
             sigma_cli_backend=True,
         ),
+        Target(
+            "duckdb",
+            "DuckDB SQL over CloudTrail records held as JSON (a table of record JSON; sigma-lambda hunt)",
+            "DuckDB SQL",
+            "sql",
+            "sql",
+            "sigma_lambda_layer.backends.duckdb:DuckDBBackend",
+            "aws_cloudtrail_duckdb",
+            "sigma_lambda_layer.views.duckdb:duckdb_view",
+            "sigma_lambda_layer.engines.duckdb:run_duckdb",
+        ),
     )
 }
 
@@ -183,12 +194,19 @@ PIPELINES: dict[str, PipelineEntry] = {
             "CloudTrail JSON fields as CloudWatch Logs Insights discovers them",
             "sigma_lambda_layer.pipelines.cloudwatch:aws_cloudtrail_cloudwatch",
         ),
+        PipelineEntry(
+            "aws_cloudtrail_duckdb",
+            "CloudTrail records as DuckDB JSON (raw CloudTrail field names)",
+            "sigma_lambda_layer.pipelines.duckdb:aws_cloudtrail_duckdb",
+        ),
     )
 }
 
 ALL_TARGETS = "all"
 #: The target :func:`sigma_lambda_layer.convert` compiles for when none is named.
 DEFAULT_TARGET = "splunk"
+#: The target ``sigma-lambda hunt`` compiles rules for (its ``hunt`` format runs on the embedded DuckDB).
+HUNT_TARGET = "duckdb"
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> UsageError:

@@ -13,6 +13,17 @@ if ! ls /usr/share/java/lucene-core*.jar >/dev/null 2>&1; then
   fi
 fi
 
+# Headless Chromium for the hunt report test (tests/test_hunt_report_browser.py; Debian package).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; then
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+    fi
+  else
+    echo "note: chromium missing and not root: the hunt report browser test will be skipped" >&2
+  fi
+fi
+
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip

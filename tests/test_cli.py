@@ -122,7 +122,7 @@ def test_cli_output_file_savedsearches(tmp_path: Path) -> None:
 def test_cli_list_commands() -> None:
     code, out, _ = run("list", "targets")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["splunk", "lucene", "eql", "esql", "cloudwatch"]
+    assert [line.split()[0] for line in out.splitlines()] == ["splunk", "lucene", "eql", "esql", "cloudwatch", "duckdb"]
     code, out, _ = run("list", "pipelines")
     assert code == 0 and "aws_cloudtrail_splunk" in out
     code, out, _ = run("list", "formats", "splunk")
@@ -202,7 +202,9 @@ def test_cli_report_json(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     code, _, _ = run("convert", str(REPO / "rules"), "-t", "all", "--report", str(report), "-q")
     data = json.loads(report.read_text())
-    assert data["summary"]["rules"] == 2 and data["summary"]["targets"] == 5
+    from sigma_lambda_layer.registry import TARGETS
+
+    assert data["summary"]["rules"] == 2 and data["summary"]["targets"] == len(TARGETS)
     statuses = {(r["target"], r["status"]) for r in data["results"]}
     assert ("splunk", "ok") in statuses
     assert code == (1 if any(s != "ok" for _, s in statuses) else 0)

@@ -159,13 +159,12 @@ def test_display_real_conversion_batch(monkeypatch: pytest.MonkeyPatch) -> None:
 
     results = convert("rules/aws_attached_malicious_lambda_layer.yml", target="all", collect_errors=True)
     markdown = ResultsDisplay._repr_markdown_(results)
-    assert markdown.startswith("5 results for 1 rule(s): 5 converted, 0 failed\n")
+    from sigma_lambda_layer.registry import TARGETS
+
+    count = len(TARGETS)
+    assert markdown.startswith(f"{count} results for 1 rule(s): {count} converted, 0 failed\n")
     assert [line.split(" | ")[1] for line in markdown.splitlines()[4:]] == [
-        "Splunk SPL",
-        "Elastic Lucene",
-        "Elastic EQL",
-        "Elastic ES\\|QL",
-        "CloudWatch Logs Insights",
+        t.label.replace("|", "\\|") for t in TARGETS.values()
     ]
 
 

@@ -86,5 +86,21 @@ def test_notebook_results_display_as_html(executed: Any) -> None:
         for output in _outputs(cell)
         if "text/html" in output.get("data", {}) and "<table>" in output["data"]["text/html"]
     ]
-    assert len(tables) == 2  # the founding rule, then with the exemption
-    assert all("5 results for 1 rule(s): 5 converted, 0 failed" in table for table in tables)
+    from sigma_lambda_layer.registry import TARGETS
+
+    batches = [table for table in tables if "results for 1 rule(s)" in table]
+    assert len(batches) == 2  # the founding rule, then with the exemption
+    count = len(TARGETS)
+    assert all(f"{count} results for 1 rule(s): {count} converted, 0 failed" in table for table in batches)
+
+
+def test_notebook_shows_a_hunt(executed: Any) -> None:
+    """The hunt over the corpus displays its rules table with hits, and the hits as a data frame."""
+    shown = [
+        output["data"]["text/html"]
+        for cell in executed.cells
+        for output in _outputs(cell)
+        if "text/html" in output.get("data", {}) and "record(s)," in output["data"]["text/html"]
+    ]
+    assert len(shown) == 1 and "AWS Attached Malicious Lambda Layer" in shown[0]
+    assert "0 hit(s)" not in shown[0]

@@ -82,7 +82,10 @@ def test_cli_report_and_summary_are_the_results_methods(tmp_path: Path) -> None:
     assert cli.stderr.splitlines()[-1] == results.summary_line()
     assert cli.stdout.rstrip("\n") == results.text()
     summary = results.summary()
-    assert summary["ok"] == len(TARGETS) and summary["unsupported"] == len(TARGETS), summary
+    # The whole-object rule is refused where the target cannot say it; duckdb can (it never matches an object).
+    refused = sum(1 for r in results if r.error is not None)
+    assert summary["ok"] == 2 * len(TARGETS) - refused and summary["unsupported"] == refused, summary
+    assert refused >= len(TARGETS) - 1
 
 
 def test_cli_test_json_and_text_are_the_reports_methods() -> None:

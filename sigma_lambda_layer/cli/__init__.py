@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from sigma_lambda_layer._version import __version__
-from sigma_lambda_layer.cli import cache, check, convert, docs, listing, rule_tests
+from sigma_lambda_layer.cli import cache, check, convert, docs, hunt, listing, rule_tests
 from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, EXIT_USAGE
 
 __all__ = ["EXIT_OK", "EXIT_RULE_ERRORS", "EXIT_USAGE", "main"]
@@ -36,5 +36,6 @@ for _command in (
     rule_tests.test_command,
     docs.docs,
     cache.cache_group,
+    hunt.hunt_command,
 ):
     main.add_command(_command)

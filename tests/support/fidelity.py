@@ -266,6 +266,20 @@ def _run_lucene(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
     return results
 
 
+def _run_duckdb(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+    """DuckDB itself: every record loaded once as ``cloudtrail(id, record JSON)``, every query run on it."""
+    from sigma_lambda_layer.engines.duckdb import DuckDBRecords
+
+    database = DuckDBRecords(views)
+    results: list[EngineResult] = []
+    for query in queries:
+        try:
+            results.append(set().union(*(database.hits(text) for text in query.texts)))
+        except Exception as exc:  # the engine's refusal is the finding
+            results.append(exc)
+    return results
+
+
 def _lucene_missing() -> str | None:
     from tests.engines.lucene_engine import LuceneEngine
 
@@ -280,6 +294,8 @@ _TEST_ENGINES: Final[
     "lucene": (("tests.engines.lucene_engine",), _run_lucene, _lucene_missing),
     "eql": (("tests.engines.eql_engine",), _one_by_one(_run_eql), lambda: None),
     "esql": (("tests.engines.esql_engine",), _one_by_one(_run_esql), lambda: None),
+    # DuckDB itself, with every record loaded once for all queries (the shipped engine loads per query).
+    "duckdb": (("duckdb",), _run_duckdb, lambda: None),
 }
 
 
@@ -786,7 +802,7 @@ def _run_target(target: str, stock: bool) -> TargetRun:
 
 
 #: Rough cost order (slowest first), so that the longest jobs start first on the worker processes.
-_COST: Final = ("lucene", "eql", "esql", "splunk", "cloudwatch")
+_COST: Final = ("lucene", "eql", "esql", "splunk", "cloudwatch", "duckdb")
 
 
 def run_fidelity(targets: Sequence[str] = TARGETS, *, with_stock: bool = True) -> FidelityRun:

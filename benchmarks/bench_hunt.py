@@ -1,0 +1,187 @@
+"""sigma-lambda hunt against its floor (DuckDB parsing the same files) and the reference evaluator, one run.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_hunt.py [--records 1000000] [--corpus ../shared/corpus] [--sample 5000]
+
+The data set is built reproducibly (seeded) from the shared corpus: its CloudTrail records are replicated,
+each copy with a fresh ``eventID`` and ``eventTime``, into CloudTrail's S3 layout
+(``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<time>_<id>.json.gz``, a
+``{"Records": [...]}`` document of 500 records per file), in a temporary folder. Then, in one run:
+
+* **floor**: DuckDB's parse-only pass over the same files, ``count(*)`` over ``read_json_objects`` (no
+  rule, no unnesting) -- no scan that reads these files can beat it by much;
+* **hunt**: the ``sigma-lambda hunt`` command with the 57 SigmaHQ AWS CloudTrail rules plus ours and
+  ``--output`` (every hit written), in its own process, timed from start to exit; its peak resident memory
+  is that process's (``wait4``);
+* **evaluator**: the reference evaluator (gunzip, ``json.loads``, every rule on every record) on a sample.
+
+It prints records per second for each and the ratios (hunt/floor, hunt/evaluator); it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PER_FILE = 500
+ACCOUNT = "111122223333"
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+def build(corpus: Path, out: Path, records: int, seed: int = 14) -> list[Path]:
+    """The S3-layout data set: ``records`` records in gzipped Records files (same seed, same bytes)."""
+    pool = []
+    for path in sorted((corpus / "cloudtrail").glob("*.jsonl")):
+        pool += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rng = random.Random(seed)
+    start = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    files = []
+    for number in range(0, records, PER_FILE):
+        region = REGIONS[(number // PER_FILE) % len(REGIONS)]
+        moment = start + timedelta(seconds=number * 3)
+        batch = []
+        for offset in range(min(PER_FILE, records - number)):
+            record = dict(pool[rng.randrange(len(pool))])
+            record["eventID"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            record["eventTime"] = (moment + timedelta(seconds=offset * 3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            batch.append(record)
+        folder = out / "AWSLogs" / ACCOUNT / "CloudTrail" / region / moment.strftime("%Y/%m/%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{ACCOUNT}_CloudTrail_{region}_{moment.strftime('%Y%m%dT%H%MZ')}_{number:08d}.json.gz"
+        path = folder / name
+        path.write_bytes(gzip.compress(json.dumps({"Records": batch}).encode(), mtime=0))
+        files.append(path)
+    return files
+
+
+def rule_paths(corpus: Path) -> list[Path]:
+    aws = sorted((corpus / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail").glob("*.yml"))
+    ours = sorted(p for p in (REPO / "rules").glob("*.yml") if not p.name.endswith(".tests.yml"))
+    return [*aws, *ours]
+
+
+_FLOOR = """
+import json, resource, sys, time
+import duckdb
+files = json.loads(open(sys.argv[1]).read())
+start = time.perf_counter()
+listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+db = duckdb.connect()
+db.execute('SET enable_progress_bar = false')
+count = db.execute(
+    f"SELECT count(*) FROM read_json_objects([{listed}], format='auto', compression='gzip', "
+    "maximum_object_size=67108864)").fetchone()[0]
+print(json.dumps({"seconds": time.perf_counter() - start, "objects": count,
+                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _child(code: str, argument: object) -> dict[str, object]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(argument, handle)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, handle.name], capture_output=True, text=True, env=_env()
+        )
+    finally:
+        os.unlink(handle.name)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_hunt(rules: list[Path], logs: Path, output: Path) -> dict[str, object]:
+    """``sigma-lambda hunt`` as a user runs it, in its own process: wall time and that process' peak RSS."""
+    command = [sys.executable, "-m", "sigma_lambda_layer", "hunt", *map(str, rules), "--logs", str(logs)]
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [*command, "--output", str(output)], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert child.stderr is not None
+    summary = child.stderr.read().decode()  # read before waiting: a full pipe would block the child
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "status": os.waitstatus_to_exitcode(status),
+        "peak_kb": usage.ru_maxrss,
+        "summary": summary.splitlines()[0] if summary else "",
+        "errors": [line for line in summary.splitlines() if line.startswith("error:")][:5],
+    }
+
+
+def evaluator_rate(rules: list[Path], files: list[Path], sample: int) -> tuple[float, int]:
+    """Records per second of the reference evaluator (gunzip + json.loads + every rule) on ``sample``."""
+    from sigma.collection import SigmaCollection
+
+    from sigma_lambda_layer.evaluator import RuleEvaluator
+
+    evaluators = [RuleEvaluator(r) for p in rules for r in SigmaCollection.from_yaml(p.read_text()).rules]  # type: ignore[arg-type]
+    start = time.perf_counter()
+    seen = 0
+    for path in files:
+        for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
+            for evaluator in evaluators:
+                evaluator.matches(record)
+            seen += 1
+        if seen >= sample:
+            break
+    return seen / (time.perf_counter() - start), seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--corpus", type=Path, default=REPO / ".." / "shared" / "corpus")
+    parser.add_argument("--sample", type=int, default=5_000, help="records for the evaluator")
+    args = parser.parse_args()
+    rules = rule_paths(args.corpus.resolve())
+    with tempfile.TemporaryDirectory(prefix="bench-hunt-") as tmp:
+        t = time.perf_counter()
+        files = build(args.corpus.resolve(), Path(tmp), args.records)
+        size = sum(f.stat().st_size for f in files)
+        print(
+            f"data set: {args.records} records, {len(files)} files, {size / 1e6:.0f} MB gzip "
+            f"(built in {time.perf_counter() - t:.0f} s)"
+        )
+        floor = _child(_FLOOR, [str(f) for f in files])
+        hunted = run_hunt(rules, Path(tmp) / "AWSLogs", Path(tmp) / "hits.jsonl")
+        rate, seen = evaluator_rate(rules, files, args.sample)
+    floor_rate = args.records / float(floor["seconds"])  # type: ignore[arg-type]
+    hunt_rate = args.records / float(hunted["seconds"])  # type: ignore[arg-type]
+    floor_mb = int(floor["peak_kb"]) / 1024  # type: ignore[call-overload]
+    hunt_mb = int(hunted["peak_kb"]) / 1024  # type: ignore[call-overload]
+    print(
+        f"cores: {os.cpu_count()}; rules: {len(rules)}; hunt exit status {hunted['status']}; {hunted['errors']}"
+    )
+    print(f"hunt summary: {hunted['summary']}")
+    print(
+        f"floor (DuckDB count(*) over read_json_objects): {floor['seconds']:.1f} s, {floor_rate:,.0f} rec/s, "
+        f"peak {floor_mb:.0f} MB"
+    )
+    print(
+        f"hunt (the whole command, rule compilation included): {hunted['seconds']:.1f} s, "
+        f"{hunt_rate:,.0f} rec/s, peak {hunt_mb:.0f} MB"
+    )
+    print(f"evaluator: {seen} records, {rate:,.0f} rec/s")
+    print(f"ratios: hunt/floor = {hunt_rate / floor_rate:.2f}x, hunt/evaluator = {hunt_rate / rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

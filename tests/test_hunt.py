@@ -1,0 +1,284 @@
+"""sigma-lambda hunt: the same hits as the reference evaluator, located errors for bad input, exit codes.
+
+The differential test is the contract: over the shared corpus, for every SigmaHQ AWS rule and ours, hunt
+reports exactly the (rule, record) pairs the evaluator decides, record for record (a multiset: the corpus
+holds some identical records).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sigma.collection import SigmaCollection
+
+from sigma_lambda_layer.evaluator import RuleEvaluator
+from sigma_lambda_layer.hunt import hunt
+from tests.support.corpus import AWS_RULES, CLOUDTRAIL, OUR_RULES, REPO, cloudtrail_records, requires_corpus
+from tests.support.rulekit import rule_yaml
+
+
+def _key(record: Any) -> str:
+    return json.dumps(record, sort_keys=True, ensure_ascii=False)
+
+
+def _rule_paths() -> list[Path]:
+    ours = sorted(p for p in OUR_RULES.glob("*.yml") if not p.name.endswith(".tests.yml"))
+    return [*sorted(AWS_RULES.glob("*.yml")), *ours]
+
+
+def _expected(paths: list[Path], records: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    expected: Counter[tuple[str, str]] = Counter()
+    for path in paths:
+        for rule in SigmaCollection.from_yaml(path.read_text(encoding="utf-8")).rules:
+            evaluator = RuleEvaluator(rule)  # type: ignore[arg-type]
+            for record in records:
+                if evaluator.matches(record):
+                    expected[(str(rule.title), _key(record))] += 1
+    return expected
+
+
+def _found(result: Any) -> Counter[tuple[str, str]]:
+    return Counter((h.rule_title, _key(json.loads(h.record))) for h in result.hits)
+
+
+def _case_colliding(record: Any) -> bool:
+    if isinstance(record, dict):
+        lowered = [k.lower() for k in record]
+        return len(set(lowered)) < len(lowered) or any(_case_colliding(v) for v in record.values())
+    if isinstance(record, list):
+        return any(_case_colliding(v) for v in record)
+    return False
+
+
+#: Rules on the corpus' case-colliding keys (``tag``/``Tag``, ``Tagging``/``tagging`` below requestParameters).
+COLLIDING_RULES = {
+    "colliding_lower": """
+        selection:
+            requestParameters.CreateNatGatewayRequest.TagSpecification.tag: 1
+        condition: selection
+        """,
+    "colliding_upper": """
+        selection:
+            requestParameters.CreateNatGatewayRequest.TagSpecification.Tag.Key: StratusRedTeam
+        condition: selection
+        """,
+    "colliding_exists": """
+        selection:
+            requestParameters.tagging|exists: true
+            requestParameters.Tagging.TagSet.Tag.Key|contains: stratus
+        condition: selection
+        """,
+}
+
+
+@requires_corpus
+def test_hunt_reports_exactly_the_evaluator_hits_on_the_corpus(tmp_path: Path) -> None:
+    for name, detection in COLLIDING_RULES.items():
+        (tmp_path / f"{name}.yml").write_text(rule_yaml(detection, title=name), encoding="utf-8")
+    paths = [*_rule_paths(), *sorted(tmp_path.glob("*.yml"))]
+    records = cloudtrail_records()
+    assert any(_case_colliding(r) for r in records), "the corpus should hold case-colliding keys"
+    result = hunt([str(p) for p in paths], sorted(CLOUDTRAIL.glob("*.jsonl")))
+    assert not result.rule_errors, [str(e) for e in result.rule_errors]
+    assert not result.input_errors, [str(e) for e in result.input_errors]
+    assert result.records == len(records)
+    expected, found = _expected(paths, records), _found(result)
+    missed, extra = expected - found, found - expected
+    assert not missed and not extra, (
+        f"missed: {sorted({r for r, _ in missed})}; extra: {sorted({r for r, _ in extra})}"
+    )
+    colliding = {_key(r) for r in records if _case_colliding(r)}
+    for name in COLLIDING_RULES:
+        assert any(r == name and k in colliding for r, k in found), f"{name} should hit a colliding record"
+
+
+# --------------------------------------------------------------------------------------- fixtures
+
+RULE = rule_yaml(
+    """
+    selection:
+        eventName: ConsoleLogin
+    condition: selection
+    """,
+    title="Console login <script>alert(1)</script>",
+)
+
+
+def _record(n: int, name: str = "ConsoleLogin", time: str = "2024-05-01T10:00:00Z", **extra: Any) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.08",
+        "eventTime": time,
+        "eventSource": "signin.amazonaws.com",
+        "eventName": name,
+        "eventID": f"id-{n}",
+        "sourceIPAddress": "203.0.113.7",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111122223333:user/u{n}"},
+        **extra,
+    }
+
+
+def _rule_file(tmp_path: Path, text: str = RULE) -> Path:
+    path = tmp_path / "rule.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _ids(result: Any) -> list[str]:
+    return sorted(h.event_id for h in result.hits)
+
+
+# --------------------------------------------------------------------------------------- input formats
+
+
+def test_hunt_reads_every_cloudtrail_delivery_format(tmp_path: Path) -> None:
+    logs = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2024" / "05" / "01"
+    logs.mkdir(parents=True)
+    # CloudTrail's S3 file: {"Records": [...]}, gzipped.
+    with gzip.open(logs / "111122223333_CloudTrail_us-east-1_20240501T1000Z_a.json.gz", "wt") as f:
+        json.dump({"Records": [_record(1), _record(2, "GetObject")]}, f)
+    # JSON lines, plain and gzipped.
+    (tmp_path / "lines.jsonl").write_text(json.dumps(_record(3)) + "\n" + json.dumps(_record(4)) + "\n")
+    with gzip.open(tmp_path / "lines.jsonl.gz", "wt") as f:
+        f.write(json.dumps(_record(5)) + "\n")
+    # Firehose: objects back to back, no separator, no extension; EventBridge events of CloudTrail.
+    bridge = {"detail-type": "AWS API Call via CloudTrail", "source": "aws.signin", "detail": _record(6)}
+    (tmp_path / "firehose-1-2024-05-01").write_text(json.dumps(_record(7)) + json.dumps(bridge))
+    # A CloudWatch Logs subscription payload (what Firehose writes from a subscription filter).
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "logGroup": "aws-cloudtrail",
+        "logEvents": [{"id": "1", "timestamp": 0, "message": json.dumps(_record(8))}],
+    }
+    with gzip.open(tmp_path / "subscription.gz", "wt") as f:
+        f.write(json.dumps(payload))
+    # A CloudWatch Logs export (create-export-task): "<timestamp> <message>" lines.
+    with gzip.open(tmp_path / "000000.gz", "wt") as f:
+        f.write("2024-05-01T10:00:00.000Z " + json.dumps(_record(9)) + "\n")
+    # A digest folder holds no events and is skipped with a note.
+    digest = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail-Digest"
+    digest.mkdir()
+    (digest / "d.json.gz").write_bytes(gzip.compress(b'{"digestStartTime": "x"}'))
+
+    result = hunt(str(_rule_file(tmp_path)), [str(tmp_path)])
+    assert [str(e) for e in result.input_errors] == []
+    assert _ids(result) == [f"id-{n}" for n in (1, 3, 4, 5, 6, 7, 8, 9)]
+    assert result.records == 9
+    assert any("CloudTrail-Digest" in n for n in result.notes)
+
+
+def test_hunt_since_until_filter_on_event_time(tmp_path: Path) -> None:
+    times = ["2024-04-30T23:59:59Z", "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z", "2024-05-02T00:00:00Z"]
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(_record(i, time=t)) + "\n" for i, t in enumerate(times)))
+    result = hunt(str(_rule_file(tmp_path)), [str(tmp_path / "l.jsonl")], since="2024-05-01", until="2024-05-02")
+    assert _ids(result) == ["id-1", "id-2"]
+    assert result.outside_window == 2
+
+
+# --------------------------------------------------------------------------------------- hostile input
+
+
+def test_hunt_hostile_folder_gives_located_errors_and_every_good_hit(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    good = gzip.compress(json.dumps({"Records": [_record(1), _record(2)]}).encode())
+    (logs / "good.json.gz").write_bytes(good)
+    (logs / "good.jsonl").write_text(json.dumps(_record(3)) + "\n")
+    (logs / "truncated.json.gz").write_bytes(gzip.compress(((json.dumps(_record(4)) + "\n") * 200).encode())[:-30])
+    (logs / "corrupt.json.gz").write_bytes(good[:12] + bytes(range(256)) * 4)
+    (logs / "truncated.json").write_text(json.dumps({"Records": [_record(5)]})[:-40])
+    (logs / "binary.log").write_bytes(bytes(range(256)) * 8)
+    (logs / "empty.json").write_bytes(b"")
+    lines = [json.dumps(_record(6)), "this is not json", json.dumps({"eventTime": "x"}), json.dumps(_record(7))]
+    (logs / "mixed.jsonl").write_text("\n".join(lines) + "\n")
+
+    result = hunt(str(_rule_file(tmp_path)), [str(logs)])
+    errors = [str(e) for e in result.input_errors]
+    by_file: dict[str, list[str]] = {}
+    for error in result.input_errors:
+        by_file.setdefault(Path(error.location.path or "").name, []).append(str(error))
+    assert set(by_file) == {
+        "truncated.json.gz",
+        "corrupt.json.gz",
+        "truncated.json",
+        "binary.log",
+        "empty.json",
+        "mixed.jsonl",
+    }, errors
+    assert any("truncated gzip" in e for e in by_file["truncated.json.gz"])
+    assert any("corrupt gzip" in e for e in by_file["corrupt.json.gz"])
+    assert any("empty file" in e for e in by_file["empty.json"])
+    mixed = sorted(by_file["mixed.jsonl"])
+    assert any(e.startswith(f"{logs / 'mixed.jsonl'}:2: not JSON") for e in mixed), mixed
+    assert any(e.startswith(f"{logs / 'mixed.jsonl'}:3: not a CloudTrail record") for e in mixed), mixed
+    # Every good record is scanned, including the good lines of bad files and the intact part of a cut gzip.
+    ids = _ids(result)
+    assert {"id-1", "id-2", "id-3", "id-6", "id-7"} <= set(ids)
+    assert "id-4" in ids  # records before the truncation
+    assert not result.ok
+
+
+# --------------------------------------------------------------------------------------- CLI
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "sigma_lambda_layer", "hunt", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_hunt_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
+    rule = str(_rule_file(tmp_path))
+    log = tmp_path / "l.jsonl"
+    log.write_text(json.dumps(_record(1)) + "\n" + json.dumps(_record(2, "GetObject")) + "\n")
+    out = tmp_path / "hits.jsonl"
+    done = _cli(rule, "--logs", str(log), "--output", str(out))
+    assert done.returncode == 0, done.stderr.decode()
+    assert [json.loads(line)["event_id"] for line in out.read_text().splitlines()] == ["id-1"]
+    assert b"1 hit(s)" in done.stderr
+    assert _cli(rule, "--logs", str(log), "--fail-on-hit", "-q").returncode == 3
+    (tmp_path / "quiet.jsonl").write_text(json.dumps(_record(2, "GetObject")) + "\n")
+    assert _cli(rule, "--logs", str(tmp_path / "quiet.jsonl"), "--fail-on-hit").returncode == 0
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    bad = _cli(rule, "--logs", str(log), "--logs", str(tmp_path / "bad.jsonl"), "--output", str(out))
+    assert bad.returncode == 1
+    assert f"{tmp_path / 'bad.jsonl'}:1: not JSON".encode() in bad.stderr
+    assert len(out.read_text().splitlines()) == 1  # the good file's hit is still written
+    assert _cli(rule, "--logs", str(log), "--since", "yesterday").returncode == 2
+    csv_out = tmp_path / "hits.csv"
+    assert _cli(rule, "--logs", str(log), "--output", str(csv_out), "-q").returncode == 0
+    assert csv_out.read_text().splitlines()[0].startswith("rule_title,rule_id,rule_level")
+
+
+def test_hunt_cli_reads_stdin(tmp_path: Path) -> None:
+    rule = str(_rule_file(tmp_path))
+    data = gzip.compress(json.dumps({"Records": [_record(1), _record(2)]}).encode())
+    done = _cli(rule, "--logs", "-", "--output", str(tmp_path / "h.jsonl"), stdin=data)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len((tmp_path / "h.jsonl").read_text().splitlines()) == 2
+
+
+def test_hunt_result_displays_and_converts(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    (tmp_path / "l.jsonl").write_text(json.dumps(_record(1, userAgent="<b>x</b>")) + "\n")
+    result = hunt(str(_rule_file(tmp_path)), str(tmp_path / "l.jsonl"))
+    frame = result.to_pandas()
+    assert isinstance(frame, pd.DataFrame) and list(frame["event_id"]) == ["id-1"]
+    table = result._repr_html_()
+    assert "<script>" not in table and "&lt;script&gt;" in table
+    report = result.html_report()
+    assert "<script>" not in report and "<b>x</b>" not in report and "&lt;b&gt;x&lt;/b&gt;" in report
+    assert io.StringIO(result.to_jsonl()).read().count("\n") == 1
