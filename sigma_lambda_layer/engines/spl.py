@@ -37,9 +37,11 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Protocol
+
+from sigma_lambda_layer import casing
 
 Event = dict[str, list[str]]
 
@@ -252,8 +254,12 @@ class Value:
                 return ipaddress.ip_address(value) in net
             except ValueError:
                 return value.lower() == self.text.lower()
-        flags = re.DOTALL | (0 if self.cased else re.IGNORECASE)
-        return re.fullmatch(self.glob(".*"), value, flags) is not None
+        if self.cased:
+            return re.fullmatch(self.glob(".*"), value, re.DOTALL) is not None
+        # [CASE] says only "case-insensitive"; the folding is sigma-lambda's one rule (lower() both sides,
+        # as eval's lower() does), see sigma_lambda_layer.casing.
+        folded = replace(self, text=casing.fold(self.text))
+        return re.fullmatch(folded.glob(".*"), casing.fold(value), re.DOTALL) is not None
 
 
 def _check_value(v: Value, strict: bool) -> Value:
@@ -438,9 +444,10 @@ def _number(text: str) -> float | None:
 def _keyword(v: Value, event: Event) -> bool:
     """Bare terms match _raw [SRCH]: at segment boundaries [SEG], TERM() at major breakers only [CASE]."""
     bound = _MAJOR_CLASS if v.term else _ANY_CLASS
-    pattern = f"(?:^|(?<={bound})){v.glob('[^' + re.escape(_MAJOR) + ']*')}(?={bound}|$)"
-    flags = re.DOTALL | (0 if v.cased else re.IGNORECASE)
-    return any(re.search(pattern, raw, flags) for raw in event.get("_raw", []))
+    fold = (lambda t: t) if v.cased else casing.fold  # lower() both sides, as in Value.matches
+    term = replace(v, text=fold(v.text))
+    pattern = f"(?:^|(?<={bound})){term.glob('[^' + re.escape(_MAJOR) + ']*')}(?={bound}|$)"
+    return any(re.search(pattern, fold(raw), re.DOTALL) for raw in event.get("_raw", []))
 
 
 def _eval_search(node: Node, event: Event, g: Guesses, touched: set[str]) -> bool:

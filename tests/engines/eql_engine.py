@@ -26,6 +26,8 @@ import eql
 from eql.engine import Scope
 from eql.parser import elasticsearch_syntax, ignore_missing_functions
 
+from sigma_lambda_layer import casing
+
 
 class EngineError(AssertionError):
     """The query is outside what the target accepts, or outside what this engine models."""
@@ -36,12 +38,15 @@ class EngineError(AssertionError):
 _LUCENE_OPTIONAL_OPERATORS = set("#@&~<>")
 
 
-def lucene_regexp_to_python(pattern: str) -> str:
+def lucene_regexp_to_python(pattern: str, *, insensitive: bool = False) -> str:
     """A Python regex (for ``re.fullmatch``) equivalent to a Lucene regexp (Query DSL "Regular expression
     syntax"): ``.``, ``?``, ``+``, ``*``, ``{n}``, ``{n,}``, ``{n,m}``, ``|``, ``( )``, ``[ ]`` with ranges
     and ``^`` negation, ``\\`` escapes. The optional operators (``# @ & ~ < >``) and ``"`` quoting are
     rejected: sigma-lambda always escapes them, so meeting one unescaped means a translation bug.
+    ``insensitive`` spells every letter as its class under sigma-lambda's case rule (:mod:`casing`), so the
+    result needs no flag.
     """
+    literal = casing.literal_regex if insensitive else re.escape
     out: list[str] = []
     i = 0
     depth = 0
@@ -58,7 +63,7 @@ def lucene_regexp_to_python(pattern: str) -> str:
                     f"Lucene regexp {pattern!r}: '\\{e}' means a literal {e!r} in older Lucene and a "
                     "character class in newer; ambiguous"
                 )
-            out.append(re.escape(e))
+            out.append(literal(e))
             i += 2
             last_atom = True
         elif c == ".":
@@ -121,8 +126,10 @@ def lucene_regexp_to_python(pattern: str) -> str:
                     if ord(hi) < ord(ch):
                         raise EngineError(f"Lucene regexp {pattern!r}: reversed range")
                     items.append(re.escape(ch) + "-" + re.escape(hi))
+                    if insensitive:
+                        items += map(re.escape, sorted(casing.range_partners(ch, hi)))
                 else:
-                    items.append(re.escape(ch))
+                    items += map(re.escape, sorted(casing.char_class(ch) if insensitive else {ch}))
             out.append("[" + ("^" if negated else "") + "".join(items) + "]")
             i = j
             last_atom = True
@@ -131,7 +138,7 @@ def lucene_regexp_to_python(pattern: str) -> str:
         elif c == "]" or c == "}":
             raise EngineError(f"Lucene regexp {pattern!r}: unbalanced {c!r}")
         else:
-            out.append(re.escape(c))
+            out.append(literal(c))
             i += 1
             last_atom = True
     if depth:
@@ -142,8 +149,10 @@ def lucene_regexp_to_python(pattern: str) -> str:
 
 
 def lucene_regexp_matches(pattern: str, value: str, *, case_insensitive: bool = False) -> bool:
-    flags = re.IGNORECASE if case_insensitive else 0
-    return re.fullmatch(lucene_regexp_to_python(pattern), value, flags) is not None
+    """``case_insensitive`` follows sigma-lambda's one case rule (:mod:`sigma_lambda_layer.casing`), as
+    Elasticsearch's ``case_insensitive`` lowercases and uppercases per character (the long s U+017F is not ``s``)."""
+    python = lucene_regexp_to_python(pattern, insensitive=case_insensitive)
+    return re.fullmatch(python, value) is not None
 
 
 # --------------------------------------------------------------------------------------- EQL tokens
@@ -216,8 +225,11 @@ def _has_case(text: str) -> bool:
     return text.lower() != text.upper()
 
 
-def _wildcard_to_python(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+def _wildcard_to_python(pattern: str, *, insensitive: bool = False) -> str:
+    """Case-insensitive letters become explicit classes (:func:`casing.literal_regex`): the ``eql`` package
+    would otherwise fold with Python's ``re.IGNORECASE`` (long s U+017F ~ ``s``), which Elasticsearch does not."""
+    literal = casing.literal_regex if insensitive else re.escape
+    return "".join(".*" if c == "*" else "." if c == "?" else literal(c) for c in pattern)
 
 
 #: Fields compared case-sensitively by design: the pipeline's data-set filter (a ``constant_keyword``).
@@ -240,14 +252,13 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
                 raise EngineError(f"EQL: {tok.text} with a non-literal argument is outside the subset")
             if not insensitive and _has_case(arg.value) and not cased:
                 raise EngineError(f"EQL: case-sensitive {tok.text}(..., {arg.text}) in a rule without |cased")
-            body = re.escape(arg.value)
+            body = casing.literal_regex(arg.value) if insensitive else re.escape(arg.value)
             regex = {
                 "startsWith": f"{body}.*",
                 "endsWith": f".*{body}",
                 "stringContains": f".*{body}.*",
             }[tok.text.rstrip("~")]
-            flag = "" if insensitive else "(?-i:"
-            out += [field, Token("word", "regex~"), _string(flag + regex + (")" if flag else "") + r"\Z")]
+            out += [field, Token("word", "regex~"), _string("(?-i:" + regex + ")" + r"\Z")]
             i += 6
             continue
         if tok.kind == "op" or tok.kind == "word":
@@ -278,17 +289,17 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
                         + ", ".join(s.text for s in strings)
                     )
                 if op in ("regex", "regex~"):
-                    patterns = [lucene_regexp_to_python(s.value) for s in strings]
+                    patterns = [lucene_regexp_to_python(s.value, insensitive=not sensitive) for s in strings]
                 elif op in (":", "like", "like~"):
-                    patterns = [_wildcard_to_python(s.value) for s in strings]
+                    patterns = [_wildcard_to_python(s.value, insensitive=not sensitive) for s in strings]
                 elif op in ("==", "in", "in~"):
-                    patterns = [re.escape(s.value) for s in strings]
+                    lit = re.escape if sensitive else casing.literal_regex
+                    patterns = [lit(s.value) for s in strings]
                 else:  # != : not equal
                     out.append(tok)
                     i += 1
                     continue
-                if sensitive:
-                    patterns = [f"(?-i:{p})" for p in patterns]
+                patterns = [f"(?-i:{p})" for p in patterns]
                 joined = "|".join(f"(?:{p})\\Z" for p in patterns)
                 out += [Token("word", "regex~"), _string(joined)]
                 i = j
