@@ -34,6 +34,7 @@ from sigma.processing.transformations.base import FieldMappingTransformationBase
 
 from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FREE_FORM, array_prefixes
+from sigma_lambda_layer.pipelines.canonical import canonical_values_item
 
 PIPELINE_ID = "aws_cloudtrail_cloudwatch"
 #: Default number of array elements searched (backend option ``array_elements``).
@@ -105,6 +106,7 @@ def aws_cloudtrail_cloudwatch() -> ProcessingPipeline:
                 rule_conditions=[_cloudtrail()],
                 rule_condition_negation=True,
             ),
+            canonical_values_item(),
             ProcessingItem(
                 identifier="cloudtrail_cloudwatch_fields",
                 transformation=CloudTrailToLogsInsightsFields(),

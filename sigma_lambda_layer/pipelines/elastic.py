@@ -40,6 +40,7 @@ from sigma_lambda_layer.fields.elastic import (
     elastic_field,
     presence_field,
 )
+from sigma_lambda_layer.pipelines.canonical import canonical_values_item
 
 PIPELINE_ID = "aws_cloudtrail_elastic"
 
@@ -106,6 +107,7 @@ def aws_cloudtrail_elastic() -> ProcessingPipeline:
                 rule_conditions=[_cloudtrail()],
                 rule_condition_negation=True,
             ),
+            canonical_values_item(),
             ProcessingItem(
                 identifier="cloudtrail_elastic_fields",
                 transformation=CloudTrailToElasticFieldsTransformation(),

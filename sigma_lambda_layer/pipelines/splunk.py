@@ -17,6 +17,7 @@ from sigma.processing.transformations.base import FieldMappingTransformationBase
 from sigma.processing.transformations.state import SetStateTransformation
 
 from sigma_lambda_layer.fields.splunk import SOURCETYPE, splunk_field
+from sigma_lambda_layer.pipelines.canonical import canonical_values_item
 
 #: Pipeline state key read by :class:`sigma_lambda_layer.backends.splunk.CloudTrailSplunkBackend`.
 STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
@@ -46,6 +47,7 @@ def aws_cloudtrail_splunk() -> ProcessingPipeline:
         name="AWS CloudTrail for the Splunk Add-on for AWS",
         priority=20,
         items=[
+            canonical_values_item(),
             ProcessingItem(
                 identifier="splunk_cloudtrail_sourcetype",
                 transformation=SetStateTransformation(STATE_SOURCETYPE, SOURCETYPE),
