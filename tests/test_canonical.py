@@ -19,7 +19,12 @@ STAR = SpecialChars.WILDCARD_MULTI
     [
         ("eventName", ("createuser",), None, ("CreateUser",)),
         ("eventName", ("consolelogin",), None, ("ConsoleLogin",)),  # a non-API event
-        ("eventName", ("updatefunctionconfiguration20150331V2",), None, ("UpdateFunctionConfiguration20150331v2",)),
+        (
+            "eventName",
+            ("updatefunctionconfiguration20150331V2",),
+            None,
+            ("UpdateFunctionConfiguration20150331v2",),
+        ),
         # every operation starting so (versioned or not) shares the spelling
         ("eventName", ("updatefunctionconfiguration", STAR), None, ("UpdateFunctionConfiguration", STAR)),
         # botocore spells CreateDBInstance (RDS) and CreateDbInstance (Lightsail): two spellings, left alone ...
@@ -39,7 +44,9 @@ STAR = SpecialChars.WILDCARD_MULTI
         ("readOnly", ("true",), None, None),  # a JSON boolean: the backends' own boolean handling stays
     ],
 )
-def test_canonical_parts(field: str, parts: tuple, sources: frozenset[str] | None, expected: tuple | None) -> None:
+def test_canonical_parts(
+    field: str, parts: tuple, sources: frozenset[str] | None, expected: tuple | None
+) -> None:
     assert canonical_parts(field, parts, sources) == expected
 
 
@@ -57,7 +64,9 @@ def _processed(detection: str, pipeline: object) -> dict[str, list[object]]:
     return out
 
 
-@pytest.mark.parametrize("factory", [aws_cloudtrail_splunk, aws_cloudtrail_elastic, aws_cloudtrail_cloudwatch])
+@pytest.mark.parametrize(
+    "factory", [aws_cloudtrail_splunk, aws_cloudtrail_elastic, aws_cloudtrail_cloudwatch]
+)
 def test_canonical_step_in_every_pipeline(factory: object) -> None:
     values = _processed(
         "  sel:\n    eventSource: Lambda.amazonaws.com\n    eventName|startswith: updatefunction\n"
@@ -73,4 +82,6 @@ def test_canonical_step_in_every_pipeline(factory: object) -> None:
     [agent] = next(v for k, v in values.items() if "gent" in k)
     assert not isinstance(agent, SigmaCasedString)
     [error] = next(v for k, v in values.items() if "rror" in k)
-    assert type(error) is SigmaCasedString and tuple(error.s) == ("accessdenied",)  # the author's |cased stays
+    assert type(error) is SigmaCasedString and tuple(error.s) == (
+        "accessdenied",
+    )  # the author's |cased stays

@@ -64,6 +64,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.pipelines.canonical import CanonicalString
 
 #: Pipeline state key written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as a literal here so the
 #: backend does not import the pipeline module).
@@ -521,8 +522,11 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
-        """``|cased``: ``field=CASE("Value")`` (Search Manual, "Use CASE() and TERM() to match phrases")."""
-        return self._string_leaf(cond, state, cased=True)
+        """``|cased``: ``field=CASE("Value")`` (Search Manual, "Use CASE() and TERM() to match phrases").
+
+        A value the canonicalisation step respelled (:class:`CanonicalString`) compares the same either way
+        on its field, so it stays the plain search term an analyst writes."""
+        return self._string_leaf(cond, state, cased=not isinstance(cond.value, CanonicalString))
 
     def _exists(self, field: str) -> str:
         """Eval predicate for Sigma's ``exists``: a value other than JSON null (see the module docstring)."""

@@ -25,8 +25,12 @@ from typing import Any
 import eql
 from eql.engine import Scope
 from eql.parser import elasticsearch_syntax, ignore_missing_functions
+from sigma.types import SpecialChars
 
 from sigma_lambda_layer import casing
+from sigma_lambda_layer.fields import domains
+from sigma_lambda_layer.fields.elastic import FIELD_MAP
+from sigma_lambda_layer.pipelines.canonical import canonical_parts
 
 
 class EngineError(AssertionError):
@@ -235,6 +239,31 @@ def _wildcard_to_python(pattern: str, *, insensitive: bool = False) -> str:
 #: Fields compared case-sensitively by design: the pipeline's data-set filter (a ``constant_keyword``).
 ALWAYS_CASED_FIELDS = frozenset({"data_stream.dataset"})
 
+#: Elastic field -> the CloudTrail field it holds, for the fields whose value domain is canonical.
+_CANONICAL_FIELDS = {
+    ef.name: ct
+    for ct, ef in FIELD_MAP.items()
+    if (d := domains.domain(ct)) is not None and d.canonical and d.kind != "boolean"
+}
+
+
+def canonical_literal(field: str, text: str, *, wildcard: bool = False) -> bool:
+    """A case-sensitive comparison of ``field`` with ``text`` is exact by the field's value domain
+    (:mod:`sigma_lambda_layer.fields.domains`): ``text`` is a canonical spelling, or a pattern the
+    canonicalisation step leaves as it is. Then ``==`` in a rule without ``|cased`` is by design."""
+    ct = _CANONICAL_FIELDS.get(field)
+    if ct is None:
+        return False
+    dom = domains.domain(ct)
+    if not wildcard or not any(c in text for c in "*?"):
+        return dom is not None and dom.admits(text)
+    parts = tuple(
+        SpecialChars.WILDCARD_MULTI if c == "*" else SpecialChars.WILDCARD_SINGLE if c == "?" else c
+        for c in re.split(r"([*?])", text)
+        if c
+    )
+    return canonical_parts(ct, parts) == parts
+
 
 def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
     """Check the comparisons and rewrite them into forms the lenient ``eql`` engine evaluates exactly."""
@@ -250,7 +279,18 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
             insensitive = tok.text.endswith("~")
             if not arg.is_string or tokens[i + 5].text != ")":
                 raise EngineError(f"EQL: {tok.text} with a non-literal argument is outside the subset")
-            if not insensitive and _has_case(arg.value) and not cased:
+            shape = {"startsWith": "{}*", "endsWith": "*{}", "stringContains": "*{}*"}[tok.text.rstrip("~")]
+            as_pattern = shape.format(arg.value.replace("*", "").replace("?", ""))
+            if (
+                not insensitive
+                and _has_case(arg.value)
+                and not cased
+                and not (
+                    "*" not in arg.value
+                    and "?" not in arg.value
+                    and canonical_literal(_field_name(field), as_pattern, wildcard=True)
+                )
+            ):
                 raise EngineError(f"EQL: case-sensitive {tok.text}(..., {arg.text}) in a rule without |cased")
             body = casing.literal_regex(arg.value) if insensitive else re.escape(arg.value)
             regex = {
@@ -282,7 +322,11 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
                     i += 1
                     continue
                 sensitive = op in _CASE_SENSITIVE_OPS
-                exempt = out[-1].kind in ("word", "bt") and _field_name(out[-1]) in ALWAYS_CASED_FIELDS
+                subject = _field_name(out[-1]) if out[-1].kind in ("word", "bt") else None
+                exempt = subject in ALWAYS_CASED_FIELDS or (
+                    subject is not None
+                    and all(canonical_literal(subject, v.value, wildcard=op == "like") for v in strings)
+                )
                 if sensitive and not (cased or exempt) and any(_has_case(s.value) for s in strings):
                     raise EngineError(
                         f"EQL: case-sensitive {op!r} with a cased literal in a rule without |cased: "
