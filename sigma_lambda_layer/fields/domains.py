@@ -240,3 +240,34 @@ def event_sources() -> frozenset[str]:
     from sigma_lambda_layer.checks.aws import default_catalog
 
     return frozenset(s.lower() for s in default_catalog().event_sources()) | frozenset(ct.EXTRA_EVENT_SOURCES)
+
+
+_KIND_TEXT: Final[dict[str, str]] = {
+    "enum": "canonical",
+    "operations": "canonical",
+    "lowercase": "canonical (lowercase)",
+    "boolean": "JSON boolean",
+    "free": "free text",
+}
+
+
+def markdown_table() -> str:
+    """The domains as the Markdown table in docs/value-domains.md (generated, so it cannot drift)."""
+    rows = [
+        "| field | domain | spellings | shape | JSON null | string `null` | source |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, d in DOMAINS.items():
+        if d.kind == "operations":
+            spellings = "botocore operation names, Lambda's versioned names, non-API events"
+        elif d.kind == "lowercase":
+            spellings = "any value, always lowercase"
+        elif d.kind == "boolean":
+            spellings = "`true`, `false`"
+        else:
+            spellings = ", ".join(f"`{s}`" for s in sorted(d.spellings)) or "any"
+        rows.append(
+            f"| `{name}` | {_KIND_TEXT[d.kind]} | {spellings} | {d.shape} | {'yes' if d.json_null else 'no'} "
+            f"| {'yes' if d.string_null or not d.canonical else 'no'} | {d.source} |"
+        )
+    return "\n".join(rows)
