@@ -121,3 +121,87 @@ def test_domains_table_in_the_docs_is_generated(request: pytest.FixtureRequest) 
     assert current == table, (
         "docs/value-domains.md: the table differs from fields/domains.py; --update-golden"
     )
+
+
+#: (file, line, root.key) -> why a member's value does not fit botocore's shape for it.
+MEMBER_EXEMPT: dict[tuple[str, int, str], str] = {
+    ("stratus-red-team_detonation-logs.jsonl", 101, "responseElements.lastUpdateStatusReasonCode"): "AWS is "
+    "not consistent: Lambda writes 'Creating', which botocore's LastUpdateStatusReasonCode enum does not "
+    "list. Response enums are the models' lists, not closed sets; the canonicalisation step does not use them",
+    (PANTHER, 209, "requestParameters.resourcePolicy"): "Panther fixture: the policy document as an object "
+    "where CloudTrail logs the string the caller sent",
+    (PANTHER, 210, "requestParameters.accessPolicies"): "Panther fixture: policy document as an object",
+    (PANTHER, 211, "requestParameters.policy"): "Panther fixture: policy document as an object",
+}
+
+
+def test_domains_hold_every_corpus_member() -> None:
+    """requestParameters / responseElements top-level members against botocore's shapes per operation, for
+    the protocols whose CloudTrail bodies mirror the model (checks/parameters.RELIABLE_PROTOCOLS); failed
+    calls' responseElements (error bodies) are left out."""
+    if not CLOUDTRAIL.is_dir():
+        pytest.skip(f"the CloudTrail corpus is absent ({CLOUDTRAIL}): nothing to hold the domains against")
+    from sigma_lambda_layer.checks.aws import _shapes, default_catalog
+    from sigma_lambda_layer.checks.parameters import RELIABLE_PROTOCOLS
+
+    catalog = default_catalog()
+
+    def protocols(source: str) -> frozenset[str]:
+        models = catalog.by_source_name.get(source.lower().removesuffix(".amazonaws.com"), ())
+        return frozenset().union(*(_shapes(m.path).protocols for m in models))
+
+    offenders: list[str] = []
+    used: set[tuple[str, int, str]] = set()
+    checked = 0
+    for path in sorted(CLOUDTRAIL.glob("*.jsonl")):
+        for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not text.strip():
+                continue
+            record = json.loads(text)
+            source, operation = str(record.get("eventSource", "")), str(record.get("eventName", ""))
+            for root in ("requestParameters", "responseElements"):
+                body = record.get(root)
+                if not isinstance(body, dict) or not protocols(source) & RELIABLE_PROTOCOLS[root]:
+                    continue
+                if root == "responseElements" and record.get("errorCode"):
+                    continue
+                for key, value in body.items():
+                    dom = domains.member_domain(source, operation, root, key)
+                    if dom is None:
+                        continue
+                    checked += 1
+                    if dom.holds(value):
+                        continue
+                    if (path.name, line, f"{root}.{key}") in MEMBER_EXEMPT:
+                        used.add((path.name, line, f"{root}.{key}"))
+                        continue
+                    offenders.append(f"{path.name}:{line}: {root}.{key} = {str(value)[:60]!r} ({dom.source})")
+    stale = [f"{k}: {MEMBER_EXEMPT[k]}" for k in MEMBER_EXEMPT if k not in used]
+    assert checked > 800, f"only {checked} members checked"
+    assert not offenders, f"{len(offenders)} members outside their domain:\n" + "\n".join(offenders)
+    assert not stale, "exemptions that match no record:\n" + "\n".join(stale)
+
+
+def test_member_domains_from_botocore() -> None:
+    lam = "lambda.amazonaws.com"
+    runtime = domains.member_domain(
+        lam, "UpdateFunctionConfiguration20150331v2", "responseElements", "runtime"
+    )
+    assert runtime is not None and runtime.kind == "enum" and "python3.12" in runtime.spellings
+    layers = domains.member_domain(
+        lam, "UpdateFunctionConfiguration20150331v2", "requestParameters", "layers"
+    )
+    assert layers is not None and layers.shape == "array"
+    arn = domains.member_domain(
+        lam, "UpdateFunctionConfiguration20150331v2", "responseElements", "functionArn"
+    )
+    assert arn is not None and arn.pattern and not arn.string_null  # an ARN is never the string "null"
+    # request enums echo the caller (a failed call logs what was sent): listed, but free
+    attribute = domains.member_domain(
+        "ec2.amazonaws.com", "ModifyInstanceAttribute", "requestParameters", "attribute"
+    )
+    assert attribute is not None and attribute.kind == "free" and "userData" in attribute.spellings
+    public = domains.member_domain(
+        "rds.amazonaws.com", "RestoreDBInstanceFromDBSnapshot", "responseElements", "publiclyAccessible"
+    )
+    assert public is not None and public.kind == "boolean"

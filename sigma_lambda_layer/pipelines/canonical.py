@@ -106,7 +106,7 @@ def canonical_parts(
     ``event_sources`` (plain, lowercase) narrow an ``eventName`` domain to those services' names.
     """
     dom = domains.domain(field)
-    if dom is None or not dom.canonical or dom.kind == "boolean":
+    if dom is None or not dom.canonical or dom.kind in ("boolean", "number"):
         return None
     if dom.kind == "lowercase":
         return tuple(p if isinstance(p, SpecialChars) else casing.fold(p) for p in parts)
