@@ -205,3 +205,29 @@ def test_member_domains_from_botocore() -> None:
         "rds.amazonaws.com", "RestoreDBInstanceFromDBSnapshot", "responseElements", "publiclyAccessible"
     )
     assert public is not None and public.kind == "boolean"
+
+
+def test_check_reports_values_outside_a_fixed_domain(tmp_path: Path) -> None:
+    """``sigma-lambda check``: a value no CloudTrail record can hold on a listed or lowercase field."""
+    from sigma_lambda_layer.checks import check_paths
+
+    rule = tmp_path / "r.yml"
+    rule.write_text(
+        "title: t\nid: 6f1c3a52-5b2e-4c1e-9d57-0c7a9d1e4b10\nstatus: test\ndescription: d\nauthor: a\n"
+        "date: 2024-01-01\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n"
+        "    userIdentity.type: IAMUsr\n    responseElements.ConsoleLogin: success\n"
+        "    eventSource|cased: IAM.amazonaws.com\n  condition: sel\nlevel: low\n",
+        encoding="utf-8",
+    )
+    found = [f for f in check_paths([rule]) if f.check == "cloudtrail_value_domain"]
+    assert [(f.line, f.message.split(",")[0]) for f in found] == [
+        (
+            10,
+            "userIdentity.type: 'IAMUsr' matches none of the values CloudTrail writes in userIdentity.type: AWSAccount",
+        ),
+        (
+            12,
+            "eventSource|cased: 'IAM.amazonaws.com' never matches: CloudTrail writes eventSource in lowercase",
+        ),
+    ]  # responseElements.ConsoleLogin: success is case-insensitive, so it matches Success: no finding
+    assert "did you mean 'IAMUser'" in (found[0].hint or "")
