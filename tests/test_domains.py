@@ -231,3 +231,17 @@ def test_check_reports_values_outside_a_fixed_domain(tmp_path: Path) -> None:
         ),
     ]  # responseElements.ConsoleLogin: success is case-insensitive, so it matches Success: no finding
     assert "did you mean 'IAMUser'" in (found[0].hint or "")
+
+
+def test_domains_operations_file_matches_botocore(request: pytest.FixtureRequest) -> None:
+    """sigma_lambda_layer/data/aws_operations.json is generated from the installed botocore's models
+    (``--update-golden`` rewrites it); eventName's domain reads it instead of parsing every model."""
+    data = domains.operations_data()
+    text = domains.operations_text(data)
+    if request.config.getoption("--update-golden"):
+        domains.OPERATIONS_FILE.write_text(text, encoding="utf-8")
+    current = domains.OPERATIONS_FILE.read_text(encoding="utf-8")
+    assert current == text, (
+        f"aws_operations.json was generated from another botocore than {data['botocore']}: "
+        "run pytest tests/test_domains.py --update-golden and review the diff"
+    )

@@ -233,20 +233,56 @@ def canonical_fields() -> Iterator[str]:
     return (name for name, d in DOMAINS.items() if d.canonical)
 
 
+#: The operation names of every botocore service model, per endpoint prefix / signing name, generated from
+#: botocore (its version is recorded in the file): reading it takes milliseconds where parsing the models
+#: takes seconds. ``pytest tests/test_domains.py --update-golden`` regenerates it from the installed botocore.
+OPERATIONS_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "aws_operations.json"
+
+
+def operations_data() -> dict[str, Any]:
+    """``{"botocore": version, "sources": {name: [operation, ...]}}`` from the installed botocore."""
+    from sigma_lambda_layer.checks.aws import _operations, default_catalog
+
+    catalog = default_catalog()
+    sources = {
+        name: sorted(frozenset().union(*(_operations(m.path) for m in models)))
+        for name, models in sorted(catalog.by_source_name.items())
+    }
+    return {"botocore": catalog.botocore_version, "sources": sources}
+
+
+def operations_text(data: dict[str, Any]) -> str:
+    """The file's text: one line per source, so a botocore upgrade reads as a diff of the services it moved."""
+    import json
+
+    lines = [
+        f"{json.dumps(name)}: {json.dumps(ops, separators=(',', ':'))}"
+        for name, ops in data["sources"].items()
+    ]
+    return '{"botocore": ' + json.dumps(data["botocore"]) + ', "sources": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+@cache
+def _operations_by_source() -> dict[str, frozenset[str]]:
+    import json
+
+    data = json.loads(OPERATIONS_FILE.read_text(encoding="utf-8"))
+    return {name: frozenset(ops) for name, ops in data["sources"].items()}
+
+
 @cache
 def event_names(event_source: str | None = None) -> frozenset[str]:
     """Every ``eventName`` AWS writes, or only those of ``event_source`` (its botocore operations, Lambda's
-    version-suffixed names and the non-API events of that source). Reads botocore's models (cached)."""
+    version-suffixed names and the non-API events of that source)."""
     from sigma_lambda_layer.checks import cloudtrail_events as ct
-    from sigma_lambda_layer.checks.aws import default_catalog
 
-    catalog = default_catalog()
+    by_source = _operations_by_source()
     if event_source is None:
-        names = set(catalog.all_operations())
+        names = set().union(*by_source.values())
         names.update(n for extra in ct.EXTRA_EVENT_NAMES.values() for n in extra)
-        lambda_ops = catalog.operations("lambda.amazonaws.com") or frozenset()
+        lambda_ops = by_source.get("lambda", frozenset())
     else:
-        names = set(catalog.operations(event_source) or ())
+        names = set(by_source.get(event_source.lower().removesuffix(".amazonaws.com"), ()))
         names.update(ct.EXTRA_EVENT_NAMES.get(event_source, {}))
         lambda_ops = frozenset(names) if event_source == "lambda.amazonaws.com" else frozenset()
     for suffix in ct.VERSION_SUFFIXES["lambda.amazonaws.com"]:
