@@ -14,7 +14,7 @@ Per target:
   pySigma-backend-elasticsearch's ``LuceneBackend``, ``EqlBackend``, ``ESQLBackend``) run with our field names
   and log source condition and nothing else (the same stock pipeline as the fidelity test), so the ratio
   measures the query forms, not the field names. **CloudWatch has no stock backend**: its baseline is our own
-  query with the ``cloudtrail_canonical_values`` step taken out of the pipeline (the form before value
+  query with the ``canonical_values`` step taken out of the pipeline (the form before value
   domains), so its ratio reads "after / before" and below 1 is a gain.
 - **regexp clauses**: Lucene ``/.../`` terms, EQL ``regex``/``regex~``, ES|QL ``RLIKE``, Splunk ``match(``,
   ``mvfind(`` and ``| regex``, Logs Insights ``=~`` and ``like /.../``.
@@ -120,7 +120,7 @@ def canonical_literals(rule: SigmaRule) -> list[str]:
                     isinstance(p, (str, SpecialChars)) for p in value.s
                 ):
                     continue
-                parts = tuple(value.s)
+                parts = tuple(p for p in value.s if isinstance(p, (str, SpecialChars)))
                 if canonical_parts(item.field, parts) == parts:  # canonical field, canonical spelling
                     out += [p for p in parts if isinstance(p, str) and len(p) > 1]
     return out
@@ -173,11 +173,11 @@ def _stock_backend(target: str) -> Any:
 def _cloudwatch_before() -> Any:
     """Our CloudWatch backend and pipeline without the canonicalisation step (the baseline, see above)."""
     from sigma_lambda_layer.backends.cloudwatch import LogsInsightsBackend
-    from sigma_lambda_layer.pipelines.canonical import IDENTIFIER
+    from sigma_lambda_layer.pipelines.canonical import CANONICAL_STEP
     from sigma_lambda_layer.pipelines.cloudwatch import aws_cloudtrail_cloudwatch
 
     pipeline = aws_cloudtrail_cloudwatch()
-    pipeline.items = [i for i in pipeline.items if i.identifier != IDENTIFIER]
+    pipeline.items = [i for i in pipeline.items if not str(i.identifier).endswith("_" + CANONICAL_STEP)]
     return LogsInsightsBackend(processing_pipeline=pipeline)
 
 

@@ -8,10 +8,9 @@ known, and renders like a compiler diagnostic: ``path:line:col: message`` follow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
-from sigma.exceptions import SigmaError
+from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 
 
 @dataclass(frozen=True)
@@ -77,29 +76,86 @@ class ConversionError(SigmaLambdaError):
     """A rule was parsed but could not be converted for a target."""
 
 
-class UnsupportedFieldError(ConversionError):
+class _Refusal(ConversionError):
+    """A target's refusal, with what it refuses as attributes, so that the API locates the YAML node from them
+    (:func:`sigma_lambda_layer.loading.locate_refusal`) instead of reading words out of the message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        construct: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+        location: Location | None = None,
+        hint: str | None = None,
+        source: Any | None = None,
+    ) -> None:
+        super().__init__(message, location=location, hint=hint, source=source)
+        #: the Sigma construct refused (``logsource``, ``|re``, ``|fieldref``, ``correlation``, ``query``, ...)
+        self.construct = construct
+        #: the field it is refused on: the rule's name, or the target's (the API maps it back through the
+        #: pipeline's field mappings)
+        self.field = field
+        #: the value refused, as the rule writes it where known (a string, number or list of them)
+        self.value = value
+
+
+class UnsupportedFieldError(_Refusal):
     """A rule uses a field that the target's CloudTrail mapping cannot express."""
 
 
-class UnsupportedConstructError(ConversionError):
-    """A rule uses a Sigma construct the target cannot express without changing the rule's meaning."""
+class UnsupportedConstructError(_Refusal, SigmaFeatureNotSupportedByBackendError):
+    """A rule uses a Sigma construct the target cannot express without changing the rule's meaning.
+
+    Also a pySigma ``SigmaFeatureNotSupportedByBackendError``: code that catches pySigma's "not supported"
+    (sigma-cli, a notebook) catches ours.
+    """
+
+
+_R = TypeVar("_R", bound=_Refusal)
+
+
+def refusal(
+    message: str,
+    *,
+    construct: str | None = None,
+    field: str | None = None,
+    value: Any = None,
+    hint: str | None = None,
+    kind: type[_R] = UnsupportedConstructError,  # type: ignore[assignment]
+    source: Any | None = None,
+) -> _R:
+    """The error :func:`unsupported` raises, for helpers that build one for their caller to raise."""
+    return kind(message, construct=construct, field=field, value=value, hint=hint, source=source)
+
+
+def unsupported(
+    message: str,
+    *,
+    construct: str | None = None,
+    field: str | None = None,
+    value: Any = None,
+    hint: str | None = None,
+    kind: type[_Refusal] = UnsupportedConstructError,
+    source: Any | None = None,
+) -> NoReturn:
+    """Refuse what a target cannot express with the rule's meaning: the one path every refusal in backends/
+    and pipelines/ takes (sqlglot's ``unsupported()``).
+
+    Raises ``kind`` (:class:`UnsupportedConstructError`, or :class:`UnsupportedFieldError` or a subclass of
+    either) carrying the construct, field and value, from which the API finds the rule's line and column.
+    """
+    raise refusal(message, construct=construct, field=field, value=value, hint=hint, kind=kind, source=source)
 
 
 def is_unsupported(exc: BaseException | None) -> bool:
     """Does ``exc`` (or an exception it was raised from) say the target cannot express a construct or field,
     rather than report a defect? Accepts our errors and pySigma's ``SigmaFeatureNotSupportedByBackendError``."""
-    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(
-            exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedConstructError, UnsupportedFieldError)
-        ):
+        if isinstance(exc, (SigmaFeatureNotSupportedByBackendError, UnsupportedFieldError)):
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return False
-
-
-def path_str(path: Path | str | None) -> str | None:
-    return None if path is None else str(path)

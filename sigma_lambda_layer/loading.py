@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,45 +358,6 @@ def _looks_like_yaml_text(value: str) -> bool:
     return "\n" in value and ":" in value
 
 
-def load(inputs: Sequence[Any] | Any, *, stdin_text: str | None = None) -> LoadResult:
-    """Load rules from paths, folders, ``-`` (stdin), YAML strings or pySigma objects.
-
-    Nothing raises for a bad rule: every problem becomes a located :class:`RuleLoadError` in the result, and
-    every good rule is still loaded.
-    """
-    from sigma.collection import SigmaCollection
-    from sigma.rule import SigmaRuleBase
-
-    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    result = LoadResult()
-    paths: list[str | Path] = []
-    for item in items:
-        if isinstance(item, (SigmaCollection, SigmaRuleBase)):
-            result.objects.append(item)
-        elif isinstance(item, str) and _looks_like_yaml_text(item):
-            try:
-                result.files.append(parse_text(item, "<string>"))
-            except RuleLoadError as exc:
-                result.errors.append(exc)
-        elif isinstance(item, (str, Path)):
-            paths.append(item)
-        else:
-            raise TypeError(f"cannot load a rule from {type(item).__name__}")
-    for entry in expand_inputs(paths):
-        try:
-            if isinstance(entry, RuleLoadError):
-                raise entry
-            if entry == STDIN:
-                text = stdin_text if stdin_text is not None else sys.stdin.read()
-                result.files.append(parse_text(text, "<stdin>"))
-            else:
-                assert isinstance(entry, Path)
-                result.files.append(read_file(entry))
-        except RuleLoadError as exc:
-            result.errors.append(exc)
-    return result
-
-
 # --- locating problems after the fact -------------------------------------------------------------------
 
 _QUOTED = re.compile(r"""['"]([^'"\n]{1,200})['"]""")
@@ -577,3 +537,109 @@ def _condition_nodes(detection: yaml.Node | None) -> list[yaml.ScalarNode]:
             if isinstance(v, yaml.SequenceNode):
                 return [n for n in v.value if isinstance(n, yaml.ScalarNode)]
     return []
+
+
+def _field_of(key: str) -> tuple[str, list[str]]:
+    """``field|mod1|mod2`` -> (``field``, [``mod1``, ``mod2``])."""
+    field, *modifiers = key.split("|")
+    return field, modifiers
+
+
+def _scalars(node: yaml.Node) -> Iterator[yaml.ScalarNode]:
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _scalars(item)
+    elif isinstance(node, yaml.MappingNode):
+        for _, item in node.value:
+            yield from _scalars(item)
+
+
+def _detection_items(node: yaml.Node) -> Iterator[tuple[yaml.ScalarNode, yaml.Node]]:
+    """Every ``key: value`` pair under ``detection`` (in selections, lists of maps, nested maps)."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                yield key, value
+            yield from _detection_items(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _detection_items(item)
+
+
+def _same_value(written: str, refused: str) -> bool:
+    """A YAML scalar is the refused value, the way Sigma modifiers turn one into the other (``contains``
+    adds ``*`` on both sides, ``startswith``/``endswith`` on one)."""
+    return written == refused or written.strip("*") == refused.strip("*") != ""
+
+
+def locate_refusal(
+    text: str,
+    document: int,
+    *,
+    construct: str | None,
+    fields: Sequence[str] = (),
+    value: Any = None,
+) -> tuple[int, int] | None:
+    """Line and column of the YAML node a target refused, from what the refusal names (1-based).
+
+    ``fields`` are the rule's names for the refused field (the API maps a target field back through the
+    pipeline's field mappings). In the detection: the key of that field whose value is the refused value,
+    then the value itself, then any key of the field (one with the refused modifier first); a field named
+    only as a value (``|fieldref``) is found as a value. A refusal of the log source or a correlation points
+    at that section; a refusal of the whole query at the detection. ``None`` when nothing matches.
+    """
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except (yaml.YAMLError, RecursionError):
+        return None
+    if document >= len(nodes) or not isinstance(nodes[document], yaml.MappingNode):
+        return None
+    root = nodes[document]
+    top = {str(k.value): (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+
+    def at(node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    section = {"logsource": "logsource", "correlation": "correlation"}.get((construct or "").split(" ")[0])
+    if section is not None and section in top:
+        return at(top[section][0])
+    values = (
+        [str(v) for v in value] if isinstance(value, (list, tuple)) else [] if value is None else [str(value)]
+    )
+    modifier = (construct or "").lstrip("|") if (construct or "").startswith("|") else None
+    detection = top.get("detection")
+    if detection is not None:
+        items = [(k, v) for k, v in _detection_items(detection[1]) if str(k.value) != "condition"]
+        keyed = [(k, v) for k, v in items if _field_of(str(k.value))[0] in fields]
+        for key, node in keyed:
+            for scalar in _scalars(node):
+                if any(_same_value(str(scalar.value), v) for v in values):
+                    return at(scalar) if isinstance(node, yaml.SequenceNode) else at(key)
+        if modifier:
+            for key, _ in keyed:
+                if modifier in _field_of(str(key.value))[1]:
+                    return at(key)
+        if keyed:
+            return at(keyed[0][0])
+        for _, node in items:  # a field named as a value (|fieldref), or a value without a field (keywords)
+            for scalar in _scalars(node):
+                if str(scalar.value) in fields or any(_same_value(str(scalar.value), v) for v in values):
+                    return at(scalar)
+        if modifier:
+            for key, _ in items:
+                if modifier in _field_of(str(key.value))[1]:
+                    return at(key)
+        # A target field the pipeline's tracking does not cover (a |fieldref value) still ends with the rule's
+        # last path segment, modulo case and underscores (``...request_parameters.userName``).
+        tails = {_segment(f.rsplit(".", 1)[-1]) for f in fields if "." in f}
+        for key, node in items:
+            if _segment(_field_of(str(key.value))[0].rsplit(".", 1)[-1]) in tails:
+                return at(key)
+            for scalar in _scalars(node):
+                if "." in str(scalar.value) and _segment(str(scalar.value).rsplit(".", 1)[-1]) in tails:
+                    return at(scalar)
+        if construct in ("query", None) or not fields:
+            return at(detection[0])
+    return None

@@ -7,41 +7,13 @@ can name a path outside the output folder. Two rules with the same stem get thei
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sigma_lambda_layer.api import ConversionResult
-
-#: Formats whose files are NDJSON (one JSON object per line), as Kibana's import reads them.
-NDJSON_FORMATS: Final[frozenset[str]] = frozenset({"kibana_ndjson", "siem_rule_ndjson"})
-#: Formats whose files are one JSON document (an array when a batch holds several).
-JSON_FORMATS: Final[frozenset[str]] = frozenset(
-    {"siem_rule", "dsl_lucene", "eqlapi", "query_definition", "start_query", "cloudformation"}
-)
-
-#: File extension per output format; formats not listed write ``.txt`` (text) or ``.json`` (objects).
-FORMAT_EXTENSIONS: Final[dict[str, str]] = {
-    "savedsearches": "conf",
-    "kibana_ndjson": "ndjson",
-    "siem_rule_ndjson": "ndjson",
-    "siem_rule": "json",
-    "dsl_lucene": "json",
-    "eqlapi": "json",
-    "query_definition": "json",
-    "start_query": "json",
-    "cloudformation": "json",
-}
-
-#: Extension of the ``default`` (plain query) format per target id.
-QUERY_EXTENSIONS: Final[dict[str, str]] = {
-    "splunk": "spl",
-    "lucene": "lucene",
-    "eql": "eql",
-    "esql": "esql",
-    "cloudwatch": "logsinsights",
-}
+    from sigma_lambda_layer.results import ConversionResult
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -52,9 +24,16 @@ def safe_stem(text: str) -> str:
 
 
 def extension(target: str, fmt: str, output: object) -> str:
-    if fmt == "default":
-        return QUERY_EXTENSIONS.get(target, "txt")
-    return FORMAT_EXTENSIONS.get(fmt, "txt" if isinstance(output, str) else "json")
+    """The file extension the registry gives ``target``'s ``fmt`` (``.json`` for structured output of a
+    format that declares no file)."""
+    from sigma_lambda_layer.dialect import TEXT_FILE
+    from sigma_lambda_layer.registry import TARGETS
+
+    known = TARGETS.get(target)
+    file = known.format_file(fmt) if known is not None else TEXT_FILE
+    if file == TEXT_FILE and not isinstance(output, str):
+        return "json"
+    return file.extension
 
 
 def output_path(output_dir: Path, result: ConversionResult) -> Path:
@@ -77,3 +56,28 @@ def bundle_path(output_dir: Path, target: str, fmt: str, output: object) -> Path
     ext = extension(target, fmt, output)
     name = {"conf": "savedsearches", "ndjson": "rules"}.get(ext, "bundle")
     return output_dir / safe_stem(target) / f"_{name}.{ext}"
+
+
+def render(output: Any, format: str = "default") -> str:
+    """Text form of a backend's output, as the format's consumer reads it.
+
+    NDJSON formats (Kibana's rule and saved-object import) get one compact JSON object per line; other JSON
+    formats get one JSON document (a list of several becomes an array); query text stays as it is, one query
+    per line.
+    """
+    from sigma_lambda_layer.registry import format_kind
+
+    if output is None:
+        return ""
+    kind = format_kind(format)
+    if kind != "text":
+        items = output if isinstance(output, list) else [output]
+        parsed = [json.loads(o) if isinstance(o, str) else o for o in items]
+        if kind == "ndjson":
+            return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in parsed)
+        return json.dumps(parsed[0] if len(parsed) == 1 else parsed, indent=2, ensure_ascii=False)
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list) and all(isinstance(o, str) for o in output):
+        return "\n".join(output)
+    return json.dumps(output, indent=2, sort_keys=False, ensure_ascii=False)

@@ -1,25 +1,37 @@
-"""The one place that knows which targets exist.
+"""The one place that knows which targets exist: the dialect table.
 
-A target id maps to its backend class, its default AWS CloudTrail pipeline and a description. Backends and
-pipelines are named by import path and loaded on first use, so that ``sigma-lambda --help`` does not import
-pySigma at all. Nothing outside this module branches on a target id.
+A :class:`Target` holds every per-target fact: its label and description, the language its queries are
+highlighted in, the extension of its query files, its backend class, its default AWS CloudTrail pipeline,
+the view of a CloudTrail record as that SIEM stores it and, where one ships, its reference engine. What a
+backend declares about itself (its options and output files, :mod:`sigma_lambda_layer.dialect`) is read from
+the backend class. Backends, pipelines, views and engines are named by import path and loaded on first use,
+so that ``sigma-lambda --help`` does not import pySigma at all. Nothing outside this module names a target:
+adding one is a backend module, a pipeline module and an entry here (tests/test_registry.py checks it).
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from sigma_lambda_layer.dialect import TEXT_FILE, BackendOption, FormatFile, FormatKind
 from sigma_lambda_layer.errors import UsageError
 
 if TYPE_CHECKING:
     from sigma.conversion.base import Backend
     from sigma.processing.pipeline import ProcessingPipeline
 
+#: A record view: one CloudTrail record (a JSON object) as the SIEM stores it.
+View = Callable[[Mapping[str, Any]], Any]
+#: A reference engine: (query, views) -> the indexes of the views the query matches.
+Engine = Callable[[str, list[Any]], Iterable[int]]
 
+
+@cache
 def _load(ref: str) -> Any:
     module, _, name = ref.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -27,25 +39,58 @@ def _load(ref: str) -> Any:
 
 @dataclass(frozen=True)
 class Target:
-    """A query language sigma-lambda compiles to."""
+    """A query language sigma-lambda compiles to, with everything the package knows about it."""
 
     id: str
     description: str
+    #: display name (headings, tables); the description is a sentence
+    label: str
+    #: Pygments lexer and Markdown fence language of the queries (``text`` where Pygments has none)
+    language: str
+    #: extension of the ``default`` (plain query) format's files
+    extension: str
     backend_ref: str
     pipeline_id: str
-    #: Backend options (``--option key=value``) the target reads; a name ending in ``.`` is a prefix.
-    options: tuple[str, ...] = ()
-
-    def accepts_option(self, name: str) -> bool:
-        return any(name == o or (o.endswith(".") and name.startswith(o)) for o in self.options)
+    #: ``module:function`` of the record view (:mod:`sigma_lambda_layer.views`)
+    view_ref: str
+    #: ``module:function`` of the reference engine shipped in :mod:`sigma_lambda_layer.engines`, or ``None``
+    #: (``sigma-lambda test --target`` runs only targets with one)
+    engine_ref: str | None = None
+    #: registered as a sigma-cli backend plugin under :attr:`id` (``sigma_lambda_layer/_plugins``): only for
+    #: targets no upstream pySigma backend plugin provides under that id
+    sigma_cli_backend: bool = False
 
     def backend_class(self) -> type[Backend]:
         cls: type[Backend] = _load(self.backend_ref)
         return cls
 
+    @property
+    def options(self) -> tuple[BackendOption, ...]:
+        """The ``--option`` declarations of the backend (:attr:`Backend.options`)."""
+        declared: tuple[BackendOption, ...] = getattr(self.backend_class(), "options", ())
+        return declared
+
+    def accepts_option(self, name: str) -> bool:
+        return any(o.matches(name) for o in self.options)
+
     def formats(self) -> dict[str, str]:
         """Output format name -> description, as the backend declares them."""
         return dict(self.backend_class().formats)
+
+    def format_file(self, fmt: str) -> FormatFile:
+        """Kind and extension of ``fmt``'s files (``default``: query text in :attr:`extension`)."""
+        if fmt == "default":
+            return FormatFile("text", self.extension)
+        files: dict[str, FormatFile] = getattr(self.backend_class(), "format_files", {})
+        return files.get(fmt, TEXT_FILE)
+
+    def view(self) -> View:
+        view: View = _load(self.view_ref)
+        return view
+
+    def engine(self) -> Engine | None:
+        engine: Engine | None = None if self.engine_ref is None else _load(self.engine_ref)
+        return engine
 
 
 @dataclass(frozen=True)
@@ -61,71 +106,61 @@ class PipelineEntry:
         return factory()
 
 
-#: Detection-rule options shared by the Elastic targets' rule formats (backends/eql.py).
-_ELASTIC_RULE_OPTIONS = (
-    "rule_interval",
-    "rule_from",
-    "timestamp_override",
-    "enabled",
-    "license",
-    "max_signals",
-)
-
 TARGETS: dict[str, Target] = {
     t.id: t
     for t in (
         Target(
             "splunk",
             "Splunk SPL over the Splunk Add-on for AWS (sourcetype aws:cloudtrail)",
+            "Splunk SPL",
+            "spl",
+            "spl",
             "sigma_lambda_layer.backends.splunk:CloudTrailSplunkBackend",
             "aws_cloudtrail_splunk",
-            (
-                "index",
-                "cron_schedule",
-                "earliest_time",
-                "latest_time",
-                "enable_sched",
-                "alert_type",
-                "alert_relation",
-                "alert_threshold",
-                "alert_severity",
-                "digest_mode",
-                "track",
-                "suppress",
-                "suppress_fields",
-                "actions",
-                "action.",
-                "correlation_search",
-                "app",
-            ),
+            "sigma_lambda_layer.views.splunk:splunk_view",
+            "sigma_lambda_layer.engines.spl:run_spl",
         ),
         Target(
             "lucene",
             "Elasticsearch Lucene (query_string / Kibana Lucene) over the Elastic AWS integration",
+            "Elastic Lucene",
+            "text",  # Pygments has no Lucene lexer
+            "lucene",
             "sigma_lambda_layer.backends.lucene:CloudTrailLuceneBackend",
             "aws_cloudtrail_elastic",
-            _ELASTIC_RULE_OPTIONS,
+            "sigma_lambda_layer.views.elastic:elastic_view",
         ),
         Target(
             "eql",
             "Elasticsearch EQL over the Elastic AWS integration",
+            "Elastic EQL",
+            "eql",  # the lexer of the eql package
+            "eql",
             "sigma_lambda_layer.backends.eql:CloudTrailEqlBackend",
             "aws_cloudtrail_elastic",
-            _ELASTIC_RULE_OPTIONS,
+            "sigma_lambda_layer.views.elastic:elastic_view",
         ),
         Target(
             "esql",
             "Elasticsearch ES|QL over the Elastic AWS integration",
+            "Elastic ES|QL",
+            "sql",  # a piped SQL dialect whose keywords, strings and functions the SQL lexer colours right
+            "esql",
             "sigma_lambda_layer.backends.esql:CloudTrailEsqlBackend",
             "aws_cloudtrail_elastic",
-            (*_ELASTIC_RULE_OPTIONS, "esql_flattened"),
+            "sigma_lambda_layer.views.elastic:elastic_view",
         ),
         Target(
             "cloudwatch",
             "Amazon CloudWatch Logs Insights over CloudTrail delivered to CloudWatch Logs",
+            "CloudWatch Logs Insights",
+            "text",  # Pygments has no Logs Insights lexer
+            "logsinsights",
             "sigma_lambda_layer.backends.cloudwatch:LogsInsightsBackend",
             "aws_cloudtrail_cloudwatch",
-            ("log_group", "fields", "sort", "limit", "start_time", "end_time", "lookback", "array_elements"),
+            "sigma_lambda_layer.views.cloudwatch:logs_insights_view",
+            "sigma_lambda_layer.engines.logs_insights:run_logs_insights",
+            sigma_cli_backend=True,
         ),
     )
 }
@@ -152,6 +187,8 @@ PIPELINES: dict[str, PipelineEntry] = {
 }
 
 ALL_TARGETS = "all"
+#: The target :func:`sigma_lambda_layer.convert` compiles for when none is named.
+DEFAULT_TARGET = "splunk"
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> UsageError:
@@ -181,3 +218,13 @@ def expand_targets(target_ids: list[str] | tuple[str, ...]) -> list[Target]:
         for t in TARGETS.values() if tid == ALL_TARGETS else [get_target(tid)]:
             seen.setdefault(t.id, t)
     return list(seen.values())
+
+
+def format_kind(fmt: str) -> FormatKind:
+    """How ``fmt``'s output is rendered, from the first target whose backend declares it (a format name
+    means the same on every target that has it: ``siem_rule`` is one JSON document everywhere)."""
+    if fmt != "default":
+        for target in TARGETS.values():
+            if fmt in target.formats():
+                return target.format_file(fmt).kind
+    return "text"

@@ -7,7 +7,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",
         action="store_true",
-        help="rewrite tests/golden/expected.json from the current compiler (review the diff!)",
+        help="rewrite the golden files (tests/golden/matrix.yml, README block, docs tables) from the current code "
+        "(review the diff!)",
     )
 
 

@@ -23,5 +23,5 @@ python -m pip install -q --ignore-requires-python "detection-rules-esql-py>=0.1,
 
 ruff check sigma_lambda_layer tests benchmarks
 ruff format --check sigma_lambda_layer
-mypy sigma_lambda_layer
+mypy sigma_lambda_layer tests
 python -m pytest -q -p no:cacheprovider "$@"

@@ -1,12 +1,13 @@
-"""The cloudtrail_canonical_values pipeline step: case-insensitive values on canonical fields become exact."""
+"""The canonical_values pipeline step (<pipeline>_canonical_values): case-insensitive values on canonical fields become exact."""
 
 from __future__ import annotations
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import SigmaCasedString, SpecialChars
 
-from sigma_lambda_layer.pipelines.canonical import IDENTIFIER, CanonicalString, canonical_parts
+from sigma_lambda_layer.pipelines.canonical import CANONICAL_STEP, CanonicalString, canonical_parts
 from sigma_lambda_layer.pipelines.cloudwatch import aws_cloudtrail_cloudwatch
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from sigma_lambda_layer.pipelines.splunk import aws_cloudtrail_splunk
@@ -54,12 +55,15 @@ def _processed(detection: str, pipeline: object) -> dict[str, list[object]]:
     rule = SigmaCollection.from_yaml(
         "title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n" + detection
     ).rules[0]
-    items = [i for i in pipeline.items if i.identifier == IDENTIFIER]  # type: ignore[attr-defined]
+    step = "_" + CANONICAL_STEP
+    items = [i for i in pipeline.items if str(i.identifier).endswith(step)]  # type: ignore[attr-defined]
     assert len(items) == 1
     pipeline.apply(rule)  # type: ignore[attr-defined]
+    assert isinstance(rule, SigmaRule)
     out: dict[str, list[object]] = {}
     for det in rule.detection.detections.values():
         for item in det.detection_items:
+            assert isinstance(item, SigmaDetectionItem)
             out[str(item.field)] = list(item.value)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_cli_real_subprocess_founding_rule() -> None:
 
 
 def test_cli_test_command_our_rules_with_corpus() -> None:
-    from tests.corpus import CLOUDTRAIL
+    from tests.support.corpus import CLOUDTRAIL
 
     args = ["test", str(REPO / "rules")]
     if CLOUDTRAIL.is_dir():
@@ -225,7 +226,8 @@ def test_cli_unknown_option_is_usage_error() -> None:
 def test_cli_bad_option_value_is_usage_error_not_traceback() -> None:
     code, _, err = run("convert", FOUNDING, "-t", "cloudwatch", "--option", "limit=abc", "--no-cache")
     assert code == 2
-    assert "invalid option for target 'cloudwatch'" in err and "Traceback" not in err
+    assert "invalid Logs Insights option limit='abc'" in err and "hint: 1 to 10000" in err
+    assert "Traceback" not in err
 
 
 def test_cli_option_for_one_of_several_targets() -> None:
@@ -234,8 +236,8 @@ def test_cli_option_for_one_of_several_targets() -> None:
     assert out.startswith("# splunk\n" + SPLUNK_FOUNDING)
 
 
-def test_registry_options_are_read_by_their_backends() -> None:
-    """Each option the registry declares appears in its backend's (or pipeline's) source, so they cannot drift."""
+def test_declared_options_are_read_by_their_backends() -> None:
+    """Each option a backend declares is also named where it is read (its backend's or pipeline's source)."""
     import inspect
     import sys
 
@@ -247,12 +249,35 @@ def test_registry_options_are_read_by_their_backends() -> None:
         source += inspect.getsource(sys.modules[get_pipeline(target.pipeline_id).build.__module__])
         for module in (
             "sigma_lambda_layer.backends.eql",
+            "sigma_lambda_layer.backends._elastic",
             f"sigma_lambda_layer.pipelines.{target.pipeline_id.split('_')[-1]}",
+            # the artifacts a backend's formats write read their options there (savedsearches, Kibana rules)
+            "sigma_lambda_layer.artifacts.splunk",
+            "sigma_lambda_layer.artifacts.kibana",
         ):
             __import__(module)
             source += inspect.getsource(sys.modules[module])
-        missing = [o for o in target.options if f'"{o.rstrip(".")}' not in source]
+        # Once in the declaration, at least once where it is read (``backend_<name>`` in pipeline vars).
+        missing = [o.name for o in target.options if len(re.findall(rf'["_]{re.escape(o.name)}', source)) < 2]
         assert not missing, f"{target.id}: {missing}"
+
+
+def test_cli_list_options_and_formats_read_the_declarations() -> None:
+    from sigma_lambda_layer.registry import TARGETS
+
+    code, out, _ = run("list", "options")
+    assert code == 0
+    rows = [line.split()[:2] for line in out.splitlines()]
+    assert rows == [[t.id, o.shown] for t in TARGETS.values() for o in t.options]
+    code, out, _ = run("list", "formats")
+    assert code == 0
+    rows = [line.split()[:4] for line in out.splitlines()]
+    expected = []
+    for t in TARGETS.values():
+        for name in t.formats():
+            file = t.format_file(name)
+            expected.append([t.id, name, file.kind, "." + file.extension])
+    assert rows == expected
 
 
 def test_cli_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:

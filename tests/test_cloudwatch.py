@@ -21,14 +21,14 @@ from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.pipelines.cloudwatch import aws_cloudtrail_cloudwatch
 from sigma_lambda_layer.views.cloudwatch import logs_insights_view
-from tests.corpus import (
+from tests.engines.logs_insights import run_logs_insights
+from tests.support.corpus import (
     FOUNDING_RULE,
     aws_rule_paths,
     cloudtrail_records,
     lambda_layer_record,
     requires_corpus,
 )
-from tests.engines.logs_insights import run_logs_insights
 
 HEAD = (
     "fields @timestamp, eventTime, eventSource, eventName, awsRegion, recipientAccountId, userIdentity.type, "
@@ -281,7 +281,7 @@ def test_cloudwatch_options_fields_sort_limit() -> None:
 
 
 def test_cloudwatch_rejects_other_logsources() -> None:
-    with pytest.raises(SigmaError, match="only rules with logsource product: aws"):
+    with pytest.raises(SigmaError, match=r"is not AWS CloudTrail: .* cover logsource product: aws"):
         convert(rule("sel:\n    x: y\ncondition: sel", logsource="product: windows"))
 
 
@@ -481,6 +481,7 @@ SIGMA_CLI = (
     reason="sigma-lambda is not installed as a wheel with its sigma-cli plugin shims",
 )
 def test_cloudwatch_sigma_cli_plugin(tmp_path: Path) -> None:
+    assert SIGMA_CLI is not None
     targets = subprocess.run(
         [SIGMA_CLI, "list", "targets"], capture_output=True, text=True, check=True
     ).stdout

@@ -16,7 +16,7 @@ import pytest
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.registry import TARGETS
-from tests.corpus import AWS_RULES, SIGMAHQ, requires_corpus
+from tests.support.corpus import AWS_RULES, SIGMAHQ, requires_corpus
 
 pytestmark = requires_corpus
 

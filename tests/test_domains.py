@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sigma_lambda_layer.fields import domains
-from tests.corpus import CLOUDTRAIL
+from tests.support.corpus import CLOUDTRAIL
 
 PANTHER = "panther-analysis_rule_test_logs.jsonl"
 

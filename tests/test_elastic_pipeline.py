@@ -7,6 +7,7 @@ import json
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaDetectionItem, SigmaRule
 
 from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS
@@ -21,7 +22,7 @@ from sigma_lambda_layer.fields.elastic import (
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from sigma_lambda_layer.registry import get_pipeline
 from sigma_lambda_layer.views.elastic import drop_empty, elastic_view, java_to_string
-from tests.corpus import CLOUDTRAIL, requires_corpus
+from tests.support.corpus import CLOUDTRAIL, requires_corpus
 
 
 def processed(detection: str, logsource: str = "product: aws\n  service: cloudtrail") -> tuple[dict, dict]:
@@ -30,8 +31,10 @@ def processed(detection: str, logsource: str = "product: aws\n  service: cloudtr
     pipeline = aws_cloudtrail_elastic()
     pipeline.apply(rule)
     fields: dict[str, list[str]] = {}
+    assert isinstance(rule, SigmaRule)
     for detection_ in rule.detection.detections.values():
         for item in detection_.detection_items:
+            assert isinstance(item, SigmaDetectionItem) and item.field is not None
             fields.setdefault(item.field, []).extend(str(v) for v in item.value)
     return fields, pipeline.state
 
@@ -101,7 +104,9 @@ def test_elastic_pipeline_unmapped_field_error_names_it() -> None:
 
 
 def test_elastic_pipeline_rejects_other_logsources() -> None:
-    with pytest.raises(Exception, match="only rules with logsource product: aws, service: cloudtrail"):
+    with pytest.raises(
+        Exception, match=r"is not AWS CloudTrail: .* cover logsource product: aws, service: cloudtrail"
+    ):
         processed("  sel:\n    a: b\n  condition: sel\n", logsource="product: windows")
 
 

@@ -9,9 +9,9 @@ from sigma_lambda_layer.backends._elastic import to_lucene_regexp
 from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
-from tests.corpus import FOUNDING_RULE, requires_corpus
 from tests.engines.eql_engine import check_eql
-from tests.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
+from tests.support.corpus import FOUNDING_RULE, requires_corpus
+from tests.support.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
 
 DATASET = 'data_stream.dataset == "aws.cloudtrail"'
 

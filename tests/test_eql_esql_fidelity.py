@@ -13,7 +13,7 @@ Some differences are the storage, not the query, and no query can undo them (``d
 ``ignore_above`` and malformed booleans are stored but not indexed; an object whose ``Map.toString()`` reaches
 32766 characters gets no flattened copy. A disagreement is accepted for one *record* only when the record
 holds such a value in a field the rule names (or an object above it) *and* the evaluator, run on the record
-without those values, decides as the engine did: :func:`tests.fidelity.elastic_storage_gap`, the one
+without those values, decides as the engine did: :func:`tests.support.fidelity.elastic_storage_gap`, the one
 definition every Elastic fidelity test shares. Everything else is collected into one table and fails once: a disagreement, a
 query the engine rejects, a compiler error that is not a typed "unsupported" error, an unexpected refusal.
 """
@@ -35,11 +35,11 @@ from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.views.elastic import elastic_view
-from tests.corpus import AWS_RULES, CLOUDTRAIL, FOUNDING_RULE, OUR_RULES
 from tests.engines.eql_engine import EngineError, run_eql
 from tests.engines.esql_engine import run_esql
-from tests.fidelity import elastic_storage_gap
-from tests.pack_loader import load_pack
+from tests.support.corpus import AWS_RULES, CLOUDTRAIL, FOUNDING_RULE, OUR_RULES
+from tests.support.fidelity import elastic_storage_gap
+from tests.support.pack_loader import load_pack
 
 FILTER: Final = OUR_RULES / "filters" / "lambda_layer_deployment_role.yml"
 TARGETS: Final = ("eql", "esql")

@@ -8,9 +8,9 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma_lambda_layer.backends.esql import CloudTrailEsqlBackend
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
-from tests.corpus import FOUNDING_RULE, requires_corpus
 from tests.engines.esql_engine import parse_where
-from tests.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
+from tests.support.corpus import FOUNDING_RULE, requires_corpus
+from tests.support.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
 
 PREFIX = (
     "from logs-aws.cloudtrail-* metadata _id, _index, _version | where "

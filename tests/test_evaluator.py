@@ -19,7 +19,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.evaluator import EvaluationError, RuleEvaluator, evaluate
-from tests.rulekit import CONSOLE_LOGIN, rule_yaml
+from tests.support.rulekit import CONSOLE_LOGIN, rule_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / ".." / "shared" / "corpus"

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.exemptions import apply, parse_filters, read_filter_sources
-from tests.pack_loader import load_pack
+from tests.support.pack_loader import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
 RULE = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
@@ -97,6 +98,7 @@ def _expected(records: list[dict[str, Any]], filtered: bool) -> set[int]:
     rule = SigmaCollection.from_yaml(RULE.read_text())[0]
     if filtered:
         rule = apply(rule, parse_filters(read_filter_sources([FILTERS])))
+    assert isinstance(rule, SigmaRule)
     evaluator = RuleEvaluator(rule)
     return {i for i, r in enumerate(records) if evaluator.matches(r)}
 

@@ -1,9 +1,9 @@
 """The differential fidelity test: every target's match sets equal the reference evaluator's.
 
-The whole table (rules x records x targets, see :mod:`tests.fidelity`) is built once per session; each
+The whole table (rules x records x targets, see :mod:`tests.support.fidelity`) is built once per session; each
 target's test then fails once, with every disagreement of that target. The summary (counts, per-target
 agreement, the stock backends' scores) is printed (``pytest -s``) and issued as a warning, so that it shows
-in the ``-ra`` summary of every run. ``python -m tests.fidelity_report`` writes the same table to
+in the ``-ra`` summary of every run. ``python -m tests.support.fidelity_report`` writes the same table to
 ``docs/fidelity.md``.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from sigma.collection import SigmaCollection
 
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from tests.fidelity import (
+from tests.support.fidelity import (
     FidelityRun,
     cached_run,
     elastic_storage_gap,
@@ -25,7 +25,7 @@ from tests.fidelity import (
     oracle,
     summary_lines,
 )
-from tests.probes import CONSTRUCTS, probes
+from tests.support.probes import CONSTRUCTS, probes
 
 
 class FidelitySummary(UserWarning):

@@ -1,9 +1,9 @@
-"""A bounded, seeded fuzz campaign over the SigmaHQ corpus (see :mod:`tests.fuzz` for the mutations).
+"""A bounded, seeded fuzz campaign over the SigmaHQ corpus (see :mod:`tests.support.fuzz` for the mutations).
 
 Every mutant is converted for every target and linted with ``check``: zero crashes (uncaught exceptions
-or "internal error" messages), zero hangs (each mutant within :data:`tests.fuzz.PER_RULE_SECONDS`), and
+or "internal error" messages), zero hangs (each mutant within :data:`tests.support.fuzz.PER_RULE_SECONDS`), and
 every error located (path always; line whenever the file parses as YAML). Longer campaigns are run by hand
-(``python -m tests.fuzz --count N --seed S``) and recorded in docs/hostile-input.md.
+(``python -m tests.support.fuzz --count N --seed S``) and recorded in docs/hostile-input.md.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Final
 
 import pytest
 
-from tests.fuzz import AWS_RULES, SIGMAHQ_RULES, Campaign, run_campaign, summary
+from tests.support.fuzz import AWS_RULES, SIGMAHQ_RULES, Campaign, run_campaign, summary
 
 #: Mutants per seed set and the wall-clock budget of each campaign in CI.
 COUNT: Final = 400

@@ -1,15 +1,16 @@
-"""The cross-target golden table: each case of tests/golden/cases.yml compiled for every target.
+"""The cross-target golden matrix: each case of tests/golden/matrix.yml is one Sigma detection with its
+query on every target, side by side (sqlglot's ``validate_all`` reading).
 
-A case that a target cannot express is recorded as ``ERROR: <message>``, so the table also pins which
-constructs fail and how. Run ``pytest tests/test_golden.py --update-golden`` to rewrite expected.json
-after a deliberate change, and review the diff.
+A case that a target cannot express is recorded as ``ERROR: <message>``, so the matrix also pins which
+constructs fail and how. Run ``pytest tests/test_golden.py --update-golden`` to rewrite the expected
+queries from the current compiler (for every registry target, so a new target gets its column), and review
+the diff.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -17,9 +18,24 @@ import yaml
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.registry import TARGETS
 
-GOLDEN = Path(__file__).parent / "golden"
-CASES: dict[str, Any] = yaml.safe_load((GOLDEN / "cases.yml").read_text())
-EXPECTED_PATH = GOLDEN / "expected.json"
+MATRIX: Final = Path(__file__).parent / "golden" / "matrix.yml"
+HEADER: Final = (
+    "# One Sigma detection per case and its query on every target (ERROR: <message> where a target refuses\n"
+    "# it). Regenerate the queries with `pytest tests/test_golden.py --update-golden` and review the diff.\n"
+)
+
+
+def load_matrix() -> dict[str, dict[str, Any]]:
+    matrix: dict[str, dict[str, Any]] = yaml.safe_load(MATRIX.read_text(encoding="utf-8"))
+    return matrix
+
+
+def dump_matrix(matrix: dict[str, dict[str, Any]]) -> str:
+    """The matrix as YAML: cases in order, each query on one line (no folding), Unicode kept."""
+    body = yaml.safe_dump(
+        matrix, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False
+    )
+    return HEADER + body
 
 
 def rule_yaml(name: str, detection: dict[str, Any]) -> str:
@@ -34,26 +50,31 @@ def rule_yaml(name: str, detection: dict[str, Any]) -> str:
     return yaml.safe_dump(rule, sort_keys=False)
 
 
-def compile_all(name: str) -> dict[str, str]:
-    results = convert(rule_yaml(name, CASES[name]), target=list(TARGETS), collect_errors=True)
-    return {r.target: (r.output if r.ok else f"ERROR: {r.error.message}") for r in results}
+def compile_all(name: str, detection: dict[str, Any]) -> dict[str, str]:
+    """The case's query (or ``ERROR: <message>``) per registry target, in registry order."""
+    results = convert(rule_yaml(name, detection), target=list(TARGETS), collect_errors=True)
+    return {r.target: (r.output if r.error is None else f"ERROR: {r.error.message}") for r in results}
 
 
-def _table() -> dict[str, dict[str, str]]:
-    return {name: compile_all(name) for name in CASES}
-
-
-def test_golden_table_covers_every_case(request: pytest.FixtureRequest) -> None:
-    actual = _table()
+def test_golden_matrix_has_every_target(request: pytest.FixtureRequest) -> None:
+    """Every case has a query for exactly the registry's targets (``--update-golden`` rewrites them all)."""
+    matrix = load_matrix()
     if request.config.getoption("--update-golden"):
-        EXPECTED_PATH.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
-    expected = json.loads(EXPECTED_PATH.read_text())
+        for name, case in matrix.items():
+            case["expected"] = compile_all(name, case["detection"])
+        MATRIX.write_text(dump_matrix(matrix), encoding="utf-8")
+    stale = [name for name, case in matrix.items() if list(case["expected"]) != list(TARGETS)]
+    assert not stale, f"cases without a query per target (run --update-golden): {stale}"
+
+
+@pytest.mark.parametrize("name", list(load_matrix()))
+def test_golden_case(name: str) -> None:
+    """One detection, its query on every target."""
+    case = load_matrix()[name]
+    actual = compile_all(name, case["detection"])
     mismatches = [
-        f"{case} / {target}:\n  expected {expected.get(case, {}).get(target)!r}"
-        f"\n  actual   {actual[case][target]!r}"
-        for case in actual
-        for target in actual[case]
-        if expected.get(case, {}).get(target) != actual[case][target]
+        f"{target}:\n  expected {case['expected'].get(target)!r}\n  actual   {query!r}"
+        for target, query in actual.items()
+        if case["expected"].get(target) != query
     ]
     assert not mismatches, "\n".join(mismatches)
-    assert set(expected) == set(actual), "expected.json has stale cases"

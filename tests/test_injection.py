@@ -4,7 +4,7 @@ Hypothesis draws batches of hostile literals (quotes of every kind, backslashes 
 ``|``, backtick, ``/``, newlines and control characters, ``*``/``?`` with and without Sigma escapes,
 Unicode that case-folds oddly) and puts each in a one-selection rule under several modifiers and condition
 shapes. Every rule goes through the public API; each query is run on the target's engine (``tests/engines``,
-via :data:`tests.fidelity.ENGINES`) over one shared pool of records: for every literal, records holding it,
+via :data:`tests.support.fidelity.ENGINES`) over one shared pool of records: for every literal, records holding it,
 near misses (case swapped, one character more or less) and a record without the field. The engine's match set
 must equal the reference evaluator's over the *whole pool*: a query that matches anything besides the events
 whose field holds its literal, or that the engine refuses as invalid, is an injection. The only other
@@ -24,13 +24,15 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from tests.fidelity import ENGINES, Query, _cased, engine_unavailable, is_clear_error
+from sigma_lambda_layer.registry import TARGETS as REGISTRY
+from tests.support.fidelity import ENGINES, Query, _cased, engine_unavailable, is_clear_error
 
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = tuple(REGISTRY)
 
 #: Characters that break quoting, escaping, pipelines, macros, regexes, case folding and lines. ``\u3000``
 #: is whitespace to Lucene's query parser; ``\u212a`` (Kelvin) lower-cases to ASCII ``k``. (``\u0130``, whose
@@ -179,7 +181,9 @@ def run_batch(target: str, rules: Sequence[str], records: list[dict[str, Any]]) 
                 problems.append(f"unclear error {type(result.error).__name__}: {result.error}\n{text}")
             continue
         queries.append(Query(_texts(result.output), _cased(text)))
-        evaluator = RuleEvaluator(SigmaCollection.from_yaml(text).rules[0])
+        rule = SigmaCollection.from_yaml(text).rules[0]
+        assert isinstance(rule, SigmaRule)
+        evaluator = RuleEvaluator(rule)
         expected.append({i for i, r in enumerate(records) if evaluator.matches(r)})
     if not queries:
         return problems

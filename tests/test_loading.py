@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sigma_lambda_layer.api import _rules_of
+from sigma_lambda_layer.conversion import rules_of as _rules_of
 from sigma_lambda_layer.errors import RuleLoadError
-from sigma_lambda_layer.loading import MAX_FILE_BYTES, load, locate
-from tests.rulekit import CONSOLE_LOGIN, rule_yaml
+from sigma_lambda_layer.loading import (
+    MAX_FILE_BYTES,
+    STDIN,
+    LoadResult,
+    _looks_like_yaml_text,
+    expand_inputs,
+    locate,
+    parse_text,
+    read_file,
+)
+from tests.support.rulekit import CONSOLE_LOGIN, rule_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
 
 GOOD = rule_yaml(CONSOLE_LOGIN, title="Good")
+
+
+def load(inputs: Sequence[Any] | Any, *, stdin_text: str | None = None) -> LoadResult:
+    """Load rules from paths, folders, ``-`` (stdin), YAML strings or pySigma objects (the batch engine's
+    reading, without its workers and cache: what these tests check is the loader's).
+
+    Nothing raises for a bad rule: every problem becomes a located :class:`RuleLoadError` in the result, and
+    every good rule is still loaded.
+    """
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRuleBase
+
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    result = LoadResult()
+    paths: list[str | Path] = []
+    for item in items:
+        if isinstance(item, (SigmaCollection, SigmaRuleBase)):
+            result.objects.append(item)
+        elif isinstance(item, str) and _looks_like_yaml_text(item):
+            try:
+                result.files.append(parse_text(item, "<string>"))
+            except RuleLoadError as exc:
+                result.errors.append(exc)
+        elif isinstance(item, (str, Path)):
+            paths.append(item)
+        else:
+            raise TypeError(f"cannot load a rule from {type(item).__name__}")
+    for entry in expand_inputs(paths):
+        try:
+            if isinstance(entry, RuleLoadError):
+                raise entry
+            if entry == STDIN:
+                text = stdin_text if stdin_text is not None else sys.stdin.read()
+                result.files.append(parse_text(text, "<stdin>"))
+            else:
+                assert isinstance(entry, Path)
+                result.files.append(read_file(entry))
+        except RuleLoadError as exc:
+            result.errors.append(exc)
+    return result
 
 
 def _only_error(tmp_path: Path, name: str, content: bytes) -> RuleLoadError:
@@ -26,6 +78,7 @@ def _only_error(tmp_path: Path, name: str, content: bytes) -> RuleLoadError:
     assert [s.rule.title for s in sources] == ["Good"], "the good rule must still load"
     assert len(errors) == 1, errors
     assert errors[0].location.path == str(bad)
+    assert isinstance(errors[0], RuleLoadError)
     return errors[0]
 
 

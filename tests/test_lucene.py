@@ -18,7 +18,7 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 from sigma_lambda_layer.backends.lucene import CloudTrailLuceneBackend, RegexTranslationError, translate_regex
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
-from tests.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus
+from tests.support.corpus import FOUNDING_RULE, aws_rule_paths, requires_corpus
 
 D = "data_stream.dataset:aws.cloudtrail AND "
 #: Python's Unicode `\d` (category Nd, in runs of ten) as one Lucene class body, adjacent runs merged.

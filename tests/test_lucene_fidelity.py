@@ -38,8 +38,8 @@ from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.evaluator.paths import FieldPath
 from sigma_lambda_layer.fields.elastic import SUBTREES, elastic_field
 from sigma_lambda_layer.views.elastic import FLATTENED_MAX_STRING, elastic_view, field_type, java_to_string
-from tests.corpus import AWS_RULES, CLOUDTRAIL, FOUNDING_RULE, OUR_RULES, REPO
 from tests.engines.lucene_engine import LuceneEngine, LuceneQueryError
+from tests.support.corpus import AWS_RULES, CLOUDTRAIL, FOUNDING_RULE, OUR_RULES, REPO
 
 FILTER: Final = OUR_RULES / "filters" / "lambda_layer_deployment_role.yml"
 LAYER_RULE: Final = OUR_RULES / "aws_lambda_layer_attached_to_function.yml"
@@ -499,7 +499,7 @@ def records_and_labels() -> tuple[tuple[Record, ...], tuple[PackLabel, ...]]:
     for probe in PROBES:
         records += [Record(f"probe:{probe.name}#{i}", _patched(p)) for i, p in enumerate(probe.records)]
     labels: list[PackLabel] = []
-    from tests.pack_loader import load_pack
+    from tests.support.pack_loader import load_pack
 
     by_path = {_rule_path_key(c): c.key for c in cases()}
     for entry in load_pack():

@@ -18,7 +18,7 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.evaluator import evaluate
-from tests.pack_loader import (
+from tests.support.pack_loader import (
     CLOUDTRAIL,
     REPO,
     SIGMAHQ_AWS_RULES,

@@ -17,15 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 FOUNDING = REPO / "rules" / "aws_attached_malicious_lambda_layer.yml"
 BLOCK = re.compile(r"(<!-- founding-queries:start -->\n)(.*?)(<!-- founding-queries:end -->)", re.S)
-LANGUAGES = {"splunk": "spl", "lucene": "text", "eql": "eql", "esql": "sql", "cloudwatch": "text"}
 
 
 def founding_block() -> str:
     parts = []
     for result in convert(FOUNDING, target=list(TARGETS)):
-        description = TARGETS[result.target].description
+        target = TARGETS[result.target]
         parts.append(
-            f"**{result.target}** ({description}):\n\n```{LANGUAGES[result.target]}\n{result.output}\n```\n"
+            f"**{result.target}** ({target.description}):\n\n```{target.language}\n{result.output}\n```\n"
         )
     return "\n".join(parts)
 

@@ -1,8 +1,7 @@
 """Code the three Elastic backends (Lucene, EQL, ES|QL) share, kept out of any one backend's module.
 
-* Kibana detection rules: :func:`detection_rule` builds the rule-import form of every Elastic target, from the
-  rule and the backend options it checks (:func:`check_rule_options`); :func:`title_rule_id` is the stable id
-  of a rule without one (also the id of a Lucene saved search).
+* Kibana detection rules: :class:`DetectionRuleFormats` hands the finished query to
+  :func:`sigma_lambda_layer.artifacts.kibana.detection_rule`.
 * EQL and ES|QL spell strings, field names and regular expressions alike: double-quoted literals
   (:func:`quote_string`), backticked names (:func:`quote_name`), Lucene regexps for ``regex``/``RLIKE``
   (:func:`to_lucene_regexp`), Sigma values as literal text and wildcards (:class:`StringPattern`), and
@@ -18,7 +17,7 @@ import re
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from sigma.conditions import (
     ConditionAND,
@@ -29,7 +28,6 @@ from sigma.conditions import (
 )
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCasedString,
     SigmaExists,
@@ -42,125 +40,10 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
+from sigma_lambda_layer.artifacts.kibana import RULE_OPTIONS, check_rule_options, detection_rule
+from sigma_lambda_layer.dialect import BackendOption, FormatFile
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
 from sigma_lambda_layer.fields.elastic import OBJECT_TEXT_FIELDS
-
-# ----------------------------------------------------------------- Kibana detection rules
-
-#: Sigma level -> (Kibana ``severity``, ``risk_score``). Kibana's rule schema (``Severity`` and ``RiskScore`` in
-#: ``common_attributes.schema.yaml`` of the detection-engine API) allows low/medium/high/critical and scores
-#: 0-21 low, 22-47 medium, 48-73 high, 74-100 critical; each level takes the top of its band, as Elastic's
-#: own rules do (low 21, medium 47, high 73, critical 99), and ``informational``, which Kibana lacks, is
-#: ``low`` with the lowest score. A rule without a level is treated as ``low``.
-ELASTIC_SEVERITY: Final[dict[str, tuple[str, int]]] = {
-    "informational": ("low", 1),
-    "low": ("low", 21),
-    "medium": ("medium", 47),
-    "high": ("high", 73),
-    "critical": ("critical", 99),
-}
-#: Defaults of the detection-rule schedule (backend options ``rule_interval``, ``rule_from``,
-#: ``timestamp_override``). CloudTrail reaches Elasticsearch minutes after the API call, so, like Elastic's
-#: prebuilt CloudTrail rules, rules select events by ingest time (``event.ingested``) over a window one
-#: minute longer than the interval: every event is seen by one run at least, whatever its delivery delay.
-RULE_DEFAULTS: Final[dict[str, str]] = {
-    "rule_interval": "5m",
-    "rule_from": "now-6m",
-    "timestamp_override": "event.ingested",
-}
-#: Kibana date-math pieces accepted for the schedule options: ``5m``, ``now-6m`` (RuleInterval, RuleIntervalFrom).
-_INTERVAL: Final[re.Pattern[str]] = re.compile(r"^[1-9][0-9]*[smhd]$")
-_FROM: Final[re.Pattern[str]] = re.compile(r"^now-[1-9][0-9]*[smhd]$")
-
-
-def _option(options: dict[str, Any], name: str) -> str:
-    value = options.get(name)
-    return RULE_DEFAULTS[name] if value is None else str(value)
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def check_rule_options(options: dict[str, Any]) -> None:
-    """Refuse detection-rule options Kibana would reject, before any rule is converted."""
-    from sigma_lambda_layer.errors import UsageError
-
-    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
-    if not _INTERVAL.match(interval) or not _FROM.match(start):
-        raise UsageError(
-            f"invalid detection-rule schedule rule_interval={interval!r} rule_from={start!r}",
-            hint="rule_interval like 5m, rule_from like now-6m (units s, m, h, d)",
-        )
-    if not str(options.get("max_signals", 100)).isdigit() or int(options.get("max_signals", 100)) < 1:
-        raise UsageError(f"invalid max_signals {options.get('max_signals')!r}", hint="a whole number >= 1")
-
-
-def detection_rule(
-    rule: Any, *, rule_type: str, language: str, query: str, index: list[str] | None, options: dict[str, Any]
-) -> dict[str, Any]:
-    """A Kibana detection rule, as the rule-import API (``POST /api/detection_engine/rules/_import``) reads one
-    NDJSON line: ``RuleToImport`` in Kibana's ``rule_to_import.ts``, i.e. the create-rule fields of
-    ``rule_schemas.schema.yaml`` with ``rule_id`` required.
-
-    ``rule_id`` is the Sigma id, so re-importing with ``overwrite=true`` updates the rule in place. No ``id``
-    (it must be a Kibana object UUID and import ignores it) and no ``immutable``/``output_index`` (deprecated).
-    ``index`` is left out for ES|QL, whose query names its own source (the schema: "not supported for ES|QL
-    rules"). Backend options: ``rule_interval``, ``rule_from``, ``timestamp_override`` (``none`` drops it),
-    ``enabled`` (default true), ``license`` (for rules without one; default ``DRL-1.1``, SigmaHQ's licence),
-    ``max_signals`` (default 100).
-    """
-    from sigma_lambda_layer.attack import threat_entries
-
-    check_rule_options(options)
-    interval, start = _option(options, "rule_interval"), _option(options, "rule_from")
-    level = rule.level.name.lower() if rule.level is not None else "low"
-    severity, risk_score = ELASTIC_SEVERITY[level]
-    title = str(rule.title)
-    description = (rule.description or "").strip() or title
-    authors = [a.strip() for a in re.split(r",|\band\b", rule.author or "") if a.strip()]
-    out: dict[str, Any] = {
-        "rule_id": str(rule.id) if rule.id is not None else title_rule_id(title),
-        "name": title,
-        "description": description,
-        "type": rule_type,
-        "language": language,
-        "query": query,
-    }
-    if index is not None:
-        out["index"] = list(index)
-    out.update(
-        {
-            "severity": severity,
-            "risk_score": risk_score,
-            "enabled": _truthy(options.get("enabled", True)),
-            "interval": interval,
-            "from": start,
-            "to": "now",
-            "author": authors,
-            "license": str(getattr(rule, "license", None) or options.get("license") or "DRL-1.1"),
-            "references": [str(r) for r in rule.references],
-            "false_positives": [str(f) for f in rule.falsepositives],
-            "tags": ["Sigma", *(f"{t.namespace}.{t.name}" for t in rule.tags)],
-            "threat": threat_entries(rule.tags),
-            "max_signals": int(options.get("max_signals", 100)),
-            "version": 1,
-            "setup": "Requires CloudTrail events from Elastic's AWS integration (data stream logs-aws.cloudtrail-*).",
-        }
-    )
-    if (override := _option(options, "timestamp_override")) != "none":
-        out["timestamp_override"] = override
-    if rule_type != "esql":
-        out["filters"] = []
-    return out
-
-
-def title_rule_id(title: str) -> str:
-    """A stable ``rule_id`` for a Sigma rule without an id (Kibana requires one on import)."""
-    import uuid
-
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sigma-lambda:" + title))
-
 
 # ----------------------------------------------------------------- EQL / ES|QL spelling
 
@@ -187,10 +70,12 @@ def lucene_escape(text: str) -> str:
 
 
 def _unsupported_re(pattern: str, what: str) -> UnsupportedConstructError:
-    return UnsupportedConstructError(
+    return refusal(
         f"regular expression {pattern!r}: {what} has no Lucene regexp equivalent",
         hint="Lucene regexps (used by EQL regex and ES|QL RLIKE) lack anchors inside the pattern, "
         "lookaround, backreferences and word boundaries; rewrite the rule without them",
+        construct="|re",
+        value=pattern,
     )
 
 
@@ -452,8 +337,11 @@ class StringPattern:
             elif isinstance(part, SpecialChars):
                 merged.append(part)
             else:
-                raise UnsupportedConstructError(
-                    f"value {value!s}: unexpanded placeholder", hint="expand placeholders in a pipeline"
+                unsupported(
+                    f"value {value!s}: unexpanded placeholder",
+                    hint="expand placeholders in a pipeline",
+                    construct="placeholder",
+                    value=str(value),
                 )
         return cls(tuple(merged))
 
@@ -530,10 +418,12 @@ FLATTENED_PREFIX = "aws.cloudtrail.flattened."
 def check_field(field: str) -> None:
     """Reject fields EQL cannot read (``flattened`` fields and their keyed sub-fields)."""
     if field.startswith(FLATTENED_PREFIX) or field + "." == FLATTENED_PREFIX:
-        raise UnsupportedFieldError(
+        unsupported(
             f"field {field!r} is a 'flattened' field (or a key of one), which EQL cannot query: EQL treats "
             "the flattened type as unsupported (elastic/elasticsearch#101985)",
             hint="use the esql target (Elasticsearch 9.5 or later, FIELD_EXTRACT) or the lucene target",
+            field=field,
+            kind=UnsupportedFieldError,
         )
 
 
@@ -541,10 +431,12 @@ def refuse_whole_object(field: str, what: str) -> None:
     """A value test on a whole free-form object never matches in Sigma (values are compared with scalars),
     while the object's ``Map.toString()`` keyword would match its text: refuse rather than change the rule."""
     if field in OBJECT_TEXT_FIELDS:
-        raise UnsupportedConstructError(
+        unsupported(
             f"{what} on {field!r}: CloudTrail holds a JSON object in this field, and Sigma compares values "
             "with scalars only, so the rule as written matches no event",
             hint="test a key of the object (requestParameters.<key>) instead",
+            construct=what,
+            field=field,
         )
 
 
@@ -599,8 +491,10 @@ def negate(backend: Any, node: Any, state: ConversionState) -> str:
         if isinstance(value, SigmaExists):
             return str(backend.presence_test(field, present=not value.exists))
     else:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"cannot negate a {type(node).__name__} in this target", source=getattr(node, "source", None)
+        unsupported(
+            f"cannot negate a {type(node).__name__} in this target",
+            source=getattr(node, "source", None),
+            construct="not",
         )
     guarded = [field]
     if isinstance(node, ConditionFieldEqualsValueExpression) and isinstance(node.value, SigmaFieldReference):
@@ -628,6 +522,12 @@ class DetectionRuleFormats(TextQueryBackend):
     #: Kibana's ``type`` and ``language`` of the rule (``query``/``lucene``, ``eql``/``eql``, ``esql``/``esql``).
     detection_rule_type: ClassVar[str]
     detection_rule_language: ClassVar[str]
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "siem_rule": FormatFile("json", "json"),
+        "siem_rule_ndjson": FormatFile("ndjson", "ndjson"),
+    }
+    #: ``--option`` names, defaults and checks of the detection-rule formats (Kibana's rule schema).
+    options: ClassVar[tuple[BackendOption, ...]] = RULE_OPTIONS
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **backend_options: Any):
         super().__init__(processing_pipeline, collect_errors, **backend_options)
@@ -741,9 +641,11 @@ class ComparisonDispatch(TextQueryBackend):
         return self.presence_test(cond.field, present=cond.value.exists)
 
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
+        unsupported(
             f"keyword (unbound value) search is not supported for {self.query_language}: name the field",
             source=cond.source,
+            construct="keyword",
+            value=str(cond.value),
         )
 
     convert_condition_val_num = convert_condition_val_str  # type: ignore[assignment]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
@@ -52,7 +51,6 @@ from sigma.correlations import (
     SigmaCorrelationConditionOperator,
     SigmaCorrelationRule,
 )
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
@@ -68,7 +66,15 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.errors import ConversionError
+from sigma_lambda_layer.artifacts.cloudwatch import (
+    cloudformation_query,
+    cloudformation_template,
+    query_definition,
+    start_query,
+)
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate, whole_number
+from sigma_lambda_layer.errors import unsupported
+from sigma_lambda_layer.pipelines.cloudwatch import DEFAULT_ARRAY_ELEMENTS
 
 #: StartQuery ``queryString`` maximum length (botocore ``logs`` model, shape ``QueryString``).
 MAX_QUERY_LENGTH = 10_000
@@ -142,8 +148,10 @@ def regex_literal_body(value: SigmaString) -> tuple[str, bool, bool]:
         elif isinstance(p, str):
             out.append(_regex_char(p))
         else:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting"
+            unsupported(
+                f"placeholder {p!r} left in a value; resolve it with a pipeline before converting",
+                construct="placeholder",
+                value=p,
             )
     return "".join(out), start, end
 
@@ -165,12 +173,16 @@ class LogsInsightsBackend(TextQueryBackend):
     """
 
     name: ClassVar[str] = "Amazon CloudWatch Logs Insights"
-    identifier: ClassVar[str] = "cloudwatch"
     formats: ClassVar[dict[str, str]] = {
         "default": "Logs Insights query text",
         "query_definition": "JSON for `aws logs put-query-definition --cli-input-json` (one per rule)",
         "start_query": "JSON for `aws logs start-query --cli-input-json` / boto3 start_query (one per rule)",
         "cloudformation": "CloudFormation template with an AWS::Logs::QueryDefinition per rule",
+    }
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        "query_definition": FormatFile("json", "json"),
+        "start_query": FormatFile("json", "json"),
+        "cloudformation": FormatFile("json", "json"),
     }
     requires_pipeline: ClassVar[bool] = True
     correlation_methods: ClassVar[dict[str, str]] = {
@@ -214,8 +226,33 @@ class LogsInsightsBackend(TextQueryBackend):
     field_equals_field_expression: ClassVar[str] = "tolower({field1}) = tolower({field2})"
     keyword_field: ClassVar[str] = "@message"  # the raw record: CloudTrail's JSON text
 
+    #: ``--option`` names, defaults and checks (StartQuery's parameters, CWL_QuerySyntax ``limit``).
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption("log_group", "log group(s) searched (repeatable, or comma-separated)"),
+        BackendOption(
+            "fields", "comma-separated fields shown (the fields command)", ",".join(DEFAULT_FIELDS)
+        ),
+        BackendOption("sort", "sort order of the results", DEFAULT_SORT),
+        BackendOption(
+            "limit", "most rows returned", str(DEFAULT_LIMIT), whole_number(1, 10_000), "1 to 10000 (rows)"
+        ),
+        BackendOption(
+            "start_time", "start_query: start (epoch seconds)", None, whole_number(), "epoch seconds"
+        ),
+        BackendOption("end_time", "start_query: end (epoch seconds)", None, whole_number(), "epoch seconds"),
+        BackendOption("lookback", "start_query: seconds before end_time", "86400", whole_number(), "seconds"),
+        BackendOption(
+            "array_elements",
+            "elements of each CloudTrail array searched (the pipeline's array fields)",
+            str(DEFAULT_ARRAY_ELEMENTS),
+            whole_number(1),
+            "a whole number >= 1",
+        ),
+    )
+
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
+        validate(self.options, options, "Logs Insights")
         self._negation_depth = 0
         self.log_groups: list[str] = _as_list(options.get("log_group"))
         self.fields: list[str] = _as_list(options.get("fields")) or list(DEFAULT_FIELDS)
@@ -224,8 +261,6 @@ class LogsInsightsBackend(TextQueryBackend):
         self.start_time: int | None = int(options["start_time"]) if options.get("start_time") else None
         self.end_time: int | None = int(options["end_time"]) if options.get("end_time") else None
         self.lookback: int = int(options.get("lookback") or 86_400)
-        if not 1 <= self.limit <= 10_000:
-            raise ConversionError(f"limit must be between 1 and 10000, got {self.limit}")
 
     # ------------------------------------------------------------------ negation tracking and guards
 
@@ -248,8 +283,10 @@ class LogsInsightsBackend(TextQueryBackend):
 
     def _field(self, name: str) -> str:
         if "`" in name:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express"
+            unsupported(
+                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express",
+                construct="field name",
+                field=name,
             )
         return self.escape_and_quote_field(name)
 
@@ -311,9 +348,11 @@ class LogsInsightsBackend(TextQueryBackend):
     def _regex(self, r: SigmaRegularExpression) -> str:
         pattern = r.regexp.to_plain() if isinstance(r.regexp, SigmaString) else str(r.regexp)
         if _UNSUPPORTED_RE.search(pattern):
-            raise SigmaFeatureNotSupportedByBackendError(
+            unsupported(
                 f"regular expression {pattern!r} uses lookaround or a back-reference, which Hyperscan "
-                "(the Logs Insights regex engine) does not support"
+                "(the Logs Insights regex engine) does not support",
+                construct="|re",
+                value=pattern,
             )
         out: list[str] = []
         i = 0
@@ -364,8 +403,10 @@ class LogsInsightsBackend(TextQueryBackend):
     ) -> str:
         ref = cast(SigmaFieldReference, cond.value)
         if ref.starts_with or ref.ends_with:
-            raise SigmaFeatureNotSupportedByBackendError(
-                "fieldref with startswith/endswith has no Logs Insights equivalent"
+            unsupported(
+                "fieldref with startswith/endswith has no Logs Insights equivalent",
+                construct="|fieldref",
+                field=cond.field,
             )
         f1, f2 = self._field(cond.field), self._field(ref.field)
         # Both must be present: Sigma never equates a missing field (the comparison is undocumented).
@@ -375,14 +416,20 @@ class LogsInsightsBackend(TextQueryBackend):
     def convert_condition_field_eq_val_timestamp_part(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend"
+        unsupported(
+            "timestamp-part modifiers (minute, hour, ...) are not supported by the Logs Insights backend",
+            construct="timestamp-part modifier",
+            field=cond.field,
         )
 
     def convert_condition_field_eq_query_expr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported for Logs Insights")
+        unsupported(
+            "query expressions are not supported for Logs Insights",
+            construct="query expression",
+            field=cond.field,
+        )
 
     # Keywords: searched in @message, the raw JSON record, as a case-insensitive substring.
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
@@ -408,10 +455,11 @@ class LogsInsightsBackend(TextQueryBackend):
     def _assemble(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> str:
         text = query if isinstance(rule, SigmaCorrelationRule) else self._filter_query(query)
         if len(text) > MAX_QUERY_LENGTH:
-            raise ConversionError(
+            unsupported(
                 f"the Logs Insights query for rule {rule.title!r} is {len(text)} characters long, over the "
                 f"{MAX_QUERY_LENGTH}-character limit of StartQuery",
                 hint="split the rule's value lists into several rules",
+                construct="query",
             )
         return text
 
@@ -426,48 +474,34 @@ class LogsInsightsBackend(TextQueryBackend):
     def _name(self, rule: SigmaRule | SigmaCorrelationRule) -> str:
         return (rule.title or str(rule.id) or "sigma rule")[:255]
 
-    def query_definition(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> dict[str, Any]:
-        """Parameters of PutQueryDefinition (name, queryString, logGroupNames)."""
-        params: dict[str, Any] = {"name": self._name(rule), "queryString": self._assemble(rule, query)}
-        if self.log_groups:
-            params["logGroupNames"] = list(self.log_groups)
-        return params
-
-    def start_query(self, rule: SigmaRule | SigmaCorrelationRule, query: str) -> dict[str, Any]:
-        """Parameters of StartQuery; times default to the last ``lookback`` seconds."""
-        end = self.end_time if self.end_time is not None else int(time.time())
-        start = self.start_time if self.start_time is not None else end - self.lookback
-        params: dict[str, Any] = {}
-        if self.log_groups:
-            params["logGroupNames"] = list(self.log_groups)
-        params.update(
-            {
-                "startTime": start,
-                "endTime": end,
-                "queryString": self._assemble(rule, query),
-                "limit": self.limit,
-            }
-        )
-        return params
-
     def finalize_query_query_definition(
         self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
     ) -> str:
-        return json.dumps(self.query_definition(rule, query), indent=2)
+        return json.dumps(
+            query_definition(self._name(rule), self._assemble(rule, query), self.log_groups), indent=2
+        )
 
     def finalize_query_start_query(
         self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
     ) -> str:
-        return json.dumps(self.start_query(rule, query), indent=2)
+        return json.dumps(
+            start_query(
+                self._assemble(rule, query),
+                self.log_groups,
+                start_time=self.start_time,
+                end_time=self.end_time,
+                lookback=self.lookback,
+                limit=self.limit,
+            ),
+            indent=2,
+        )
 
     def finalize_query_cloudformation(
         self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
     ) -> dict[str, Any]:
-        definition = self.query_definition(rule, query)
-        props: dict[str, Any] = {"Name": definition["name"], "QueryString": definition["queryString"]}
-        if self.log_groups:
-            props["LogGroupNames"] = list(self.log_groups)
-        return {"rule": self._name(rule), "id": str(rule.id or ""), "properties": props}
+        return cloudformation_query(
+            self._name(rule), str(rule.id or ""), self._assemble(rule, query), self.log_groups
+        )
 
     def finalize_output_query_definition(self, queries: list[str]) -> list[str]:
         return queries
@@ -476,22 +510,7 @@ class LogsInsightsBackend(TextQueryBackend):
         return queries
 
     def finalize_output_cloudformation(self, queries: list[dict[str, Any]]) -> str:
-        """One template for the batch; logical ids derive from the rule title, made unique."""
-        resources: dict[str, Any] = {}
-        for q in queries:
-            base = "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", q["rule"]))
-            logical = ("Sigma" + base)[:240] or "SigmaRule"
-            n, candidate = 1, logical
-            while candidate in resources:
-                n += 1
-                candidate = f"{logical}{n}"
-            resources[candidate] = {"Type": "AWS::Logs::QueryDefinition", "Properties": q["properties"]}
-        template = {
-            "AWSTemplateFormatVersion": "2010-09-09",
-            "Description": "Logs Insights saved queries generated by sigma-lambda from Sigma rules",
-            "Resources": resources,
-        }
-        return json.dumps(template, indent=2)
+        return cloudformation_template(queries)
 
     # ------------------------------------------------------------------ correlation rules
 
@@ -516,15 +535,16 @@ class LogsInsightsBackend(TextQueryBackend):
             results = ref.rule.get_conversion_result()
             exprs.extend(f"({r})" for r in results)
         if not exprs:
-            raise SigmaFeatureNotSupportedByBackendError("correlation rule references no convertible rule")
+            unsupported("correlation rule references no convertible rule", construct="correlation")
         cond = rule.condition
         if not isinstance(cond, SigmaCorrelationCondition):
-            raise SigmaFeatureNotSupportedByBackendError(
-                "extended (boolean) correlation conditions are not supported for Logs Insights"
+            unsupported(
+                "extended (boolean) correlation conditions are not supported for Logs Insights",
+                construct="correlation",
             )
         op = self._CORRELATION_OPS.get(cond.op)
         if op is None:
-            raise SigmaFeatureNotSupportedByBackendError(f"correlation condition {cond.op} not supported")
+            unsupported(f"correlation condition {cond.op} not supported", construct="correlation")
         by = [f"bin({self._bin(rule.timespan.seconds)}) as window"]
         by += [self._field(f) for f in rule.group_by or []]
         return [
@@ -542,12 +562,13 @@ class LogsInsightsBackend(TextQueryBackend):
     ) -> list[str]:
         fieldref = getattr(rule.condition, "fieldref", None)
         if not isinstance(fieldref, str):
-            raise SigmaFeatureNotSupportedByBackendError("value_count needs exactly one field")
+            unsupported("value_count needs exactly one field", construct="correlation")
         return self._correlation(rule, lambda: f"count_distinct({self._field(fieldref)})", "value_count")
 
     def _unsupported_correlation(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "only event_count and value_count correlations can be expressed in one Logs Insights query"
+        unsupported(
+            "only event_count and value_count correlations can be expressed in one Logs Insights query",
+            construct="correlation",
         )
 
     convert_correlation_temporal_rule = _unsupported_correlation

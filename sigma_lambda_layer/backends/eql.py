@@ -43,7 +43,6 @@ from sigma.conditions import (
 )
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCIDRExpression,
     SigmaString,
@@ -59,6 +58,8 @@ from sigma_lambda_layer.backends._elastic import (
     quote_string,
     refuse_whole_object,
 )
+from sigma_lambda_layer.dialect import FormatFile
+from sigma_lambda_layer.errors import unsupported
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN
 
 
@@ -69,6 +70,10 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
     query_language: ClassVar[str] = "EQL"
     detection_rule_type: ClassVar[str] = "eql"
     detection_rule_language: ClassVar[str] = "eql"
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        **DetectionRuleFormats.format_files,
+        "eqlapi": FormatFile("json", "json"),
+    }
     # EQL, like most languages, binds "and" tighter than "or" (the stock backend lists OR before AND).
     precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (  # type: ignore[assignment]
         ConditionNOT,
@@ -154,10 +159,12 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
         return template.format(field=quote_field(field))
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
+        unsupported(
             "EQL cannot compare a field with another field (|fieldref); see the EQL reference, "
             "'Comparing fields'",
             source=cond.source,
+            construct="|fieldref",
+            field=cond.field,
         )
 
     def target_indices(self, state: ConversionState) -> list[str]:

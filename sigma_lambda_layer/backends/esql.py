@@ -41,7 +41,6 @@ from sigma.conditions import (
     ConditionOR,
 )
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaBool,
     SigmaCIDRExpression,
@@ -62,7 +61,8 @@ from sigma_lambda_layer.backends._elastic import (
     quote_string,
     refuse_whole_object,
 )
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, one_of, validate
+from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
 from sigma_lambda_layer.fields.cloudtrail import array_prefixes
 from sigma_lambda_layer.fields.elastic import INDEX_PATTERN, flattened_root, subtree_of_flattened
 
@@ -150,24 +150,30 @@ class FlattenedKey:
 
     def refuse(self, what: str, why: str, hint: str | None = None) -> UnsupportedConstructError:
         name = self.cloudtrail or self.key
-        return UnsupportedConstructError(f"{what} on {name!r} (ES|QL FIELD_EXTRACT): {why}", hint=hint)
+        return refusal(
+            f"{what} on {name!r} (ES|QL FIELD_EXTRACT): {why}", hint=hint, construct=what, field=name
+        )
 
 
 def _flattened_error(field: str) -> UnsupportedFieldError:
-    return UnsupportedFieldError(
+    return refusal(
         f"field {field!r} is a 'flattened' field (or a key of one), which ES|QL before 9.5 cannot read",
         hint="drop the option esql_flattened=error on Elasticsearch 9.5 or later (FIELD_EXTRACT), "
         "or use the lucene target",
+        field=field,
+        kind=UnsupportedFieldError,
     )
 
 
 def esql_field(field: str) -> str:
     """A field name for ES|QL, rejecting the field types ES|QL cannot compare reliably."""
     if field.startswith(MULTIVALUED_PREFIXES):
-        raise UnsupportedFieldError(
+        unsupported(
             f"field {field!r} is multivalued for CloudTrail records with several entries; ES|QL "
             "comparisons on multivalued fields return null and would silently miss events",
             hint="use the eql or lucene target for this rule",
+            field=field,
+            kind=UnsupportedFieldError,
         )
     return quote_field(field)
 
@@ -184,6 +190,10 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
     query_language: ClassVar[str] = "ES|QL"
     detection_rule_type: ClassVar[str] = "esql"
     detection_rule_language: ClassVar[str] = "esql"
+    format_files: ClassVar[dict[str, FormatFile]] = {
+        **DetectionRuleFormats.format_files,
+        "kibana_ndjson": FormatFile("ndjson", "ndjson"),
+    }
     state_defaults: ClassVar[dict[str, str]] = {
         "index": INDEX_PATTERN,
         "metadata": "_id, _index, _version",
@@ -198,15 +208,22 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
     # A negated comparison also holds for events without the field (Sigma: a missing field equals nothing).
     negation_expression: ClassVar[str] = "({guard} or not ({expr}))"
 
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        *DetectionRuleFormats.options,
+        BackendOption(
+            "esql_flattened",
+            "keyed flattened sub-fields: field_extract (Elasticsearch 9.5+) or error for older stacks",
+            FLATTENED_MODES[0],
+            one_of("", *FLATTENED_MODES),  # empty: the default
+            f"valid values: {', '.join(FLATTENED_MODES)}",
+            "ES|QL",
+        ),
+    )
+
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
-        mode = str(options.get("esql_flattened") or FLATTENED_MODES[0])
-        if mode not in FLATTENED_MODES:
-            raise UsageError(
-                f"unknown value {mode!r} for the esql option esql_flattened",
-                hint=f"valid values: {', '.join(FLATTENED_MODES)}",
-            )
-        self.flattened_mode: str = mode
+        validate(self.options, options)
+        self.flattened_mode: str = str(options.get("esql_flattened") or FLATTENED_MODES[0])
 
     # ----------------------------------------------------------------- fields
 
@@ -369,9 +386,11 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
         ref = cond.value
         assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
-            raise SigmaFeatureNotSupportedByBackendError(
+            unsupported(
                 "ES|QL backend: |fieldref combined with |startswith or |endswith is not supported",
                 source=cond.source,
+                construct="|fieldref",
+                field=cond.field,
             )
         for f in (cond.field, ref.field):
             refuse_whole_object(f, "a field reference (|fieldref)")

@@ -35,7 +35,6 @@ references failed under OR and were compared case-sensitively, CIDR skipped fiel
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, cast
@@ -51,7 +50,6 @@ from sigma.conditions import (
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     SigmaCasedString,
@@ -63,12 +61,17 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
+from sigma_lambda_layer.artifacts.splunk import (
+    SAVEDSEARCH_OPTIONS,
+    savedsearch,
+    savedsearch_options,
+    savedsearches_conf,
+)
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate
+from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
 from sigma_lambda_layer.pipelines.canonical import CanonicalString
+from sigma_lambda_layer.pipelines.splunk import STATE_SOURCETYPE  # the state key the pipeline writes
 
-#: Pipeline state key written by :mod:`sigma_lambda_layer.pipelines.splunk` (kept as a literal here so the
-#: backend does not import the pipeline module).
-STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
 _STATE_FLAGS: Final[str] = "splunk_eval_flags"
 
@@ -110,9 +113,11 @@ def spl_quote(text: str) -> str:
     newline would end the line of a savedsearches.conf stanza.
     """
     if _UNQUOTABLE.search(text):
-        raise UnsupportedConstructError(
+        unsupported(
             f"value {text!r} contains a control character (newline, tab ...) or a backtick, which a Splunk "
-            "SPL string cannot carry safely"
+            "SPL string cannot carry safely",
+            construct="value",
+            value=text,
         )
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -188,7 +193,11 @@ def sigma_string_regex(value: SigmaString, *, anchored: bool = True) -> str:
         elif part is SpecialChars.WILDCARD_SINGLE:
             pieces.append(".")
         else:
-            raise UnsupportedConstructError(f"value {value!s}: {part!r} has no regular-expression form")
+            unsupported(
+                f"value {value!s}: {part!r} has no regular-expression form",
+                construct="value",
+                value=str(value),
+            )
     body = "".join(pieces)
     # (?!.) under (?s) is the absolute end: '$' would also match before a final newline.
     return f"^{body}(?!.)" if anchored else body
@@ -220,9 +229,11 @@ def text_null_regex(field: str) -> str:
     for segment in field.split("."):
         m = _SEGMENT.match(segment)
         if m is None:
-            raise UnsupportedConstructError(
+            unsupported(
                 f"field {field!r}: its JSON path cannot be located in the raw event, which a test that "
-                "must tell a JSON null from the text 'null' needs"
+                "must tell a JSON null from the text 'null' needs",
+                construct="null",
+                field=field,
             )
         segments.append((m.group(1), len(m.group(2)) // 2))
 
@@ -267,79 +278,6 @@ def _could_be_null_text(value: SigmaString | SigmaRegularExpression, cased: bool
     return re.fullmatch(body, "null", re.DOTALL | (0 if cased else re.IGNORECASE)) is not None
 
 
-#: Sigma level -> ``alert.severity`` (savedsearches.conf.spec: 1-debug, 2-info, 3-warn, 4-error, 5-severe,
-#: 6-fatal). A rule without a level alerts as ``low``.
-ALERT_SEVERITY: Final[dict[str, int]] = {
-    "informational": 2,
-    "low": 3,
-    "medium": 4,
-    "high": 5,
-    "critical": 6,
-}
-#: Defaults of the savedsearches options (backend option -> value). A 15-minute schedule over the 15
-#: minutes that ended 5 minutes ago: consecutive runs cover contiguous windows, and events (timestamped
-#: with CloudTrail's eventTime) get 5 minutes to arrive, as CloudTrail delivers within about 5 minutes.
-SAVEDSEARCH_DEFAULTS: Final[dict[str, str]] = {
-    "cron_schedule": "*/15 * * * *",
-    "earliest_time": "-20m@m",
-    "latest_time": "-5m@m",
-    "enable_sched": "1",
-    "alert_type": "number of events",
-    "alert_relation": "greater than",
-    "alert_threshold": "0",
-    "digest_mode": "1",
-    "track": "1",
-    "app": "search",
-}
-#: savedsearches.conf.spec values of ``counttype`` and ``relation``.
-_COUNTTYPES: Final[frozenset[str]] = frozenset(
-    {"number of events", "number of hosts", "number of sources", "always"}
-)
-_RELATIONS: Final[frozenset[str]] = frozenset(
-    {"greater than", "less than", "equal to", "not equal to", "drops by", "rises by"}
-)
-_CRON_FIELD: Final[re.Pattern[str]] = re.compile(r"^[0-9*/,\-]+$")
-_TIME_SPEC: Final[re.Pattern[str]] = re.compile(
-    r"^(?:now|[+-]?[0-9]*[A-Za-z]*(?:@[A-Za-z0-9]+)?|rt[-+A-Za-z0-9@]*|[0-9]+)$"
-)
-_DURATION: Final[re.Pattern[str]] = re.compile(r"^[0-9]+[smhd]?$")
-_ACTION_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_]+$")
-_ACTION_KEY: Final[re.Pattern[str]] = re.compile(r"^action\.([A-Za-z0-9_]+)\.[A-Za-z0-9_.]+$")
-_STANZA_UNSAFE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def _conf_value(key: str, value: str) -> str:
-    """``key = value`` for a .conf file, a multi-line value continued with a trailing backslash per line.
-
-    Splunk .conf values end at the line end unless the line ends with ``\\`` (the continuation the spec's
-    multi-line ``search`` relies on), so every line but the last gets one and no line of the value can start
-    a new key or stanza. A line of the value that itself ends with backslashes would read as a
-    continuation of its own: those are dropped from free text (description) by :func:`_text`.
-    """
-    lines = value.split("\n")
-    return f"{key} = " + " \\\n".join(lines)
-
-
-def _text(value: str) -> str:
-    """Free text (description) made safe for :func:`_conf_value`: ``\\r`` and other control characters but
-    the newline removed, trailing whitespace and backslashes cut from each line, empty lines kept as one space
-    (an empty continued line would end the value in some parsers)."""
-    lines = []
-    for line in value.replace("\r\n", "\n").split("\n"):
-        line = _STANZA_UNSAFE.sub(" ", line).rstrip().rstrip("\\").rstrip()
-        lines.append(line or " ")
-    while lines and lines[-1] == " ":
-        lines.pop()
-    return "\n".join(lines)
-
-
-def stanza_name(title: str) -> str:
-    """A savedsearches.conf stanza name for ``title``: ``[``/``]`` become ``(``/``)`` (a ``]`` would end the
-    header early), control characters become spaces, and the name is never empty."""
-    name = _STANZA_UNSAFE.sub(" ", title).replace("[", "(").replace("]", ")").strip()
-    return name or "Sigma rule"
-
-
 @dataclass
 class SplunkPostFilter(DeferredQueryExpression):
     """A pipe command after the search that drops non-matching events (``regex`` or ``where``)."""
@@ -348,7 +286,7 @@ class SplunkPostFilter(DeferredQueryExpression):
 
     def negate(self) -> SplunkPostFilter:
         # Post-filters are only made for leaves with no NOT above them (see _eval_leaf).
-        raise SigmaFeatureNotSupportedByBackendError("negated Splunk post-filter")
+        unsupported("negated Splunk post-filter", construct="not")
 
     def finalize_expression(self) -> str:
         return self.command
@@ -369,6 +307,7 @@ class CloudTrailSplunkBackend(SplunkBackend):
         "savedsearches": "A savedsearches.conf with one scheduled alert per rule (schedule, time range, "
         "alert settings as backend options)",
     }
+    format_files: ClassVar[dict[str, FormatFile]] = {"savedsearches": FormatFile("text", "conf")}
 
     wildcard_single: ClassVar[str] = "?"  # never emitted: a ? wildcard is routed to eval (_needs_eval)
     case_sensitive_match_expression: ClassVar[str | None] = "{field}=CASE({value})"
@@ -377,15 +316,23 @@ class CloudTrailSplunkBackend(SplunkBackend):
     field_not_exists_expression: ClassVar[str] = "{field}"
     cidr_expression: ClassVar[str] = "{field}={value}"
 
+    #: ``--option`` names, defaults and checks; the savedsearches ones follow savedsearches.conf.spec, so that
+    #: a bad value is a usage error rather than a file Splunk reads differently.
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "index",
+            "Splunk index (an index=... term in front of the search)",
+            check=lambda v: _INDEX_NAME.match(v) is not None,
+            expected="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
+            subject="Splunk index",
+        ),
+        *SAVEDSEARCH_OPTIONS,
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.savedsearch_options: dict[str, str] = _savedsearch_options(self.backend_options)
-        index = self.backend_options.get("index")
-        if index is not None and not _INDEX_NAME.match(str(index)):
-            raise UsageError(
-                f"invalid Splunk index name {index!r}",
-                hint="index names use letters, digits, '_' and '-' ('*' as a wildcard)",
-            )
+        validate(self.options, self.backend_options)
+        self.savedsearch_options: dict[str, str] = savedsearch_options(self.backend_options)
 
     def compare_precedence(self, outer: Any, inner: Any) -> bool:
         """Bracket every OR inside an AND and every AND inside an OR.
@@ -409,15 +356,19 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def escape_and_quote_field(self, field_name: str) -> str:
         """Field names are written bare in search and single-quoted in eval, so only safe names pass."""
         if not _FIELD_NAME.match(field_name):
-            raise UnsupportedFieldError(
+            unsupported(
                 f"field name {field_name!r} has characters Splunk SPL cannot express safely",
                 hint="letters, digits, '_', '.' and '{}' only",
+                field=field_name,
+                kind=UnsupportedFieldError,
             )
         return field_name
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         if _needs_eval(s):  # callers route these to eval first; this guards the IN-list path
-            raise UnsupportedConstructError(f"value {s!s} cannot be written as a Splunk search term")
+            unsupported(
+                f"value {s!s} cannot be written as a Splunk search term", construct="value", value=str(s)
+            )
         text: list[str] = []
         for part in s.s:
             if isinstance(part, str):
@@ -425,7 +376,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
             elif part is SpecialChars.WILDCARD_MULTI:
                 text.append("*")
             else:
-                raise UnsupportedConstructError(f"value {s!s}: {part!r} has no Splunk search form")
+                unsupported(
+                    f"value {s!s}: {part!r} has no Splunk search form", construct="value", value=str(s)
+                )
         return spl_quote("".join(text))
 
     def decide_convert_condition_as_in_expression(
@@ -582,14 +535,18 @@ class CloudTrailSplunkBackend(SplunkBackend):
         ref = cond.value
         assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
-            raise UnsupportedConstructError(
-                "field reference with startswith/endswith/contains is not supported by the Splunk target"
+            unsupported(
+                "field reference with startswith/endswith/contains is not supported by the Splunk target",
+                construct="|fieldref",
+                field=cond.field,
             )
         a, b = self.escape_and_quote_field(cond.field), self.escape_and_quote_field(ref.field)
         if "{}" in a or "{}" in b:
-            raise UnsupportedConstructError(
+            unsupported(
                 f"field reference between {a!r} and {b!r}: comparing multi-valued Splunk fields in eval "
-                "is not a per-value comparison"
+                "is not a per-value comparison",
+                construct="|fieldref",
+                field=cond.field,
             )
         # Both must hold a value, not a JSON null: Splunk shows null as "null", equal to null or "NULL".
         predicate = f"lower('{a}')=lower('{b}') AND ({self._exists(a)}) AND ({self._exists(b)})"
@@ -662,162 +619,14 @@ class CloudTrailSplunkBackend(SplunkBackend):
         out += "".join(f" | {d.finalize_expression()}" for d in state.deferred)
         return out
 
-    # -- savedsearches.conf ----------------------------------------------------------------------------
+    # -- savedsearches.conf (sigma_lambda_layer.artifacts.splunk) -------------------------------------
 
     def finalize_query_savedsearches(  # type: ignore[override]
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
     ) -> dict[str, Any]:
-        """One scheduled alert: the stanza's name and settings, as JSON-able data (results are cached as JSON);
-        :meth:`finalize_output_savedsearches` writes the file, so that stanza names are unique in a batch."""
-        spl = self.finalize_query_default(rule, query, index, state)
-        if "\n" in spl or spl.rstrip().endswith("\\"):
-            raise UnsupportedConstructError(
-                "the search would span lines in savedsearches.conf (a newline or a trailing backslash)"
-            )
-        opts = self.savedsearch_options
-        level = rule.level.name.lower() if rule.level is not None else "low"
-        settings: list[tuple[str, str]] = [
-            ("description", _text(_description(rule))),
-            ("search", spl),
-            ("enableSched", opts["enable_sched"]),
-            ("cron_schedule", opts["cron_schedule"]),
-            ("dispatch.earliest_time", opts["earliest_time"]),
-            ("dispatch.latest_time", opts["latest_time"]),
-            ("counttype", opts["alert_type"]),
-        ]
-        if opts["alert_type"] != "always":  # the spec: with "always", set neither relation nor quantity
-            settings += [("relation", opts["alert_relation"]), ("quantity", opts["alert_threshold"])]
-        settings += [
-            ("alert.severity", opts.get("alert_severity") or str(ALERT_SEVERITY[level])),
-            ("alert.digest_mode", opts["digest_mode"]),
-            ("alert.track", opts["track"]),
-        ]
-        if period := opts.get("suppress"):
-            settings += [("alert.suppress", "1"), ("alert.suppress.period", period)]
-            if fields := opts.get("suppress_fields"):
-                settings.append(("alert.suppress.fields", fields))
-        else:
-            settings.append(("alert.suppress", "0"))
-        for action in filter(None, opts.get("actions", "").split(",")):
-            settings.append((f"action.{action}", "1"))
-        settings += sorted((k, v) for k, v in opts.items() if k.startswith("action."))
-        techniques = sorted(
-            {t.name.upper() for t in rule.tags if t.namespace == "attack" and _is_technique(t.name)}
+        return savedsearch(
+            rule, self.finalize_query_default(rule, query, index, state), self.savedsearch_options
         )
-        if techniques:
-            # Enterprise Security reads a correlation search's ATT&CK annotations from this key (a JSON
-            # object); the spec's generic ``action.<action_name>.<parameter>`` covers it elsewhere.
-            settings.append(
-                ("action.correlationsearch.annotations", json.dumps({"mitre_attack": techniques}))
-            )
-        if _truthy(opts.get("correlation_search", "0")):
-            settings += [
-                ("action.correlationsearch.enabled", "1"),
-                ("action.correlationsearch.label", _text(str(rule.title)).replace("\n", " ")),
-            ]
-        settings.append(("request.ui_dispatch_app", opts["app"]))
-        return {
-            "name": stanza_name(str(rule.title)),
-            "id": str(rule.id) if rule.id is not None else None,
-            "settings": [list(kv) for kv in settings],
-        }
 
     def finalize_output_savedsearches(self, queries: list[dict[str, Any]]) -> str:  # type: ignore[override]
-        """The whole savedsearches.conf: a header comment, then one stanza per rule.
-
-        Each stanza carries every setting (no ``[default]`` stanza, which would change every other saved
-        search of the app). Stanza names must be unique in a file; a repeated title gets the rule id (or a
-        number) appended, so that one rule's settings never merge into another's.
-        """
-        seen: set[str] = set()
-        out = [
-            "# savedsearches.conf generated by sigma-lambda from Sigma rules (AWS CloudTrail, Splunk Add-on for AWS).",
-            "# Place in $SPLUNK_HOME/etc/apps/<app>/local/savedsearches.conf; see docs/artifacts.md.",
-        ]
-        for query in queries:
-            name = str(query["name"])
-            if name in seen:
-                name = f"{name} ({query['id']})" if query.get("id") else name
-                number = 2
-                base = name
-                while name in seen:
-                    name, number = f"{base} ({number})", number + 1
-            seen.add(name)
-            out.append("")
-            out.append(f"[{name}]")
-            out.extend(_conf_value(str(k), str(v)) for k, v in query["settings"])
-        return "\n".join(out) + "\n"
-
-
-def _is_technique(name: str) -> bool:
-    return re.fullmatch(r"t\d{4}(\.\d{3})?", name, re.IGNORECASE) is not None
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _description(rule: SigmaRule) -> str:
-    """The stanza's description: the rule's, then its Sigma metadata (id, level, status, ATT&CK tags,
-    references, known false positives), which Splunk otherwise has no field for."""
-    parts = [(rule.description or "").strip() or str(rule.title)]
-    meta = [
-        f"Sigma rule id: {rule.id}" if rule.id is not None else None,
-        f"Level: {rule.level.name.lower()}" if rule.level is not None else None,
-        f"Status: {rule.status.name.lower()}" if rule.status is not None else None,
-        "ATT&CK: " + ", ".join(f"{t.namespace}.{t.name}" for t in rule.tags if t.namespace == "attack")
-        if any(t.namespace == "attack" for t in rule.tags)
-        else None,
-    ]
-    parts += [m for m in meta if m]
-    if rule.references:
-        parts += ["References:", *(f"- {r}" for r in rule.references)]
-    if rule.falsepositives:
-        parts += ["False positives:", *(f"- {f}" for f in rule.falsepositives)]
-    return "\n".join(parts)
-
-
-def _savedsearch_options(options: dict[str, Any]) -> dict[str, str]:
-    """The savedsearches backend options, defaults filled in and each checked against savedsearches.conf.spec,
-    so that a bad option is a usage error rather than a file Splunk reads differently."""
-    opts = {**SAVEDSEARCH_DEFAULTS, **{k: str(v) for k, v in options.items() if v is not None}}
-
-    def bad(name: str, hint: str) -> UsageError:
-        return UsageError(f"invalid Splunk savedsearches option {name}={opts[name]!r}", hint=hint)
-
-    for name, value in opts.items():
-        if "\n" in value or "\r" in value:
-            raise bad(name, "option values are one line")
-    cron = opts["cron_schedule"].split()
-    if len(cron) != 5 or not all(_CRON_FIELD.match(f) for f in cron):
-        raise bad("cron_schedule", 'five cron fields of digits, "*", "/", ",", "-", e.g. "*/15 * * * *"')
-    for name in ("earliest_time", "latest_time"):
-        if not _TIME_SPEC.match(opts[name]):
-            raise bad(name, "a Splunk time modifier such as -20m@m, -1h or now")
-    for name in ("enable_sched", "digest_mode", "track"):
-        if opts[name] not in {"0", "1"}:
-            raise bad(name, "0 or 1")
-    if opts["alert_type"] not in _COUNTTYPES:
-        raise bad("alert_type", ", ".join(sorted(_COUNTTYPES)))
-    if opts["alert_relation"] not in _RELATIONS:
-        raise bad("alert_relation", ", ".join(sorted(_RELATIONS)))
-    if not opts["alert_threshold"].isdigit():
-        raise bad("alert_threshold", "a whole number")
-    if opts.get("alert_severity") and opts["alert_severity"] not in {"1", "2", "3", "4", "5", "6"}:
-        raise bad("alert_severity", "1-debug, 2-info, 3-warn, 4-error, 5-severe, 6-fatal")
-    if opts.get("suppress") and not _DURATION.match(opts["suppress"]):
-        raise bad("suppress", "a period such as 1h or 30m")
-    if opts["digest_mode"] == "0" and opts.get("suppress") and not opts.get("suppress_fields"):
-        raise bad("suppress", "per-result suppression (digest_mode=0) needs suppress_fields (the spec)")
-    actions = [a for a in opts.get("actions", "").split(",") if a]
-    for action in actions:
-        if not _ACTION_NAME.match(action):
-            raise bad("actions", "comma-separated action names such as email,webhook")
-    for name in opts:
-        if name.startswith("action."):
-            m = _ACTION_KEY.match(name)
-            if m is None or m.group(1) not in actions:
-                raise bad(name, "action.<name>.<parameter>, with <name> listed in the actions option")
-    if not _ACTION_NAME.match(opts["app"]):
-        raise bad("app", "a Splunk app directory name")
-    return opts
+        return savedsearches_conf(queries)

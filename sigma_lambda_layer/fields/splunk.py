@@ -2,8 +2,8 @@
 
 The Add-on extracts every JSON leaf of a CloudTrail record as a search-time field named by its key path:
 a dot for nesting and ``{}`` after each array (``resources{}.ARN``, ``requestParameters.layers{}``). Source:
-the field lists of splunk/security_content ``data_sources/aws_cloudtrail_*.yml`` (written against
-Splunk_TA_aws 7.7.1), summarised in ``/work/shared/research/targets-and-fields.md`` section B2.
+the field lists of https://github.com/splunk/security_content, ``data_sources/aws_cloudtrail_*.yml``
+(written against Splunk_TA_aws 7.7.1).
 
 So the mapping is a rule, not a list: keep the CloudTrail path and add ``{}`` after every prefix that
 :data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS` marks as an array. The exceptions are data below:
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from sigma_lambda_layer.errors import UnsupportedFieldError
+from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
 from sigma_lambda_layer.fields.cloudtrail import (
     ARRAY_FIELDS,
     FIXED_FIELDS,
@@ -61,15 +61,19 @@ def splunk_field(path: str) -> str:
     if path in ADDON_FIELDS:
         return path
     if path in OBJECT_FIELDS:
-        raise UnsupportedFieldError(
+        unsupported(
             f"CloudTrail field {path!r} is a JSON object, not a value: Sigma matches values against strings, "
             "so the rule cannot match it as written",
+            field=path,
             hint=f"name the sub-field that holds the value, e.g. {path}.<key>",
+            kind=UnsupportedFieldError,
         )
     if not is_known_field(path):
-        raise UnsupportedFieldError(
+        unsupported(
             f"field {path!r} is not a CloudTrail record field, so Splunk has no field for it",
+            field=path,
             hint="use a CloudTrail JSON path such as eventName, userIdentity.arn or requestParameters.<key>",
+            kind=UnsupportedFieldError,
         )
     arrays = set(array_prefixes(path))
     parts = path.split(".")
@@ -80,9 +84,11 @@ def splunk_field(path: str) -> str:
             out[-1] += "{}"
     name = ".".join(out)
     if not _SAFE_NAME.match(name):
-        raise UnsupportedFieldError(
+        unsupported(
             f"field {path!r} has characters a Splunk field name cannot carry safely",
+            field=path,
             hint="Splunk field names here may contain only letters, digits, '_', '.' and '{}'",
+            kind=UnsupportedFieldError,
         )
     return name
 

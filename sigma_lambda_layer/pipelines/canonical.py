@@ -1,4 +1,4 @@
-"""The ``cloudtrail_canonical_values`` step: case-insensitive values on canonical fields become exact ones.
+"""The ``canonical_values`` step (item ``<pipeline id>_canonical_values``): case-insensitive values on canonical fields become exact ones.
 
 Sigma compares strings case-insensitively, and most targets pay for it: a regexp with a class per letter
 (Lucene), ``TO_LOWER`` (ES|QL), ``=~ /(?i)^v$/`` where ``=`` could use a field index (CloudWatch). But AWS
@@ -34,8 +34,6 @@ from functools import lru_cache
 from typing import Final
 
 from sigma.conditions import ConditionAND
-from sigma.processing.conditions import LogsourceCondition
-from sigma.processing.pipeline import ProcessingItem
 from sigma.processing.transformations.base import ValueTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import Placeholder, SigmaCasedString, SigmaString, SigmaType, SpecialChars
@@ -43,8 +41,10 @@ from sigma.types import Placeholder, SigmaCasedString, SigmaString, SigmaType, S
 from sigma_lambda_layer import casing
 from sigma_lambda_layer.fields import domains
 
-#: The processing item's identifier (stable: sigma-cli users and pipeline YAML files may name it).
-IDENTIFIER: Final = "cloudtrail_canonical_values"
+#: The step's name: the pipeline builder (:mod:`.builder`) makes its item ``<pipeline id>_canonical_values``
+#: (``aws_cloudtrail_splunk_canonical_values``...), stable, so pipeline YAML files and sigma-cli users may
+#: name it.
+CANONICAL_STEP: Final = "canonical_values"
 
 Part = str | SpecialChars
 
@@ -185,12 +185,3 @@ class CanonicalValuesTransformation(ValueTransformation):
         if spelled is None:
             return None
         return CanonicalString(_escaped(spelled))
-
-
-def canonical_values_item() -> ProcessingItem:
-    """The processing item every sigma-lambda pipeline lists first (before field names change)."""
-    return ProcessingItem(
-        identifier=IDENTIFIER,
-        transformation=CanonicalValuesTransformation(),
-        rule_conditions=[LogsourceCondition(product="aws", service="cloudtrail")],  # type: ignore[list-item]
-    )

@@ -27,14 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 
-from sigma.processing.conditions import LogsourceCondition
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
-from sigma.processing.transformations import RuleFailureTransformation
+from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 
-from sigma_lambda_layer.errors import UnsupportedFieldError
+from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
 from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FREE_FORM, array_prefixes
-from sigma_lambda_layer.pipelines.canonical import canonical_values_item
+from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
 PIPELINE_ID = "aws_cloudtrail_cloudwatch"
 #: Default number of array elements searched (backend option ``array_elements``).
@@ -51,10 +49,12 @@ _OBJECTS: frozenset[str] = (
 def logs_insights_fields(field: str, elements: int = DEFAULT_ARRAY_ELEMENTS) -> str | list[str]:
     """The Logs Insights field(s) a CloudTrail field name stands for (a list means: any of them)."""
     if field in _OBJECTS:
-        raise UnsupportedFieldError(
+        unsupported(
             f"CloudTrail field {field!r} is a JSON object, not a value: Sigma matches values against strings, "
             "so the rule cannot match it as written",
+            field=field,
             hint=f"name the sub-field that holds the value, e.g. {field}.<key>",
+            kind=UnsupportedFieldError,
         )
     prefixes = array_prefixes(field)
     if not prefixes:
@@ -86,31 +86,10 @@ class CloudTrailToLogsInsightsFields(FieldMappingTransformationBase):
         return None if mapped == field else mapped
 
 
-def _cloudtrail() -> LogsourceCondition:
-    """A fresh condition per item: pySigma binds each condition object to one processing item."""
-    return LogsourceCondition(product="aws", service="cloudtrail")
-
-
 def aws_cloudtrail_cloudwatch() -> ProcessingPipeline:
     """CloudTrail JSON fields as CloudWatch Logs Insights discovers them."""
-    return ProcessingPipeline(
-        name="AWS CloudTrail in CloudWatch Logs (Logs Insights discovered fields)",
-        priority=20,
-        items=[
-            ProcessingItem(
-                identifier="cloudtrail_cloudwatch_logsource_only",
-                transformation=RuleFailureTransformation(
-                    "the aws_cloudtrail_cloudwatch pipeline handles only rules with logsource product: aws, "
-                    "service: cloudtrail"
-                ),
-                rule_conditions=[_cloudtrail()],
-                rule_condition_negation=True,
-            ),
-            canonical_values_item(),
-            ProcessingItem(
-                identifier="cloudtrail_cloudwatch_fields",
-                transformation=CloudTrailToLogsInsightsFields(),
-                rule_conditions=[_cloudtrail()],
-            ),
-        ],
+    return cloudtrail_pipeline(
+        PIPELINE_ID,
+        "AWS CloudTrail in CloudWatch Logs (Logs Insights discovered fields)",
+        [("fields", CloudTrailToLogsInsightsFields())],
     )

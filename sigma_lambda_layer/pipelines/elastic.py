@@ -21,18 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sigma.processing.conditions import LogsourceCondition
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
-from sigma.processing.transformations import (
-    AddConditionTransformation,
-    RuleFailureTransformation,
-    SetStateTransformation,
-)
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.transformations import AddConditionTransformation, SetStateTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import SigmaCIDRExpression, SigmaExists, SigmaNull
 
-from sigma_lambda_layer.errors import UnsupportedFieldError
+from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
 from sigma_lambda_layer.fields.elastic import (
     DATASET,
     INDEX_PATTERN,
@@ -40,7 +35,7 @@ from sigma_lambda_layer.fields.elastic import (
     elastic_field,
     presence_field,
 )
-from sigma_lambda_layer.pipelines.canonical import canonical_values_item
+from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
 PIPELINE_ID = "aws_cloudtrail_elastic"
 
@@ -55,10 +50,12 @@ class CloudTrailToElasticFieldsTransformation(FieldMappingTransformationBase):
         try:
             return elastic_field(field).name
         except UnmappedFieldError as e:
-            raise UnsupportedFieldError(
+            unsupported(
                 f"field {field!r} has no counterpart in Elastic's AWS CloudTrail data stream: {e.reason}",
+                field=field,
                 hint="see the field table in docs/targets/elastic.md",
-            ) from None
+                kind=UnsupportedFieldError,
+            )
 
     def apply_detection_item(
         self, detection_item: SigmaDetectionItem
@@ -87,43 +84,17 @@ class CloudTrailToElasticFieldsTransformation(FieldMappingTransformationBase):
         return result
 
 
-def _cloudtrail() -> LogsourceCondition:
-    """A fresh condition per item: pySigma binds each condition object to one processing item."""
-    return LogsourceCondition(product="aws", service="cloudtrail")
-
-
 def aws_cloudtrail_elastic() -> ProcessingPipeline:
     """CloudTrail field names as Elastic's AWS integration stores them; index ``logs-aws.cloudtrail-*``."""
-    return ProcessingPipeline(
-        name="AWS CloudTrail for Elastic's AWS integration (logs-aws.cloudtrail-*)",
-        priority=20,
-        items=[
-            ProcessingItem(
-                identifier="cloudtrail_elastic_logsource_only",
-                transformation=RuleFailureTransformation(
-                    "the aws_cloudtrail_elastic pipeline handles only rules with logsource product: aws, "
-                    "service: cloudtrail"
-                ),
-                rule_conditions=[_cloudtrail()],
-                rule_condition_negation=True,
-            ),
-            canonical_values_item(),
-            ProcessingItem(
-                identifier="cloudtrail_elastic_fields",
-                transformation=CloudTrailToElasticFieldsTransformation(),
-                rule_conditions=[_cloudtrail()],
-            ),
-            ProcessingItem(
-                identifier="cloudtrail_elastic_index",
-                transformation=SetStateTransformation("index", INDEX_PATTERN),
-                rule_conditions=[_cloudtrail()],
-            ),
-            ProcessingItem(
-                identifier="cloudtrail_elastic_dataset",
-                transformation=AddConditionTransformation(
-                    {"data_stream.dataset|cased": DATASET}, name="_elastic_dataset"
-                ),
-                rule_conditions=[_cloudtrail()],
+    return cloudtrail_pipeline(
+        PIPELINE_ID,
+        "AWS CloudTrail for Elastic's AWS integration (logs-aws.cloudtrail-*)",
+        [
+            ("fields", CloudTrailToElasticFieldsTransformation()),
+            ("index", SetStateTransformation("index", INDEX_PATTERN)),
+            (
+                "dataset",
+                AddConditionTransformation({"data_stream.dataset|cased": DATASET}, name="_elastic_dataset"),
             ),
         ],
     )

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sigma.processing.conditions import LogsourceCondition
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 from sigma.processing.transformations.state import SetStateTransformation
 
 from sigma_lambda_layer.fields.splunk import SOURCETYPE, splunk_field
-from sigma_lambda_layer.pipelines.canonical import canonical_values_item
+from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
+
+PIPELINE_ID = "aws_cloudtrail_splunk"
 
 #: Pipeline state key read by :class:`sigma_lambda_layer.backends.splunk.CloudTrailSplunkBackend`.
 STATE_SOURCETYPE: Final[str] = "splunk_sourcetype"
@@ -38,25 +39,11 @@ class CloudTrailSplunkFieldMapping(FieldMappingTransformationBase):
 
 def aws_cloudtrail_splunk() -> ProcessingPipeline:
     """CloudTrail rules (``logsource: product: aws, service: cloudtrail``) for the Splunk Add-on for AWS."""
-
-    def cloudtrail() -> list[LogsourceCondition]:
-        # A condition object belongs to one processing item (pySigma sets its pipeline once).
-        return [LogsourceCondition(product="aws", service="cloudtrail")]
-
-    return ProcessingPipeline(
-        name="AWS CloudTrail for the Splunk Add-on for AWS",
-        priority=20,
-        items=[
-            canonical_values_item(),
-            ProcessingItem(
-                identifier="splunk_cloudtrail_sourcetype",
-                transformation=SetStateTransformation(STATE_SOURCETYPE, SOURCETYPE),
-                rule_conditions=cloudtrail(),  # type: ignore[arg-type]
-            ),
-            ProcessingItem(
-                identifier="splunk_cloudtrail_fields",
-                transformation=CloudTrailSplunkFieldMapping(),
-                rule_conditions=cloudtrail(),  # type: ignore[arg-type]
-            ),
+    return cloudtrail_pipeline(
+        PIPELINE_ID,
+        "AWS CloudTrail for the Splunk Add-on for AWS",
+        [
+            ("sourcetype", SetStateTransformation(STATE_SOURCETYPE, SOURCETYPE)),
+            ("fields", CloudTrailSplunkFieldMapping()),
         ],
     )

@@ -18,6 +18,7 @@ depending on the page) is not modelled: CloudTrail records in the corpus stay we
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +44,9 @@ def _timestamp(record: dict[str, Any]) -> int:
     return 0
 
 
-def logs_insights_view(record: dict[str, Any]) -> dict[str, Any]:
+def logs_insights_view(record: Mapping[str, Any]) -> dict[str, Any]:
     """The discovered fields of one CloudTrail record (see the module docstring)."""
+    record = dict(record)
     view: dict[str, Any] = {}
     _flatten(record, "", view)
     view["@message"] = json.dumps(record, separators=(",", ":"), ensure_ascii=False)

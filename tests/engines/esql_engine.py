@@ -326,11 +326,12 @@ def parse_where(query: str, *, stack_version: str | None = None) -> tuple[list[s
     if not commands or not isinstance(commands[0], ast.FromCommand):
         raise EngineError("ES|QL query must start with FROM")
     sources = esql.get_from_sources(tree)
-    conditions = []
+    conditions: list[ast.BaseNode] = []
     for cmd in commands[1:]:
         if not isinstance(cmd, ast.WhereCommand):
             raise EngineError(f"ES|QL command {type(cmd).__name__} is outside the subset")
-        conditions.append(cmd.predicate)
+        if cmd.predicate is not None:
+            conditions.append(cmd.predicate)
     needs_flattened = False  # flattened roots are readable from 9.5
     for node in _walk(conditions):
         if isinstance(node, ast.FunctionCall) and node.name not in ("not", "is_null", "is_not_null"):

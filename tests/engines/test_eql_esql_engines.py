@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer.backends.eql import CloudTrailEqlBackend
 from sigma_lambda_layer.backends.esql import CloudTrailEsqlBackend
 from sigma_lambda_layer.evaluator.rule import evaluate
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from sigma_lambda_layer.views.elastic import elastic_view
-from tests.corpus import FOUNDING_RULE, cloudtrail_records, requires_corpus
 from tests.engines.eql_engine import EngineError, lucene_regexp_matches, run_eql
 from tests.engines.esql_engine import parse_where, run_esql
+from tests.support.corpus import FOUNDING_RULE, cloudtrail_records, requires_corpus
 
 DOCS: list[dict[str, Any]] = [
     {"event": {"provider": "lambda.amazonaws.com", "action": "UpdateFunctionConfiguration20150331v2"}},
@@ -192,6 +193,7 @@ def test_eql_esql_founding_rule_finds_the_real_lambda_record() -> None:
         and "stratus-red-team" in str(r.get("requestParameters"))
     )
     rule = SigmaCollection.from_yaml(FOUNDING_RULE.read_text()).rules[0]
+    assert isinstance(rule, SigmaRule)
     expected = {i for i, r in enumerate(records) if evaluate(rule, r)}
     text = FOUNDING_RULE.read_text()
     eql_hits = run_eql(_query(CloudTrailEqlBackend, text), docs, cased=True)

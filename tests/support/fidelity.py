@@ -2,7 +2,7 @@
 
 A query that compiles but matches the wrong events is the worst output a compiler can give, and no amount of
 spelling tests catches it. So every rule (SigmaHQ's AWS rules, ours, and the generated probes of
-:mod:`tests.probes`) is compiled for every target, each query is run on that target's engine over the
+:mod:`tests.support.probes`) is compiled for every target, each query is run on that target's engine over the
 target's *view* of every record (the document the SIEM would hold), and the set of records it returns is
 compared with the set the reference evaluator (:mod:`sigma_lambda_layer.evaluator`) decides on the raw
 records. Each (rule, target) pair ends in one :class:`Cell`:
@@ -55,16 +55,18 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from sigma_lambda_layer.errors import is_unsupported
+from sigma_lambda_layer.registry import TARGETS as REGISTRY
+from sigma_lambda_layer.registry import Target
 from sigma_lambda_layer.views.elastic import FLATTENED_MAX_STRING
-from tests.probes import probes
+from tests.support.probes import probes
 
-REPO: Final = Path(__file__).resolve().parents[1]
+REPO: Final = Path(__file__).resolve().parents[2]
 CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
 CLOUDTRAIL: Final = CORPUS / "cloudtrail"
 AWS_RULES: Final = CORPUS / "sigmahq" / "rules" / "cloud" / "aws" / "cloudtrail"
 OUR_RULES: Final = REPO / "rules"
 
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = tuple(REGISTRY)
 #: Statuses that fail the differential test for one of our targets.
 FAILING: Final = frozenset({"disagree", "bad-error", "rejected"})
 #: How many record ids a disagreement lists on each side before "...".
@@ -152,9 +154,9 @@ def load_inputs() -> Inputs:
 
     labels: dict[Path, list[Label]] = {}
     try:
-        from tests.pack_loader import load_pack
+        from tests.support.pack_loader import load_pack
     except ImportError:
-        notes.append("tests/pack_loader.py is absent: no labelled pack records")
+        notes.append("tests/support/pack_loader.py is absent: no labelled pack records")
     else:
         for entry in load_pack():
             corpus_ref = entry.origin.get("corpus")
@@ -234,30 +236,6 @@ def _one_by_one(
     return run
 
 
-def _splunk_view(record: Mapping[str, Any]) -> Any:
-    from sigma_lambda_layer.views.splunk import splunk_view
-
-    return splunk_view(record)
-
-
-def _elastic_view(record: Mapping[str, Any]) -> Any:
-    from sigma_lambda_layer.views.elastic import elastic_view
-
-    return elastic_view(record)
-
-
-def _cloudwatch_view(record: Mapping[str, Any]) -> Any:
-    from sigma_lambda_layer.views.cloudwatch import logs_insights_view
-
-    return logs_insights_view(dict(record))
-
-
-def _run_spl(text: str, views: list[Any], _: Query) -> Iterable[int]:
-    from tests.engines.spl import run_spl
-
-    return run_spl(text, views)
-
-
 def _run_eql(text: str, views: list[Any], query: Query) -> Iterable[int]:
     from tests.engines.eql_engine import run_eql
 
@@ -268,12 +246,6 @@ def _run_esql(text: str, views: list[Any], _: Query) -> Iterable[int]:
     from tests.engines.esql_engine import run_esql
 
     return run_esql(text, views)
-
-
-def _run_logs_insights(text: str, views: list[Any], _: Query) -> Iterable[int]:
-    from tests.engines.logs_insights import run_logs_insights
-
-    return run_logs_insights(text, views)
 
 
 def _run_lucene(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
@@ -300,42 +272,47 @@ def _lucene_missing() -> str | None:
     return LuceneEngine.missing()
 
 
-ENGINES: Final[dict[str, Engine]] = {
-    e.target: e
-    for e in (
-        Engine(
-            "splunk",
-            ("tests.engines.spl", "sigma_lambda_layer.views.splunk"),
-            _splunk_view,
-            _one_by_one(_run_spl),
-        ),
-        Engine(
-            "lucene",
-            ("tests.engines.lucene_engine", "sigma_lambda_layer.views.elastic"),
-            _elastic_view,
-            _run_lucene,
-            _lucene_missing,
-        ),
-        Engine(
-            "eql",
-            ("tests.engines.eql_engine", "sigma_lambda_layer.views.elastic"),
-            _elastic_view,
-            _one_by_one(_run_eql),
-        ),
-        Engine(
-            "esql",
-            ("tests.engines.esql_engine", "sigma_lambda_layer.views.elastic"),
-            _elastic_view,
-            _one_by_one(_run_esql),
-        ),
-        Engine(
-            "cloudwatch",
-            ("tests.engines.logs_insights", "sigma_lambda_layer.views.cloudwatch"),
-            _cloudwatch_view,
-            _one_by_one(_run_logs_insights),
-        ),
-    )
+#: Runners of the engines that live in the test suite (Java and Lucene, the eql and ES|QL packages), by
+#: target; the others run the registry's shipped engine (:attr:`Target.engine_ref`).
+_TEST_ENGINES: Final[
+    dict[str, tuple[tuple[str, ...], Callable[..., list[EngineResult]], Callable[[], str | None]]]
+] = {
+    "lucene": (("tests.engines.lucene_engine",), _run_lucene, _lucene_missing),
+    "eql": (("tests.engines.eql_engine",), _one_by_one(_run_eql), lambda: None),
+    "esql": (("tests.engines.esql_engine",), _one_by_one(_run_esql), lambda: None),
 }
+
+
+def _shipped(target: Target) -> Callable[..., list[EngineResult]]:
+    def run(text: str, views: list[Any], _: Query) -> Iterable[int]:
+        engine = target.engine()
+        assert engine is not None
+        return engine(text, views)
+
+    return _one_by_one(run)
+
+
+def _no_engine() -> str:
+    return "no reference engine, in the package or the test suite"
+
+
+def _engine(target: Target) -> Engine:
+    """The registry's view of the target's records, and its engine: shipped, or from the test suite."""
+    view_module = target.view_ref.partition(":")[0]
+
+    def view(record: Mapping[str, Any]) -> Any:  # loaded on first use, like the registry's refs
+        return target.view()(record)
+
+    if target.id in _TEST_ENGINES:
+        modules, run, missing = _TEST_ENGINES[target.id]
+        return Engine(target.id, (*modules, view_module), view, run, missing)
+    if target.engine_ref is not None:
+        engine_module = target.engine_ref.partition(":")[0]
+        return Engine(target.id, (engine_module, view_module), view, _shipped(target))
+    return Engine(target.id, (view_module,), view, _one_by_one(lambda *_: ()), _no_engine)
+
+
+ENGINES: Final[dict[str, Engine]] = {t.id: _engine(t) for t in REGISTRY.values()}
 
 
 def engine_unavailable(target: str) -> str | None:

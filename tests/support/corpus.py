@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 SIGMAHQ = CORPUS / "sigmahq"
 AWS_RULES = SIGMAHQ / "rules" / "cloud" / "aws" / "cloudtrail"

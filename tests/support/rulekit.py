@@ -17,7 +17,7 @@ from sigma.conversion.base import Backend
 from sigma.exceptions import SigmaError
 
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
-from tests.corpus import aws_rule_paths
+from tests.support.corpus import aws_rule_paths
 
 #: The smallest useful detection: one CloudTrail event name.
 CONSOLE_LOGIN: Final = """\

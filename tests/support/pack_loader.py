@@ -26,7 +26,7 @@ those entries are left out (``load_pack`` never fails for it), and only our own 
 
 Usage::
 
-    from tests.pack_loader import load_pack
+    from tests.support.pack_loader import load_pack
     for entry in load_pack():
         rule = SigmaCollection.from_yaml(entry.rule_path.read_text())[0]
         assert evaluate(rule, entry.record) is entry.sigma_verdict
@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "tests" / "pack"
 CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 CLOUDTRAIL = CORPUS / "cloudtrail"

@@ -15,7 +15,7 @@ validator failed; it *hangs* when one rule takes longer than :data:`PER_RULE_SEC
 *unlocated* when it lacks the file path, or lacks a line although the file parsed as YAML (pySigma's
 errors are located afterwards from the YAML; only whole-file problems like "binary" have no line).
 
-Run a campaign by hand: ``python -m tests.fuzz --count 2000 --seed 7`` (prints a summary, exits 1 on any
+Run a campaign by hand: ``python -m tests.support.fuzz --count 2000 --seed 7`` (prints a summary, exits 1 on any
 finding). Everything is seeded: the same ``--seed`` and ``--count`` give the same mutants.
 """
 
@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-REPO: Final = Path(__file__).resolve().parents[1]
+from sigma_lambda_layer.registry import TARGETS as REGISTRY
+
+REPO: Final = Path(__file__).resolve().parents[2]
 CORPUS: Final = (REPO / ".." / "shared" / "corpus").resolve()
 SIGMAHQ_RULES: Final = CORPUS / "sigmahq" / "rules"
 AWS_RULES: Final = SIGMAHQ_RULES / "cloud" / "aws" / "cloudtrail"
-TARGETS: Final = ("splunk", "lucene", "eql", "esql", "cloudwatch")
+TARGETS: Final = tuple(REGISTRY)
 #: Wall-clock bound for converting one mutant for all targets and linting it.
 PER_RULE_SECONDS: Final = 10.0
 

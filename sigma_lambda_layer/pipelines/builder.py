@@ -1,0 +1,98 @@
+"""The one builder of every target's AWS CloudTrail pipeline, and the one definition of "a CloudTrail rule".
+
+Each pipeline module (one per SIEM family) names its steps, the field mapping, state and added conditions,
+and :func:`cloudtrail_pipeline` assembles them the same way for every target:
+
+- first, the **CloudTrail-only refusal**: a rule whose log source is not ``product: aws, service:
+  cloudtrail`` is refused with an unsupported-construct error on its ``logsource`` (a Windows rule would
+  otherwise pass through with its own field names and give a query that silently matches nothing);
+- then the **canonical values** step (:mod:`sigma_lambda_layer.pipelines.canonical`, before any field is
+  renamed): a case-insensitive value on a field AWS writes in one spelling becomes that spelling, cased;
+- then each step, applied only to CloudTrail rules (pySigma's ``LogsourceCondition``);
+- item identifiers ``<pipeline id>_<step>`` (``aws_cloudtrail_splunk_fields``), so that a
+  ``--pipeline`` file or a pySigma ``ProcessingItemAppliedCondition`` names them alike on every target.
+
+:func:`covers` is the same condition as plain data, for the batch engine's refusal before parsing
+(``sigma_lambda_layer.batch``): one definition, two speeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sigma.correlations import SigmaCorrelationRule
+from sigma.processing.conditions import LogsourceCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations.base import PreprocessingTransformation
+from sigma.rule import SigmaLogSource, SigmaRule
+
+from sigma_lambda_layer.errors import unsupported
+from sigma_lambda_layer.pipelines.canonical import CANONICAL_STEP, CanonicalValuesTransformation
+
+#: The log source every shipped pipeline handles (the Sigma taxonomy's CloudTrail log source).
+CLOUDTRAIL: Final[Mapping[str, str]] = {"product": "aws", "service": "cloudtrail"}
+#: The hint of the refusal: how to convert a rule for another log source anyway.
+OTHER_SOURCE_HINT: Final = (
+    "use --without-pipeline (plain field names) or --pipeline with a pipeline for this log source"
+)
+
+
+def cloudtrail_condition() -> LogsourceCondition:
+    """A fresh condition per item: pySigma binds each condition object to one processing item."""
+    return LogsourceCondition(**CLOUDTRAIL)
+
+
+def covers(logsource: Mapping[str, Any]) -> bool:
+    """Does a rule's ``logsource`` mapping fall under the pipelines (the test pySigma's condition makes)?"""
+    fields = {k: logsource.get(k) for k in ("category", "product", "service")}
+    if not all(v is None or isinstance(v, str) for v in fields.values()) or not any(fields.values()):
+        return False  # not a log source pySigma can build, so not CloudTrail's
+    return SigmaLogSource(**fields) in cloudtrail_condition().logsource
+
+
+def outside_message(logsource: Mapping[str, Any]) -> str:
+    """The refusal's message for a rule of another log source (also the CLI's marker for "skipped")."""
+    shown = {k: v for k, v in logsource.items() if k in ("product", "service", "category")}
+    return (
+        f"log source {shown} is not AWS CloudTrail: sigma-lambda's pipelines cover "
+        "logsource product: aws, service: cloudtrail"
+    )
+
+
+@dataclass
+class CloudTrailOnly(PreprocessingTransformation):
+    """Refuse the rule (it reaches this step only when its log source is not CloudTrail)."""
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> None:
+        logsource = rule.logsource.to_dict() if isinstance(rule, SigmaRule) else {}
+        unsupported(
+            outside_message(logsource),
+            construct="logsource",
+            hint=OTHER_SOURCE_HINT,
+            source=rule.source,
+        )
+
+
+def cloudtrail_pipeline(
+    pipeline_id: str, name: str, steps: Sequence[tuple[str, PreprocessingTransformation]], priority: int = 20
+) -> ProcessingPipeline:
+    """The CloudTrail-only refusal, then ``steps`` (``(step name, transformation)``) for CloudTrail rules."""
+    items = [
+        ProcessingItem(
+            identifier=f"{pipeline_id}_cloudtrail_only",
+            transformation=CloudTrailOnly(),
+            rule_conditions=[cloudtrail_condition()],
+            rule_condition_negation=True,
+        )
+    ]
+    items += [
+        ProcessingItem(
+            identifier=f"{pipeline_id}_{step}",
+            transformation=transformation,
+            rule_conditions=[cloudtrail_condition()],
+        )
+        for step, transformation in [(CANONICAL_STEP, CanonicalValuesTransformation()), *steps]
+    ]
+    return ProcessingPipeline(name=name, priority=priority, items=items)
