@@ -40,7 +40,14 @@ def _compile(pattern: str, flags: int) -> Any:
 
 
 def bounded(pattern: re.Pattern[str], text: str, *, full: bool = False) -> bool:
-    """Whether ``pattern`` matches ``text`` (``search``, or ``fullmatch`` when ``full``), within the bound."""
+    """Whether ``pattern`` matches ``text`` (``search``, or ``fullmatch`` when ``full``), within the bound.
+
+    A pattern compiled from a parse tree (``casing.compile_regex``, the case-insensitive ``|re|i`` of the
+    casing rule) has no source text to re-compile on ``regex``: it runs on ``re``, unbounded. ``check``'s
+    ``regex_backtracking`` warning still flags such a pattern (docs/hostile-input.md).
+    """
+    if pattern.pattern is None:
+        return (pattern.fullmatch(text) if full else pattern.search(text)) is not None
     compiled = _compile(pattern.pattern, pattern.flags)
     try:
         found = (

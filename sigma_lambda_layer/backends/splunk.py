@@ -69,6 +69,7 @@ from sigma_lambda_layer.artifacts.splunk import (
 )
 from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate
 from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
+from sigma_lambda_layer.pipelines.canonical import CanonicalString
 from sigma_lambda_layer.pipelines.splunk import STATE_SOURCETYPE  # the state key the pipeline writes
 
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
@@ -386,7 +387,8 @@ class CloudTrailSplunkBackend(SplunkBackend):
         return super().decide_convert_condition_as_in_expression(cond, state) and all(
             isinstance(arg, ConditionFieldEqualsValueExpression)
             and isinstance(arg.value, SigmaString)
-            and not isinstance(arg.value, SigmaCasedString)
+            # |cased needs CASE() per value; a CanonicalString is the plain term (either comparison is exact)
+            and (isinstance(arg.value, CanonicalString) or not isinstance(arg.value, SigmaCasedString))
             and not _needs_eval(arg.value)
             and not _could_be_null_text(arg.value)
             for arg in cond.args
@@ -474,8 +476,11 @@ class CloudTrailSplunkBackend(SplunkBackend):
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
-        """``|cased``: ``field=CASE("Value")`` (Search Manual, "Use CASE() and TERM() to match phrases")."""
-        return self._string_leaf(cond, state, cased=True)
+        """``|cased``: ``field=CASE("Value")`` (Search Manual, "Use CASE() and TERM() to match phrases").
+
+        A value the canonicalisation step respelled (:class:`CanonicalString`) compares the same either way
+        on its field, so it stays the plain search term an analyst writes."""
+        return self._string_leaf(cond, state, cased=not isinstance(cond.value, CanonicalString))
 
     def _exists(self, field: str) -> str:
         """Eval predicate for Sigma's ``exists``: a value other than JSON null (see the module docstring)."""
