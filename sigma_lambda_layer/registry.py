@@ -162,6 +162,18 @@ TARGETS: dict[str, Target] = {
             "sigma_lambda_layer.engines.logs_insights:run_logs_insights",
             sigma_cli_backend=True,
         ),
+        Target(
+            "eventbridge",
+            "Amazon EventBridge event patterns over CloudTrail events (real-time rules, no SIEM)",
+            "EventBridge event pattern",
+            "json",
+            "json",
+            "sigma_lambda_layer.backends.eventbridge:EventBridgeBackend",
+            "aws_cloudtrail_eventbridge",
+            "sigma_lambda_layer.views.eventbridge:eventbridge_view",
+            "sigma_lambda_layer.engines.eventbridge:run_event_pattern",
+            sigma_cli_backend=True,
+        ),
     )
 }
 
@@ -182,6 +194,11 @@ PIPELINES: dict[str, PipelineEntry] = {
             "aws_cloudtrail_cloudwatch",
             "CloudTrail JSON fields as CloudWatch Logs Insights discovers them",
             "sigma_lambda_layer.pipelines.cloudwatch:aws_cloudtrail_cloudwatch",
+        ),
+        PipelineEntry(
+            "aws_cloudtrail_eventbridge",
+            "CloudTrail records under detail in the EventBridge envelope (detail-type, source)",
+            "sigma_lambda_layer.pipelines.eventbridge:aws_cloudtrail_eventbridge",
         ),
     )
 }
