@@ -79,7 +79,9 @@ def _refuse(message: str, *, construct: str, field: str | None = None, hint: str
 class Test:
     """One element of a field's value list. ``op`` names the operator; ``not`` wraps positive tests."""
 
-    op: str  # exact | ignore-case | prefix | suffix | wildcard | exists | numeric | cidr | null | not
+    #: exact | ignore-case | prefix | suffix | wildcard | exists | numeric | cidr | null | not, and
+    #: ``present`` (Sigma's non-null value: no pattern form, only its negation has one)
+    op: str
     value: Any
     ignore_case: bool = False
 
@@ -96,12 +98,19 @@ class Test:
             return {"numeric": ["=", self.value]}
         if self.op == "not":
             return {"anything-but": _anything_but(self.value)}
+        if self.op == "present":
+            _refuse(
+                "'exists: true' (or 'not null') as Sigma means it, a non-null value: the exists operator "
+                "also matches a JSON null",
+                construct="field exists",
+                hint="compare with a value instead, or use the cloudwatch target",
+            )
         return {self.op: self.value}  # wildcard, exists, cidr
 
     @property
     def presence(self) -> bool:
         """Tests about presence rather than value (never merged into another field's list)."""
-        return self.op in ("exists", "null")
+        return self.op in ("exists", "null", "present")
 
 
 def _anything_but(tests: tuple[Test, ...]) -> Any:
@@ -172,7 +181,7 @@ def and_(nodes: Iterable[Node]) -> Node:
 
 
 def _and_same_field(path: str, a: tuple[Test, ...], b: tuple[Test, ...]) -> tuple[Test, ...]:
-    present = (Test("exists", True),)
+    present = (Test("present", None),)
     if a == present and not any(t.presence for t in b):
         return b
     if b == present and not any(t.presence for t in a):
@@ -204,6 +213,8 @@ def _negate_field(path: str, tests: tuple[Test, ...], arrays: Sequence[str]) -> 
             construct="not on an array field",
             field=path,
         )
+    if tests == (Test("present", None),):  # not (a non-null value): missing, or JSON null
+        return null_or_missing(path)
     if any(t.presence for t in tests):
         _refuse(
             f"'not null' / 'exists: true' on {path}: exists matches a JSON null too",
@@ -230,6 +241,14 @@ def _negate_field(path: str, tests: tuple[Test, ...], arrays: Sequence[str]) -> 
     return Alt(
         (Conj({path: (Test("not", tests),)}), Conj({path: (Test("exists", False),)})),
         negation_of=Conj({path: tests}),
+    )
+
+
+def null_or_missing(path: str) -> Alt:
+    """Sigma's ``field: null`` (absent, or JSON null; docs/evaluator.md); ``exists: false`` is only the first."""
+    return Alt(
+        (Conj({path: (Test("null", None),)}), Conj({path: (Test("exists", False),)})),
+        negation_of=Conj({path: (Test("present", None),)}),
     )
 
 
@@ -407,18 +426,12 @@ class EventBridgeBackend(Backend):
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Node:
-        # Sigma null: absent, or JSON null (docs/evaluator.md); exists: false matches only the first.
-        return Alt((self._leaf(cond, Test("null", None)), self._leaf(cond, Test("exists", False))))
+        return null_or_missing(cond.field)
 
     def convert_condition_field_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Node:
-        _refuse(
-            f"'exists: true' on {cond.field} as Sigma means it (a non-null value): the exists operator "
-            "also matches a JSON null",
-            construct="field exists",
-            field=cond.field,
-        )
+        return self._leaf(cond, Test("present", None))  # refused when rendered, unless negated
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -558,11 +571,13 @@ class EventBridgeBackend(Backend):
 
 
 def pinned(conj: Conj, path: str) -> frozenset[str] | None:
-    """The exact string values ``path`` is pinned to on every branch, or ``None`` if not pinned."""
+    """The string values ``path`` is pinned to on every branch, or ``None`` if not pinned."""
     tests = conj.fields.get(path)
     if tests is not None:
-        if all(t.op == "exact" and isinstance(t.value, str) for t in tests):
-            return frozenset(t.value for t in tests)
+        # Case-insensitive values count in lowercase: AWS writes event sources in lowercase (CloudTrail User
+        # Guide, "CloudTrail record contents": eventSource), and the pin only narrows the envelope.
+        if all(t.op in ("exact", "ignore-case") and isinstance(t.value, str) for t in tests):
+            return frozenset(t.value if t.op == "exact" else t.value.lower() for t in tests)
         return None
     for alt in conj.alts:
         per_branch = [pinned(b if isinstance(b, Conj) else Conj(alts=(b,)), path) for b in alt.branches]

@@ -41,6 +41,9 @@ _NUMERIC_OPS = {
 }
 
 
+_VALIDATE: Any = {}  # the sentinel event of compile_pattern's check (identity, never a real event)
+
+
 class PatternError(ValueError):
     """The pattern is invalid or outside the documented subset."""
 
@@ -189,6 +192,10 @@ def _match(pattern: Mapping[str, Any], event: Any, prefix: list[str]) -> bool:
             if not value:
                 raise PatternError(f"empty value list at {'.'.join([*prefix, key])}")
             values = _leaves(event, [*prefix, key])
+            if event is _VALIDATE:  # compile_pattern: run each test once on sample values, for its errors
+                for t in value:
+                    _test(t, ["", 0, None])
+                continue
             if not any(_test(t, values) for t in value):
                 return False
         else:
@@ -221,7 +228,7 @@ def compile_pattern(text: str) -> dict[str, Any]:
         raise PatternError("a pattern is a non-empty JSON object")
     if (count := combinations(pattern)) > MAX_COMBINATIONS:
         raise PatternError(f"{count} $or combinations, above {MAX_COMBINATIONS}")
-    _match(pattern, {}, [])  # validates every test (on an empty event)
+    _match(pattern, _VALIDATE, [])  # validates every test
     return pattern
 
 
