@@ -16,7 +16,6 @@ from sigma_lambda_layer import convert
 from sigma_lambda_layer.backends.eventbridge import ENABLED, ENABLED_ALL_MANAGEMENT
 from tests.support.corpus import OUR_RULES
 
-
 #: the rules in rules/ (their tests and filters are not rules)
 RULES = len(convert(str(OUR_RULES), target="eventbridge"))
 
