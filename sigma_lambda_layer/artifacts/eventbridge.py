@@ -46,6 +46,17 @@ def _description(entry: dict[str, Any]) -> str:
     return text[:512]
 
 
+def put_rule(entry: dict[str, Any]) -> dict[str, Any]:
+    """PutRule parameters of one rule (``aws events put-rule --cli-input-json``): the state says whether
+    read-only management events are delivered (``ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS``)."""
+    return {
+        "Name": _names([entry], 64)[0],
+        "EventPattern": json.dumps(entry["pattern"]),
+        "State": entry["state"],
+        "Description": _description(entry),
+    }
+
+
 def cloudformation_template(entries: Sequence[dict[str, Any]]) -> str:
     """One template for the batch (JSON): parameters, one SNS topic and policy, a rule per Sigma rule."""
     resources: dict[str, Any] = {

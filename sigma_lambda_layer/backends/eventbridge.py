@@ -313,11 +313,12 @@ class EventBridgeBackend(Backend):
     name: ClassVar[str] = "Amazon EventBridge event patterns"
     formats: ClassVar[dict[str, str]] = {
         "default": "Event pattern JSON (one per rule), for PutRule EventPattern / aws events test-event-pattern",
+        "put_rule": "JSON for `aws events put-rule --cli-input-json` (one per rule): pattern, state, description",
         "cloudformation": "CloudFormation template: an AWS::Events::Rule per rule and one SNS topic",
         "terraform": "Terraform JSON (.tf.json): aws_cloudwatch_event_rule and _target per rule",
     }
     format_files: ClassVar[dict[str, FormatFile]] = {
-        "default": FormatFile("text", "json"),
+        "put_rule": FormatFile("json", "json"),
         "cloudformation": FormatFile("json", "json"),
         "terraform": FormatFile("json", "tf.json"),
     }
@@ -555,6 +556,16 @@ class EventBridgeBackend(Backend):
         return rule_entry(rule, query)
 
     finalize_query_terraform = finalize_query_cloudformation
+
+    def finalize_query_put_rule(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: Any, index: int, state: ConversionState
+    ) -> str:
+        from sigma_lambda_layer.artifacts.eventbridge import put_rule
+
+        return json.dumps(put_rule(rule_entry(rule, query)), indent=2)
+
+    def finalize_output_put_rule(self, queries: list[str]) -> list[str]:
+        return queries
 
     def finalize_output_default(self, queries: list[Any]) -> list[Any]:
         return queries
