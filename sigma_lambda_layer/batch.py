@@ -18,13 +18,14 @@ import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sigma_lambda_layer import errors as error_types
 from sigma_lambda_layer._version import __version__
+from sigma_lambda_layer.conversion import Config, build_pipeline, convert_sources, rules_of
 from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
 from sigma_lambda_layer.loading import (
     STDIN,
@@ -34,6 +35,7 @@ from sigma_lambda_layer.loading import (
     parse_text,
     read_bytes,
 )
+from sigma_lambda_layer.results import ConversionResult
 
 if TYPE_CHECKING:
     from sigma_lambda_layer.registry import Target
@@ -42,41 +44,26 @@ if TYPE_CHECKING:
 _CORRELATION = re.compile(rb"^correlation\s*:", re.MULTILINE)
 #: Below this many files, worker processes cost more than they save.
 MIN_FILES_PER_JOB = 32
-CACHE_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything besides the rule bytes that decides a conversion's output."""
-
-    targets: tuple[str, ...]
-    format: str
-    pipelines: tuple[str, ...] = ()
-    without_pipeline: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
-    #: Exemptions as (path, YAML text) pairs of Sigma filters, merged into the rules they name.
-    filters: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
-class TargetOutcome:
-    output: Any
-    queries: list[Any]
-    error: SigmaLambdaError | None
-
-
-@dataclass
-class RuleOutcome:
-    id: str | None
-    title: str | None
-    targets: dict[str, TargetOutcome]
+#: Version of the cache entries' shape (2: a unit's results as ConversionResult fields).
+CACHE_FORMAT = 2
 
 
 @dataclass
 class UnitOutcome:
+    """One unit's load errors (for no rule in particular) and its rules' results, per rule then target."""
+
     path: str | None
     errors: list[SigmaLambdaError] = field(default_factory=list)
-    rules: list[RuleOutcome] = field(default_factory=list)
+    results: list[ConversionResult] = field(default_factory=list)
+
+    def results_for(self, config: Config) -> list[ConversionResult]:
+        """Every result of the unit: each load error once per target, then the rules' results."""
+        failed = [
+            ConversionResult(error.location.path, None, None, t, config.format, error=error)
+            for error in self.errors
+            for t in config.targets
+        ]
+        return failed + self.results
 
 
 @dataclass
@@ -135,8 +122,6 @@ def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
 
 def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
     """Parse and convert a list of units (in this process)."""
-    from sigma_lambda_layer.api import _rules_of, convert_sources
-
     loaded = LoadResult()
     outcomes: dict[int, UnitOutcome] = {}
     owner: dict[str, int] = {}
@@ -154,28 +139,26 @@ def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
                 continue
             gated = _outside_cloudtrail(parsed, config)
             if gated is not None:
-                outcomes[index].rules.extend(gated)
+                outcomes[index].results.extend(gated)
             else:
                 loaded.files.append(parsed)
                 owner[unit.path] = index
     object_unit = next((i for i, u in enumerate(units) if u.objects is not None), None)
-    sources, load_errors = _rules_of(loaded)
+    sources, load_errors = rules_of(loaded)
     for error in load_errors:
         outcomes[owner.get(error.location.path or "", 0)].errors.append(error)
     converted = convert_sources(sources, config)
     for source, per_target in zip(sources, converted, strict=True):
         index = owner[source.path] if source.file is not None and source.path in owner else object_unit or 0
-        rid = str(source.rule.id) if source.rule.id else None
-        outcomes[index].rules.append(
-            RuleOutcome(rid, source.rule.title, {t: TargetOutcome(*v) for t, v in per_target.items()})
-        )
+        path = outcomes[index].path
+        outcomes[index].results.extend(replace(r, path=path) for r in per_target.values())
     return [outcomes[i] for i in range(len(units))]
 
 
 _LOGSOURCE_LINE = re.compile(r"^logsource\s*:", re.MULTILINE)
 
 
-def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None:
+def _outside_cloudtrail(parsed: Any, config: Config) -> list[ConversionResult] | None:
     """Rules our CloudTrail pipelines do not cover, refused without a pySigma parse (same error, faster).
 
     Every target's default pipeline handles only ``logsource: {product: aws, service: cloudtrail}``. A file
@@ -202,7 +185,7 @@ def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None
         ):
             return None
     starts = [m.start() for m in _LOGSOURCE_LINE.finditer(parsed.text)]
-    outcomes = []
+    outcomes: list[ConversionResult] = []
     for number, doc in enumerate(documents):
         line = parsed.text.count("\n", 0, starts[number]) + 1 if number < len(starts) else None
         error = UnsupportedConstructError(
@@ -212,12 +195,16 @@ def _outside_cloudtrail(parsed: Any, config: Config) -> list[RuleOutcome] | None
             hint=OTHER_SOURCE_HINT,
         )
         rid = doc.get("id")
-        outcomes.append(
-            RuleOutcome(
+        outcomes.extend(
+            ConversionResult(
+                parsed.path,
                 str(rid) if isinstance(rid, str) else None,
                 doc["title"],
-                {t: TargetOutcome(None, [], error) for t in config.targets},
+                t,
+                config.format,
+                error=error,
             )
+            for t in config.targets
         )
     return outcomes
 
@@ -246,20 +233,17 @@ def _to_data(outcome: UnitOutcome) -> dict[str, Any]:
     return {
         "path": outcome.path,
         "errors": [_error_to_data(e) for e in outcome.errors],
-        "rules": [
+        "results": [
             {
                 "id": r.id,
                 "title": r.title,
-                "targets": {
-                    t: {
-                        "output": v.output,
-                        "queries": v.queries,
-                        "error": _error_to_data(v.error) if v.error else None,
-                    }
-                    for t, v in r.targets.items()
-                },
+                "target": r.target,
+                "format": r.format,
+                "output": r.output,
+                "queries": r.queries,
+                "error": _error_to_data(r.error) if r.error else None,
             }
-            for r in outcome.rules
+            for r in outcome.results
         ],
     }
 
@@ -276,19 +260,17 @@ def _from_data(data: dict[str, Any], path: str | None) -> UnitOutcome:
         path,
         [relocate(_error_from_data(e)) for e in data["errors"]],
         [
-            RuleOutcome(
+            ConversionResult(
+                path,
                 r["id"],
                 r["title"],
-                {
-                    t: TargetOutcome(
-                        v["output"],
-                        v["queries"],
-                        relocate(_error_from_data(v["error"])) if v["error"] else None,
-                    )
-                    for t, v in r["targets"].items()
-                },
+                r["target"],
+                r["format"],
+                output=r["output"],
+                error=relocate(_error_from_data(r["error"])) if r["error"] else None,
+                queries=r["queries"],
             )
-            for r in data["rules"]
+            for r in data["results"]
         ],
     )
 
@@ -431,8 +413,6 @@ def run(
 
 def finalize_batch(target: Target, config: Config, queries: list[Any]) -> Any:
     """The whole batch's output for ``target`` (e.g. one savedsearches.conf), from every rule's queries."""
-    from sigma_lambda_layer.api import build_pipeline
-
     if not queries:
         return None
     if config.format == "default" and not config.pipelines:

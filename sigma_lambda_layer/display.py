@@ -1,10 +1,11 @@
 """How conversion results look in Jupyter, and what a batch turns into for pandas.
 
-``api.ConversionResult`` and ``api.ConversionResults`` inherit the mixins below, so that a notebook cell that
+``results.ConversionResult`` and ``results.ConversionResults`` inherit the mixins below, so that a notebook cell that
 ends with ``convert(...)`` shows the query highlighted in its own language (or the error with the rule file,
 line and column) and a batch shows as a table. Highlighting uses Pygments when it is installed
 (``pygments-lexer-spl`` adds SPL, the ``eql`` package adds EQL) and falls back to plain escaped text, so the
-display never fails for want of an optional package. Nothing here is imported until a result is displayed.
+display never fails for want of an optional package. Pygments and pandas are imported only when a result is
+displayed.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any, Final
 
+from sigma_lambda_layer.markdown import fence, md
+from sigma_lambda_layer.outputs import render
+
 if TYPE_CHECKING:
-    from sigma_lambda_layer.api import ConversionResult
     from sigma_lambda_layer.errors import SigmaLambdaError
+    from sigma_lambda_layer.results import ConversionResult
 
 #: Markdown fence language of structured (non-string) outputs such as siem_rule or query_definition.
 STRUCTURED_LANGUAGE: Final = "json"
@@ -76,8 +80,6 @@ def _language(result: ConversionResult) -> str:
 
 
 def _text(result: ConversionResult) -> str:
-    from sigma_lambda_layer.api import render
-
     return render(result.output)
 
 
@@ -110,8 +112,6 @@ class ResultDisplay:
         return heading + f'<div style="{_BOX}">{highlight_html(_text(result), _language(result))}</div>'
 
     def _repr_markdown_(self: Any) -> str:
-        from sigma_lambda_layer.pages import fence, md
-
         result: ConversionResult = self
         heading = f"**{md(_heading(result))}**\n\n"
         if result.error is not None:
@@ -151,8 +151,6 @@ class ResultsDisplay:
         )
 
     def _repr_markdown_(self: Any) -> str:
-        from sigma_lambda_layer.pages import md
-
         results: list[ConversionResult] = list(self)
         lines = [_summary(results), "", "| Rule | Target | Status | Query |", "| --- | --- | --- | --- |"]
         for r in results:

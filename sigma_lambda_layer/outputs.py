@@ -7,12 +7,13 @@ can name a path outside the output folder. Two rules with the same stem get thei
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sigma_lambda_layer.api import ConversionResult
+    from sigma_lambda_layer.results import ConversionResult
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -55,3 +56,28 @@ def bundle_path(output_dir: Path, target: str, fmt: str, output: object) -> Path
     ext = extension(target, fmt, output)
     name = {"conf": "savedsearches", "ndjson": "rules"}.get(ext, "bundle")
     return output_dir / safe_stem(target) / f"_{name}.{ext}"
+
+
+def render(output: Any, format: str = "default") -> str:
+    """Text form of a backend's output, as the format's consumer reads it.
+
+    NDJSON formats (Kibana's rule and saved-object import) get one compact JSON object per line; other JSON
+    formats get one JSON document (a list of several becomes an array); query text stays as it is, one query
+    per line.
+    """
+    from sigma_lambda_layer.registry import format_kind
+
+    if output is None:
+        return ""
+    kind = format_kind(format)
+    if kind != "text":
+        items = output if isinstance(output, list) else [output]
+        parsed = [json.loads(o) if isinstance(o, str) else o for o in items]
+        if kind == "ndjson":
+            return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in parsed)
+        return json.dumps(parsed[0] if len(parsed) == 1 else parsed, indent=2, ensure_ascii=False)
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list) and all(isinstance(o, str) for o in output):
+        return "\n".join(output)
+    return json.dumps(output, indent=2, sort_keys=False, ensure_ascii=False)

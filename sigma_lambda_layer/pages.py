@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
+from sigma_lambda_layer.markdown import fence, md
 
 #: Name of the index page written next to the rule pages.
 INDEX_NAME: Final = "index.md"
@@ -301,20 +302,6 @@ def _write(path: Path, text: str) -> None:
 
 
 # --- Markdown ---------------------------------------------------------------------------------------------
-
-_ESCAPE: Final = re.compile(r"([\\`*_\[\]<>|])")
-
-
-def md(text: object) -> str:
-    """Plain text as Markdown that shows exactly that text (no emphasis, links, HTML or table breaks)."""
-    return _ESCAPE.sub(r"\\\1", str(text))
-
-
-def fence(code: str, language: str = "") -> str:
-    """A fenced code block long enough that no backtick run inside ``code`` can close it."""
-    runs = [len(m) for m in re.findall(r"`+", code)]
-    ticks = "`" * max(3, max(runs, default=0) + 1)
-    return f"{ticks}{language}\n{code.rstrip()}\n{ticks}"
 
 
 def _link(url: object) -> str:

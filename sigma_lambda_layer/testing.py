@@ -40,6 +40,8 @@ from sigma_lambda_layer.errors import Location, RuleLoadError, UsageError, is_un
 Verdict = Literal["match", "no_match"]
 Status = Literal["pass", "fail", "skip", "xfail", "xpass", "error"]
 _OK = ("pass", "skip", "xfail")
+#: Statuses listed under a rule in the text output.
+_FAILED = ("fail", "error", "xpass")
 TESTS_SUFFIX = ".tests.yml"
 TESTS_DIR_SUFFIX = ".tests"
 
@@ -64,6 +66,19 @@ class TestOutcome:
     #: the same case on each requested target's engine, by target id
     targets: dict[str, TargetOutcome] = field(default_factory=dict)
 
+    def to_dict(self, with_targets: bool) -> dict[str, Any]:
+        """The element of a rule's ``outcomes`` in ``sigma-lambda test --json``."""
+        out: dict[str, Any] = {
+            "id": self.case.id,
+            "expect": self.case.expect,
+            "actual": self.actual,
+            "status": self.status,
+            "message": self.message,
+        }
+        if with_targets:
+            out["targets"] = {t: to.to_dict() for t, to in self.targets.items()}
+        return out
+
 
 @dataclass(frozen=True)
 class TargetOutcome:
@@ -73,6 +88,9 @@ class TargetOutcome:
     status: Status
     actual: Verdict | None = None
     message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"actual": self.actual, "status": self.status, "message": self.message}
 
 
 @dataclass
@@ -112,6 +130,72 @@ class RuleTestReport:
         for outcome in self.outcomes:
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
         return counts
+
+    @property
+    def tested(self) -> bool:
+        """The rule has tests, or failed before any could run (a rule without either is not reported)."""
+        return self.tests_path is not None or bool(self.error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """One rule's object in ``sigma-lambda test --json`` (documented in docs/rule-tests.md)."""
+        out: dict[str, Any] = {
+            "rule": self.rule_path,
+            "tests": self.tests_path,
+            "passed": self.passed,
+            "error": self.error,
+        }
+        if self.targets:
+            out["targets"] = {
+                t: {"status": self.target_status(t), "unsupported": self.unsupported.get(t)}
+                for t in self.targets
+            }
+        out["outcomes"] = [o.to_dict(with_targets=bool(self.targets)) for o in self.outcomes]
+        return out
+
+    def lines(self) -> list[str]:
+        """The rule's lines in the text output of ``sigma-lambda test``: the verdict, then what failed."""
+        if self.tests_path is None and self.error is None:
+            return []
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
+        out = [f"{'PASS' if self.passed else 'FAIL'} {self.rule_path} ({counts or self.error})"]
+        out += [
+            f"  {o.status}: {o.case.id}: {o.message or o.case.reason} [{o.case.source}]"
+            for o in self.outcomes
+            if o.status in _FAILED
+        ]
+        if self.error is None:
+            for t in self.targets:
+                out += self._target_lines(t)
+        return out
+
+    def _target_lines(self, target: str) -> list[str]:
+        status = self.target_status(target)
+        if status == "unsupported":
+            return [f"  {target}: unsupported on {target}: {self.unsupported[target]}"]
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.target_counts(target).items()))
+        out = [f"  {target}: {status.upper()} ({counts or 'no entries'})"]
+        for o in self.outcomes:
+            to = o.targets.get(target)
+            if to is not None and to.status in _FAILED:
+                out.append(f"    {to.status}: {o.case.id}: {to.message or o.case.reason} [{o.case.source}]")
+        return out
+
+
+class RuleTestReports(list[RuleTestReport]):
+    """The reports of one :func:`run_rule_tests` call, in rule order, with the run's summary."""
+
+    @property
+    def failed(self) -> list[RuleTestReport]:
+        return [r for r in self if r.tested and not r.passed]
+
+    def summary_line(self) -> str:
+        """``N passed, M failed`` over the rules that have tests (or failed before running them)."""
+        tested = [r for r in self if r.tested]
+        return f"{len(tested) - len(self.failed)} passed, {len(self.failed)} failed"
+
+    def to_json(self) -> str:
+        """The ``sigma-lambda test --json`` document: one object per rule."""
+        return json.dumps([r.to_dict() for r in self], indent=2)
 
 
 def tests_for(rule_path: Path) -> Path | None:
@@ -269,7 +353,7 @@ def run_rule_tests(
     corpus: Path | None = None,
     require_tests: bool = False,
     targets: Sequence[str] = (),
-) -> list[RuleTestReport]:
+) -> RuleTestReports:
     """Evaluate every rule's tests with the reference evaluator, and on each of ``targets``' engines.
 
     ``targets`` are ids with an engine (the registry's ``engine_ref``) or ``all``; any other id raises
@@ -281,7 +365,7 @@ def run_rule_tests(
     from sigma_lambda_layer.evaluator import RuleEvaluator
 
     wanted = resolve_targets(targets)
-    reports: list[RuleTestReport] = []
+    reports = RuleTestReports()
     for rule_path in rule_paths:
         tests_path = tests_for(rule_path)
         report = RuleTestReport(str(rule_path), str(tests_path) if tests_path else None, targets=wanted)

@@ -74,8 +74,7 @@ def matches(yaml_text: str, events: list[dict[str, Any]]) -> list[int]:
 def test_cloudwatch_founding_rule_query() -> None:
     query = convert(FOUNDING_RULE.read_text())[0]
     assert query == (
-        HEAD + "eventSource =~ /(?i)^lambda\\.amazonaws\\.com$/ and "
-        "eventName =~ /(?i)^UpdateFunctionConfiguration/" + TAIL
+        HEAD + 'eventSource = "lambda.amazonaws.com" and eventName =~ /^UpdateFunctionConfiguration/' + TAIL
     )
 
 
@@ -88,9 +87,11 @@ def test_cloudwatch_founding_rule_matches_real_record() -> None:
 
 
 def test_cloudwatch_equality_is_case_insensitive() -> None:
-    r = rule("sel:\n    eventName: CreateUser\ncondition: sel")
-    assert filter_of(r) == "eventName =~ /(?i)^CreateUser$/"
-    assert matches(r, [{"eventName": "createuser"}, {"eventName": "CreateUsers"}, {}]) == [0]
+    r = rule("sel:\n    errorCode: CreateUser\ncondition: sel")
+    assert filter_of(r) == "errorCode =~ /(?i)^CreateUser$/"
+    assert matches(r, [{"errorCode": "createuser"}, {"errorCode": "CreateUsers"}, {}]) == [0]
+    # on a canonical field (fields/domains.py) the canonicalisation step made it an exact, indexable =
+    assert filter_of(rule("sel:\n    eventName: createuser\ncondition: sel")) == 'eventName = "CreateUser"'
 
 
 def test_cloudwatch_case_invariant_value_uses_equals() -> None:
@@ -107,22 +108,22 @@ def test_cloudwatch_cased() -> None:
 
 
 def test_cloudwatch_wildcards_anywhere() -> None:
-    r = rule("sel:\n    eventName: 'Put*Pol?cy'\ncondition: sel")
-    assert filter_of(r) == r"eventName =~ /(?i)^Put[\s\S]*Pol[\s\S]cy$/"
-    events = [{"eventName": "PutUserPolicy"}, {"eventName": "putrolepolicy"}, {"eventName": "PutPolcy"}]
+    r = rule("sel:\n    errorCode: 'Put*Pol?cy'\ncondition: sel")
+    assert filter_of(r) == r"errorCode =~ /(?i)^Put[\s\S]*Pol[\s\S]cy$/"
+    events = [{"errorCode": "PutUserPolicy"}, {"errorCode": "putrolepolicy"}, {"errorCode": "PutPolcy"}]
     assert matches(r, events) == [0, 1]
-    escaped = rule("sel:\n    eventName: 'a\\*b'\ncondition: sel")
-    assert filter_of(escaped) == r"eventName =~ /(?i)^a\*b$/"
-    assert matches(escaped, [{"eventName": "a*b"}, {"eventName": "axb"}]) == [0]
+    escaped = rule("sel:\n    errorCode: 'a\\*b'\ncondition: sel")
+    assert filter_of(escaped) == r"errorCode =~ /(?i)^a\*b$/"
+    assert matches(escaped, [{"errorCode": "a*b"}, {"errorCode": "axb"}]) == [0]
 
 
 def test_cloudwatch_contains_startswith_endswith() -> None:
     assert filter_of(rule("sel:\n    userAgent|contains: S3 Browser\ncondition: sel")) == (
         "userAgent =~ /(?i)S3 Browser/"
     )
-    assert filter_of(rule("sel:\n    eventName|startswith: Get\ncondition: sel")) == "eventName =~ /(?i)^Get/"
-    assert filter_of(rule("sel:\n    eventName|endswith: Policy\ncondition: sel")) == (
-        "eventName =~ /(?i)Policy$/"
+    assert filter_of(rule("sel:\n    errorCode|startswith: Get\ncondition: sel")) == "errorCode =~ /(?i)^Get/"
+    assert filter_of(rule("sel:\n    errorCode|endswith: Policy\ncondition: sel")) == (
+        "errorCode =~ /(?i)Policy$/"
     )
 
 
@@ -211,14 +212,14 @@ def test_cloudwatch_not_is_true_for_missing_field() -> None:
 
 def test_cloudwatch_one_of_and_all_of() -> None:
     r = rule(
-        "sel_a:\n    eventName: A\nsel_b:\n    eventSource: b\nsel_c:\n    awsRegion: c\n"
+        "sel_a:\n    errorCode: A\nsel_b:\n    userAgent: b\nsel_c:\n    errorMessage: c\n"
         "condition: 1 of sel_* and not all of sel_b*"
     )
     assert filter_of(r) == (
-        "(eventName =~ /(?i)^A$/ or eventSource =~ /(?i)^b$/ or awsRegion =~ /(?i)^c$/) and "
-        "(not ((ispresent(eventSource) and eventSource =~ /(?i)^b$/)))"
+        "(errorCode =~ /(?i)^A$/ or userAgent =~ /(?i)^b$/ or errorMessage =~ /(?i)^c$/) and "
+        "(not ((ispresent(userAgent) and userAgent =~ /(?i)^b$/)))"
     )
-    assert matches(r, [{"eventName": "a"}, {"eventName": "a", "eventSource": "B"}, {"awsRegion": "C"}]) == [
+    assert matches(r, [{"errorCode": "a"}, {"errorCode": "a", "userAgent": "B"}, {"errorMessage": "C"}]) == [
         0,
         2,
     ]
@@ -453,14 +454,14 @@ def test_cloudwatch_correlation_event_and_value_count() -> None:
         """
     )
     assert convert(event_count) == [
-        "filter (eventName =~ /(?i)^ConsoleLogin$/) | stats count(*) as event_count by bin(5m) as window, "
+        'filter (eventName = "ConsoleLogin") | stats count(*) as event_count by bin(5m) as window, '
         "sourceIPAddress | filter event_count >= 10 | sort window desc | limit 10000"
     ]
     value_count = event_count.replace("event_count", "value_count").replace(
         "gte: 10", "gte: 3\n        field: userIdentity.arn"
     )
     assert convert(value_count)[0].startswith(
-        "filter (eventName =~ /(?i)^ConsoleLogin$/) | stats count_distinct(userIdentity.arn) as value_count"
+        'filter (eventName = "ConsoleLogin") | stats count_distinct(userIdentity.arn) as value_count'
     )
 
 
@@ -496,4 +497,5 @@ def test_cloudwatch_sigma_cli_plugin(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    assert "eventName =~ /(?i)^UpdateFunctionConfiguration/" in out
+    # sigma-cli users get the canonicalisation step with the pipeline: an exact, case-sensitive regex
+    assert "eventName =~ /^UpdateFunctionConfiguration/" in out

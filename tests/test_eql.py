@@ -34,7 +34,7 @@ def test_eql_founding_rule() -> None:
     query = convert_rule(CloudTrailEqlBackend(aws_cloudtrail_elastic()), FOUNDING_RULE.read_text())
     assert query == (
         f"any where {DATASET} and "
-        'event.provider : "lambda.amazonaws.com" and event.action : "UpdateFunctionConfiguration*"'
+        'event.provider == "lambda.amazonaws.com" and event.action like "UpdateFunctionConfiguration*"'
     )
 
 
@@ -51,19 +51,25 @@ def test_eql_rule_formats_use_cloudtrail_index() -> None:
 
 
 def test_eql_plain_value_is_case_insensitive() -> None:
-    assert where("  sel: {eventName: ListBuckets}\n  condition: sel") == 'event.action : "ListBuckets"'
+    assert (
+        where("  sel: {errorCode: ListBuckets}\n  condition: sel")
+        == 'aws.cloudtrail.error_code : "ListBuckets"'
+    )
+    # on a canonical field the canonicalisation step made it exact (fields/domains.py)
+    assert where("  sel: {eventName: listbuckets}\n  condition: sel") == 'event.action == "ListBuckets"'
 
 
 def test_eql_modifiers_use_wildcards() -> None:
-    assert where("  sel: {eventName|contains: Bucket}\n  condition: sel") == 'event.action : "*Bucket*"'
-    assert where("  sel: {eventName|endswith: Bucket}\n  condition: sel") == 'event.action : "*Bucket"'
-    assert where("  sel: {eventName|startswith: List}\n  condition: sel") == 'event.action : "List*"'
+    e = "aws.cloudtrail.error_code"
+    assert where("  sel: {errorCode|contains: Bucket}\n  condition: sel") == f'{e} : "*Bucket*"'
+    assert where("  sel: {errorCode|endswith: Bucket}\n  condition: sel") == f'{e} : "*Bucket"'
+    assert where("  sel: {errorCode|startswith: List}\n  condition: sel") == f'{e} : "List*"'
 
 
 def test_eql_value_list_is_one_lookup() -> None:
     assert (
-        where("  sel:\n    eventName: [ListBuckets, 'Get*']\n  condition: sel")
-        == 'event.action : ("ListBuckets", "Get*")'
+        where("  sel:\n    errorCode: [ListBuckets, 'Get*']\n  condition: sel")
+        == 'aws.cloudtrail.error_code : ("ListBuckets", "Get*")'
     )
 
 
@@ -118,7 +124,7 @@ def test_eql_not_holds_for_missing_fields() -> None:
     assert where(
         "  sel: {eventSource: s3.amazonaws.com}\n  f: {errorCode: AccessDenied}\n  condition: sel and not f"
     ) == (
-        'event.provider : "s3.amazonaws.com" and '
+        'event.provider == "s3.amazonaws.com" and '
         '(?aws.cloudtrail.error_code == null or not aws.cloudtrail.error_code : "AccessDenied")'
     )
 
@@ -129,7 +135,7 @@ def test_eql_not_over_and_uses_de_morgan() -> None:
         "  f:\n    errorCode: AccessDenied\n    userAgent|contains: boto\n"
         "  condition: sel and not f"
     ) == (
-        'event.provider : "s3.amazonaws.com" and '
+        'event.provider == "s3.amazonaws.com" and '
         '((?aws.cloudtrail.error_code == null or not aws.cloudtrail.error_code : "AccessDenied") or '
         '(?user_agent.original == null or not user_agent.original : "*boto*"))'
     )
@@ -138,7 +144,7 @@ def test_eql_not_over_and_uses_de_morgan() -> None:
 def test_eql_or_inside_and_is_grouped() -> None:
     assert (
         where("  a: {eventName: A}\n  b: {eventSource: b}\n  c: {userAgent: c}\n  condition: a and (b or c)")
-        == 'event.action : "A" and (event.provider : "b" or user_agent.original : "c")'
+        == 'event.action : "A" and (event.provider == "b" or user_agent.original : "c")'
     )
 
 

@@ -34,8 +34,7 @@ def where(detection: str) -> str:
 def test_esql_founding_rule() -> None:
     query = convert_rule(CloudTrailEsqlBackend(aws_cloudtrail_elastic()), FOUNDING_RULE.read_text())
     assert query == PREFIX + (
-        'TO_LOWER(event.provider) == "lambda.amazonaws.com" and '
-        'STARTS_WITH(TO_LOWER(event.action), "updatefunctionconfiguration")'
+        'event.provider == "lambda.amazonaws.com" and STARTS_WITH(event.action, "UpdateFunctionConfiguration")'
     )
 
 
@@ -47,29 +46,32 @@ def test_esql_rule_formats_use_cloudtrail_index() -> None:
 
 
 def test_esql_plain_value_lowercases_both_sides() -> None:
-    assert where("  sel: {eventName: ListBuckets}\n  condition: sel") == (
-        'TO_LOWER(event.action) == "listbuckets"'
+    assert where("  sel: {errorCode: ListBuckets}\n  condition: sel") == (
+        'TO_LOWER(aws.cloudtrail.error_code) == "listbuckets"'
     )
+    # on a canonical field the canonicalisation step made it exact (fields/domains.py)
+    assert where("  sel: {eventName: listbuckets}\n  condition: sel") == 'event.action == "ListBuckets"'
 
 
 def test_esql_modifiers() -> None:
-    assert where("  sel: {eventName|contains: Bucket}\n  condition: sel") == (
-        'TO_LOWER(event.action) like "*bucket*"'
+    assert where("  sel: {errorCode|contains: Bucket}\n  condition: sel") == (
+        'TO_LOWER(aws.cloudtrail.error_code) like "*bucket*"'
     )
-    assert where("  sel: {eventName|endswith: Bucket}\n  condition: sel") == (
-        'ENDS_WITH(TO_LOWER(event.action), "bucket")'
+    assert where("  sel: {errorCode|endswith: Bucket}\n  condition: sel") == (
+        'ENDS_WITH(TO_LOWER(aws.cloudtrail.error_code), "bucket")'
     )
 
 
 def test_esql_value_list_is_in() -> None:
-    assert where("  sel:\n    eventName: [ListBuckets, GetObject]\n  condition: sel") == (
-        'TO_LOWER(event.action) in ("listbuckets", "getobject")'
+    assert where("  sel:\n    errorCode: [ListBuckets, GetObject]\n  condition: sel") == (
+        'TO_LOWER(aws.cloudtrail.error_code) in ("listbuckets", "getobject")'
     )
 
 
 def test_esql_value_list_with_wildcards_is_or() -> None:
-    assert where("  sel:\n    eventName: [ListBuckets, 'Get*']\n  condition: sel") == (
-        '(TO_LOWER(event.action) == "listbuckets" or STARTS_WITH(TO_LOWER(event.action), "get"))'
+    assert where("  sel:\n    errorCode: [ListBuckets, 'Get*']\n  condition: sel") == (
+        '(TO_LOWER(aws.cloudtrail.error_code) == "listbuckets" or '
+        'STARTS_WITH(TO_LOWER(aws.cloudtrail.error_code), "get"))'
     )
 
 
@@ -105,7 +107,7 @@ def test_esql_not_holds_for_missing_fields() -> None:
     assert where(
         "  sel: {eventSource: s3.amazonaws.com}\n  f: {errorCode: AccessDenied}\n  condition: sel and not f"
     ) == (
-        'TO_LOWER(event.provider) == "s3.amazonaws.com" and '
+        'event.provider == "s3.amazonaws.com" and '
         '(aws.cloudtrail.error_code IS NULL or not (TO_LOWER(aws.cloudtrail.error_code) == "accessdenied"))'
     )
 

@@ -382,7 +382,7 @@ def test_all_targets_output_dir_from_titles_and_ids(tmp_path: Path) -> None:
 
 def test_all_targets_output_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash while writing leaves the previous file whole and no temporary file behind."""
-    from sigma_lambda_layer import cli
+    from sigma_lambda_layer.cli._common import write_atomic
 
     target = tmp_path / "q.spl"
     target.write_text("previous\n")
@@ -392,7 +392,7 @@ def test_all_targets_output_written_atomically(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(Path, "write_text", boom)
     with pytest.raises(click.ClickException, match=r"cannot write .*q\.spl: disk full"):
-        cli._write_atomic(target, "new")
+        write_atomic(target, "new")
     monkeypatch.undo()
     assert target.read_text() == "previous\n"
     assert [p.name for p in tmp_path.iterdir()] == ["q.spl"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sigma_lambda_layer.api import _rules_of
+from sigma_lambda_layer.conversion import rules_of as _rules_of
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import (
     MAX_FILE_BYTES,

@@ -43,18 +43,15 @@ def sel(body: str, condition: str = "sel") -> str:
 def test_lucene_founding_rule() -> None:
     backend = CloudTrailLuceneBackend(aws_cloudtrail_elastic())
     query = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()))[0]
-    assert query == (
-        D
-        + "(event.provider:/[lL][aA][mM][bB][dD][aA]\\.[aA][mM][aA][zZ][oO][nN][aA][wW][sS\u017f]\\.[cC][oO][mM]/ "
-        "AND event.action:/[Uu][pP][dD][aA][tT][eE][Ff][uU][nN][cC][tT][iI\u0130\u0131][oO][nN]"
-        "[Cc][oO][nN][fF][iI\u0130\u0131][gG][uU][rR][aA][tT][iI\u0130\u0131][oO][nN].*/)"
-    )
+    # both fields are canonical (fields/domains.py): plain exact terms, as the expert writes them
+    assert query == D + "(event.provider:lambda.amazonaws.com AND event.action:UpdateFunctionConfiguration*)"
 
 
 def test_lucene_keyword_case_insensitive_regexp() -> None:
     assert (
-        lucene(sel("eventName: ConsoleLogin"))
-        == D + "event.action:/[Cc][oO][nN][sS\u017f][oO][lL][eE][Ll][oO][gG][iI\u0130\u0131][nN]/"
+        lucene(sel("errorCode: ConsoleLogin"))
+        == D
+        + "aws.cloudtrail.error_code:/[Cc][oO][nN][sS\u017f][oO][lL][eE][Ll][oO][gG][iI\u0130\u0131][nN]/"
     )
 
 
@@ -165,7 +162,10 @@ def test_lucene_nested_value_expansions_are_one_or() -> None:
 
 def test_lucene_value_list_is_field_group() -> None:
     assert lucene(sel("eventName:\n  - CreateUser\n  - 'Get*'\n  - '123'")) == (
-        D + "(event.action:(/[Cc][rR][eE][aA][tT][eE][Uu][sS\u017f][eE][rR]/ OR /[Gg][eE][tT].*/ OR 123))"
+        D + "(event.action:(CreateUser OR Get* OR 123))"
+    )
+    assert lucene(sel("errorCode:\n  - Denied\n  - 'Get*'")) == (
+        D + "(aws.cloudtrail.error_code:(/[Dd][eE][nN][iI\u0130\u0131][eE][dD]/ OR /[Gg][eE][tT].*/))"
     )
 
 

@@ -31,8 +31,8 @@ FOREIGN_VOCABULARY: Final[dict[tuple[str, str], str]] = {
     ("backends/esql.py", "detection_rule_type"): "Kibana rule type",
     ("backends/esql.py", "detection_rule_language"): "Kibana rule language",
     ("backends/lucene.py", "detection_rule_language"): "Kibana rule language",
-    ("backends/lucene.py", "language"): "Kibana saved-search query language",
-    ("backends/_elastic.py", "rule_type"): "Kibana rule type (ES|QL rules take no filters)",
+    ("artifacts/kibana.py", "language"): "Kibana saved-search query language",
+    ("artifacts/kibana.py", "rule_type"): "Kibana rule type (ES|QL rules take no filters)",
 }
 
 
@@ -143,8 +143,9 @@ def test_plugin_shims_register_what_the_registry_says(
     shims = PACKAGE / "_plugins" / "sigma"
     for kind, folder in (("backends", "cloudwatch"), ("pipelines", "sigma_lambda")):
         shutil.copytree(shims / kind / folder, tmp_path / kind / "sigma_lambda_shim_copy")
-    monkeypatch.setattr(sigma.backends, "__path__", [*sigma.backends.__path__, str(tmp_path / "backends")])
-    monkeypatch.setattr(sigma.pipelines, "__path__", [*sigma.pipelines.__path__, str(tmp_path / "pipelines")])
+    # Only the copies: an installed wheel's shims would claim the same ids first.
+    monkeypatch.setattr(sigma.backends, "__path__", [str(tmp_path / "backends")])
+    monkeypatch.setattr(sigma.pipelines, "__path__", [str(tmp_path / "pipelines")])
     backends = InstalledSigmaPlugins._discover_module_directories(sigma.backends, "backends", True)
     pipelines = InstalledSigmaPlugins._discover_module_directories(sigma.pipelines, "pipelines", True)
     for kind in ("backends", "pipelines"):

@@ -252,7 +252,8 @@ def test_splunk_not_is_emitted_as_not() -> None:
 
 def test_splunk_and_or_brackets() -> None:
     detection = "    a:\n        eventName: A\n    b:\n        eventName: B\n    c:\n        eventSource: C"
-    assert convert(detection, "a or (b and c)") == f'{ST} (eventName="A" OR (eventName="B" eventSource="C"))'
+    # eventSource is canonical (lowercase): the canonicalisation step spells C as c
+    assert convert(detection, "a or (b and c)") == f'{ST} (eventName="A" OR (eventName="B" eventSource="c"))'
 
 
 def test_splunk_value_list() -> None:

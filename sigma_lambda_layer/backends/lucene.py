@@ -30,10 +30,9 @@ import _sre
 import functools
 import ipaddress
 import itertools
-import json
 import re
 import sys
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import LuceneBackend
 from sigma.conditions import (
@@ -59,7 +58,8 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma_lambda_layer.backends._elastic import DetectionRuleFormats, refuse_whole_object, title_rule_id
+from sigma_lambda_layer.artifacts.kibana import saved_objects, saved_search
+from sigma_lambda_layer.backends._elastic import DetectionRuleFormats, refuse_whole_object
 from sigma_lambda_layer.dialect import FormatFile
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
 from sigma_lambda_layer.fields.elastic import (
@@ -918,25 +918,7 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     def finalize_output_kibana_ndjson(  # type: ignore[override]
         self, queries: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """The import file: each data view the searches read, once, then the searches (Kibana's own export
-        order: referenced objects first). Every file imports on its own, without a missing-reference stop.
-
-        Saved objects are keyed by type and id, so a rule whose Sigma id an earlier rule of the batch already
-        has (a copy of a rule, say) gets ``<id>-2``, ``<id>-3``, ...: it would otherwise replace the other.
-        """
-        views: dict[str, dict[str, Any]] = {}
-        searches: list[dict[str, Any]] = []
-        ids: set[str] = set()
-        for search in queries:
-            for ref in search["references"]:
-                views.setdefault(ref["id"], data_view(ref["id"]))
-            unique, n = search["id"], 1
-            while unique in ids:
-                n += 1
-                unique = f"{search['id']}-{n}"
-            ids.add(unique)
-            searches.append(search if unique == search["id"] else {**search, "id": unique})
-        return [*views.values(), *searches]
+        return saved_objects(queries)
 
     def finalize_query_siem_rule(
         self, rule: SigmaRule, query: str, index: int, state: ConversionState
@@ -945,58 +927,3 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
         out: dict = super().finalize_query_siem_rule(rule, query, index, state)
         out["params"]["index"] = self.target_indices(state)
         return out
-
-
-# --- Kibana saved objects ------------------------------------------------------------------------------
-
-#: The reference name under which a saved search names its data view (Kibana ``extractReferences`` in
-#: ``data/common/search/search_source/extract_references.ts``; ``injectReferences`` resolves it on load).
-SEARCH_INDEX_REF: Final = "kibanaSavedObjectMeta.searchSourceJSON.index"
-
-
-def data_view(pattern: str) -> dict[str, Any]:
-    """The ``index-pattern`` saved object (a data view) over ``pattern``.
-
-    Its id is the pattern itself, as Fleet names the data views it installs (``logs-*``, ``metrics-*``):
-    stable across runs and batches, so importing again with overwrite replaces it instead of adding a copy.
-    ``timeFieldName`` ``@timestamp`` is the integration's event time; ``allowNoIndex`` lets the data view load
-    before any CloudTrail data has arrived (Fleet sets it on its data views for the same reason).
-    """
-    return {
-        "id": pattern,
-        "type": "index-pattern",
-        "attributes": {"title": pattern, "timeFieldName": "@timestamp", "allowNoIndex": True},
-        "references": [],
-    }
-
-
-def saved_search(rule: SigmaRule, query: str, index: list[str]) -> dict[str, Any]:
-    """A Kibana saved search (saved object ``type: search``) holding a Lucene query.
-
-    The search source is the serialized form Kibana stores since 7.0: the query as ``{query, language}`` (a
-    bare ``query_string`` object is a legacy query to Kibana, whose ``migrateLegacyQuery`` makes the whole
-    object the query text), no filters, and the data view named by ``indexRefName`` through a reference
-    (the search migration ``migrateDataView`` moves a legacy inline ``index`` there; written this way, every
-    migration run on import leaves the object as it is). The attributes are those of the ``search`` type's
-    schema (``saved_search/server/saved_objects/schema_legacy.ts``, ``SCHEMA_SEARCH_BASE``), which Kibana 9
-    turns into a one-tab Discover session on import. Several index patterns make one comma-separated data
-    view.
-    """
-    title = str(rule.title)
-    source = {
-        "query": {"query": query, "language": "lucene"},
-        "filter": [],
-        "indexRefName": SEARCH_INDEX_REF,
-    }
-    return {
-        "id": str(rule.id) if rule.id is not None else title_rule_id(title),
-        "type": "search",
-        "attributes": {
-            "title": title,
-            "description": (rule.description or "").strip(),
-            "columns": [],
-            "sort": [["@timestamp", "desc"]],
-            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source, ensure_ascii=False)},
-        },
-        "references": [{"id": ",".join(index), "name": SEARCH_INDEX_REF, "type": "index-pattern"}],
-    }

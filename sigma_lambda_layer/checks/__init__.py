@@ -22,20 +22,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sigma_lambda_layer.checks.model import CheckConfig, Finding, Severity
-from sigma_lambda_layer.checks.sarif import findings_to_sarif
+from sigma_lambda_layer.checks.sarif import findings_to_sarif, tool_version
 
-__all__ = ["CheckConfig", "Finding", "Severity", "check_paths", "findings_to_sarif", "iter_rule_files"]
+__all__ = [
+    "CheckConfig",
+    "Finding",
+    "Severity",
+    "check_paths",
+    "findings_to_sarif",
+    "iter_rule_files",
+    "tool_version",
+]
 
 RULE_SUFFIXES = (".yml", ".yaml")
-
-
-def tool_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sigma-lambda-layer")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -88,6 +88,15 @@ class Finding:
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.path or "", self.line or 0, self.column or 0, self.check, self.message)
 
+    def github_annotation(self) -> str:
+        """The finding as a GitHub Actions workflow command, shown inline on the pull request (an ``info``
+        finding is a ``notice``)."""
+        level = {"error": "error", "warning": "warning"}.get(self.severity.value, "notice")
+        where = (("file", self.path), ("line", self.line), ("col", self.column))
+        props = ",".join(f"{k}={v}" for k, v in where if v is not None)
+        text = f"[{self.check}] {self.message}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::{level} {props}::{text}" if props else f"::{level}::{text}"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field (``severity`` as its lower-case name)."""
         return {
@@ -101,6 +110,15 @@ class Finding:
             "rule_id": self.rule_id,
             "rule_title": self.rule_title,
         }
+
+
+def summary_line(findings: Iterable[Finding]) -> str:
+    """``checked: 2 error, 1 warning`` (counts by severity, by name), as ``sigma-lambda check`` ends."""
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no findings"
+    return f"checked: {summary}"
 
 
 @dataclass(frozen=True)

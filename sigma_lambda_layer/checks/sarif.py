@@ -33,14 +33,22 @@ def _uri(path: str | None, base_dir: Path) -> str:
     return p.as_uri() if p.is_absolute() else p.as_posix()
 
 
+def tool_version() -> str:
+    """The installed sigma-lambda version, as SARIF's ``tool.driver.version`` (0.0.0 from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sigma-lambda-layer")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
 def findings_to_sarif(findings: Iterable[Finding], *, base_dir: Path | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log (a JSON-ready dict) of ``findings``, in their given order.
 
     Artifact URIs are relative to ``base_dir`` (default: the current directory, the repository root in CI)
     so that GitHub code scanning can place them on the repository's files.
     """
-    from sigma_lambda_layer.checks import tool_version
-
     findings = list(findings)
     rule_ids = sorted({f.check for f in findings})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}

@@ -37,9 +37,11 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Protocol
+
+from sigma_lambda_layer import casing
 
 Event = dict[str, list[str]]
 
@@ -94,7 +96,9 @@ _RECURSION = re.compile(r"\(\?(?:&|R\)|\d+\)|P>|\(DEFINE\))")
 
 @cache
 def pcre(pattern: str) -> Pattern:
-    """Python's ``re`` stands in for PCRE [PCRE]; a pattern with recursion or ``(?(DEFINE)...)``, which ``re``
+    """Python's ``re`` stands in for PCRE [PCRE] (``(?i)`` included: PCRE's caseless mode folds Unicode case,
+    the long s with ``s``, as ``re`` does; sigma-lambda's own rule is :mod:`sigma_lambda_layer.casing`,
+    which search terms and ``lower()`` follow); a pattern with recursion or ``(?(DEFINE)...)``, which ``re``
     lacks, compiles with the ``regex`` module (VERSION0, re-compatible), whose recursion follows PCRE's.
 
     Raises ``SplError`` for a pattern neither compiles.
@@ -252,8 +256,12 @@ class Value:
                 return ipaddress.ip_address(value) in net
             except ValueError:
                 return value.lower() == self.text.lower()
-        flags = re.DOTALL | (0 if self.cased else re.IGNORECASE)
-        return re.fullmatch(self.glob(".*"), value, flags) is not None
+        if self.cased:
+            return re.fullmatch(self.glob(".*"), value, re.DOTALL) is not None
+        # [CASE] says only "case-insensitive"; the folding is sigma-lambda's one rule (lower() both sides,
+        # as eval's lower() does), see sigma_lambda_layer.casing.
+        folded = replace(self, text=casing.fold(self.text))
+        return re.fullmatch(folded.glob(".*"), casing.fold(value), re.DOTALL) is not None
 
 
 def _check_value(v: Value, strict: bool) -> Value:
@@ -438,9 +446,10 @@ def _number(text: str) -> float | None:
 def _keyword(v: Value, event: Event) -> bool:
     """Bare terms match _raw [SRCH]: at segment boundaries [SEG], TERM() at major breakers only [CASE]."""
     bound = _MAJOR_CLASS if v.term else _ANY_CLASS
-    pattern = f"(?:^|(?<={bound})){v.glob('[^' + re.escape(_MAJOR) + ']*')}(?={bound}|$)"
-    flags = re.DOTALL | (0 if v.cased else re.IGNORECASE)
-    return any(re.search(pattern, raw, flags) for raw in event.get("_raw", []))
+    fold = (lambda t: t) if v.cased else casing.fold  # lower() both sides, as in Value.matches
+    term = replace(v, text=fold(v.text))
+    pattern = f"(?:^|(?<={bound})){term.glob('[^' + re.escape(_MAJOR) + ']*')}(?={bound}|$)"
+    return any(re.search(pattern, fold(raw), re.DOTALL) for raw in event.get("_raw", []))
 
 
 def _eval_search(node: Node, event: Event, g: Guesses, touched: set[str]) -> bool:

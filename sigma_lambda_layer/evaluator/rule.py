@@ -23,6 +23,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.types import SigmaExists, SigmaFieldReference, SigmaNull, SigmaType
 
+from sigma_lambda_layer import casing
 from sigma_lambda_layer.errors import Location
 from sigma_lambda_layer.evaluator.errors import EvaluationError
 from sigma_lambda_layer.evaluator.paths import FieldPath, scalar_leaves
@@ -106,11 +107,13 @@ class FieldReference(Node):
     ends_with: bool
 
     def matches(self, record: Record) -> bool:
-        references = [text.lower() for text in map(as_text, self.other.values(record)) if text is not None]
+        references = [
+            casing.fold(text) for text in map(as_text, self.other.values(record)) if text is not None
+        ]
         if not references:
             return False
         for text in map(as_text, self.path.values(record)):
-            if text is not None and any(self._compare(text.lower(), ref) for ref in references):
+            if text is not None and any(self._compare(casing.fold(text), ref) for ref in references):
                 return True
         return False
 

@@ -41,6 +41,7 @@ from sigma.types import (
     TimestampPart,
 )
 
+from sigma_lambda_layer import casing
 from sigma_lambda_layer.evaluator.errors import EvaluationError
 
 # JSON's number grammar, without the leading-zero restriction (``"007"`` reads as 7, as in every SIEM).
@@ -85,11 +86,15 @@ class StringMatch(ValueTest):
 
     pattern: re.Pattern[str]
     anywhere: bool = False
+    #: case-insensitive: the pattern is lowercase and meets the lowercased value (:mod:`sigma_lambda_layer.casing`)
+    fold: bool = False
 
     def test(self, value: Any) -> bool:
         text = as_text(value)
         if text is None:
             return False
+        if self.fold:
+            text = casing.fold(text)
         found = self.pattern.search(text) if self.anywhere else self.pattern.fullmatch(text)
         return found is not None
 
@@ -206,13 +211,16 @@ class AnyOf(ValueTest):
 def wildcard_pattern(value: SigmaString) -> re.Pattern[str]:
     """``*`` → any run of characters, ``?`` → one character, escaped specials are already plain text.
 
-    Case-insensitive unless the string is a ``SigmaCasedString`` (``|cased``). ``DOTALL`` because a Sigma
-    wildcard knows nothing of lines.
+    Case-insensitive unless the string is a ``SigmaCasedString`` (``|cased``): then the literal text is
+    lowercased here and the value when tested (:class:`StringMatch` ``fold``), which is the project's one
+    definition of case-insensitive (:mod:`sigma_lambda_layer.casing`), not ``re.IGNORECASE``'s folding.
+    ``DOTALL`` because a Sigma wildcard knows nothing of lines.
     """
+    fold = not isinstance(value, SigmaCasedString)
     parts: list[str] = []
     for part in value.s:
         if isinstance(part, str):
-            parts.append(re.escape(part))
+            parts.append(re.escape(casing.fold(part) if fold else part))
         elif part is SpecialChars.WILDCARD_MULTI:
             parts.append(".*")
         elif part is SpecialChars.WILDCARD_SINGLE:
@@ -224,8 +232,7 @@ def wildcard_pattern(value: SigmaString) -> re.Pattern[str]:
             )
         else:  # pragma: no cover - pySigma defines no other part type
             raise EvaluationError(f"unknown string part {part!r}")
-    flags = re.DOTALL if isinstance(value, SigmaCasedString) else re.DOTALL | re.IGNORECASE
-    return re.compile("".join(parts), flags)
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def regex_pattern(value: SigmaRegularExpression) -> re.Pattern[str]:
@@ -234,7 +241,10 @@ def regex_pattern(value: SigmaRegularExpression) -> re.Pattern[str]:
     flags = 0
     for flag in value.flags:
         flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
-    return re.compile(str(value.regexp), flags)
+    try:  # |re|i and (?i) follow the project's case rule, not Python's folding (long s, dotless i)
+        return casing.compile_regex(str(value.regexp), flags)
+    except ValueError as exc:
+        raise EvaluationError(f"regular expression {value.regexp}: {exc}") from exc
 
 
 def compile_value(value: SigmaType, *, keyword: bool = False) -> ValueTest:
@@ -246,7 +256,9 @@ def compile_value(value: SigmaType, *, keyword: bool = False) -> ValueTest:
     if isinstance(value, SigmaExpansion):
         return AnyOf(tuple(compile_value(v, keyword=keyword) for v in value.values))
     if isinstance(value, SigmaString):
-        return StringMatch(wildcard_pattern(value), anywhere=keyword)
+        return StringMatch(
+            wildcard_pattern(value), anywhere=keyword, fold=not isinstance(value, SigmaCasedString)
+        )
     if isinstance(value, SigmaRegularExpression):
         return RegexMatch(regex_pattern(value))
     if keyword:
@@ -255,7 +267,7 @@ def compile_value(value: SigmaType, *, keyword: bool = False) -> ValueTest:
         ):
             # A number or boolean keyword is searched as its text, like any other keyword.
             text = json.dumps(value.boolean if isinstance(value, SigmaBool) else value.number)
-            return StringMatch(re.compile(re.escape(text), re.IGNORECASE), anywhere=True)
+            return StringMatch(re.compile(re.escape(text)), anywhere=True, fold=True)
         raise EvaluationError(
             f"a {type(value).__name__} value needs a field; it cannot be a keyword search",
             hint="bind the value to a field (field|modifier: value)",

@@ -6,6 +6,8 @@ and :func:`cloudtrail_pipeline` assembles them the same way for every target:
 - first, the **CloudTrail-only refusal**: a rule whose log source is not ``product: aws, service:
   cloudtrail`` is refused with an unsupported-construct error on its ``logsource`` (a Windows rule would
   otherwise pass through with its own field names and give a query that silently matches nothing);
+- then the **canonical values** step (:mod:`sigma_lambda_layer.pipelines.canonical`, before any field is
+  renamed): a case-insensitive value on a field AWS writes in one spelling becomes that spelling, cased;
 - then each step, applied only to CloudTrail rules (pySigma's ``LogsourceCondition``);
 - item identifiers ``<pipeline id>_<step>`` (``aws_cloudtrail_splunk_fields``), so that a
   ``--pipeline`` file or a pySigma ``ProcessingItemAppliedCondition`` names them alike on every target.
@@ -27,6 +29,7 @@ from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaLogSource, SigmaRule
 
 from sigma_lambda_layer.errors import unsupported
+from sigma_lambda_layer.pipelines.canonical import CANONICAL_STEP, CanonicalValuesTransformation
 
 #: The log source every shipped pipeline handles (the Sigma taxonomy's CloudTrail log source).
 CLOUDTRAIL: Final[Mapping[str, str]] = {"product": "aws", "service": "cloudtrail"}
@@ -90,6 +93,6 @@ def cloudtrail_pipeline(
             transformation=transformation,
             rule_conditions=[cloudtrail_condition()],
         )
-        for step, transformation in steps
+        for step, transformation in [(CANONICAL_STEP, CanonicalValuesTransformation()), *steps]
     ]
     return ProcessingPipeline(name=name, priority=priority, items=items)

@@ -25,6 +25,12 @@ from typing import Any
 import eql
 from eql.engine import Scope
 from eql.parser import elasticsearch_syntax, ignore_missing_functions
+from sigma.types import SpecialChars
+
+from sigma_lambda_layer import casing
+from sigma_lambda_layer.fields import domains
+from sigma_lambda_layer.fields.elastic import FIELD_MAP
+from sigma_lambda_layer.pipelines.canonical import canonical_parts
 
 
 class EngineError(AssertionError):
@@ -36,12 +42,15 @@ class EngineError(AssertionError):
 _LUCENE_OPTIONAL_OPERATORS = set("#@&~<>")
 
 
-def lucene_regexp_to_python(pattern: str) -> str:
+def lucene_regexp_to_python(pattern: str, *, insensitive: bool = False) -> str:
     """A Python regex (for ``re.fullmatch``) equivalent to a Lucene regexp (Query DSL "Regular expression
     syntax"): ``.``, ``?``, ``+``, ``*``, ``{n}``, ``{n,}``, ``{n,m}``, ``|``, ``( )``, ``[ ]`` with ranges
     and ``^`` negation, ``\\`` escapes. The optional operators (``# @ & ~ < >``) and ``"`` quoting are
     rejected: sigma-lambda always escapes them, so meeting one unescaped means a translation bug.
+    ``insensitive`` spells every letter as its class under sigma-lambda's case rule (:mod:`casing`), so the
+    result needs no flag.
     """
+    literal = casing.literal_regex if insensitive else re.escape
     out: list[str] = []
     i = 0
     depth = 0
@@ -58,7 +67,7 @@ def lucene_regexp_to_python(pattern: str) -> str:
                     f"Lucene regexp {pattern!r}: '\\{e}' means a literal {e!r} in older Lucene and a "
                     "character class in newer; ambiguous"
                 )
-            out.append(re.escape(e))
+            out.append(literal(e))
             i += 2
             last_atom = True
         elif c == ".":
@@ -121,8 +130,10 @@ def lucene_regexp_to_python(pattern: str) -> str:
                     if ord(hi) < ord(ch):
                         raise EngineError(f"Lucene regexp {pattern!r}: reversed range")
                     items.append(re.escape(ch) + "-" + re.escape(hi))
+                    if insensitive:
+                        items += map(re.escape, sorted(casing.range_partners(ch, hi)))
                 else:
-                    items.append(re.escape(ch))
+                    items += map(re.escape, sorted(casing.char_class(ch) if insensitive else {ch}))
             out.append("[" + ("^" if negated else "") + "".join(items) + "]")
             i = j
             last_atom = True
@@ -131,7 +142,7 @@ def lucene_regexp_to_python(pattern: str) -> str:
         elif c == "]" or c == "}":
             raise EngineError(f"Lucene regexp {pattern!r}: unbalanced {c!r}")
         else:
-            out.append(re.escape(c))
+            out.append(literal(c))
             i += 1
             last_atom = True
     if depth:
@@ -142,8 +153,10 @@ def lucene_regexp_to_python(pattern: str) -> str:
 
 
 def lucene_regexp_matches(pattern: str, value: str, *, case_insensitive: bool = False) -> bool:
-    flags = re.IGNORECASE if case_insensitive else 0
-    return re.fullmatch(lucene_regexp_to_python(pattern), value, flags) is not None
+    """``case_insensitive`` follows sigma-lambda's one case rule (:mod:`sigma_lambda_layer.casing`), as
+    Elasticsearch's ``case_insensitive`` lowercases and uppercases per character (the long s U+017F is not ``s``)."""
+    python = lucene_regexp_to_python(pattern, insensitive=case_insensitive)
+    return re.fullmatch(python, value) is not None
 
 
 # --------------------------------------------------------------------------------------- EQL tokens
@@ -216,12 +229,40 @@ def _has_case(text: str) -> bool:
     return text.lower() != text.upper()
 
 
-def _wildcard_to_python(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+def _wildcard_to_python(pattern: str, *, insensitive: bool = False) -> str:
+    """Case-insensitive letters become explicit classes (:func:`casing.literal_regex`): the ``eql`` package
+    would otherwise fold with Python's ``re.IGNORECASE`` (long s U+017F ~ ``s``), which Elasticsearch does not."""
+    literal = casing.literal_regex if insensitive else re.escape
+    return "".join(".*" if c == "*" else "." if c == "?" else literal(c) for c in pattern)
 
 
 #: Fields compared case-sensitively by design: the pipeline's data-set filter (a ``constant_keyword``).
 ALWAYS_CASED_FIELDS = frozenset({"data_stream.dataset"})
+
+#: Elastic field -> the CloudTrail field it holds, for the fields whose value domain is canonical.
+_CANONICAL_FIELDS = {
+    ef.name: ct
+    for ct, ef in FIELD_MAP.items()
+    if (d := domains.domain(ct)) is not None and d.canonical and d.kind != "boolean"
+}
+
+
+def canonical_literal(field: str, text: str, *, wildcard: bool = False) -> bool:
+    """A case-sensitive comparison of ``field`` with ``text`` is exact by the field's value domain
+    (:mod:`sigma_lambda_layer.fields.domains`): ``text`` is a canonical spelling, or a pattern the
+    canonicalisation step leaves as it is. Then ``==`` in a rule without ``|cased`` is by design."""
+    ct = _CANONICAL_FIELDS.get(field)
+    if ct is None:
+        return False
+    dom = domains.domain(ct)
+    if not wildcard or not any(c in text for c in "*?"):
+        return dom is not None and dom.admits(text)
+    parts = tuple(
+        SpecialChars.WILDCARD_MULTI if c == "*" else SpecialChars.WILDCARD_SINGLE if c == "?" else c
+        for c in re.split(r"([*?])", text)
+        if c
+    )
+    return canonical_parts(ct, parts) == parts
 
 
 def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
@@ -238,16 +279,26 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
             insensitive = tok.text.endswith("~")
             if not arg.is_string or tokens[i + 5].text != ")":
                 raise EngineError(f"EQL: {tok.text} with a non-literal argument is outside the subset")
-            if not insensitive and _has_case(arg.value) and not cased:
+            shape = {"startsWith": "{}*", "endsWith": "*{}", "stringContains": "*{}*"}[tok.text.rstrip("~")]
+            as_pattern = shape.format(arg.value.replace("*", "").replace("?", ""))
+            if (
+                not insensitive
+                and _has_case(arg.value)
+                and not cased
+                and not (
+                    "*" not in arg.value
+                    and "?" not in arg.value
+                    and canonical_literal(_field_name(field), as_pattern, wildcard=True)
+                )
+            ):
                 raise EngineError(f"EQL: case-sensitive {tok.text}(..., {arg.text}) in a rule without |cased")
-            body = re.escape(arg.value)
+            body = casing.literal_regex(arg.value) if insensitive else re.escape(arg.value)
             regex = {
                 "startsWith": f"{body}.*",
                 "endsWith": f".*{body}",
                 "stringContains": f".*{body}.*",
             }[tok.text.rstrip("~")]
-            flag = "" if insensitive else "(?-i:"
-            out += [field, Token("word", "regex~"), _string(flag + regex + (")" if flag else "") + r"\Z")]
+            out += [field, Token("word", "regex~"), _string("(?-i:" + regex + ")" + r"\Z")]
             i += 6
             continue
         if tok.kind == "op" or tok.kind == "word":
@@ -271,24 +322,28 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
                     i += 1
                     continue
                 sensitive = op in _CASE_SENSITIVE_OPS
-                exempt = out[-1].kind in ("word", "bt") and _field_name(out[-1]) in ALWAYS_CASED_FIELDS
+                subject = _field_name(out[-1]) if out[-1].kind in ("word", "bt") else None
+                exempt = subject in ALWAYS_CASED_FIELDS or (
+                    subject is not None
+                    and all(canonical_literal(subject, v.value, wildcard=op == "like") for v in strings)
+                )
                 if sensitive and not (cased or exempt) and any(_has_case(s.value) for s in strings):
                     raise EngineError(
                         f"EQL: case-sensitive {op!r} with a cased literal in a rule without |cased: "
                         + ", ".join(s.text for s in strings)
                     )
                 if op in ("regex", "regex~"):
-                    patterns = [lucene_regexp_to_python(s.value) for s in strings]
+                    patterns = [lucene_regexp_to_python(s.value, insensitive=not sensitive) for s in strings]
                 elif op in (":", "like", "like~"):
-                    patterns = [_wildcard_to_python(s.value) for s in strings]
+                    patterns = [_wildcard_to_python(s.value, insensitive=not sensitive) for s in strings]
                 elif op in ("==", "in", "in~"):
-                    patterns = [re.escape(s.value) for s in strings]
+                    lit = re.escape if sensitive else casing.literal_regex
+                    patterns = [lit(s.value) for s in strings]
                 else:  # != : not equal
                     out.append(tok)
                     i += 1
                     continue
-                if sensitive:
-                    patterns = [f"(?-i:{p})" for p in patterns]
+                patterns = [f"(?-i:{p})" for p in patterns]
                 joined = "|".join(f"(?:{p})\\Z" for p in patterns)
                 out += [Token("word", "regex~"), _string(joined)]
                 i = j

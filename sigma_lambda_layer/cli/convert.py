@@ -1,0 +1,248 @@
+"""``sigma-lambda convert``: rules in, queries (or a JSON array, per-rule files, a report) out."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sigma_lambda_layer.cli._common import (
+    EXIT_OK,
+    EXIT_RULE_ERRORS,
+    EXIT_USAGE,
+    FILTER_OPTION,
+    parse_options,
+    print_error,
+    write_atomic,
+)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-t",
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    help="Target query language (repeatable; 'all' for every target). See 'list targets'.",
+)
+@click.option(
+    "-f", "--format", "fmt", default="default", show_default=True, help="Output format of the target."
+)
+@click.option(
+    "-p",
+    "--pipeline",
+    "pipelines",
+    multiple=True,
+    help="Extra processing pipeline (registry id or YAML file), applied after the target's AWS pipeline.",
+)
+@click.option(
+    "--without-pipeline", is_flag=True, help="Do not apply the target's default AWS CloudTrail pipeline."
+)
+@click.option(
+    "-O",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Backend option, e.g. index=aws or log_group=CloudTrail/logs (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the batch output to this file instead of stdout.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per rule and target under this folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results (see docs/cli.md).")
+@click.option(
+    "--skip-unsupported/--fail-unsupported",
+    default=False,
+    help="Skip rules a target cannot express (exit 0) or count them as failures (default).",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON report: every rule x target as ok, unsupported or error, with its location.",
+)
+@click.option(
+    "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per core; 1 = no workers)."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SIGMA_LAMBDA_CACHE_DIR",
+    help="Content-hash cache folder [env SIGMA_LAMBDA_CACHE_DIR; default ~/.cache/sigma-lambda].",
+)
+@click.option("--no-cache", is_flag=True, help="Convert every rule again; read and write no cache.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option("-v", "--verbose", is_flag=True, help="List every rule refused for its log source.")
+@FILTER_OPTION
+@click.pass_context
+def convert(
+    ctx: click.Context,
+    inputs: tuple[str, ...],
+    targets: tuple[str, ...],
+    fmt: str,
+    pipelines: tuple[str, ...],
+    without_pipeline: bool,
+    options: tuple[str, ...],
+    output: Path | None,
+    output_dir: Path | None,
+    as_json: bool,
+    skip_unsupported: bool,
+    report: Path | None,
+    jobs: int,
+    cache_dir: Path | None,
+    no_cache: bool,
+    quiet: bool,
+    verbose: bool,
+    filters: tuple[Path, ...],
+) -> None:
+    """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
+    from sigma_lambda_layer.errors import is_unsupported
+
+    debug = ctx.obj.get("debug", False)
+    if output and output_dir:
+        raise click.UsageError("--output and --output-dir exclude each other")
+    results = _convert(
+        ctx,
+        debug,
+        list(inputs),
+        list(targets),
+        fmt,
+        pipelines=pipelines,
+        without_pipeline=without_pipeline,
+        options=parse_options(options),
+        collect_errors=True,
+        jobs=jobs or (os.cpu_count() or 1),
+        cache_dir=_cache_folder(cache_dir, no_cache),
+        progress=None if quiet or not sys.stderr.isatty() else _progress_bar(),
+        filters=filters,
+    )
+    errors = [(r, r.error) for r in results if r.error is not None]
+    _report_errors(errors, debug, verbose)
+    failed = [r for r, error in errors if not (skip_unsupported and is_unsupported(error))]
+    _emit(results, as_json, output, output_dir)
+    if report is not None:
+        write_atomic(report, json.dumps(results.report(), indent=2, ensure_ascii=False))
+    if not quiet and len(results) > 1:
+        click.echo(results.summary_line(), err=True)
+    ctx.exit(EXIT_RULE_ERRORS if failed else EXIT_OK)
+
+
+def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
+    """``--cache-dir`` (or its environment variable), else the XDG cache folder; none with ``--no-cache``."""
+    if no_cache:
+        return None
+    if cache_dir is None:
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sigma-lambda"
+    return cache_dir
+
+
+def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
+    """The API's convert(); a usage error exits 2, any other failure of the whole run exits 1."""
+    from sigma_lambda_layer.api import convert as api_convert
+    from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
+
+    try:
+        return api_convert(*args, **kwargs)
+    except UsageError as exc:
+        if debug:
+            raise
+        print_error(f"error: {exc}")
+        ctx.exit(EXIT_USAGE)
+    except SigmaLambdaError as exc:
+        if debug:
+            raise
+        print_error(str(exc))
+        ctx.exit(EXIT_RULE_ERRORS)
+
+
+def _emit(results: Any, as_json: bool, output: Path | None, output_dir: Path | None) -> None:
+    """The results as a JSON array, as files under ``output_dir``, or as the batch text (file or stdout)."""
+    if output_dir is not None and not as_json:
+        _write_output_dir(output_dir, results)
+        return
+    if as_json:
+        text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+    else:
+        text = results.text()
+    if output:
+        write_atomic(output, text)
+    elif text or as_json:
+        click.echo(text)
+
+
+def _report_errors(errors: list[tuple[Any, Any]], debug: bool, verbose: bool) -> None:
+    """Print each error once, like a compiler: a load error once, not once per target; the target named when
+    one rule fails differently on several. Rules refused only because their log source is not CloudTrail are
+    summarised in one line unless ``--verbose``."""
+    targets_of: dict[str, list[str]] = {}
+    first: dict[str, Any] = {}
+    for r, error in errors:
+        key = str(error)
+        targets_of.setdefault(key, []).append(r.target)
+        first.setdefault(key, error)
+    other_sources = [key for key in first if " is not AWS CloudTrail: " in first[key].message]
+    all_targets = {r.target for r, _ in errors}
+    for key, error in first.items():
+        if key in other_sources and not verbose:
+            continue
+        if debug and error.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(error.__cause__)
+        names = targets_of[key]
+        suffix = "" if len(all_targets) <= 1 or set(names) == all_targets else f"  [{', '.join(names)}]"
+        print_error(f"{key}{suffix}")
+    if other_sources and not verbose:
+        print_error(
+            f"{len(other_sources)} rule(s) skipped: their log source is not AWS CloudTrail "
+            "(--verbose lists them; --without-pipeline converts them with plain field names)"
+        )
+
+
+def _progress_bar() -> Any:
+    """A progress callback drawing a bar on standard error (terminals only)."""
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="converting", file=sys.stderr)
+            state["bar"].__enter__()
+        bar = state["bar"]
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return update
+
+
+def _write_output_dir(output_dir: Path, results: Any) -> None:
+    """One file per rule and target, plus each target's bundle (see docs/cli.md for the layout)."""
+    from sigma_lambda_layer.api import render
+    from sigma_lambda_layer.outputs import bundle_path, output_path
+
+    used: dict[Path, str | None] = {}
+    for r in results:
+        if not r.ok:
+            continue
+        path = output_path(output_dir, r)
+        if path in used and used[path] != r.id:
+            path = path.with_name(f"{path.stem}-{r.id or len(used)}{path.suffix}")
+        used[path] = r.id
+        write_atomic(path, render(r.output, r.format))
+    for target, batch_output in results.batch_outputs.items():
+        if batch_output is not None:
+            fmt = next(r.format for r in results if r.target == target)
+            write_atomic(bundle_path(output_dir, target, fmt, batch_output), render(batch_output, fmt))
