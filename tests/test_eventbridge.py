@@ -70,9 +70,18 @@ def test_eventbridge_founding_rule_matches_the_real_record() -> None:
 
 
 def test_eventbridge_case_insensitive_equality_and_prefix() -> None:
-    pattern = eventbridge("sel:\n    eventName|startswith: Delete\n    userIdentity.type: Root")
-    assert pattern["detail"]["eventName"] == [{"prefix": {"equals-ignore-case": "Delete"}}]
-    assert pattern["detail"]["userIdentity"]["type"] == [{"equals-ignore-case": "Root"}]
+    pattern = eventbridge(
+        "sel:\n    userAgent|startswith: Boto\n    userIdentity.arn: arn:aws:iam::1:user/Bob"
+    )
+    assert pattern["detail"]["userAgent"] == [{"prefix": {"equals-ignore-case": "Boto"}}]
+    assert pattern["detail"]["userIdentity"]["arn"] == [{"equals-ignore-case": "arn:aws:iam::1:user/Bob"}]
+
+
+def test_eventbridge_canonical_values_are_exact() -> None:
+    """The canonicalisation step (pipelines/canonical.py) spells canonical values as AWS writes them."""
+    pattern = eventbridge("sel:\n    eventName|startswith: delete\n    eventSource: S3.amazonaws.com")
+    assert pattern["detail"]["eventName"] == [{"prefix": "Delete"}]
+    assert pattern["detail"]["eventSource"] == ["s3.amazonaws.com"]
 
 
 def test_eventbridge_caseless_and_cased_values_are_exact() -> None:

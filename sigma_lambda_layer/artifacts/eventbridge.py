@@ -41,6 +41,11 @@ def _names(entries: Sequence[dict[str, Any]], limit: int) -> list[str]:
     return out
 
 
+def _bus(entries: Sequence[dict[str, Any]]) -> str:
+    """The event bus of the batch (backend option ``event_bus``)."""
+    return str(entries[0].get("event_bus", "default")) if entries else "default"
+
+
 def _description(entry: dict[str, Any]) -> str:
     text = f"Sigma {entry['id']}: {entry['title']}" if entry["id"] else entry["title"]
     return text[:512]
@@ -54,6 +59,7 @@ def put_rule(entry: dict[str, Any]) -> dict[str, Any]:
         "EventPattern": json.dumps(entry["pattern"]),
         "State": entry["state"],
         "Description": _description(entry),
+        "EventBusName": entry.get("event_bus", "default"),
     }
 
 
@@ -111,7 +117,7 @@ def cloudformation_template(entries: Sequence[dict[str, Any]]) -> str:
             },
             "EventBusName": {
                 "Type": "String",
-                "Default": "default",
+                "Default": _bus(entries),
                 "Description": "Event bus the rules watch (CloudTrail delivers to the default bus)",
             },
         },
@@ -150,7 +156,7 @@ def terraform_json(entries: Sequence[dict[str, Any]]) -> str:
                 "description": "SNS topic the rules notify (its policy must "
                 "allow events.amazonaws.com to publish)",
             },
-            "event_bus_name": {"type": "string", "default": "default"},
+            "event_bus_name": {"type": "string", "default": _bus(entries)},
         },
         "resource": {"aws_cloudwatch_event_rule": rules, "aws_cloudwatch_event_target": targets},
     }

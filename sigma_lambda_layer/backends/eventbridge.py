@@ -46,7 +46,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.types import SigmaBool, SigmaCIDRExpression, SigmaNumber, SigmaString, SpecialChars
 
-from sigma_lambda_layer.dialect import FormatFile
+from sigma_lambda_layer.dialect import BackendOption, FormatFile, matching, validate
 from sigma_lambda_layer.errors import unsupported
 
 #: PutRule ``EventPattern`` maximum length (botocore ``events`` 2015-10-07 model, shape ``EventPattern``).
@@ -323,6 +323,21 @@ class EventBridgeBackend(Backend):
         "terraform": FormatFile("json", "tf.json"),
     }
     requires_pipeline: ClassVar[bool] = True
+    #: ``--option`` names and defaults (PutRule ``EventBusName``: name or ARN, 1 to 1600 characters).
+    options: ClassVar[tuple[BackendOption, ...]] = (
+        BackendOption(
+            "event_bus",
+            "event bus the rules watch (put_rule; default of the templates' parameter/variable)",
+            "default",
+            matching(r"[/.\-_A-Za-z0-9:]{1,1600}"),
+            "an event bus name or ARN",
+        ),
+    )
+
+    def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
+        super().__init__(processing_pipeline, collect_errors, **options)
+        validate(self.options, options, "EventBridge")
+        self.event_bus: str = str(options.get("event_bus") or "default")
 
     # ---------------------------------------------------------------- boolean skeleton
 
@@ -381,7 +396,7 @@ class EventBridgeBackend(Backend):
         if len(parts) == 2 and stars == [0]:
             return self._leaf(cond, Test("suffix", text, ignore_case=not exact))
         if not exact:
-            what = "contains" if stars == [0, len(parts) - 1] else "an inner wildcard"
+            what = "contains" if stars == [0, len(parts) - 1] else "inner wildcard"
             _refuse(
                 f"a case-insensitive {what} on {cond.field} ({value}): the wildcard operator is "
                 "case-sensitive and there is no contains operator",
@@ -553,7 +568,7 @@ class EventBridgeBackend(Backend):
     def finalize_query_cloudformation(
         self, rule: SigmaRule | SigmaCorrelationRule, query: Any, index: int, state: ConversionState
     ) -> dict[str, Any]:
-        return rule_entry(rule, query)
+        return rule_entry(rule, query, self.event_bus)
 
     finalize_query_terraform = finalize_query_cloudformation
 
@@ -562,7 +577,7 @@ class EventBridgeBackend(Backend):
     ) -> str:
         from sigma_lambda_layer.artifacts.eventbridge import put_rule
 
-        return json.dumps(put_rule(rule_entry(rule, query)), indent=2)
+        return json.dumps(put_rule(rule_entry(rule, query, self.event_bus)), indent=2)
 
     def finalize_output_put_rule(self, queries: list[str]) -> list[str]:
         return queries
@@ -647,9 +662,12 @@ def _all_event_name_tests(pattern: dict[str, Any]) -> list[Any] | None:
     return out
 
 
-def rule_entry(rule: SigmaRule | SigmaCorrelationRule, pattern: dict[str, Any]) -> dict[str, Any]:
+def rule_entry(
+    rule: SigmaRule | SigmaCorrelationRule, pattern: dict[str, Any], event_bus: str = "default"
+) -> dict[str, Any]:
     """What the artifact builders need of one rule."""
     return {
+        "event_bus": event_bus,
         "title": rule.title or str(rule.id or "sigma rule"),
         "id": str(rule.id or ""),
         "description": (rule.description or "").strip(),
