@@ -160,6 +160,9 @@ def test_eventbridge_rule_state_from_event_names() -> None:
     assert rule_state(eventbridge("sel:\n    eventName: CreateUser")) == ENABLED
     assert rule_state(eventbridge("sel:\n    eventName: GetSessionToken")) == ENABLED_ALL_MANAGEMENT
     assert rule_state(eventbridge("sel:\n    eventName|startswith: Ge")) == ENABLED_ALL_MANAGEMENT
+    assert rule_state(eventbridge("sel:\n    eventName|endswith: BucketPolicy")) == ENABLED_ALL_MANAGEMENT
+    assert rule_state(eventbridge("sel:\n    eventName: Put*Policy")) == ENABLED
+    assert rule_state(eventbridge("sel:\n    eventName|startswith: UpdateFunction")) == ENABLED
     assert rule_state(eventbridge("sel:\n    userIdentity.type: Root")) == ENABLED_ALL_MANAGEMENT
 
 
@@ -209,6 +212,16 @@ def test_eventbridge_sigmahq_conversions_and_refusals_exactly() -> None:
         assert words in refused[stem], refused[stem]
         assert f"{stem}.yml:" in refused[stem]  # located: path:line:col
     assert len(results) - len(refused) == 46
+    opt_in = {
+        s for s, r in results.items() if r.ok and rule_state(json.loads(r.output)) == ENABLED_ALL_MANAGEMENT
+    }
+    assert opt_in == {
+        "aws_cloudtrail_pua_trufflehog",  # no eventName condition
+        "aws_enum_buckets",  # ListBuckets
+        "aws_root_account_usage",  # no eventName condition
+        "aws_sts_assumerole_misuse",  # no eventName condition
+        "aws_sts_getsessiontoken_misuse",  # GetSessionToken
+    }
 
 
 def _rule_paths() -> list[Path]:

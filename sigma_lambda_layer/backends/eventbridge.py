@@ -56,9 +56,6 @@ MAX_COMBINATIONS: Final = 1000
 #: Rule states (PutRule ``State``): plain ``ENABLED`` does not receive read-only management events.
 ENABLED: Final = "ENABLED"
 ENABLED_ALL_MANAGEMENT: Final = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
-#: Read-only management event names start with these verbs (EventBridge User Guide, "Receiving read-only
-#: management events from AWS services": Get, List and Describe calls).
-READ_ONLY_VERBS: Final[tuple[str, ...]] = ("Get", "List", "Describe")
 STATE_ENVELOPE: Final = "eventbridge_envelope"  # the pipeline's state key (pipelines/eventbridge.py)
 _CLOUDWATCH_HINT: Final = "use the cloudwatch target (Logs Insights), which can say it"
 
@@ -612,53 +609,45 @@ def pinned(conj: Conj, path: str) -> frozenset[str] | None:
     return None
 
 
-def event_names(pattern: dict[str, Any]) -> list[Any] | None:
-    """The ``detail.eventName`` tests of a pattern's top level (``None``: any event name, or only in $or)."""
-    names = pattern.get("detail", {}).get("eventName") if isinstance(pattern.get("detail"), dict) else None
-    return names if isinstance(names, list) else None
-
-
 def rule_state(pattern: dict[str, Any]) -> str:
-    """``ENABLED`` when no event name the pattern can match is a read-only (Get/List/Describe) one, else the
-    state that also delivers read-only management events (they reach EventBridge only in that state)."""
-    names = _all_event_name_tests(pattern)
-    if names is None:
-        return ENABLED_ALL_MANAGEMENT
-    for test in names:
-        if isinstance(test, str):
-            if test.startswith(READ_ONLY_VERBS):
-                return ENABLED_ALL_MANAGEMENT
-        elif isinstance(test, dict) and "equals-ignore-case" in test:
-            if str(test["equals-ignore-case"]).lower().startswith(tuple(v.lower() for v in READ_ONLY_VERBS)):
-                return ENABLED_ALL_MANAGEMENT
-        elif isinstance(test, dict) and "prefix" in test:
-            body = test["prefix"]
-            text = body["equals-ignore-case"].lower() if isinstance(body, dict) else body
-            verbs = [v.lower() for v in READ_ONLY_VERBS] if isinstance(body, dict) else list(READ_ONLY_VERBS)
-            if any(v.startswith(text) or text.startswith(v) for v in verbs):
-                return ENABLED_ALL_MANAGEMENT
-        else:
-            return ENABLED_ALL_MANAGEMENT  # suffix, wildcard, anything-but: may be a read-only name
+    """``ENABLED`` when no read-only (Get/List/Describe) event name can match the pattern's ``eventName``
+    tests, else the state that also delivers read-only management events (they reach EventBridge only in
+    that state). The names are the ``eventName`` value domain; each test runs on them with the reference
+    matcher's semantics, so a prefix, suffix, wildcard or anything-but is judged by what it matches."""
+    from sigma_lambda_layer.engines.eventbridge import test_matches
+    from sigma_lambda_layer.pipelines.eventbridge import READ_ONLY_VERBS, read_only_event_names
+
+    tests = _all_event_name_tests(pattern)
+    if tests is None:
+        return ENABLED_ALL_MANAGEMENT  # any event name, read-only ones included
+    for test in tests:
+        if isinstance(test, str) and test.startswith(READ_ONLY_VERBS):
+            return ENABLED_ALL_MANAGEMENT  # a read-only name, known to the domain or not
+        if isinstance(test, dict) and any(test_matches(test, name) for name in read_only_event_names()):
+            return ENABLED_ALL_MANAGEMENT
     return ENABLED
 
 
 def _all_event_name_tests(pattern: dict[str, Any]) -> list[Any] | None:
-    """Every eventName test on every branch; ``None`` when some branch does not test the event name."""
-    detail = pattern.get("detail")
-    if not isinstance(detail, dict):
-        return None
-    own = detail.get("eventName")
-    if isinstance(own, list):
+    """Every ``detail.eventName`` test on every branch; ``None`` when some branch does not test it."""
+    return _tests_at(pattern, ("detail", "eventName"))
+
+
+def _tests_at(obj: dict[str, Any], keys: tuple[str, ...]) -> list[Any] | None:
+    own = obj.get(keys[0])
+    if len(keys) == 1 and isinstance(own, list):
         return list(own)
-    ors = detail.get("$or") or pattern.get("$or")
-    if not ors:
+    if len(keys) > 1 and isinstance(own, dict) and (found := _tests_at(own, keys[1:])) is not None:
+        return found
+    branches = obj.get("$or")
+    if not isinstance(branches, list):
         return None
     out: list[Any] = []
-    for branch in ors:
-        sub = _all_event_name_tests({"detail": branch.get("detail", branch)})
-        if sub is None:
+    for branch in branches:
+        found = _tests_at(branch, keys)
+        if found is None:
             return None
-        out += sub
+        out += found
     return out
 
 

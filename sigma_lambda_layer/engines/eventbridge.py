@@ -172,6 +172,11 @@ def _test(test: Any, values: list[Any]) -> bool:
     return any(_string_test(op, body, v) for v in values)
 
 
+def test_matches(test: Any, value: Any) -> bool:
+    """Does one element of a pattern's value list match one leaf value?"""
+    return _test(test, [value])
+
+
 def _match(pattern: Mapping[str, Any], event: Any, prefix: list[str]) -> bool:
     for key, value in pattern.items():
         if key == "$or":
@@ -244,4 +249,4 @@ def run_event_pattern(query: str, events: Iterable[Mapping[str, Any]]) -> list[i
     return [i for i, event in enumerate(events) if _match(pattern, event, [])]
 
 
-__all__ = ["PatternError", "compile_pattern", "matches", "run_event_pattern"]
+__all__ = ["PatternError", "compile_pattern", "matches", "run_event_pattern", "test_matches"]

@@ -29,6 +29,7 @@ which is exact, only less narrow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from sigma.processing.transformations import SetStateTransformation
@@ -87,6 +88,19 @@ def detail_types(event_sources: frozenset[str] | None) -> list[str]:
     if event_sources is not None and SIGNIN_SOURCE not in event_sources:
         return [API_CALL, CONSOLE_ACTION, SERVICE_EVENT]
     return [API_CALL, *SIGN_IN, CONSOLE_ACTION, SERVICE_EVENT]
+
+
+#: Read-only management events are the Get, List and Describe calls (EventBridge User Guide, "Receiving
+#: read-only management events from AWS services").
+READ_ONLY_VERBS: Final[tuple[str, ...]] = ("Get", "List", "Describe")
+
+
+@cache
+def read_only_event_names() -> frozenset[str]:
+    """Every read-only event name AWS writes (the value domain of ``eventName``, fields/domains.py)."""
+    from sigma_lambda_layer.fields.domains import event_names
+
+    return frozenset(n for n in event_names() if n.startswith(READ_ONLY_VERBS))
 
 
 def envelope_state() -> dict[str, Any]:
