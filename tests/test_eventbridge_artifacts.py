@@ -53,3 +53,34 @@ def test_eventbridge_terraform_rule_and_target_per_rule() -> None:
     for key, rule in rules.items():
         assert json.loads(rule["event_pattern"])["detail"]
         assert targets[key]["rule"] == f"${{aws_cloudwatch_event_rule.{key}.name}}"
+
+
+def _sigma_cli() -> str | None:
+    found = Path(sys.executable).with_name("sigma")
+    return str(found) if found.exists() else shutil.which("sigma")
+
+
+@pytest.mark.skipif(_sigma_cli() is None, reason="sigma-cli is not installed")
+def test_eventbridge_sigma_cli_plugin() -> None:
+    """sigma-cli finds the backend through the plugin shim (registry targets marked sigma_cli_backend)."""
+    cli = _sigma_cli()
+    assert cli is not None
+    targets = subprocess.run([cli, "list", "targets"], capture_output=True, text=True, check=True).stdout
+    if "eventbridge" not in targets:
+        pytest.skip("the installed sigma-lambda predates the eventbridge target")
+    out = subprocess.run(
+        [
+            cli,
+            "convert",
+            "-t",
+            "eventbridge",
+            "-p",
+            "aws_cloudtrail_eventbridge",
+            str(OUR_RULES / "aws_attached_malicious_lambda_layer.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pattern = json.loads(out.strip().splitlines()[-1])
+    assert pattern["detail"]["eventName"] == [{"prefix": "UpdateFunctionConfiguration"}]
