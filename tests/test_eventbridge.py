@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer import convert
 from sigma_lambda_layer.backends.eventbridge import ENABLED, ENABLED_ALL_MANAGEMENT, rule_state
@@ -238,7 +239,9 @@ def test_eventbridge_differential_against_the_evaluator() -> None:
         if not result.ok:
             continue
         converted += 1
-        evaluator = RuleEvaluator(SigmaCollection.from_yaml(path.read_text()).rules[0])
+        rule = SigmaCollection.from_yaml(path.read_text()).rules[0]
+        assert isinstance(rule, SigmaRule)
+        evaluator = RuleEvaluator(rule)
         for i, (record, event) in enumerate(zip(records, events, strict=True)):
             want, got = evaluator.matches(record), matches(result.output, event)
             if want != got:

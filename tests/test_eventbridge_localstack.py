@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
 
 from sigma_lambda_layer import convert
 from sigma_lambda_layer.engines.eventbridge import matches
@@ -43,7 +44,9 @@ def test_localstack_differential_against_the_evaluator() -> None:
         [result] = convert(str(path), target="eventbridge", collect_errors=True)
         if not result.ok:
             continue
-        evaluator = RuleEvaluator(SigmaCollection.from_yaml(path.read_text()).rules[0])
+        rule = SigmaCollection.from_yaml(path.read_text()).rules[0]
+        assert isinstance(rule, SigmaRule)
+        evaluator = RuleEvaluator(rule)
         compiled = engine_module.EventPatternCompiler().compile_event_pattern(json.loads(result.output))
         engine = engine_module.EventRuleEngine()
         for i, (record, event) in enumerate(zip(records, events, strict=True)):
