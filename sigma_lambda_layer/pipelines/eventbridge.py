@@ -70,6 +70,10 @@ EVENT_SOURCE_TO_SOURCE: Final[dict[str, str]] = {
     "events.amazonaws.com": "aws.events",  # events-ref-events
     "consoleapp.amazonaws.com": "aws.consoleapp",  # events-ref-consoleapp
     "cloudtrail-data.amazonaws.com": "aws.cloudtrail-data",  # events-ref-cloudtrail-data
+    "iam.amazonaws.com": "aws.iam",  # events-ref-iam
+    "sts.amazonaws.com": "aws.sts",  # events-ref-sts
+    "sso-oauth.amazonaws.com": "aws.sso-oauth",  # events-ref-sso-oauth
+    "access-analyzer.amazonaws.com": "aws.access-analyzer",  # events-ref-access-analyzer
 }
 
 #: Objects (not values): free-form subtree roots and the parents of fixed fields, arrays excepted.
