@@ -266,3 +266,14 @@ def test_eventbridge_pack_true_positives_and_near_misses() -> None:
 def test_eventbridge_our_rules_convert() -> None:
     results = convert(str(OUR_RULES), target="eventbridge", collect_errors=True)
     assert results and all(r.ok for r in results), [str(r.error) for r in results if not r.ok]
+
+
+def test_eventbridge_refuses_correlation_rules() -> None:
+    base = rule_yaml("sel:\n    eventName: ConsoleLogin\ncondition: sel", name="logins")
+    correlation = (
+        "title: many logins\ncorrelation:\n    type: event_count\n    rules: [logins]\n    group-by: [userIdentity.arn]\n"
+        "    timespan: 5m\n    condition:\n        gte: 10\n"
+    )
+    results = convert(base + "---\n" + correlation, target="eventbridge", collect_errors=True)
+    [refused] = [r for r in results if not r.ok]
+    assert "correlation rule" in str(refused.error) and "hint:" in str(refused.error)
