@@ -4,6 +4,7 @@ constructs a detection engineer objects to. Prints a Markdown table (docs/benchm
 Usage (from the repository root)::
 
     python benchmarks/query_quality.py [--rules ../shared/corpus/sigmahq/rules/cloud/aws/cloudtrail]
+                                       [--without-canonical-step]
 
 Rules: the SigmaHQ AWS CloudTrail rules (57 in the shared snapshot) and sigma-lambda's own (``rules/``).
 
@@ -252,7 +253,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES)
+    parser.add_argument(
+        "--without-canonical-step",
+        action="store_true",
+        help="turn the canonical-values step off (every value stays case-insensitive): the form before it",
+    )
     args = parser.parse_args()
+    if args.without_canonical_step:
+        from sigma_lambda_layer.pipelines.canonical import CanonicalValuesTransformation
+
+        CanonicalValuesTransformation.apply_value = lambda self, field, val: None  # type: ignore[method-assign]
     ours = sorted(p for p in (REPO / "rules").glob("*.yml") if not p.name.endswith(".tests.yml"))
     theirs = sorted(args.rules.glob("*.yml")) if args.rules.is_dir() else []
     if not theirs:
