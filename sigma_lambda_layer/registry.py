@@ -173,6 +173,18 @@ TARGETS: dict[str, Target] = {
             "sigma_lambda_layer.views.duckdb:duckdb_view",
             "sigma_lambda_layer.engines.duckdb:run_duckdb",
         ),
+        Target(
+            "eventbridge",
+            "Amazon EventBridge event patterns over CloudTrail events (real-time rules, no SIEM)",
+            "EventBridge event pattern",
+            "json",
+            "json",
+            "sigma_lambda_layer.backends.eventbridge:EventBridgeBackend",
+            "aws_cloudtrail_eventbridge",
+            "sigma_lambda_layer.views.eventbridge:eventbridge_view",
+            "sigma_lambda_layer.engines.eventbridge:run_event_pattern",
+            sigma_cli_backend=True,
+        ),
     )
 }
 
@@ -198,6 +210,11 @@ PIPELINES: dict[str, PipelineEntry] = {
             "aws_cloudtrail_duckdb",
             "CloudTrail records as DuckDB JSON (raw CloudTrail field names)",
             "sigma_lambda_layer.pipelines.duckdb:aws_cloudtrail_duckdb",
+        ),
+        PipelineEntry(
+            "aws_cloudtrail_eventbridge",
+            "CloudTrail records under detail in the EventBridge envelope (detail-type, source)",
+            "sigma_lambda_layer.pipelines.eventbridge:aws_cloudtrail_eventbridge",
         ),
     )
 }

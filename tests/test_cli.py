@@ -122,7 +122,15 @@ def test_cli_output_file_savedsearches(tmp_path: Path) -> None:
 def test_cli_list_commands() -> None:
     code, out, _ = run("list", "targets")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["splunk", "lucene", "eql", "esql", "cloudwatch", "duckdb"]
+    assert [line.split()[0] for line in out.splitlines()] == [
+        "splunk",
+        "lucene",
+        "eql",
+        "esql",
+        "cloudwatch",
+        "duckdb",
+        "eventbridge",
+    ]
     code, out, _ = run("list", "pipelines")
     assert code == 0 and "aws_cloudtrail_splunk" in out
     code, out, _ = run("list", "formats", "splunk")
