@@ -498,3 +498,17 @@ def test_cloudwatch_sigma_cli_plugin(tmp_path: Path) -> None:
     ).stdout
     # sigma-cli users get the canonicalisation step with the pipeline: an exact, case-sensitive regex
     assert "eventName =~ /^UpdateFunctionConfiguration/" in out
+
+
+def test_cloudwatch_value_list_of_exact_values_is_in() -> None:
+    # canonical eventName values (fields/domains.py): exact, so one set-membership test a field index serves
+    r = rule("sel:\n    eventName:\n        - createuser\n        - DeleteUser\ncondition: sel")
+    assert filter_of(r) == 'eventName in ["CreateUser", "DeleteUser"]'
+    events = [{"eventName": "CreateUser"}, {"eventName": "DeleteUser"}, {"eventName": "deleteuser"}, {}]
+    assert matches(r, events) == [0, 1]
+    negated = rule("sel:\n    eventName:\n        - CreateUser\n        - DeleteUser\ncondition: not sel")
+    assert filter_of(negated) == 'not ((ispresent(eventName) and eventName in ["CreateUser", "DeleteUser"]))'
+    assert matches(negated, events) == [2, 3]
+    # free text stays a case-insensitive regex per value
+    free = rule("sel:\n    errorCode:\n        - A\n        - B\ncondition: sel")
+    assert filter_of(free) == "errorCode =~ /(?i)^A$/ or errorCode =~ /(?i)^B$/"

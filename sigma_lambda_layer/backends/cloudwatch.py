@@ -261,6 +261,49 @@ class LogsInsightsBackend(TextQueryBackend):
 
     # ------------------------------------------------------------------ value leaves
 
+    @staticmethod
+    def _equals_literal(value: SigmaString, cased: bool) -> str | None:
+        """The string literal ``value`` equals with ``=``, or None when ``=`` cannot say it: a wildcard, a
+        case-insensitive value whose case can vary, a JSON boolean word, or text a literal cannot hold
+        unescaped (the docs define no string escapes)."""
+        plain = None if value.contains_special() else value.to_plain()
+        if plain is None or plain == "" or not _SAFE_LITERAL.match(plain):
+            return None
+        if not cased and (plain.lower() in _BOOL_WORDS or plain.lower() != plain.upper()):
+            return None
+        return plain
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        """An OR of exact literals on one field becomes ``f in ["a", "b"]``: set membership is a complete,
+        case-sensitive match like ``=``, and a field index serves it (CWL_QuerySyntax-Filter, "Indexed fields
+        and the filter command")."""
+        args = cond.args
+        return (
+            isinstance(cond, ConditionOR)
+            and len(args) > 1
+            and all(
+                isinstance(arg, ConditionFieldEqualsValueExpression)
+                and isinstance(arg.value, SigmaString)
+                and self._equals_literal(arg.value, isinstance(arg.value, SigmaCasedString)) is not None
+                for arg in args
+            )
+            and len({cast(ConditionFieldEqualsValueExpression, arg).field for arg in args}) == 1
+        )
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        args = cast(list[ConditionFieldEqualsValueExpression], cond.args)
+        field = self._field(args[0].field)
+        literals = [
+            self._equals_literal(cast(SigmaString, a.value), isinstance(a.value, SigmaCasedString))
+            for a in args
+        ]
+        values = ", ".join(dict.fromkeys(f'"{lit}"' for lit in literals))
+        return self._guard(field, f"{field} in [{values}]")
+
     def _string_expr(self, field: str, value: SigmaString, cased: bool) -> str:
         plain = None if value.contains_special() else value.to_plain()
         word = plain.lower() if plain is not None else None
@@ -268,13 +311,8 @@ class LogsInsightsBackend(TextQueryBackend):
             # JSON booleans: rendered as true/false or 1/0, undocumented; accept both (module docstring).
             regex = f"{field} =~ /(?i)^{word}$/"
             return f"({regex} or {field} = {_BOOL_WORDS[word]})"
-        if (
-            plain is not None
-            and (cased or plain.lower() == plain.upper())
-            and _SAFE_LITERAL.match(plain)
-            and plain != ""
-        ):
-            return f'{field} = "{plain}"'
+        if (literal := self._equals_literal(value, cased)) is not None:
+            return f'{field} = "{literal}"'
         body, start, end = regex_literal_body(value)
         if not body and not start and not end:  # only "*": any value at all
             return f"ispresent({field})"

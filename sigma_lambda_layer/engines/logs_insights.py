@@ -7,7 +7,10 @@ Written from the AWS CloudWatch Logs User Guide only:
   letters, digits, ``@`` and ``.`` in backticks; ``like``/``=~`` with ``/regex/`` (search semantics:
   "contains"), case-sensitive unless ``(?i)``.
 - CWL_QuerySyntax-Filter (…/CWL_QuerySyntax-Filter.html): comparison operators ``= != < <= > >=``, Boolean
-  ``and``, ``or``, ``not``, parentheses.
+  ``and``, ``or``, ``not``, parentheses; set membership ``f in ["a", "b"]`` ("Indexed fields and the filter
+  command": ``filter requestId IN [value, value, ...]`` uses a field index, as ``=`` does), true when the
+  field's value equals one of the strings, as ``=`` compares (a complete, case-sensitive match;
+  CWL_QuerySyntax-FilterIndex: "Use the IN operator to expand the results ... to any of multiple values").
 - CWL_QuerySyntax-operations-functions (…/CWL_QuerySyntax-operations-functions.html): ``ispresent`` (true if
   the field exists), ``tolower``, ``isValidIp`` (true if the field is a valid IPv4 or IPv6 address),
   ``isIpInSubnet(field, cidr)`` (true if the field is a valid IP address within the subnet).
@@ -57,7 +60,7 @@ _TOKEN = re.compile(
   | (?P<bfield>`[^`]*`)
   | (?P<string>"[^"]*"|'[^']*')
   | (?P<number>-?\d+(?:\.\d+)?(?![A-Za-z@_]))
-  | (?P<op>=~|!=|<=|>=|=|<|>|\(|\)|,|\|)
+  | (?P<op>=~|!=|<=|>=|=|<|>|\(|\)|\[|\]|,|\|)
   | (?P<name>[A-Za-z0-9@.]+)
     """,
     re.VERBOSE,
@@ -174,6 +177,17 @@ class _Parser:
             return inner
         left = self.operand()
         tok = self.peek()
+        if tok is not None and tok.kind == "kw" and tok.text == "in":
+            self.take()
+            self.take("[")
+            values = [self.take()]
+            while (t := self.peek()) is not None and t.text == ",":
+                self.take()
+                values.append(self.take())
+            self.take("]")
+            if left[0] != "field" or any(v.kind != "string" for v in values):
+                raise UnsupportedSyntax("'in' is implemented here for a field and a list of strings")
+            return ("in", left, frozenset(v.text for v in values))
         if tok is not None and tok.text in _COMPARE:
             op = self.take().text
             if op == "=~":
@@ -296,6 +310,11 @@ class _Evaluator:
             return None if v is None else not v
         if kind == "call":
             return self.call(node[1], node[2])
+        if kind == "in":  # set membership: equal, as "=" compares, to one of the strings
+            v = self.value(node[1])
+            if v is _MISSING:
+                return self.missing()
+            return _text(v, self.model) in node[2]
         if kind == "=~":
             v = self.value(node[1])
             if v is _MISSING:
