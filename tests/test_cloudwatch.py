@@ -238,18 +238,46 @@ def test_cloudwatch_boolean_strings_match_either_rendering() -> None:
 
 
 def test_cloudwatch_array_field_matches_any_element() -> None:
+    # Under and only: one record per element (unnest over jsonParse(@message)), one row per event again
+    # (dedup @ptr), so every element is searched, the sixth too.
     r = rule("sel:\n    requestParameters.layers|contains: evil\ncondition: sel")
-    expr = filter_of(r, array_elements=3)
-    assert expr == (
-        "requestParameters.layers.0 =~ /(?i)evil/ or requestParameters.layers.1 =~ /(?i)evil/ or "
-        "requestParameters.layers.2 =~ /(?i)evil/"
+    assert convert(r)[0] == (
+        HEAD.removesuffix("filter ")
+        + "fields jsonParse(@message) as record | unnest record.requestParameters.layers into element1"
+        " | filter element1 =~ /(?i)evil/ | sort @timestamp desc | dedup @ptr | limit 10000"
     )
     events = [
-        {"requestParameters": {"layers": ["arn:good", "arn:EVIL"]}},
+        {"requestParameters": {"layers": ["arn:good", "arn:EVIL", "arn:evil2"]}},
         {"requestParameters": {"layers": ["arn:good"]}},
+        {"requestParameters": {"layers": [f"arn:{i}" for i in range(5)] + ["arn:evil"]}},
+        {"requestParameters": {"layers": []}},
+        {},
     ]
-    assert matches(r, events) == [0]
-    nested = rule("sel:\n    resources.ARN|endswith: ':x'\ncondition: sel")
+    assert matches(r, events) == [0, 2]
+    nested = rule("sel:\n    requestParameters.containerDefinitions.command|contains: x\ncondition: sel")
+    assert (
+        "| unnest record.requestParameters.containerDefinitions into element1 | unnest element1.command into "
+        "element2 | filter element2 =~ /(?i)x/ |" in convert(nested)[0]
+    )
+    deep = [{"requestParameters": {"containerDefinitions": [{"command": ["a"]}, {}, {"command": ["b", "x"]}]}}]
+    assert matches(nested, deep) == [0]
+    # an or of values on the same array shares one unnest: some element matches one of them
+    either = rule("sel:\n    requestParameters.layers|contains:\n        - evil\n        - bad\ncondition: sel")
+    assert "into element1 | filter element1 =~ /(?i)evil/ or element1 =~ /(?i)bad/ |" in convert(either)[0]
+
+
+def test_cloudwatch_array_field_under_not_enumerates() -> None:
+    # Under not, unnest would keep an event with one non-matching element: the documented enumeration stays.
+    r = rule("sel:\n    requestParameters.layers|contains: evil\ncondition: not sel")
+    expr = filter_of(r, array_elements=3)
+    assert expr == (
+        "not (((ispresent(requestParameters.layers.0) and requestParameters.layers.0 =~ /(?i)evil/) or "
+        "(ispresent(requestParameters.layers.1) and requestParameters.layers.1 =~ /(?i)evil/) or "
+        "(ispresent(requestParameters.layers.2) and requestParameters.layers.2 =~ /(?i)evil/)))"
+    )
+    events = [{"requestParameters": {"layers": ["arn:good", "arn:EVIL"]}}, {"requestParameters": {"layers": ["a"]}}]
+    assert matches(r, events) == [1]
+    nested = rule("sel:\n    resources.ARN|endswith: ':x'\nother:\n    eventName: X\ncondition: sel or other")
     assert "resources.4.ARN =~" in filter_of(nested)
 
 

@@ -101,6 +101,24 @@ _SAFE_LITERAL = re.compile(r'^[^"\\\x00-\x1f\x7f]*$')
 # Regex constructs Hyperscan (the engine behind Logs Insights) rejects: lookaround and back-references.
 _UNSUPPORTED_RE = re.compile(r"\(\?<?[=!]|\(\?P[=<]|\\[1-9]|\\k<|\\g")
 _BOOL_WORDS = {"true": 1, "false": 0}
+#: Pipeline state key written by pipelines/cloudwatch.py: array field -> {"elements": [...], "unnest": [...]}.
+STATE_ARRAYS = "cloudwatch_arrays"
+#: Conversion state keys of this backend: the unnest commands of a rule, and the alias per anchor node.
+_STATE_UNNEST = "cloudwatch_unnest"
+_STATE_ANCHORS = "cloudwatch_unnest_anchors"
+#: The record as a MAP (CWL_QuerySyntax-operations-functions, "JSON functions"), which unnest reads.
+_RECORD_NAME = "record"
+_UNNEST_HEAD = f"fields jsonParse(@message) as {_RECORD_NAME} | "
+#: Value types an element can be tested for one element at a time (not null, exists or a field reference).
+_ELEMENT_VALUES = (
+    SigmaString,
+    SigmaRegularExpression,
+    SigmaNumber,
+    SigmaBool,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+)
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9.]+$")
 
 
 def _regex_char(c: str) -> str:
@@ -273,6 +291,96 @@ class LogsInsightsBackend(TextQueryBackend):
             return None
         return plain
 
+    # ------------------------------------------------------------------ arrays: unnest or the enumeration
+
+    @staticmethod
+    def _arrays(state: ConversionState) -> dict[str, Any]:
+        return cast(dict[str, Any], state.processing_state).get(STATE_ARRAYS) or {}
+
+    def _unnest_anchor(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> Any:
+        """The node whose truth "some element matches" decides, or None when unnest would change the rule.
+
+        ``unnest`` replaces an event by one record per element, and ``dedup @ptr`` keeps the events with at
+        least one record the filter keeps. That is "some element matches the leaf" exactly when only ``and``
+        lies above the leaf (an event whose array is empty or missing fails the ``and`` either way), or an
+        ``or`` of leaves on the same array (some element matches one of them = one of them matches some
+        element), which then share one unnest. Under ``not``, or an ``or`` with anything else, it is not."""
+        if not isinstance(cond.value, _ELEMENT_VALUES):
+            return None
+        anchor: Any = cond
+        node: Any = cond
+        while (parent := node.parent) is not None:
+            if isinstance(parent, ConditionNOT):
+                return None
+            if isinstance(parent, ConditionOR):
+                if not self._same_array_leaves(parent, cond.field):
+                    return None
+                anchor = parent
+            node = parent
+        return anchor
+
+    def _same_array_leaves(self, node: Any, field: str) -> bool:
+        if isinstance(node, ConditionOR):
+            return all(self._same_array_leaves(arg, field) for arg in node.args)
+        return (
+            isinstance(node, ConditionFieldEqualsValueExpression)
+            and node.field == field
+            and isinstance(node.value, _ELEMENT_VALUES)
+        )
+
+    def _element_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str | None:
+        """The name that holds one element for ``cond`` after its ``unnest`` commands, or None (enumerate)."""
+        pieces: list[str] = self._arrays(state)[cond.field]["unnest"]
+        if not all(_PLAIN_PATH.match(p) for p in pieces if p):
+            return None
+        anchor = self._unnest_anchor(cond, state)
+        if anchor is None:
+            return None
+        ps = cast(dict[str, Any], state.processing_state)
+        anchors: dict[int, str] = ps.setdefault(_STATE_ANCHORS, {})
+        commands: list[str] = ps.setdefault(_STATE_UNNEST, [])
+        if id(anchor) not in anchors:
+            source = f"{_RECORD_NAME}.{pieces[0]}"
+            for piece in pieces[1:-1]:
+                alias = f"element{len(commands) + 1}"
+                commands.append(f"unnest {source} into {alias}")
+                source = f"{alias}.{piece}"
+            alias = f"element{len(commands) + 1}"
+            commands.append(f"unnest {source} into {alias}")
+            anchors[id(anchor)] = alias
+        tail = pieces[-1]
+        return f"{anchors[id(anchor)]}.{tail}" if tail else anchors[id(anchor)]
+
+    def convert_condition_field_eq_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        """A leaf on an array field: on one element after ``unnest`` where that keeps the rule's meaning
+        (:meth:`_unnest_anchor`), else the OR of the first elements' fields (pipelines/cloudwatch.py)."""
+        info = self._arrays(state).get(cond.field)
+        if info is None:
+            return super().convert_condition_field_eq_val(cond, state)
+        original = cond.field
+        try:
+            element = self._element_field(cond, state)
+            if element is not None:
+                cond.field = element
+                return super().convert_condition_field_eq_val(cond, state)
+            parts = []
+            for name in info["elements"]:
+                cond.field = name
+                parts.append(str(super().convert_condition_field_eq_val(cond, state)))
+            return "(" + " or ".join(parts) + ")"
+        finally:
+            cond.field = original
+
+    def finish_query(self, rule: SigmaRule | SigmaCorrelationRule, query: Any, state: ConversionState) -> Any:
+        """A rule that matches array elements opens with its ``unnest`` commands (see :meth:`_filter_query`)."""
+        query = super().finish_query(rule, query, state)
+        commands = cast(dict[str, Any], state.processing_state).get(_STATE_UNNEST)
+        if commands and isinstance(query, str):
+            return _UNNEST_HEAD + " | ".join(commands) + f" | filter {query}"
+        return query
+
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
     ) -> bool:
@@ -290,6 +398,7 @@ class LogsInsightsBackend(TextQueryBackend):
                 for arg in args
             )
             and len({cast(ConditionFieldEqualsValueExpression, arg).field for arg in args}) == 1
+            and cast(ConditionFieldEqualsValueExpression, args[0]).field not in self._arrays(state)
         )
 
     def convert_condition_as_in_expression(
@@ -454,6 +563,10 @@ class LogsInsightsBackend(TextQueryBackend):
         return text
 
     def _filter_query(self, expr: str) -> str:
+        if expr.startswith(_UNNEST_HEAD):
+            # One record per element: dedup @ptr gives each event back once; only limit may follow dedup
+            # (CWL_QuerySyntax-Dedup), so it stands between sort and limit.
+            return f"{self._head()} | {expr} | sort {self.sort} | dedup @ptr | limit {self.limit}"
         return f"{self._head()} | filter {expr} | {self._tail()}"
 
     def finalize_query_default(
@@ -552,6 +665,11 @@ class LogsInsightsBackend(TextQueryBackend):
         exprs: list[str] = []
         for ref in rule.rules or []:
             results = ref.rule.get_conversion_result()
+            if any(str(r).startswith(_UNNEST_HEAD) for r in results):
+                raise SigmaFeatureNotSupportedByBackendError(
+                    "a correlation over a rule that matches array elements: stats would count one record per "
+                    "element that unnest makes, not one per event"
+                )
             exprs.extend(f"({r})" for r in results)
         if not exprs:
             raise SigmaFeatureNotSupportedByBackendError("correlation rule references no convertible rule")
