@@ -401,13 +401,14 @@ def _one_of(field: str, v: str, _: str) -> tuple[dict[str, Any], list[tuple[str,
     r = BASE_RECORD
     records = [
         ("first", "match", set_path(r, field, v)),
-        ("second", "match", set_path(r, "awsRegion", "EU-West-3")),
+        # errorCode is free text (fields/domains.py); awsRegion, canonical, never holds "EU-West-3"
+        ("second", "match", set_path(r, "errorCode", "ACCESSDenied")),
         ("list-second", "match", set_path(r, field, "Zeta" + v)),
         ("neither", "near-miss", set_path(r, field, v + "-no")),
     ]
     detection = {
         "sel_a": {field: [sigma_escape(v), "zeta" + sigma_escape(v)]},
-        "sel_b": {"awsRegion": "eu-west-3"},
+        "sel_b": {"errorCode": "AccessDenied"},
         "condition": "1 of sel_*",
     }
     return detection, records

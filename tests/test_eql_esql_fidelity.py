@@ -108,9 +108,8 @@ def _variant(name: str, **changes: Any) -> tuple[str, dict[str, Any]]:
 
 PROBE_RECORDS: Final[list[tuple[str, dict[str, Any]]]] = [
     _variant("base"),
-    _variant(
-        "upper", eventName="UPDATEFUNCTIONCONFIGURATION20150331V2", requestParameters__attribute="USERDATA"
-    ),
+    # eventName is canonical (fields/domains.py): AWS never writes it in upper case, so only free fields vary
+    _variant("upper", requestParameters__attribute="USERDATA", userAgent="AWS-CLI/2.15.0 PYTHON/3.11"),
     _variant(
         "iam", eventSource="iam.amazonaws.com", eventName="CreateUser", requestParameters={"userName": "x"}
     ),
@@ -166,7 +165,7 @@ PROBES: Final[tuple[Probe, ...]] = (
     Probe("literal-wildcards", "  sel: {userAgent|contains: 'a\\*b \\?c\\\\d'}\n  condition: sel"),
     Probe("list", "  sel:\n    eventName: [CreateUser, 'delete*']\n  condition: sel"),
     Probe("cased", "  sel: {eventName|cased: CreateUser}\n  condition: sel"),
-    Probe("cased-upper", "  sel: {eventName|cased: UPDATEFUNCTIONCONFIGURATION20150331V2}\n  condition: sel"),
+    Probe("cased-upper", "  sel: {userAgent|cased: AWS-CLI/2.15.0 PYTHON/3.11}\n  condition: sel"),
     Probe("re", "  sel: {userAgent|re: '^aws-cli/\\d+\\.'}\n  condition: sel"),
     Probe("re-i", "  sel: {userAgent|re|i: 'PYTHON/3'}\n  condition: sel"),
     Probe("cidr", "  sel: {sourceIPAddress|cidr: 10.0.0.0/8}\n  condition: sel"),

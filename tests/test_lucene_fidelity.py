@@ -128,19 +128,31 @@ def _values(path: str, *values: Any) -> tuple[dict[str, Any], ...]:
 
 PROBES: Final[tuple[Probe, ...]] = (
     # keyword fields: case, wildcards, escapes, lists, all
+    # Case on a free keyword field (errorCode); eventName is canonical (fields/domains.py), so its records
+    # hold canonical spellings only and a case-insensitive value there becomes an exact term.
     Probe(
         "keyword-exact",
-        _sel(sel={"eventName": "CreateUser"}),
+        _sel(sel={"errorCode": "CreateUser"}),
         _values(
-            "eventName", "CreateUser", "createuser", "CREATEUSER", "CreateUsers", "CreateUse", "Create User"
+            "errorCode", "CreateUser", "createuser", "CREATEUSER", "CreateUsers", "CreateUse", "Create User"
+        ),
+    ),
+    Probe(
+        "keyword-canonical",
+        _sel(sel={"eventName": "createuser", "eventSource": "IAM.amazonaws.com"}),
+        (
+            {"eventName": "CreateUser"},
+            {"eventName": "CreateUserPool"},
+            {"eventName": "DeleteUser"},
+            {"eventSource": "sts.amazonaws.com"},
         ),
     ),
     Probe(
         "keyword-unicode-case",
-        _sel(sel={"eventName": "kiss"}),
-        _values("eventName", "KISS", "\u212aiss", "k\u0130\u017fs", "k\u0131ss", "kis", "kiß"),
+        _sel(sel={"errorCode": "kiss"}),
+        _values("errorCode", "KISS", "\u212aiss", "k\u0130\u017fs", "k\u0131ss", "kis", "kiß"),
     ),
-    Probe("keyword-cased", _sel(sel={"eventName|cased": "CreateUser"}), _values("eventName", "createuser")),
+    Probe("keyword-cased", _sel(sel={"errorCode|cased": "CreateUser"}), _values("errorCode", "createuser")),
     Probe(
         "keyword-contains",
         _sel(sel={"userAgent|contains": "Boto3/"}),
@@ -148,8 +160,8 @@ PROBES: Final[tuple[Probe, ...]] = (
     ),
     Probe(
         "keyword-startswith-endswith",
-        _sel(sel={"userAgent|startswith": "aws-cli/", "eventName|endswith": "user"}),
-        ({"userAgent": "AWS-CLI/2"}, {"eventName": "DeleteUSER"}, {"userAgent": "x aws-cli/"}),
+        _sel(sel={"userAgent|startswith": "aws-cli/", "errorCode|endswith": "user"}),
+        ({"userAgent": "AWS-CLI/2"}, {"errorCode": "DeleteUSER"}, {"userAgent": "x aws-cli/"}),
     ),
     Probe(
         "keyword-wildcards-and-escapes",
@@ -170,8 +182,8 @@ PROBES: Final[tuple[Probe, ...]] = (
     ),
     Probe(
         "keyword-list",
-        _sel(sel={"eventName": ["DeleteUser", "Get*", "123", "a b"]}),
-        _values("eventName", "deleteuser", "GetUser", "123", "1234", "A B", "Gt"),
+        _sel(sel={"errorCode": ["DeleteUser", "Get*", "123", "a b"]}),
+        _values("errorCode", "deleteuser", "GetUser", "123", "1234", "A B", "Gt"),
     ),
     Probe(
         "keyword-contains-all",

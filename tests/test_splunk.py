@@ -300,7 +300,7 @@ def test_splunk_and_or_brackets() -> None:
 
 
 def test_splunk_value_list() -> None:
-    assert convert(sel("userAgent:", "  - A", "  - B*")) == f'{ST} userAgent IN ("A", "B*")'
+    assert convert(sel("eventName:", "  - A", "  - B*")) == f'{ST} eventName IN ("A", "B*")'
 
 
 def test_splunk_escaping() -> None:

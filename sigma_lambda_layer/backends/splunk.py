@@ -439,7 +439,8 @@ class CloudTrailSplunkBackend(SplunkBackend):
         return super().decide_convert_condition_as_in_expression(cond, state) and all(
             isinstance(arg, ConditionFieldEqualsValueExpression)
             and isinstance(arg.value, SigmaString)
-            and not isinstance(arg.value, SigmaCasedString)
+            # |cased needs CASE() per value; a CanonicalString is the plain term (either comparison is exact)
+            and (isinstance(arg.value, CanonicalString) or not isinstance(arg.value, SigmaCasedString))
             and not _needs_eval(arg.value)
             and not (self._readings(arg.field, state)[0] and _could_be_null_text(arg.value))
             for arg in cond.args

@@ -16,11 +16,13 @@ from typing import Any, Final
 
 from sigma.rule import SigmaRule
 
+from sigma_lambda_layer import casing
 from sigma_lambda_layer.checks import cloudtrail_events as ct
 from sigma_lambda_layer.checks.aws import AwsCatalog
 from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.parameters import ParameterChecker
 from sigma_lambda_layer.checks.source import DetectionItem, RuleSource, ValueAt
+from sigma_lambda_layer.fields import domains
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, is_known_field
 
 #: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
@@ -81,8 +83,8 @@ def matcher(value: str, modifiers: frozenset[str]) -> Matcher | None:
         for m in modifiers:
             flags |= _RE_FLAGS.get(m, 0)
         try:
-            rx = re.compile(value, flags)
-        except re.error:
+            rx = casing.compile_regex(value, flags)
+        except (re.error, ValueError):
             return None  # pySigma reports invalid regular expressions
         return lambda s: rx.search(s) is not None
     body = sigma_to_regex(value)
@@ -92,7 +94,8 @@ def matcher(value: str, modifiers: frozenset[str]) -> Matcher | None:
         body = f"{body}.*"
     elif "endswith" in modifiers:
         body = f".*{body}"
-    full = re.compile(body, re.DOTALL | (0 if "cased" in modifiers else re.IGNORECASE))
+    # case-insensitive as sigma-lambda defines it (lower() on both sides), not re.IGNORECASE's folding
+    full = casing.compile_regex(body, re.DOTALL | (0 if "cased" in modifiers else re.IGNORECASE))
     return lambda s: full.fullmatch(s) is not None
 
 
@@ -192,6 +195,9 @@ class CloudTrailChecker:
                         f"name the sub-field that holds the text, e.g. '{item.field}.<key>'",
                         strings[0],
                     )
+            dom = domains.domain(item.field) if item.field is not None else None
+            if dom is not None and dom.kind in ("enum", "lowercase"):
+                yield from _check_domain(item, item.field or "", dom, finding)
             if item.field == "eventSource":
                 yield from self._check_sources(item, finding)
             elif item.field == "eventName":
@@ -294,6 +300,44 @@ class CloudTrailChecker:
                     "CloudTrail event names such as 'UpdateFunctionConfiguration20150331v2'",
                     v,
                 )
+
+
+def _check_domain(
+    item: DetectionItem, field: str, dom: domains.Domain, finding: Callable[..., Finding]
+) -> Iterator[Finding]:
+    """``cloudtrail_value_domain``: a value on a field AWS writes from a fixed list (or always in lowercase)
+    that no value it writes can match (fields/domains.py)."""
+    mods = frozenset(item.modifiers)
+    for v in item.values:
+        if not isinstance(v.value, str):
+            continue
+        test = matcher(v.value, mods)
+        if test is None:
+            continue
+        if dom.kind == "enum" and not any(test(s) for s in dom.spellings):
+            yield finding(
+                "cloudtrail_value_domain",
+                Severity.WARNING,
+                f"{_describe(item, v.value)} matches none of the values CloudTrail writes in {field}: "
+                + ", ".join(sorted(dom.spellings)),
+                _close(
+                    field,
+                    v.value,
+                    dom.spellings,
+                    None
+                    if difflib.get_close_matches(v.value, sorted(dom.spellings), n=1, cutoff=0.75)
+                    else "if CloudTrail writes it, add it with its source to sigma_lambda_layer/fields/domains.py",
+                ),
+                v,
+            )
+        elif dom.kind == "lowercase" and "cased" in mods and "re" not in mods and v.value != v.value.lower():
+            yield finding(
+                "cloudtrail_value_domain",
+                Severity.WARNING,
+                f"{_describe(item, v.value)} never matches: CloudTrail writes {field} in lowercase",
+                f"write '{v.value.lower()}'",
+                v,
+            )
 
 
 def _close(what: str, value: str, choices: frozenset[str] | set[str], extra: str | None = None) -> str:

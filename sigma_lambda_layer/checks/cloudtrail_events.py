@@ -101,6 +101,23 @@ EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
         "RegisterManagedInstance": "SSM Agent registration of a hybrid-activation managed instance; used by "
         "SigmaHQ's aws_cloudtrail_imds_malicious_usage rule. Not confirmed in AWS documentation here [infer]",
     },
+    "ssmmessages.amazonaws.com": {
+        name: "AWS Systems Manager User Guide, 'Reference: ec2messages, ssmmessages, and other API operations' "
+        "(Session Manager channel); CreateControlChannel also in the corpus (Panther fixture)"
+        for name in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")
+    },
+    "ec2messages.amazonaws.com": {
+        name: "AWS Systems Manager User Guide, 'Reference: ec2messages, ssmmessages, and other API operations' "
+        "(SSM Agent channel)"
+        for name in (
+            "AcknowledgeMessage",
+            "DeleteMessage",
+            "FailMessage",
+            "GetEndpoint",
+            "GetMessages",
+            "SendReply",
+        )
+    },
     "rds.amazonaws.com": {
         "DescribeRecommendationGroups": "corpus (Invictus): RDS console",
         "DescribeRecommendations": "corpus (Invictus): RDS console",

@@ -5,7 +5,10 @@ Written from the AWS CloudWatch Logs User Guide only:
 - CWL_QuerySyntax (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax.html): commands
   separated by ``|``; ``fields``, ``filter``, ``sort``, ``limit``; field names with characters other than
   letters, digits, ``@`` and ``.`` in backticks; ``like``/``=~`` with ``/regex/`` (search semantics:
-  "contains"), case-sensitive unless ``(?i)``.
+  "contains"), case-sensitive unless ``(?i)``. ``(?i)`` is evaluated with Python's ``re`` folding, which
+  (like PCRE's and the other regex engines' caseless modes) also equates the long s with ``s``: that is the
+  engine's own reading, not sigma-lambda's case rule (:mod:`sigma_lambda_layer.casing`), so a ``(?i)``
+  query is exact only where those characters cannot occur.
 - CWL_QuerySyntax-Filter (…/CWL_QuerySyntax-Filter.html): comparison operators ``= != < <= > >=``, Boolean
   ``and``, ``or``, ``not``, parentheses; set membership ``f in ["a", "b"]`` ("Indexed fields and the filter
   command": ``filter requestId IN [value, value, ...]`` uses a field index, as ``=`` does), true when the

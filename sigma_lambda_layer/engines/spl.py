@@ -96,7 +96,9 @@ _RECURSION = re.compile(r"\(\?(?:&|R\)|\d+\)|P>|\(DEFINE\))")
 
 @cache
 def pcre(pattern: str) -> Pattern:
-    """Python's ``re`` stands in for PCRE [PCRE]; a pattern with recursion or ``(?(DEFINE)...)``, which ``re``
+    """Python's ``re`` stands in for PCRE [PCRE] (``(?i)`` included: PCRE's caseless mode folds Unicode case,
+    the long s with ``s``, as ``re`` does; sigma-lambda's own rule is :mod:`sigma_lambda_layer.casing`,
+    which search terms and ``lower()`` follow); a pattern with recursion or ``(?(DEFINE)...)``, which ``re``
     lacks, compiles with the ``regex`` module (VERSION0, re-compatible), whose recursion follows PCRE's.
 
     Raises ``SplError`` for a pattern neither compiles.

@@ -33,16 +33,18 @@ follow its model; :func:`member_domain` gives those per operation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, Final, Literal
 
-Kind = Literal["enum", "operations", "lowercase", "boolean", "free"]
+Kind = Literal["enum", "operations", "lowercase", "boolean", "number", "free"]
 Shape = Literal["scalar", "object", "array"]
 
 #: The canonical kinds: a case-insensitive comparison with a domain value is an exact one.
-CANONICAL_KINDS: Final[frozenset[str]] = frozenset({"enum", "operations", "lowercase", "boolean"})
+CANONICAL_KINDS: Final[frozenset[str]] = frozenset({"enum", "operations", "lowercase", "boolean", "number"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Domain:
     shape: Shape = "scalar"
     json_null: bool = False
     string_null: bool = False
+    #: the botocore ``pattern`` a string member must match (a regular expression, as the model spells it)
+    pattern: str | None = None
 
     @property
     def canonical(self) -> bool:
@@ -78,6 +82,8 @@ class Domain:
             return self.json_null or not self.canonical
         if self.kind == "boolean":
             return isinstance(value, bool)
+        if self.kind == "number":
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
         if not self.canonical:
             return True
         if not isinstance(value, str):
@@ -87,6 +93,20 @@ class Domain:
         known = self.values()
         return known is not None and value in known
 
+    def holds(self, value: Any) -> bool:
+        """``value`` fits the domain in shape (scalar, object, array) and, where canonical, in spelling.
+        CloudTrail's redaction marker fits any member."""
+        if value == REDACTED:
+            return True
+        if value is None:
+            return self.json_null or not self.canonical
+        shape = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "scalar"
+        return shape == self.shape and (shape != "scalar" or self.admits(value))
+
+
+#: What CloudTrail writes instead of a sensitive parameter (SSM SendCommand ``parameters``; corpus: Stratus
+#: Red Team and Invictus records), whatever the member's shape.
+REDACTED: Final = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
 _USER_GUIDE: Final = "AWS CloudTrail User Guide"
 _RECORD: Final = (
@@ -251,3 +271,138 @@ def event_sources() -> frozenset[str]:
     from sigma_lambda_layer.checks.aws import default_catalog
 
     return frozenset(s.lower() for s in default_catalog().event_sources()) | frozenset(ct.EXTRA_EVENT_SOURCES)
+
+
+_KIND_TEXT: Final[dict[str, str]] = {
+    "enum": "canonical",
+    "operations": "canonical",
+    "lowercase": "canonical (lowercase)",
+    "boolean": "JSON boolean",
+    "number": "JSON number",
+    "free": "free text",
+}
+
+
+def markdown_table() -> str:
+    """The domains as the Markdown table in docs/value-domains.md (generated, so it cannot drift)."""
+    rows = [
+        "| field | domain | spellings | shape | JSON null | string `null` | source |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, d in DOMAINS.items():
+        if d.kind == "operations":
+            spellings = "botocore operation names, Lambda's versioned names, non-API events"
+        elif d.kind == "lowercase":
+            spellings = "any value, always lowercase"
+        elif d.kind == "boolean":
+            spellings = "`true`, `false`"
+        else:
+            spellings = ", ".join(f"`{s}`" for s in sorted(d.spellings)) or "any"
+        rows.append(
+            f"| `{name}` | {_KIND_TEXT[d.kind]} | {spellings} | {d.shape} | {'yes' if d.json_null else 'no'} "
+            f"| {'yes' if d.string_null or not d.canonical else 'no'} | {d.source} |"
+        )
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------------------- per-operation members
+
+_SCALARS: Final[dict[str, Shape]] = {"structure": "object", "map": "object", "list": "array"}
+
+
+@cache
+def _model(path: str) -> dict[str, Any]:
+    import json
+
+    from sigma_lambda_layer.checks.aws import _read_all
+
+    model: dict[str, Any] = json.loads(_read_all(Path(path)))
+    return model
+
+
+def _member_shape(
+    model: dict[str, Any], operation: str, root: str, key: str
+) -> tuple[str, dict[str, Any]] | None:
+    op = model.get("operations", {}).get(operation)
+    if op is None:
+        return None
+    ref = op.get("input" if root == "requestParameters" else "output") or {}
+    shapes: dict[str, Any] = model.get("shapes", {})
+    struct = shapes.get(ref.get("shape", ""), {})
+    members: dict[str, Any] = struct.get("members", {})
+    if root == "responseElements" and len(members) == 1:
+        # Query-protocol results wrap one structure (RDS's DBInstance); CloudTrail logs it unwrapped.
+        (only,) = members.values()
+        inner = shapes.get(only.get("shape", ""), {})
+        if inner.get("type") == "structure" and not any(
+            key.lower() in {n.lower(), str(m.get("locationName", "")).lower()} for n, m in members.items()
+        ):
+            members = inner.get("members", {})
+    for name, member in members.items():
+        if key.lower() in {name.lower(), str(member.get("locationName", "")).lower()}:
+            shape_name = member.get("shape", "")
+            return shape_name, shapes.get(shape_name, {})
+    return None
+
+
+def _from_shape(root: str, where: str, shape: dict[str, Any]) -> Domain:
+    kind = shape.get("type", "")
+    source = f"botocore {where}"
+    if kind in _SCALARS:
+        return Domain("free", source, shape=_SCALARS[kind], json_null=True)
+    caller = root == "requestParameters"  # failed calls log what the caller sent: not canonical
+    if kind == "string" and shape.get("enum"):
+        spellings = frozenset(str(v) for v in shape["enum"])
+        if caller:
+            return Domain(
+                "free", f"{source} (enum; requestParameters echo the caller)", spellings, string_null=True
+            )
+        return Domain("enum", f"{source} (enum)", spellings)
+    if kind == "boolean":
+        return Domain("free" if caller else "boolean", f"{source} (boolean)", string_null=caller)
+    if kind in ("integer", "long", "double", "float"):
+        return Domain("free" if caller else "number", f"{source} ({kind})", string_null=caller)
+    pattern = shape.get("pattern") if kind == "string" else None
+    string_null = True
+    if isinstance(pattern, str) and not caller:
+        try:
+            string_null = re.fullmatch(pattern, "null") is not None
+        except re.error:  # a Java-only construct: assume it could
+            string_null = True
+    return Domain("free", f"{source} ({kind or 'unknown'})", string_null=string_null, pattern=pattern)
+
+
+@cache
+def member_domain(event_source: str, operation: str, root: str, key: str) -> Domain | None:
+    """The domain of ``<root>.<key>`` (``root`` is ``requestParameters`` or ``responseElements``, ``key`` a
+    top-level member, compared case-insensitively as CloudTrail lower-cases first letters) for one operation,
+    from botocore's shapes: an enum, boolean or number in ``responseElements`` is canonical (the service
+    writes it from its model); in ``requestParameters`` it is free (a failed call logs what the caller sent).
+    Structures, maps and lists give the shape. None when no model of the source has the operation and key,
+    or when the models (API versions) disagree."""
+    from sigma_lambda_layer.checks import cloudtrail_events as ct
+    from sigma_lambda_layer.checks.aws import default_catalog
+
+    name = event_source.lower().removesuffix(".amazonaws.com")
+    base = ct.VERSION_SUFFIX_RE.sub("", operation) if event_source in ct.VERSION_SUFFIXES else operation
+    found: set[Domain] = set()
+    for model in default_catalog().by_source_name.get(name, ()):
+        for op in {operation, base}:
+            hit = _member_shape(_model(str(model.path)), op, root, key)
+            if hit is not None:
+                where = f"{model.service} {model.api_version} {op} {root}.{key}: shape {hit[0]}"
+                found.add(_from_shape(root, where, hit[1]))
+    if len({(d.kind, d.shape) for d in found}) != 1:
+        return None
+    # API versions add enum values over time (EC2's InstanceAttributeName): any of them can be written.
+    first = sorted(found, key=lambda d: d.source)[-1]
+    spellings = frozenset().union(*(d.spellings for d in found))
+    return Domain(
+        first.kind,
+        first.source + (f" and {len(found) - 1} other API versions" if len(found) > 1 else ""),
+        spellings,
+        first.shape,
+        any(d.json_null for d in found),
+        any(d.string_null for d in found),
+        first.pattern,
+    )

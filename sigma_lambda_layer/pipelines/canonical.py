@@ -18,7 +18,8 @@ The rule, per value of a detection item on a canonical field (before the field i
   (one spelling), ``UpdateFunctionConfiguration*`` stays as it is but cased (every matching operation,
   versioned or not, shares the spelling); ``createdbinstance`` stays case-insensitive, since botocore has both
   ``CreateDBInstance`` (RDS) and ``CreateDbInstance`` (Lightsail)... unless the same selection pins
-  ``eventSource`` to plain values, in which case only those services' names count.
+  ``eventSource`` to plain values, in which case only those services' names count (when none of them
+  matches, all names do: a superset of what AWS writes there proves the rewrite as well).
 - anything else (free text, a value matching no domain value, ``|re``, placeholders) is left alone; ``sigma-
   lambda check`` already reports an ``eventName``/``eventSource`` that matches no known one.
 
@@ -105,15 +106,16 @@ def canonical_parts(
     ``event_sources`` (plain, lowercase) narrow an ``eventName`` domain to those services' names.
     """
     dom = domains.domain(field)
-    if dom is None or not dom.canonical or dom.kind == "boolean":
+    if dom is None or not dom.canonical or dom.kind in ("boolean", "number"):
         return None
     if dom.kind == "lowercase":
         return tuple(p if isinstance(p, SpecialChars) else casing.fold(p) for p in parts)
+    found: list[str] = []
     if dom.kind == "operations" and event_sources:
         names = frozenset().union(*(domains.event_names(s) for s in sorted(event_sources)))
-    else:
-        names = dom.values() or frozenset()
-    found = _matches(names, parts)
+        found = _matches(names, parts)
+    if not found:  # no pinned service, or none of its names matches: every name AWS writes (a superset)
+        found = _matches(dom.values() or frozenset(), parts)
     if not found:
         return None  # matches nothing AWS writes: leave it to the rule author (and sigma-lambda check)
     # Respell the literal parts as the first match spells them; the folded regex aligns them.

@@ -45,9 +45,18 @@ def test_eql_engine_matches_case_insensitively_with_colon() -> None:
 
 def test_eql_engine_rejects_case_sensitive_operators_without_cased() -> None:
     with pytest.raises(EngineError, match="case-sensitive '=='"):
-        run_eql('any where event.action == "Update"', DOCS)
+        run_eql('any where user_agent.original == "Update"', DOCS)
     with pytest.raises(EngineError, match="startsWith"):
-        run_eql('any where startsWith(event.action, "Update")', DOCS)
+        run_eql('any where startsWith(user_agent.original, "Update")', DOCS)
+    with pytest.raises(EngineError, match="case-sensitive '=='"):  # canonical field, not a canonical spelling
+        run_eql('any where event.action == "updatefunctionconfiguration"', DOCS)
+
+
+def test_eql_engine_accepts_canonical_spellings_on_canonical_fields() -> None:
+    """``event.action`` holds eventName, which AWS spells one way (fields/domains.py): ``==`` with the
+    canonical spelling is what the canonicalisation step emits for a rule without ``|cased``."""
+    assert run_eql('any where event.action == "UpdateFunctionConfiguration"', DOCS[:4]) == set()
+    assert run_eql('any where event.action like "UpdateFunctionConfiguration*"', DOCS[:4]) == {0}
 
 
 def test_eql_engine_case_sensitive_operators_when_cased() -> None:
