@@ -540,3 +540,29 @@ def test_cloudwatch_value_list_of_exact_values_is_in() -> None:
     # free text stays a case-insensitive regex per value
     free = rule("sel:\n    errorCode:\n        - A\n        - B\ncondition: sel")
     assert filter_of(free) == "errorCode =~ /(?i)^A$/ or errorCode =~ /(?i)^B$/"
+
+
+def test_cloudwatch_correlation_over_unnest_rule_is_refused() -> None:
+    collection = textwrap.dedent(
+        """\
+        title: Layer
+        name: layer
+        logsource:
+            product: aws
+            service: cloudtrail
+        detection:
+            sel:
+                requestParameters.layers|contains: evil
+            condition: sel
+        ---
+        title: Many
+        correlation:
+            type: event_count
+            rules: layer
+            timespan: 5m
+            condition:
+                gte: 3
+        """
+    )
+    with pytest.raises(SigmaError, match="one record per element"):
+        LogsInsightsBackend(aws_cloudtrail_cloudwatch()).convert(SigmaCollection.from_yaml(collection))

@@ -258,7 +258,13 @@ class _Model:
     bool_as_number: bool  # a JSON boolean reads as 1/0 (else true/false)
 
 
+def _structure(value: Any) -> None:
+    if isinstance(value, (dict, list)):  # a MAP or LIST from jsonParse/unnest
+        raise UndocumentedBehaviour("how a MAP or LIST compares with a value is not documented")
+
+
 def _text(value: Any, model: _Model) -> str:
+    _structure(value)
     if isinstance(value, bool):
         return ("1" if value else "0") if model.bool_as_number else ("true" if value else "false")
     if isinstance(value, str):
@@ -267,6 +273,7 @@ def _text(value: Any, model: _Model) -> str:
 
 
 def _number(value: Any, model: _Model) -> float | None:
+    _structure(value)
     if isinstance(value, bool):
         return (1.0 if value else 0.0) if model.bool_as_number else None
     if isinstance(value, (int, float)):
@@ -277,6 +284,7 @@ def _number(value: Any, model: _Model) -> float | None:
 
 
 def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    _structure(value)
     try:
         return ipaddress.ip_address(value) if isinstance(value, str) else None
     except ValueError:
@@ -310,11 +318,7 @@ class _Evaluator:
             if not isinstance(node, dict) or key not in node:
                 return _MISSING
             node = node[key]
-        if node is None:
-            return _MISSING
-        if isinstance(node, (dict, list)):
-            raise UndocumentedBehaviour(f"{name}: how a MAP or LIST compares with a value is not documented")
-        return node
+        return _MISSING if node is None else node
 
     def missing(self) -> bool | None:
         return None if self.model.missing_unknown else False

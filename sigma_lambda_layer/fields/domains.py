@@ -300,7 +300,7 @@ def markdown_table() -> str:
             spellings = ", ".join(f"`{s}`" for s in sorted(d.spellings)) or "any"
         rows.append(
             f"| `{name}` | {_KIND_TEXT[d.kind]} | {spellings} | {d.shape} | {'yes' if d.json_null else 'no'} "
-            f"| {'yes' if d.string_null or not d.canonical else 'no'} | {d.source} |"
+            f"| {'yes' if d.string_null else 'no'} | {d.source} |"
         )
     return "\n".join(rows)
 
