@@ -537,6 +537,13 @@ def test_cloudwatch_value_list_of_exact_values_is_in() -> None:
     negated = rule("sel:\n    eventName:\n        - CreateUser\n        - DeleteUser\ncondition: not sel")
     assert filter_of(negated) == 'not ((ispresent(eventName) and eventName in ["CreateUser", "DeleteUser"]))'
     assert matches(negated, events) == [2, 3]
+    # a list mixing exact and case-insensitive values: the exact ones as one in, the rest as they are
+    mixed = rule("sel:\n    - userAgent|cased:\n        - A\n        - B\n    - userAgent: c\ncondition: sel")
+    assert filter_of(mixed) == '(userAgent in ["A", "B"]) or userAgent =~ /(?i)^c$/'
+    assert matches(mixed, [{"userAgent": "A"}, {"userAgent": "a"}, {"userAgent": "C"}]) == [0, 2]
+    flat = rule("sel:\n    eventName:\n        - createuser\n        - Nope*\n        - deleteuser\ncondition: sel")
+    assert filter_of(flat) == 'eventName in ["CreateUser", "DeleteUser"] or eventName =~ /(?i)^Nope/'
+    assert matches(flat, [{"eventName": "CreateUser"}, {"eventName": "nopex"}, {"eventName": "x"}]) == [0, 1]
     # free text stays a case-insensitive regex per value
     free = rule("sel:\n    errorCode:\n        - A\n        - B\ncondition: sel")
     assert filter_of(free) == "errorCode =~ /(?i)^A$/ or errorCode =~ /(?i)^B$/"

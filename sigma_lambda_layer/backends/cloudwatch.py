@@ -381,6 +381,15 @@ class LogsInsightsBackend(TextQueryBackend):
             return _UNNEST_HEAD + " | ".join(commands) + f" | filter {query}"
         return query
 
+    def _in_candidate(self, arg: Any, state: ConversionState) -> bool:
+        """A leaf ``in`` can hold: an exact string literal on a field that is not an array."""
+        return (
+            isinstance(arg, ConditionFieldEqualsValueExpression)
+            and isinstance(arg.value, SigmaString)
+            and self._equals_literal(arg.value, isinstance(arg.value, SigmaCasedString)) is not None
+            and arg.field not in self._arrays(state)
+        )
+
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
     ) -> bool:
@@ -391,20 +400,11 @@ class LogsInsightsBackend(TextQueryBackend):
         return (
             isinstance(cond, ConditionOR)
             and len(args) > 1
-            and all(
-                isinstance(arg, ConditionFieldEqualsValueExpression)
-                and isinstance(arg.value, SigmaString)
-                and self._equals_literal(arg.value, isinstance(arg.value, SigmaCasedString)) is not None
-                for arg in args
-            )
+            and all(self._in_candidate(arg, state) for arg in args)
             and len({cast(ConditionFieldEqualsValueExpression, arg).field for arg in args}) == 1
-            and cast(ConditionFieldEqualsValueExpression, args[0]).field not in self._arrays(state)
         )
 
-    def convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> str:
-        args = cast(list[ConditionFieldEqualsValueExpression], cond.args)
+    def _in_expression(self, args: list[ConditionFieldEqualsValueExpression]) -> str:
         field = self._field(args[0].field)
         literals = [
             self._equals_literal(cast(SigmaString, a.value), isinstance(a.value, SigmaCasedString))
@@ -412,6 +412,35 @@ class LogsInsightsBackend(TextQueryBackend):
         ]
         values = ", ".join(dict.fromkeys(f'"{lit}"' for lit in literals))
         return self._guard(field, f"{field} in [{values}]")
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        return self._in_expression(cast(list[ConditionFieldEqualsValueExpression], cond.args))
+
+    def convert_condition_or(
+        self, cond: ConditionOR, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        """An OR with two or more exact literals on one field, beside other tests (a value list mixing
+        canonical and free values): the literals as one ``in`` where the first of them stood, the rest as they
+        are. An OR is commutative, so this is the same test."""
+        exact = [a for a in cond.args if self._in_candidate(a, state)]
+        fields = {cast(ConditionFieldEqualsValueExpression, a).field for a in exact}
+        if len(exact) < 2 or len(fields) != 1:
+            return super().convert_condition_or(cond, state)
+        parts: list[str] = []
+        for arg in cond.args:
+            if arg is exact[0]:
+                parts.append(self._in_expression(cast(list[ConditionFieldEqualsValueExpression], exact)))
+            elif not any(arg is e for e in exact):
+                converted = (
+                    self.convert_condition(arg, state)
+                    if self.compare_precedence(cond, arg)
+                    else self.convert_condition_group(arg, state)
+                )
+                if converted is not None and not isinstance(converted, DeferredQueryExpression):
+                    parts.append(str(converted))
+        return f" {self.or_token} ".join(parts)
 
     def _string_expr(self, field: str, value: SigmaString, cased: bool) -> str:
         plain = None if value.contains_special() else value.to_plain()
