@@ -259,10 +259,14 @@ def test_cloudwatch_array_field_matches_any_element() -> None:
         "| unnest record.requestParameters.containerDefinitions into element1 | unnest element1.command into "
         "element2 | filter element2 =~ /(?i)x/ |" in convert(nested)[0]
     )
-    deep = [{"requestParameters": {"containerDefinitions": [{"command": ["a"]}, {}, {"command": ["b", "x"]}]}}]
+    deep = [
+        {"requestParameters": {"containerDefinitions": [{"command": ["a"]}, {}, {"command": ["b", "x"]}]}}
+    ]
     assert matches(nested, deep) == [0]
     # an or of values on the same array shares one unnest: some element matches one of them
-    either = rule("sel:\n    requestParameters.layers|contains:\n        - evil\n        - bad\ncondition: sel")
+    either = rule(
+        "sel:\n    requestParameters.layers|contains:\n        - evil\n        - bad\ncondition: sel"
+    )
     assert "into element1 | filter element1 =~ /(?i)evil/ or element1 =~ /(?i)bad/ |" in convert(either)[0]
 
 
@@ -275,7 +279,10 @@ def test_cloudwatch_array_field_under_not_enumerates() -> None:
         "(ispresent(requestParameters.layers.1) and requestParameters.layers.1 =~ /(?i)evil/) or "
         "(ispresent(requestParameters.layers.2) and requestParameters.layers.2 =~ /(?i)evil/)))"
     )
-    events = [{"requestParameters": {"layers": ["arn:good", "arn:EVIL"]}}, {"requestParameters": {"layers": ["a"]}}]
+    events = [
+        {"requestParameters": {"layers": ["arn:good", "arn:EVIL"]}},
+        {"requestParameters": {"layers": ["a"]}},
+    ]
     assert matches(r, events) == [1]
     nested = rule("sel:\n    resources.ARN|endswith: ':x'\nother:\n    eventName: X\ncondition: sel or other")
     assert "resources.4.ARN =~" in filter_of(nested)
@@ -541,7 +548,9 @@ def test_cloudwatch_value_list_of_exact_values_is_in() -> None:
     mixed = rule("sel:\n    - userAgent|cased:\n        - A\n        - B\n    - userAgent: c\ncondition: sel")
     assert filter_of(mixed) == '(userAgent in ["A", "B"]) or userAgent =~ /(?i)^c$/'
     assert matches(mixed, [{"userAgent": "A"}, {"userAgent": "a"}, {"userAgent": "C"}]) == [0, 2]
-    flat = rule("sel:\n    eventName:\n        - createuser\n        - Nope*\n        - deleteuser\ncondition: sel")
+    flat = rule(
+        "sel:\n    eventName:\n        - createuser\n        - Nope*\n        - deleteuser\ncondition: sel"
+    )
     assert filter_of(flat) == 'eventName in ["CreateUser", "DeleteUser"] or eventName =~ /(?i)^Nope/'
     assert matches(flat, [{"eventName": "CreateUser"}, {"eventName": "nopex"}, {"eventName": "x"}]) == [0, 1]
     # free text stays a case-insensitive regex per value
