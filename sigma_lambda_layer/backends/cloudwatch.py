@@ -376,7 +376,9 @@ class LogsInsightsBackend(TextQueryBackend):
     def finish_query(self, rule: SigmaRule | SigmaCorrelationRule, query: Any, state: ConversionState) -> Any:
         """A rule that matches array elements opens with its ``unnest`` commands (see :meth:`_filter_query`)."""
         query = super().finish_query(rule, query, state)
-        commands = cast(dict[str, Any], state.processing_state).get(_STATE_UNNEST)
+        ps = cast(dict[str, Any], state.processing_state)
+        ps.pop(_STATE_ANCHORS, None)  # each of a rule's conditions is its own query
+        commands = ps.pop(_STATE_UNNEST, None)
         if commands and isinstance(query, str):
             return _UNNEST_HEAD + " | ".join(commands) + f" | filter {query}"
         return query

@@ -712,10 +712,12 @@ class CloudTrailSplunkBackend(SplunkBackend):
         if (sourcetype := ps.get(STATE_SOURCETYPE)) is not None:
             base.append(f"sourcetype={spl_quote(str(sourcetype))}")
         main = query if isinstance(query, str) else ""
-        if flags := ps.get(_STATE_FLAGS):
+        # Each of a rule's conditions is its own query: its flags and split are its own.
+        after_eval = cast(dict[str, Any], ps).pop(_STATE_AFTER_EVAL, None)
+        if flags := cast(dict[str, Any], ps).pop(_STATE_FLAGS, None):
             # A root AND kept the operands without flags for the base search (convert_condition_and);
             # any other condition reads a flag as a whole and is searched after the eval.
-            head, tail = (main, ps[_STATE_AFTER_EVAL]) if _STATE_AFTER_EVAL in ps else ("", main)
+            head, tail = (main, after_eval) if after_eval is not None else ("", main)
             out = " ".join([*base, head]).strip() or "*"
             out += " | eval " + ", ".join(
                 f"sigma_match{i}=if({p}, 1, 0)" for i, p in enumerate(flags, start=1)
