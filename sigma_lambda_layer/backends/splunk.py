@@ -20,9 +20,12 @@ so ``NOT`` stays two-valued, as Sigma's ``not`` is.
 
 Splunk extracts a JSON ``null`` as the text ``null`` (views/splunk.py), so a field holding the string
 ``"null"`` reads the same; only ``_raw`` tells them apart (``"errorCode":null`` vs ``"errorCode":"null"``).
-Sigma's ``exists`` means "holds a value other than JSON null", and a JSON null never equals a string. So
-``exists``, ``exists: false``, ``null``, and every value test whose pattern matches the text ``null``
-(``'*'``, ``n*``, ``|contains: u`` ...) are decided in eval: some value of the field other than exactly
+Sigma's ``exists`` means "holds a value other than JSON null", and a JSON null never equals a string. On a
+field whose value domain rules out a JSON null (the pipeline's ``splunk_null_readings`` state, from
+fields/domains.py), ``field=*`` and ``NOT field=*`` are ``exists`` and ``null`` exactly and every value is a
+plain term. Elsewhere ``exists``, ``exists: false``, ``null``, and every value test whose pattern matches the
+text ``null`` (``'*'``, ``n*``, ``|contains: u`` ...) are decided in eval (only the first part below where the
+domain rules out the string ``"null"``): some value of the field other than exactly
 ``null`` (``mvfind``), or the string ``"null"`` standing at the field's own JSON path in ``_raw``
 (:func:`text_null_regex`, a PCRE that walks the JSON structure from the root, so a ``"null"`` under another
 key of the same name does not count).
