@@ -24,6 +24,12 @@ Choices that keep Sigma's meaning, each because the documented operators would n
   makes it true, as Sigma wants.
 * ``cidr`` uses ``isIpInSubnet`` behind ``isValidIp``, so values such as ``AWS Internal`` or a service host
   name in ``sourceIPAddress`` simply do not match.
+* A value list of exact literals on one field is ``f in ["a", "b"]`` (CWL_QuerySyntax-Filter): the same
+  complete, case-sensitive match as ``=``, and the other comparison a field index serves.
+* A test on an array field under ``and`` only reads every element: ``fields jsonParse(@message) as record |
+  unnest record.<array> into element1 | filter ... | sort ... | dedup @ptr | limit N`` (CWL_QuerySyntax-Unnest,
+  CWL_QuerySyntax-Dedup); elsewhere the OR of the first elements' fields the pipeline lists (docs/targets/
+  cloudwatch.md, "Arrays").
 * JSON booleans: how Logs Insights renders ``true``/``false`` is undocumented (the console shows ``1``/``0``),
   so a rule value ``true``/``false`` matches either form.
 """
