@@ -238,18 +238,53 @@ def test_cloudwatch_boolean_strings_match_either_rendering() -> None:
 
 
 def test_cloudwatch_array_field_matches_any_element() -> None:
+    # Under and only: one record per element (unnest over jsonParse(@message)), one row per event again
+    # (dedup @ptr), so every element is searched, the sixth too.
     r = rule("sel:\n    requestParameters.layers|contains: evil\ncondition: sel")
+    assert convert(r)[0] == (
+        HEAD.removesuffix("filter ")
+        + "fields jsonParse(@message) as record | unnest record.requestParameters.layers into element1"
+        " | filter element1 =~ /(?i)evil/ | sort @timestamp desc | dedup @ptr | limit 10000"
+    )
+    events: list[dict[str, Any]] = [
+        {"requestParameters": {"layers": ["arn:good", "arn:EVIL", "arn:evil2"]}},
+        {"requestParameters": {"layers": ["arn:good"]}},
+        {"requestParameters": {"layers": [f"arn:{i}" for i in range(5)] + ["arn:evil"]}},
+        {"requestParameters": {"layers": []}},
+        {},
+    ]
+    assert matches(r, events) == [0, 2]
+    nested = rule("sel:\n    requestParameters.containerDefinitions.command|contains: x\ncondition: sel")
+    assert (
+        "| unnest record.requestParameters.containerDefinitions into element1 | unnest element1.command into "
+        "element2 | filter element2 =~ /(?i)x/ |" in convert(nested)[0]
+    )
+    deep = [
+        {"requestParameters": {"containerDefinitions": [{"command": ["a"]}, {}, {"command": ["b", "x"]}]}}
+    ]
+    assert matches(nested, deep) == [0]
+    # an or of values on the same array shares one unnest: some element matches one of them
+    either = rule(
+        "sel:\n    requestParameters.layers|contains:\n        - evil\n        - bad\ncondition: sel"
+    )
+    assert "into element1 | filter element1 =~ /(?i)evil/ or element1 =~ /(?i)bad/ |" in convert(either)[0]
+
+
+def test_cloudwatch_array_field_under_not_enumerates() -> None:
+    # Under not, unnest would keep an event with one non-matching element: the documented enumeration stays.
+    r = rule("sel:\n    requestParameters.layers|contains: evil\ncondition: not sel")
     expr = filter_of(r, array_elements=3)
     assert expr == (
-        "requestParameters.layers.0 =~ /(?i)evil/ or requestParameters.layers.1 =~ /(?i)evil/ or "
-        "requestParameters.layers.2 =~ /(?i)evil/"
+        "not (((ispresent(requestParameters.layers.0) and requestParameters.layers.0 =~ /(?i)evil/) or "
+        "(ispresent(requestParameters.layers.1) and requestParameters.layers.1 =~ /(?i)evil/) or "
+        "(ispresent(requestParameters.layers.2) and requestParameters.layers.2 =~ /(?i)evil/)))"
     )
     events = [
         {"requestParameters": {"layers": ["arn:good", "arn:EVIL"]}},
-        {"requestParameters": {"layers": ["arn:good"]}},
+        {"requestParameters": {"layers": ["a"]}},
     ]
-    assert matches(r, events) == [0]
-    nested = rule("sel:\n    resources.ARN|endswith: ':x'\ncondition: sel")
+    assert matches(r, events) == [1]
+    nested = rule("sel:\n    resources.ARN|endswith: ':x'\nother:\n    eventName: X\ncondition: sel or other")
     assert "resources.4.ARN =~" in filter_of(nested)
 
 
@@ -499,3 +534,52 @@ def test_cloudwatch_sigma_cli_plugin(tmp_path: Path) -> None:
     ).stdout
     # sigma-cli users get the canonicalisation step with the pipeline: an exact, case-sensitive regex
     assert "eventName =~ /^UpdateFunctionConfiguration/" in out
+
+
+def test_cloudwatch_value_list_of_exact_values_is_in() -> None:
+    # canonical eventName values (fields/domains.py): exact, so one set-membership test a field index serves
+    r = rule("sel:\n    eventName:\n        - createuser\n        - DeleteUser\ncondition: sel")
+    assert filter_of(r) == 'eventName in ["CreateUser", "DeleteUser"]'
+    events = [{"eventName": "CreateUser"}, {"eventName": "DeleteUser"}, {"eventName": "deleteuser"}, {}]
+    assert matches(r, events) == [0, 1]
+    negated = rule("sel:\n    eventName:\n        - CreateUser\n        - DeleteUser\ncondition: not sel")
+    assert filter_of(negated) == 'not ((ispresent(eventName) and eventName in ["CreateUser", "DeleteUser"]))'
+    assert matches(negated, events) == [2, 3]
+    # a list mixing exact and case-insensitive values: the exact ones as one in, the rest as they are
+    mixed = rule("sel:\n    - userAgent|cased:\n        - A\n        - B\n    - userAgent: c\ncondition: sel")
+    assert filter_of(mixed) == '(userAgent in ["A", "B"]) or userAgent =~ /(?i)^c$/'
+    assert matches(mixed, [{"userAgent": "A"}, {"userAgent": "a"}, {"userAgent": "C"}]) == [0, 2]
+    flat = rule(
+        "sel:\n    eventName:\n        - createuser\n        - Nope*\n        - deleteuser\ncondition: sel"
+    )
+    assert filter_of(flat) == 'eventName in ["CreateUser", "DeleteUser"] or eventName =~ /(?i)^Nope/'
+    assert matches(flat, [{"eventName": "CreateUser"}, {"eventName": "nopex"}, {"eventName": "x"}]) == [0, 1]
+    # free text stays a case-insensitive regex per value
+    free = rule("sel:\n    errorCode:\n        - A\n        - B\ncondition: sel")
+    assert filter_of(free) == "errorCode =~ /(?i)^A$/ or errorCode =~ /(?i)^B$/"
+
+
+def test_cloudwatch_correlation_over_unnest_rule_is_refused() -> None:
+    collection = textwrap.dedent(
+        """\
+        title: Layer
+        name: layer
+        logsource:
+            product: aws
+            service: cloudtrail
+        detection:
+            sel:
+                requestParameters.layers|contains: evil
+            condition: sel
+        ---
+        title: Many
+        correlation:
+            type: event_count
+            rules: layer
+            timespan: 5m
+            condition:
+                gte: 3
+        """
+    )
+    with pytest.raises(SigmaError, match="one record per element"):
+        LogsInsightsBackend(aws_cloudtrail_cloudwatch()).convert(SigmaCollection.from_yaml(collection))

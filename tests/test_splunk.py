@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import SetStateTransformation
 
 from sigma_lambda_layer.backends.splunk import CloudTrailSplunkBackend, spl_quote, text_null_regex
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, UsageError
 from sigma_lambda_layer.fields.splunk import mapping_rows, markdown_table, splunk_field
-from sigma_lambda_layer.pipelines.splunk import aws_cloudtrail_splunk
+from sigma_lambda_layer.pipelines.splunk import STATE_NULL_READINGS, aws_cloudtrail_splunk
 from sigma_lambda_layer.views.splunk import splunk_view
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +30,10 @@ WHOLE_OBJECT_RULES = [
 def text_null(field: str) -> str:
     """The eval test that ``field`` holds the string "null" (not a JSON null), as the backend writes it."""
     return f"(isnotnull(mvfind('{field}', \"(?s)^null(?!.)\")) AND match(_raw, {spl_quote(text_null_regex(field))}))"
+
+
+#: A request parameter: the domains say nothing about it, so it may hold a JSON null and the string "null".
+UN = "requestParameters.userName"
 
 
 def exists(field: str) -> str:
@@ -153,18 +159,24 @@ def test_splunk_re_on_multivalued_field() -> None:
 
 
 def test_splunk_fieldref() -> None:
+    # userIdentity.arn is never null nor "null" (fields/domains.py): equal lowercase text is a real value on
+    # both sides, so the comparison alone is exact.
     assert convert(sel("userIdentity.arn|fieldref: requestParameters.userName")) == (
         f"{ST} | where lower('userIdentity.arn')=lower('requestParameters.userName')"
-        f" AND ({exists('userIdentity.arn')}) AND ({exists('requestParameters.userName')})"
+    )
+    # two fields that may each hold a JSON null and the string "null": both must hold a value
+    assert convert(sel("requestParameters.userName|fieldref: requestParameters.roleName")) == (
+        f"{ST} | where lower('requestParameters.userName')=lower('requestParameters.roleName')"
+        f" AND ({exists(UN)}) AND ({exists('requestParameters.roleName')})"
     )
 
 
 def test_splunk_fieldref_negated() -> None:
     detection = sel("eventName: X") + "    f:\n        userIdentity.arn|fieldref: requestParameters.userName"
+    # the base search keeps the rule's own terms; only the flag is searched after the eval
     assert convert(detection, "sel and not f") == (
-        f"{ST} | eval sigma_match1=if(lower('userIdentity.arn')=lower('requestParameters.userName')"
-        f" AND ({exists('userIdentity.arn')}) AND ({exists('requestParameters.userName')}), 1, 0)"
-        ' | search eventName="X" NOT sigma_match1=1'
+        f"{ST} eventName=\"X\" | eval sigma_match1=if(lower('userIdentity.arn')=lower('requestParameters.userName')"
+        ", 1, 0) | search NOT sigma_match1=1"
     )
 
 
@@ -173,47 +185,78 @@ def test_splunk_cidr() -> None:
 
 
 def test_splunk_exists() -> None:
-    # A JSON null and the text "null" both read "null" in Splunk: _raw decides (text_null_regex).
-    assert convert(sel("errorCode|exists: true", "errorMessage|exists: false")) == (
-        f'{ST} errorCode=* (NOT errorMessage=* OR errorMessage="null")'
-        f" | where {exists('errorCode')} | where NOT ({exists('errorMessage')})"
+    # errorCode is never a JSON null (fields/domains.py): field=* and NOT field=* say it exactly.
+    assert convert(sel("errorCode|exists: true", "userIdentity.arn|exists: false")) == (
+        f"{ST} errorCode=* NOT userIdentity.arn=*"
+    )
+    # A JSON null and the text "null" both read "null" in Splunk: where a field may hold either, _raw decides.
+    assert convert(sel(f"{UN}|exists: true", "requestParameters.roleName|exists: false")) == (
+        f'{ST} {UN}=* (NOT requestParameters.roleName=* OR requestParameters.roleName="null")'
+        f" | where {exists(UN)} | where NOT ({exists('requestParameters.roleName')})"
     )
 
 
 def test_splunk_null() -> None:
-    assert convert(sel("errorCode: null")) == (
-        f'{ST} (NOT errorCode=* OR errorCode="null") | where NOT ({exists("errorCode")})'
-    )
+    assert convert(sel("errorCode: null")) == f"{ST} NOT errorCode=*"
+    assert convert(sel(f"{UN}: null")) == f'{ST} (NOT {UN}=* OR {UN}="null") | where NOT ({exists(UN)})'
 
 
-def test_splunk_null_under_or_uses_eval_flag() -> None:
+def test_splunk_null_under_or() -> None:
     assert convert(sel("eventName: X") + "    n:\n        errorCode: null", "sel or n") == (
-        f"{ST} | eval sigma_match1=if(NOT ({exists('errorCode')}), 1, 0)"
-        ' | search (eventName="X" OR sigma_match1=1)'
+        f'{ST} (eventName="X" OR NOT errorCode=*)'
+    )
+    assert convert(sel("eventName: X") + f"    n:\n        {UN}: null", "sel or n") == (
+        f'{ST} | eval sigma_match1=if(NOT ({exists(UN)}), 1, 0) | search (eventName="X" OR sigma_match1=1)'
     )
 
 
 def test_splunk_value_matching_null_text_excludes_json_null() -> None:
     # '*' and 'n*' match the text null, which is also how Splunk shows a JSON null.
     not_null = "(?s-i:(?!null(?!.)))"
-    assert convert(sel("errorCode: '*'")) == (
-        f'{ST} errorCode="*" | where isnotnull(mvfind(\'errorCode\', "(?is)^{not_null}.*(?!.)"))'
-        f" OR {text_null('errorCode')}"
+    assert convert(sel(f"{UN}: '*'")) == (
+        f'{ST} {UN}="*" | where isnotnull(mvfind(\'{UN}\', "(?is)^{not_null}.*(?!.)")) OR {text_null(UN)}'
     )
-    assert convert(sel("errorCode|cased: 'n*'")) == (
-        f'{ST} errorCode=CASE("n*") | where isnotnull(mvfind(\'errorCode\', "(?s)^{not_null}n.*(?!.)"))'
-        f" OR {text_null('errorCode')}"
+    assert convert(sel(f"{UN}|cased: 'n*'")) == (
+        f'{ST} {UN}=CASE("n*") | where isnotnull(mvfind(\'{UN}\', "(?s)^{not_null}n.*(?!.)"))'
+        f" OR {text_null(UN)}"
     )
-    assert convert(sel("errorCode|re: '^nu'")) == (
-        f"{ST} | where isnotnull(mvfind('errorCode', \"\\\\A{not_null}(?s:.*?)(?:^nu)\"))"
-        f" OR {text_null('errorCode')}"
+    assert convert(sel(f"{UN}|re: '^nu'")) == (
+        f"{ST} | where isnotnull(mvfind('{UN}', \"\\\\A{not_null}(?s:.*?)(?:^nu)\")) OR {text_null(UN)}"
     )
     # a value that cannot match the text null stays a plain search term
-    assert convert(sel("errorCode|cased: 'N*'")) == f'{ST} errorCode=CASE("N*")'
-    assert convert(sel("errorCode: ['Nu*', 'x']")) == (
-        f"{ST} | eval sigma_match1=if(isnotnull(mvfind('errorCode', \"(?is)^{not_null}Nu.*(?!.)\"))"
-        f' OR {text_null("errorCode")}, 1, 0) | search sigma_match1=1 OR errorCode="x"'
+    assert convert(sel(f"{UN}|cased: 'N*'")) == f'{ST} {UN}=CASE("N*")'
+    assert convert(sel(f"{UN}: ['Nu*', 'x']")) == (
+        f"{ST} | eval sigma_match1=if(isnotnull(mvfind('{UN}', \"(?is)^{not_null}Nu.*(?!.)\"))"
+        f' OR {text_null(UN)}, 1, 0) | search sigma_match1=1 OR {UN}="x"'
     )
+    # on a field that is never a JSON null, every value is a plain term
+    assert convert(sel("errorCode: '*'")) == f'{ST} errorCode="*"'
+    assert convert(sel("errorCode|re: '^nu'")) == f'{ST} | regex errorCode="^nu"'
+    assert convert(sel("errorCode: ['Nu*', 'x']")) == f'{ST} errorCode IN ("Nu*", "x")'
+
+
+def test_splunk_json_null_without_string_null_needs_no_raw() -> None:
+    """A field whose domain admits a JSON null but not the string "null": a value "null" is the JSON null,
+    so a test on the value alone is exact and _raw is never read."""
+    not_null = "(?s-i:(?!null(?!.)))"
+    mv = f"isnotnull(mvfind('{UN}', \"(?s)^{not_null}\"))"
+    pipeline = aws_cloudtrail_splunk() + ProcessingPipeline(
+        items=[ProcessingItem(SetStateTransformation(STATE_NULL_READINGS, {UN: [True, False]}))]
+    )
+
+    def only_json_null(detection: str) -> str:
+        rule = (
+            "title: T\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n"
+            + detection
+            + "\n    condition: sel\n"
+        )
+        return str(
+            CloudTrailSplunkBackend(processing_pipeline=pipeline).convert(SigmaCollection.from_yaml(rule))[0]
+        )
+
+    assert only_json_null(sel(f"{UN}|exists: true")) == f"{ST} {UN}=* | where {mv}"
+    assert only_json_null(sel(f"{UN}: null")) == f'{ST} (NOT {UN}=* OR {UN}="null") | where NOT ({mv})'
+    assert "_raw" not in only_json_null(sel(f"{UN}: '*'"))
 
 
 def test_splunk_text_null_regex_walks_the_json_path() -> None:

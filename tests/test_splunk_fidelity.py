@@ -27,13 +27,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import SetStateTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_lambda_layer.backends.splunk import CloudTrailSplunkBackend
 from sigma_lambda_layer.errors import UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from sigma_lambda_layer.fields.splunk import ADDON_FIELDS
-from sigma_lambda_layer.pipelines.splunk import aws_cloudtrail_splunk
+from sigma_lambda_layer.fields.splunk import ADDON_FIELDS, splunk_field
+from sigma_lambda_layer.pipelines.splunk import STATE_NULL_READINGS, aws_cloudtrail_splunk, null_readings
 from sigma_lambda_layer.views.splunk import splunk_view
 from tests.engines.spl import SplError, command_names, run_spl
 
@@ -81,8 +83,14 @@ def _views() -> tuple[dict[str, list[str]], ...]:
     return tuple(splunk_view(record) for record in _records())
 
 
-def to_spl(rule_yaml: str) -> str:
-    backend = CloudTrailSplunkBackend(processing_pipeline=aws_cloudtrail_splunk())
+def to_spl(rule_yaml: str, null_readings: dict[str, list[bool]] | None = None) -> str:
+    """The rule's SPL; ``null_readings`` overrides what the pipeline records from the value domains."""
+    pipeline = aws_cloudtrail_splunk()
+    if null_readings is not None:
+        pipeline += ProcessingPipeline(
+            items=[ProcessingItem(SetStateTransformation(STATE_NULL_READINGS, null_readings))]
+        )
+    backend = CloudTrailSplunkBackend(processing_pipeline=pipeline)
     queries = backend.convert(SigmaCollection.from_yaml(rule_yaml))
     assert len(queries) == 1, queries
     return str(queries[0])
@@ -277,6 +285,13 @@ def test_splunk_fidelity_no_command_injection() -> None:
 NULLISH: tuple[Any, ...] = (None, "null", "NULL", "", "AccessDenied")
 
 
+def _at_path(record: dict[str, Any], field: str) -> Any:
+    node: Any = record
+    for key in field.split("."):
+        node = node.get(key, "absent") if isinstance(node, dict) else "absent"
+    return node
+
+
 def _null_records(field: str) -> tuple[dict[str, Any], ...]:
     """One record per value of NULLISH at ``field``, one without it, and decoys: the same key elsewhere
     holding the other reading (a nested ``"null"`` under a JSON null, and the reverse)."""
@@ -296,11 +311,32 @@ def _null_records(field: str) -> tuple[dict[str, Any], ...]:
     return (*(at(v) for v in NULLISH), {"eventName": "X", "errorMessage": "null"}, *decoys)
 
 
-@pytest.mark.parametrize("field", ["errorCode", "requestParameters.userName", "resources.ARN"])
-def test_splunk_fidelity_json_null(field: str) -> None:
+def _admitted(value: Any, readings: tuple[bool, bool]) -> bool:
+    """``value`` at the tested field is one the field's domain admits (JSON null; a string that reads null)."""
+    json_null, string_null = readings
+    if value is None:
+        return json_null
+    return string_null or not (isinstance(value, str) and value.lower() == "null")
+
+
+@pytest.mark.parametrize(
+    ("field", "readings"),
+    [
+        # the readings the value domains give (fields/domains.py): errorCode is never null nor "null"
+        ("errorCode", None),
+        ("requestParameters.userName", None),
+        ("resources.ARN", None),
+        # a domain admitting a JSON null but no string "null" (pipeline state set by hand)
+        ("requestParameters.userName", (True, False)),
+    ],
+)
+def test_splunk_fidelity_json_null(field: str, readings: tuple[bool, bool] | None) -> None:
     """exists / exists: false / null / values matching the text null / fieldref tell a JSON null from the
-    string "null" exactly as the evaluator does, by the value's place in _raw, not its key name alone."""
-    records = _null_records(field)
+    string "null" exactly as the evaluator does, on every record the field's domain admits: by the value
+    alone where the domain rules one reading out, by the value's place in _raw where it admits both."""
+    splunk_name = splunk_field(field)
+    used = readings if readings is not None else null_readings(field)
+    records = tuple(r for r in _null_records(field) if _admitted(_at_path(r, field), used))
     if field == "resources.ARN":  # an array of objects: any element
         records = tuple(
             {k: ([{"ARN": v["ARN"]}, {"ARN": "other"}] if k == "resources" else v) for k, v in r.items()}
@@ -331,8 +367,10 @@ def test_splunk_fidelity_json_null(field: str) -> None:
                 "detection": {**detection, "condition": condition},
             }
         )
-        query = to_spl(text)
+        query = to_spl(text, None if readings is None else {splunk_name: list(readings)})
         assert check_query_shape(query) == [], query
+        if not all(used):  # one reading ruled out: the value alone decides
+            assert "_raw" not in query, query
         got = run_spl(query, views, strict=True)
         want = expected_matches(SigmaRule.from_yaml(text), records)
         assert got == want, (detection, condition, query, got, want)

@@ -24,6 +24,12 @@ Choices that keep Sigma's meaning, each because the documented operators would n
   makes it true, as Sigma wants.
 * ``cidr`` uses ``isIpInSubnet`` behind ``isValidIp``, so values such as ``AWS Internal`` or a service host
   name in ``sourceIPAddress`` simply do not match.
+* A value list of exact literals on one field is ``f in ["a", "b"]`` (CWL_QuerySyntax-Filter): the same
+  complete, case-sensitive match as ``=``, and the other comparison a field index serves.
+* A test on an array field under ``and`` only reads every element: ``fields jsonParse(@message) as record |
+  unnest record.<array> into element1 | filter ... | sort ... | dedup @ptr | limit N`` (CWL_QuerySyntax-Unnest,
+  CWL_QuerySyntax-Dedup); elsewhere the OR of the first elements' fields the pipeline lists (docs/targets/
+  cloudwatch.md, "Arrays").
 * JSON booleans: how Logs Insights renders ``true``/``false`` is undocumented (the console shows ``1``/``0``),
   so a rule value ``true``/``false`` matches either form.
 """
@@ -107,6 +113,24 @@ _SAFE_LITERAL = re.compile(r'^[^"\\\x00-\x1f\x7f]*$')
 # Regex constructs Hyperscan (the engine behind Logs Insights) rejects: lookaround and back-references.
 _UNSUPPORTED_RE = re.compile(r"\(\?<?[=!]|\(\?P[=<]|\\[1-9]|\\k<|\\g")
 _BOOL_WORDS = {"true": 1, "false": 0}
+#: Pipeline state key written by pipelines/cloudwatch.py: array field -> {"elements": [...], "unnest": [...]}.
+STATE_ARRAYS = "cloudwatch_arrays"
+#: Conversion state keys of this backend: the unnest commands of a rule, and the alias per anchor node.
+_STATE_UNNEST = "cloudwatch_unnest"
+_STATE_ANCHORS = "cloudwatch_unnest_anchors"
+#: The record as a MAP (CWL_QuerySyntax-operations-functions, "JSON functions"), which unnest reads.
+_RECORD_NAME = "record"
+_UNNEST_HEAD = f"fields jsonParse(@message) as {_RECORD_NAME} | "
+#: Value types an element can be tested for one element at a time (not null, exists or a field reference).
+_ELEMENT_VALUES = (
+    SigmaString,
+    SigmaRegularExpression,
+    SigmaNumber,
+    SigmaBool,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+)
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9.]+$")
 
 
 def _regex_char(c: str) -> str:
@@ -298,6 +322,171 @@ class LogsInsightsBackend(TextQueryBackend):
 
     # ------------------------------------------------------------------ value leaves
 
+    @staticmethod
+    def _equals_literal(value: SigmaString, cased: bool) -> str | None:
+        """The string literal ``value`` equals with ``=``, or None when ``=`` cannot say it: a wildcard, a
+        case-insensitive value whose case can vary, a JSON boolean word, or text a literal cannot hold
+        unescaped (the docs define no string escapes)."""
+        plain = None if value.contains_special() else value.to_plain()
+        if plain is None or plain == "" or not _SAFE_LITERAL.match(plain):
+            return None
+        if not cased and (plain.lower() in _BOOL_WORDS or plain.lower() != plain.upper()):
+            return None
+        return plain
+
+    # ------------------------------------------------------------------ arrays: unnest or the enumeration
+
+    @staticmethod
+    def _arrays(state: ConversionState) -> dict[str, Any]:
+        return cast(dict[str, Any], state.processing_state).get(STATE_ARRAYS) or {}
+
+    def _unnest_anchor(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> Any:
+        """The node whose truth "some element matches" decides, or None when unnest would change the rule.
+
+        ``unnest`` replaces an event by one record per element, and ``dedup @ptr`` keeps the events with at
+        least one record the filter keeps. That is "some element matches the leaf" exactly when only ``and``
+        lies above the leaf (an event whose array is empty or missing fails the ``and`` either way), or an
+        ``or`` of leaves on the same array (some element matches one of them = one of them matches some
+        element), which then share one unnest. Under ``not``, or an ``or`` with anything else, it is not."""
+        if not isinstance(cond.value, _ELEMENT_VALUES):
+            return None
+        anchor: Any = cond
+        node: Any = cond
+        while (parent := node.parent) is not None:
+            if isinstance(parent, ConditionNOT):
+                return None
+            if isinstance(parent, ConditionOR):
+                if not self._same_array_leaves(parent, cond.field):
+                    return None
+                anchor = parent
+            node = parent
+        return anchor
+
+    def _same_array_leaves(self, node: Any, field: str) -> bool:
+        if isinstance(node, ConditionOR):
+            return all(self._same_array_leaves(arg, field) for arg in node.args)
+        return (
+            isinstance(node, ConditionFieldEqualsValueExpression)
+            and node.field == field
+            and isinstance(node.value, _ELEMENT_VALUES)
+        )
+
+    def _element_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str | None:
+        """The name that holds one element for ``cond`` after its ``unnest`` commands, or None (enumerate)."""
+        pieces: list[str] = self._arrays(state)[cond.field]["unnest"]
+        if not all(_PLAIN_PATH.match(p) for p in pieces if p):
+            return None
+        anchor = self._unnest_anchor(cond, state)
+        if anchor is None:
+            return None
+        ps = cast(dict[str, Any], state.processing_state)
+        anchors: dict[int, str] = ps.setdefault(_STATE_ANCHORS, {})
+        commands: list[str] = ps.setdefault(_STATE_UNNEST, [])
+        if id(anchor) not in anchors:
+            source = f"{_RECORD_NAME}.{pieces[0]}"
+            for piece in pieces[1:-1]:
+                alias = f"element{len(commands) + 1}"
+                commands.append(f"unnest {source} into {alias}")
+                source = f"{alias}.{piece}"
+            alias = f"element{len(commands) + 1}"
+            commands.append(f"unnest {source} into {alias}")
+            anchors[id(anchor)] = alias
+        tail = pieces[-1]
+        return f"{anchors[id(anchor)]}.{tail}" if tail else anchors[id(anchor)]
+
+    def convert_condition_field_eq_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        """A leaf on an array field: on one element after ``unnest`` where that keeps the rule's meaning
+        (:meth:`_unnest_anchor`), else the OR of the first elements' fields (pipelines/cloudwatch.py)."""
+        info = self._arrays(state).get(cond.field)
+        if info is None:
+            return super().convert_condition_field_eq_val(cond, state)
+        original = cond.field
+        try:
+            element = self._element_field(cond, state)
+            if element is not None:
+                cond.field = element
+                return super().convert_condition_field_eq_val(cond, state)
+            parts = []
+            for name in info["elements"]:
+                cond.field = name
+                parts.append(str(super().convert_condition_field_eq_val(cond, state)))
+            return "(" + " or ".join(parts) + ")"
+        finally:
+            cond.field = original
+
+    def finish_query(self, rule: SigmaRule | SigmaCorrelationRule, query: Any, state: ConversionState) -> Any:
+        """A rule that matches array elements opens with its ``unnest`` commands (see :meth:`_filter_query`)."""
+        query = super().finish_query(rule, query, state)
+        ps = cast(dict[str, Any], state.processing_state)
+        ps.pop(_STATE_ANCHORS, None)  # each of a rule's conditions is its own query
+        commands = ps.pop(_STATE_UNNEST, None)
+        if commands and isinstance(query, str):
+            return _UNNEST_HEAD + " | ".join(commands) + f" | filter {query}"
+        return query
+
+    def _in_candidate(self, arg: Any, state: ConversionState) -> bool:
+        """A leaf ``in`` can hold: an exact string literal on a field that is not an array."""
+        return (
+            isinstance(arg, ConditionFieldEqualsValueExpression)
+            and isinstance(arg.value, SigmaString)
+            and self._equals_literal(arg.value, isinstance(arg.value, SigmaCasedString)) is not None
+            and arg.field not in self._arrays(state)
+        )
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        """An OR of exact literals on one field becomes ``f in ["a", "b"]``: set membership is a complete,
+        case-sensitive match like ``=``, and a field index serves it (CWL_QuerySyntax-Filter, "Indexed fields
+        and the filter command")."""
+        args = cond.args
+        return (
+            isinstance(cond, ConditionOR)
+            and len(args) > 1
+            and all(self._in_candidate(arg, state) for arg in args)
+            and len({cast(ConditionFieldEqualsValueExpression, arg).field for arg in args}) == 1
+        )
+
+    def _in_expression(self, args: list[ConditionFieldEqualsValueExpression]) -> str:
+        field = self._field(args[0].field)
+        literals = [
+            self._equals_literal(cast(SigmaString, a.value), isinstance(a.value, SigmaCasedString))
+            for a in args
+        ]
+        values = ", ".join(dict.fromkeys(f'"{lit}"' for lit in literals))
+        return self._guard(field, f"{field} in [{values}]")
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        return self._in_expression(cast(list[ConditionFieldEqualsValueExpression], cond.args))
+
+    def convert_condition_or(
+        self, cond: ConditionOR, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        """An OR with two or more exact literals on one field, beside other tests (a value list mixing
+        canonical and free values): the literals as one ``in`` where the first of them stood, the rest as they
+        are. An OR is commutative, so this is the same test."""
+        exact = [a for a in cond.args if self._in_candidate(a, state)]
+        fields = {cast(ConditionFieldEqualsValueExpression, a).field for a in exact}
+        if len(exact) < 2 or len(fields) != 1:
+            return super().convert_condition_or(cond, state)
+        parts: list[str] = []
+        for arg in cond.args:
+            if arg is exact[0]:
+                parts.append(self._in_expression(cast(list[ConditionFieldEqualsValueExpression], exact)))
+            elif not any(arg is e for e in exact):
+                converted = (
+                    self.convert_condition(arg, state)
+                    if self.compare_precedence(cond, arg)
+                    else self.convert_condition_group(arg, state)
+                )
+                if converted is not None and not isinstance(converted, DeferredQueryExpression):
+                    parts.append(str(converted))
+        return f" {self.or_token} ".join(parts)
+
     def _string_expr(self, field: str, value: SigmaString, cased: bool) -> str:
         plain = None if value.contains_special() else value.to_plain()
         word = plain.lower() if plain is not None else None
@@ -305,13 +494,8 @@ class LogsInsightsBackend(TextQueryBackend):
             # JSON booleans: rendered as true/false or 1/0, undocumented; accept both (module docstring).
             regex = f"{field} =~ /(?i)^{word}$/"
             return f"({regex} or {field} = {_BOOL_WORDS[word]})"
-        if (
-            plain is not None
-            and (cased or plain.lower() == plain.upper())
-            and _SAFE_LITERAL.match(plain)
-            and plain != ""
-        ):
-            return f'{field} = "{plain}"'
+        if (literal := self._equals_literal(value, cased)) is not None:
+            return f'{field} = "{literal}"'
         body, start, end = regex_literal_body(value)
         if not body and not start and not end:  # only "*": any value at all
             return f"ispresent({field})"
@@ -464,6 +648,10 @@ class LogsInsightsBackend(TextQueryBackend):
         return text
 
     def _filter_query(self, expr: str) -> str:
+        if expr.startswith(_UNNEST_HEAD):
+            # One record per element: dedup @ptr gives each event back once; only limit may follow dedup
+            # (CWL_QuerySyntax-Dedup), so it stands between sort and limit.
+            return f"{self._head()} | {expr} | sort {self.sort} | dedup @ptr | limit {self.limit}"
         return f"{self._head()} | filter {expr} | {self._tail()}"
 
     def finalize_query_default(
@@ -533,6 +721,12 @@ class LogsInsightsBackend(TextQueryBackend):
         exprs: list[str] = []
         for ref in rule.rules or []:
             results = ref.rule.get_conversion_result()
+            if any(str(r).startswith(_UNNEST_HEAD) for r in results):
+                unsupported(
+                    "a correlation over a rule that matches array elements: stats would count one record per "
+                    "element that unnest makes, not one per event",
+                    construct="correlation",
+                )
             exprs.extend(f"({r})" for r in results)
         if not exprs:
             unsupported("correlation rule references no convertible rule", construct="correlation")

@@ -20,9 +20,12 @@ so ``NOT`` stays two-valued, as Sigma's ``not`` is.
 
 Splunk extracts a JSON ``null`` as the text ``null`` (views/splunk.py), so a field holding the string
 ``"null"`` reads the same; only ``_raw`` tells them apart (``"errorCode":null`` vs ``"errorCode":"null"``).
-Sigma's ``exists`` means "holds a value other than JSON null", and a JSON null never equals a string. So
-``exists``, ``exists: false``, ``null``, and every value test whose pattern matches the text ``null``
-(``'*'``, ``n*``, ``|contains: u`` ...) are decided in eval: some value of the field other than exactly
+Sigma's ``exists`` means "holds a value other than JSON null", and a JSON null never equals a string. On a
+field whose value domain rules out a JSON null (the pipeline's ``splunk_null_readings`` state, from
+fields/domains.py), ``field=*`` and ``NOT field=*`` are ``exists`` and ``null`` exactly and every value is a
+plain term. Elsewhere ``exists``, ``exists: false``, ``null``, and every value test whose pattern matches the
+text ``null`` (``'*'``, ``n*``, ``|contains: u`` ...) are decided in eval (only the first part below where the
+domain rules out the string ``"null"``): some value of the field other than exactly
 ``null`` (``mvfind``), or the string ``"null"`` standing at the field's own JSON path in ``_raw``
 (:func:`text_null_regex`, a PCRE that walks the JSON structure from the root, so a ``"null"`` under another
 key of the same name does not count).
@@ -70,10 +73,14 @@ from sigma_lambda_layer.artifacts.splunk import (
 from sigma_lambda_layer.dialect import BackendOption, FormatFile, validate
 from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
 from sigma_lambda_layer.pipelines.canonical import CanonicalString
-from sigma_lambda_layer.pipelines.splunk import STATE_SOURCETYPE  # the state key the pipeline writes
+
+# the state keys the pipeline writes
+from sigma_lambda_layer.pipelines.splunk import STATE_NULL_READINGS, STATE_SOURCETYPE
 
 #: Conversion state key of this backend: eval predicates of the flag fields ``sigma_match1`` ...
 _STATE_FLAGS: Final[str] = "splunk_eval_flags"
+#: Conversion state key: the root AND's operands that read a flag, searched after the ``| eval``.
+_STATE_AFTER_EVAL: Final[str] = "splunk_after_eval"
 
 _FIELD_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.{}]*$")
 #: Splunk index names: letters, digits, ``_``, ``-`` (indexes.conf); ``*`` as a search wildcard.
@@ -390,9 +397,38 @@ class CloudTrailSplunkBackend(SplunkBackend):
             # |cased needs CASE() per value; a CanonicalString is the plain term (either comparison is exact)
             and (isinstance(arg.value, CanonicalString) or not isinstance(arg.value, SigmaCasedString))
             and not _needs_eval(arg.value)
-            and not _could_be_null_text(arg.value)
+            and not (self._readings(arg.field, state)[0] and _could_be_null_text(arg.value))
             for arg in cond.args
         )
+
+    def convert_condition_and(
+        self, cond: ConditionAND, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        """The root AND: operands that search can say stay in the base search; those that read an eval flag
+        are kept aside (state) and searched after the ``| eval`` (:meth:`finish_query`).
+
+        An AND is commutative and an event the base search drops fails the whole AND, so splitting it this
+        way changes nothing but lets Splunk narrow by the rule's own terms before any eval runs.
+        """
+        if cond.parent is not None:
+            return super().convert_condition_and(cond, state)
+        processing_state = cast(dict[str, Any], state.processing_state)
+        base: list[str] = []
+        after: list[str] = []
+        for arg in cond.args:
+            flags_before = len(processing_state.get(_STATE_FLAGS, ()))
+            converted = (
+                self.convert_condition(arg, state)
+                if self.compare_precedence(cond, arg)
+                else self.convert_condition_group(arg, state)
+            )
+            if converted is None or isinstance(converted, DeferredQueryExpression):
+                continue  # a post-filter registered itself in the state
+            reads_flag = len(processing_state.get(_STATE_FLAGS, ())) > flags_before
+            (after if reads_flag else base).append(str(converted))
+        if after:
+            processing_state[_STATE_AFTER_EVAL] = self.and_token.join(after)
+        return self.and_token.join(base)
 
     # -- leaves that need eval -------------------------------------------------------------------------
 
@@ -427,6 +463,20 @@ class CloudTrailSplunkBackend(SplunkBackend):
         """
         return f"isnotnull(mvfind('{field}', {spl_quote(regex)}))"
 
+    @staticmethod
+    def _readings(field: str, state: ConversionState) -> tuple[bool, bool]:
+        """``(json_null, string_null)``: whether ``field`` can hold a JSON null (which Splunk shows as the
+        text ``null``) and the string ``"null"``, as the pipeline recorded from the field's value domain.
+        Unknown (another pipeline, a field the domains do not cover): both, the exact but costly reading."""
+        table = cast(dict[str, Any], state.processing_state).get(STATE_NULL_READINGS) or {}
+        json_null, string_null = table.get(field, (True, True))
+        return bool(json_null), bool(string_null)
+
+    def _or_text_null(self, field: str, state: ConversionState) -> str:
+        """`` OR <text null>`` when ``field`` can hold both readings of ``null``, so that only ``_raw`` can
+        tell a string ``"null"`` (a value) from a JSON null (none); else nothing: a ``null`` is a JSON null."""
+        return f" OR {self._text_null(field)}" if self._readings(field, state)[1] else ""
+
     @classmethod
     def _text_null(cls, field: str) -> str:
         """Eval predicate: the JSON string ``"null"`` (not a JSON null) stands at ``field``'s path.
@@ -451,7 +501,8 @@ class CloudTrailSplunkBackend(SplunkBackend):
         field = self.escape_and_quote_field(cond.field)
         flags = "(?s)" if cased else "(?is)"
         wrap = "CASE({})" if cased else "{}"
-        null_text = _could_be_null_text(value, cased)
+        # Only a field that can hold a JSON null (extracted as the text null) needs more than a search term.
+        null_text = self._readings(field, state)[0] and _could_be_null_text(value, cased)
         if not (null_text or _needs_eval(value)):
             return f"{field}={wrap.format(self.convert_value_str(value, state))}"
         term_value = (
@@ -463,9 +514,8 @@ class CloudTrailSplunkBackend(SplunkBackend):
                 cond, state, self._mv_regex(field, flags + sigma_string_regex(value)), term=term
             )
         body = sigma_string_regex(value, anchored=False)
-        predicate = (
-            f"{self._mv_regex(field, f'{flags}^{_NOT_NULL_TEXT}{body}(?!.)')} OR {self._text_null(field)}"
-        )
+        predicate = self._mv_regex(field, f"{flags}^{_NOT_NULL_TEXT}{body}(?!.)")
+        predicate += self._or_text_null(field, state)
         return self._eval_leaf(cond, state, predicate, term=term)
 
     def convert_condition_field_eq_val_str(
@@ -482,23 +532,32 @@ class CloudTrailSplunkBackend(SplunkBackend):
         on its field, so it stays the plain search term an analyst writes."""
         return self._string_leaf(cond, state, cased=not isinstance(cond.value, CanonicalString))
 
-    def _exists(self, field: str) -> str:
-        """Eval predicate for Sigma's ``exists``: a value other than JSON null (see the module docstring)."""
-        return f"{self._mv_regex(field, '(?s)^' + _NOT_NULL_TEXT)} OR {self._text_null(field)}"
+    def _exists(self, field: str, state: ConversionState) -> str | None:
+        """Eval predicate for Sigma's ``exists``, a value other than JSON null (see the module docstring);
+        None when the field cannot hold a JSON null, so that ``field=*`` says it exactly."""
+        if not self._readings(field, state)[0]:
+            return None
+        return self._mv_regex(field, "(?s)^" + _NOT_NULL_TEXT) + self._or_text_null(field, state)
 
     def convert_condition_field_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
         field = self.escape_and_quote_field(cond.field)
-        return self._eval_leaf(cond, state, self._exists(field), term=f"{field}=*")
+        if (predicate := self._exists(field, state)) is None:
+            return f"{field}=*"
+        return self._eval_leaf(cond, state, predicate, term=f"{field}=*")
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
-        """``exists: false`` and ``null``: no value but JSON nulls; searched first as no field or ``null``."""
+        """``exists: false`` and ``null``: no value but JSON nulls. ``NOT field=*`` (as Splunk's own ESCU
+        searches write ``NOT errorCode=*``) where the field cannot hold a JSON null; else searched first as no
+        field or ``null``, and decided in eval."""
         field = self.escape_and_quote_field(cond.field)
+        if (predicate := self._exists(field, state)) is None:
+            return f"NOT {field}=*"
         term = f'(NOT {field}=* OR {field}="null")'
-        return self._eval_leaf(cond, state, f"NOT ({self._exists(field)})", term=term)
+        return self._eval_leaf(cond, state, f"NOT ({predicate})", term=term)
 
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -515,13 +574,13 @@ class CloudTrailSplunkBackend(SplunkBackend):
         prefix = f"(?{flags})" if flags else ""
         regex = prefix + _regex_unquotable(str(value.regexp))
         field = self.escape_and_quote_field(cond.field)
-        if _could_be_null_text(value):
+        if self._readings(field, state)[0] and _could_be_null_text(value):
             # Some value other than exactly "null" matches: the lookahead at the start, then the regex
             # searched from any position, as an unanchored regex is (its ^ still means the start); or the
             # string "null", which the regex matches too, stands at the path.
             inner = _regex_unquotable(str(value.regexp))
             pattern = f"{prefix}\\A{_NOT_NULL_TEXT}(?s:.*?)(?:{inner})"
-            predicate = f"{self._mv_regex(field, pattern)} OR {self._text_null(field)}"
+            predicate = self._mv_regex(field, pattern) + self._or_text_null(field, state)
             return self._eval_leaf(cond, state, predicate)
         # The regex command on a multi-valued ({}) field is not documented; mvfind is.
         post = None if "{}" in field else f"regex {field}={spl_quote(regex)}"
@@ -549,7 +608,12 @@ class CloudTrailSplunkBackend(SplunkBackend):
                 field=cond.field,
             )
         # Both must hold a value, not a JSON null: Splunk shows null as "null", equal to null or "NULL".
-        predicate = f"lower('{a}')=lower('{b}') AND ({self._exists(a)}) AND ({self._exists(b)})"
+        # The comparison is null (so false in if()/where) when either field is missing. A side needs its own
+        # exists test only if it can hold a JSON null and the other side's text can read as "null".
+        predicate = f"lower('{a}')=lower('{b}')"
+        for side, other in ((a, b), (b, a)):
+            if any(self._readings(other, state)) and (exists := self._exists(side, state)) is not None:
+                predicate += f" AND ({exists})"
         return self._eval_leaf(cond, state, predicate)
 
     def convert_condition_field_eq_val_cidr(
@@ -607,13 +671,18 @@ class CloudTrailSplunkBackend(SplunkBackend):
         if (sourcetype := ps.get(STATE_SOURCETYPE)) is not None:
             base.append(f"sourcetype={spl_quote(str(sourcetype))}")
         main = query if isinstance(query, str) else ""
-        if flags := ps.get(_STATE_FLAGS):
-            out = " ".join(base) or "*"
+        # Each of a rule's conditions is its own query: its flags and split are its own.
+        after_eval = cast(dict[str, Any], ps).pop(_STATE_AFTER_EVAL, None)
+        if flags := cast(dict[str, Any], ps).pop(_STATE_FLAGS, None):
+            # A root AND kept the operands without flags for the base search (convert_condition_and);
+            # any other condition reads a flag as a whole and is searched after the eval.
+            head, tail = (main, after_eval) if after_eval is not None else ("", main)
+            out = " ".join([*base, head]).strip() or "*"
             out += " | eval " + ", ".join(
                 f"sigma_match{i}=if({p}, 1, 0)" for i, p in enumerate(flags, start=1)
             )
-            if main:
-                out += f" | search {main}"
+            if tail:
+                out += f" | search {tail}"
         else:
             out = " ".join([*base, main]).strip() or "*"
         out += "".join(f" | {d.finalize_expression()}" for d in state.deferred)

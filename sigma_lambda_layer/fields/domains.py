@@ -208,6 +208,17 @@ DOMAINS: Final[Mapping[str, Domain]] = {
         f"{_USER_GUIDE}, 'AWS Management Console sign-in events' (Yes/No); kept free like MFAUsed",
         frozenset({"Yes", "No"}),
     ),
+    # Free text, but never null: AWS omits these keys rather than writing a JSON null (none of the corpus's
+    # 794 records holds a null leaf), and neither value can be the string "null" (an error name such as
+    # AccessDenied or Client.UnauthorizedOperation; an ARN starts with "arn:"). The Splunk target relies on
+    # this to write errorCode: null as NOT errorCode=* (backends/splunk.py).
+    "errorCode": Domain(
+        "free",
+        f"{_RECORD}: errorCode, 'the AWS service error if the request returns an error', absent otherwise",
+    ),
+    "userIdentity.arn": Domain(
+        "free", f"{_IDENTITY}: arn, 'the Amazon Resource Name (ARN) of the principal that made the call'"
+    ),
     "resources": Domain("free", f"{_RECORD}: resources, a list of objects", shape="array"),
     "requestParameters": Domain(
         "free", f"{_RECORD}: requestParameters, null when the API takes none", shape="object", json_null=True
@@ -325,7 +336,7 @@ def markdown_table() -> str:
             spellings = ", ".join(f"`{s}`" for s in sorted(d.spellings)) or "any"
         rows.append(
             f"| `{name}` | {_KIND_TEXT[d.kind]} | {spellings} | {d.shape} | {'yes' if d.json_null else 'no'} "
-            f"| {'yes' if d.string_null or not d.canonical else 'no'} | {d.source} |"
+            f"| {'yes' if d.string_null else 'no'} | {d.source} |"
         )
     return "\n".join(rows)
 

@@ -6,11 +6,14 @@ instanceId``), per the CloudWatch Logs User Guide, "Supported logs and discovere
 logs). So raw CloudTrail names are kept, except in two cases this pipeline rewrites:
 
 - **Arrays** (paths in :data:`sigma_lambda_layer.fields.cloudtrail.ARRAY_FIELDS`): a Sigma value on an array
-  must match any element, so the field becomes the OR of its first ``N`` element fields (``.0`` .. ``.N-1``;
-  nested arrays multiply). ``N`` is the backend option ``array_elements`` (default 5, the most layers a Lambda
-  function can have). Trade-off: elements past ``N`` are not searched, so a match only there is missed (and a
-  ``not`` over it is wrongly true). The alternative, a regex over ``@message``, cannot be scoped to the array
-  and so would match values anywhere in the record.
+  must match any element. The field keeps its CloudTrail name, and the pipeline records in its state
+  (:data:`STATE_ARRAYS`) the two ways to say "any element": the path cut at each array, which the backend
+  turns into ``unnest`` commands over ``jsonParse(@message)`` (no cap on the number of elements), and the
+  first ``N`` element fields (``.0`` .. ``.N-1``; nested arrays multiply), which the backend ORs where
+  ``unnest`` cannot keep the rule's meaning (under ``not``, beside other fields in an ``or``, for ``null`` and
+  ``exists``). ``N`` is the backend option ``array_elements`` (default 5, the most layers a Lambda function
+  can have). Trade-off of the enumeration: elements past ``N`` are not searched, so a match only there is
+  missed (and a ``not`` over it is wrongly true).
 - **Whole objects** (a free-form subtree root such as ``requestParameters``, or a parent of fixed fields such
   as ``userIdentity``) are refused with a clear error. Sigma compares values with strings, and an object is
   not one: the reference evaluator never matches it, and the rule can never fire as written (SigmaHQ's
@@ -35,6 +38,8 @@ from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FRE
 from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
 PIPELINE_ID = "aws_cloudtrail_cloudwatch"
+#: Pipeline state key read by the backend: array field -> ``{"elements": [...], "unnest": [...]}``.
+STATE_ARRAYS = "cloudwatch_arrays"
 #: Default number of array elements searched (backend option ``array_elements``).
 DEFAULT_ARRAY_ELEMENTS = 5
 
@@ -83,6 +88,13 @@ class CloudTrailToLogsInsightsFields(FieldMappingTransformationBase):
         variables = self._pipeline.vars if self._pipeline is not None else {}
         elements = int(variables.get("backend_array_elements") or DEFAULT_ARRAY_ELEMENTS)
         mapped = logs_insights_fields(field, elements)
+        if isinstance(mapped, list) and self._pipeline is not None:
+            # An array: the backend chooses unnest or the enumeration per leaf (module docstring).
+            cuts = [len(p) for p in array_prefixes(field)]
+            pieces = [field[a:b].strip(".") for a, b in zip([0, *cuts], [*cuts, len(field)], strict=True)]
+            arrays = self._pipeline.state.setdefault(STATE_ARRAYS, {})
+            arrays[field] = {"elements": mapped, "unnest": pieces}
+            return None
         return None if mapped == field else mapped
 
 

@@ -76,3 +76,35 @@ def test_logs_insights_engine_rejects_outside_subset(query: str) -> None:
 def test_logs_insights_engine_regex_literal_escapes() -> None:
     events = [logs_insights_view({"p": "a/b|c#d"})]
     assert run_logs_insights(r"filter p =~ /^a\/b\x7cc\x23d$/", events) == [0]
+
+
+def test_logs_insights_engine_in_is_exact_set_membership() -> None:
+    assert run_logs_insights('filter eventName in ["CreateUser", "DeleteUser"]', EVENTS) == [0]
+    assert run_logs_insights('filter eventName in ["createuser"]', EVENTS) == [1]
+    with pytest.raises(UnsupportedSyntax):
+        run_logs_insights("filter eventName in [1]", EVENTS)
+
+
+UNNEST = "fields jsonParse(@message) as record | unnest record.resources into element1"
+
+
+def test_logs_insights_engine_unnest_one_record_per_element_and_dedup() -> None:
+    query = f'{UNNEST} | filter element1.ARN = "arn:b" | sort @timestamp desc | dedup @ptr | limit 10'
+    assert run_logs_insights(query, EVENTS) == [0]
+    both = f"{UNNEST} | filter element1.ARN =~ /arn/ | sort @timestamp desc | dedup @ptr | limit 10"
+    assert run_logs_insights(both, EVENTS) == [0]  # two records, one event
+    with pytest.raises(UnsupportedSyntax, match="dedup"):  # one event twice: the query would repeat it
+        run_logs_insights(f"{UNNEST} | filter element1.ARN =~ /arn/", EVENTS)
+    with pytest.raises(UnsupportedSyntax, match="only limit"):
+        run_logs_insights(f"{UNNEST} | dedup @ptr | sort @timestamp desc", EVENTS)
+
+
+def test_logs_insights_engine_unnest_missing_field_is_undocumented() -> None:
+    # The second event has no resources: no record, or one without element1. A filter false for the
+    # element-less record either way agrees; one true for it (not ispresent) depends on the reading.
+    query = f"{UNNEST} | filter ispresent(element1) | sort @timestamp desc | dedup @ptr | limit 10"
+    assert run_logs_insights(query, EVENTS) == [0]
+    with pytest.raises(UndocumentedBehaviour, match="unnest"):
+        run_logs_insights(f"{UNNEST} | filter not ispresent(element1) | dedup @ptr", EVENTS)
+    empty = [logs_insights_view({"resources": []})]
+    assert run_logs_insights(f"{UNNEST} | filter not ispresent(element1) | dedup @ptr", empty) == []

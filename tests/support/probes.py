@@ -26,6 +26,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from sigma_lambda_layer.fields import domains
+
 #: How many hypothesis values each construct gets. Raising it widens the net and slows CI linearly.
 EXAMPLES_PER_CONSTRUCT: Final = 4
 SEED: Final = 20240501
@@ -566,8 +568,29 @@ def _build(construct: Construct, index: int, value: Any) -> Probe:
         name=name,
         construct=construct.name,
         rule=_rule(name, detection),
-        records=tuple(ProbeRecord(f"{name}/{rname}", intent, rec) for rname, intent, rec in records),
+        records=tuple(
+            ProbeRecord(f"{name}/{rname}", intent, rec)
+            for rname, intent, rec in records
+            if _writable(rec, field)
+        ),
     )
+
+
+def _writable(record: dict[str, Any], field: str) -> bool:
+    """False for a record AWS cannot write: a JSON null, or the string "null", where the field's value domain
+    rules it out (fields/domains.py; ``errorCode`` is never either). Targets may rely on the domains, so such
+    a record proves nothing about a query."""
+    known = domains.domain(field)
+    node: Any = record
+    for key in field.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return True
+        node = node[key]
+    if known is None:
+        return True
+    if node is None:
+        return known.json_null
+    return known.string_null or not (isinstance(node, str) and node.lower() == "null")
 
 
 def _iter_probes() -> Iterator[Probe]:
