@@ -103,6 +103,6 @@ def rule_inputs(inputs: Sequence[Path], rules_only: bool) -> list[Path]:
         if isinstance(item, Path):
             if is_sigma_document(item):
                 kept.append(item)
-        elif not isinstance(item, str):  # a RuleLoadError (missing file, unreadable folder)
+        elif not isinstance(item, str) and item.location.path:  # a missing file, an unreadable folder
             kept.append(Path(item.location.path))
     return kept
