@@ -211,6 +211,13 @@ def _located(
     return error
 
 
+def located_load_error(exc: BaseException, file: LoadedFile, rule_index: int = 0) -> SigmaLambdaError:
+    """pySigma's error about the ``rule_index``-th rule of ``file`` as ``convert`` reports it: a
+    :class:`RuleLoadError` located at the node it names (``sigma-lambda check`` uses this, so both commands
+    give the same line and column for the same problem)."""
+    return _located(RuleLoadError, exc, file, _document_index_of(file, rule_index))
+
+
 def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
     """Our error class for a backend failure: "unsupported" when the target cannot express the construct."""
     from sigma.exceptions import SigmaFeatureNotSupportedByBackendError

@@ -448,3 +448,31 @@ def test_all_targets_unreadable_file_and_folder_as_root_without_dac_override(tmp
     finally:
         os.chmod(folder / "locked.yml", 0o644)
         os.chmod(locked_dir, 0o755)
+
+
+#: The finding families that report a file convert cannot load (the others lint rules that load).
+_LOAD_CHECKS: Final = ("input", "yaml_syntax", "sigma_parse", "sigma_condition")
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_check_and_convert_give_the_same_line_and_column(tmp_path: Path, name: str) -> None:
+    """The same problem at the same place: ``check`` locates with ``convert``'s machinery (and SARIF reads the
+    findings), not pySigma's bare 1:1."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    bad = folder / f"{name}.yml"
+    bad.write_bytes(BAD[name][0])
+    converted = CliRunner().invoke(
+        main, ["convert", str(bad), "-t", "splunk", "--no-cache", "-j", "1", "--json"]
+    )
+    convert_at = {
+        (r["error"]["line"], r["error"]["column"]) for r in json.loads(converted.stdout) if r.get("error")
+    }
+    checked = CliRunner().invoke(main, ["check", "--json", str(bad)])
+    check_at = {
+        (f["line"], f["column"])
+        for f in json.loads(checked.stdout)
+        if f["check"] in _LOAD_CHECKS and f["severity"] == "error"
+    }
+    assert convert_at, converted.output
+    assert check_at == convert_at, (checked.stdout, converted.stdout)
