@@ -36,6 +36,7 @@ def convert(
     cache_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     filters: Sequence[str | Path] = (),
+    correlation_method: str | None = None,
 ) -> ConversionResults:
     """Convert Sigma rules for one or more targets.
 
@@ -47,7 +48,8 @@ def convert(
     set; otherwise the first failure is raised.
 
     ``filters`` are Sigma filter files or folders (exemptions, see :mod:`sigma_lambda_layer.exemptions`),
-    merged into the rules they name before each target's pipeline.
+    merged into the rules they name before each target's pipeline. ``correlation_method`` picks pySigma's
+    correlation method (one every target's backend has; ``None``: each backend's default).
 
     ``jobs`` > 1 converts rule files in that many processes (the output is identical to ``jobs=1``).
     ``cache_dir`` enables the content-hash cache: a rule file whose bytes, targets, format, options,
@@ -63,6 +65,7 @@ def convert(
         without_pipeline=without_pipeline,
         options=options,
         filters=filters,
+        correlation_method=correlation_method,
     )
     outcomes = batch.run(
         rules, config, stdin_text=stdin_text, jobs=jobs, cache_dir=cache_dir, progress=progress

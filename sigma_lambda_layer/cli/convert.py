@@ -19,6 +19,7 @@ from sigma_lambda_layer.cli._common import (
     print_error,
     write_atomic,
 )
+from sigma_lambda_layer.cli._sigma_cli import sigma_cli_options
 
 
 @click.command()
@@ -45,8 +46,20 @@ from sigma_lambda_layer.cli._common import (
     "--without-pipeline", is_flag=True, help="Do not apply the target's default AWS CloudTrail pipeline."
 )
 @click.option(
+    "--pipeline-check/--disable-pipeline-check",
+    default=True,
+    help="Refuse a -p pipeline that declares other backends (allowed_backends) than the target.",
+)
+@click.option(
+    "-c",
+    "--correlation-method",
+    default=None,
+    help="Correlation query method (default: the backend's; see each target's page).",
+)
+@click.option(
     "-O",
     "--option",
+    "--backend-option",
     "options",
     multiple=True,
     metavar="KEY=VALUE",
@@ -55,16 +68,18 @@ from sigma_lambda_layer.cli._common import (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the batch output to this file instead of stdout.",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the batch output to this file instead of stdout ('-': stdout).",
 )
 @click.option(
+    "-od",
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write one file per rule and target under this folder.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results (see docs/cli.md).")
 @click.option(
+    "-s",
     "--skip-unsupported/--fail-unsupported",
     default=False,
     help="Skip rules a target cannot express (exit 0) or count them as failures (default).",
@@ -74,9 +89,7 @@ from sigma_lambda_layer.cli._common import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JSON report: every rule x target as ok, unsupported or error, with its location.",
 )
-@click.option(
-    "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per core; 1 = no workers)."
-)
+@click.option("--jobs", type=int, default=0, help="Worker processes (default: one per core; 1 = no workers).")
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -87,6 +100,7 @@ from sigma_lambda_layer.cli._common import (
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="List every rule refused for its log source.")
 @FILTER_OPTION
+@sigma_cli_options
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -95,6 +109,8 @@ def convert(
     fmt: str,
     pipelines: tuple[str, ...],
     without_pipeline: bool,
+    pipeline_check: bool,
+    correlation_method: str | None,
     options: tuple[str, ...],
     output: Path | None,
     output_dir: Path | None,
@@ -114,6 +130,9 @@ def convert(
     debug = ctx.obj.get("debug", False)
     if output and output_dir:
         raise click.UsageError("--output and --output-dir exclude each other")
+    output = None if output == Path("-") else output
+    if pipeline_check and pipelines:
+        _convert(ctx, debug, targets, pipelines, check=True)
     results = _convert(
         ctx,
         debug,
@@ -122,6 +141,7 @@ def convert(
         fmt,
         pipelines=pipelines,
         without_pipeline=without_pipeline,
+        correlation_method=correlation_method,
         options=parse_options(options),
         collect_errors=True,
         jobs=jobs or (os.cpu_count() or 1),
@@ -149,13 +169,15 @@ def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
     return cache_dir
 
 
-def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
-    """The API's convert(); a usage error exits 2, any other failure of the whole run exits 1."""
+def _convert(ctx: click.Context, debug: bool, *args: Any, check: bool = False, **kwargs: Any) -> Any:
+    """The API's convert() (``check``: the pipeline check); a usage error exits 2, any other failure of the
+    whole run exits 1."""
     from sigma_lambda_layer.api import convert as api_convert
+    from sigma_lambda_layer.conversion import check_pipelines
     from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
 
     try:
-        return api_convert(*args, **kwargs)
+        return check_pipelines(*args) if check else api_convert(*args, **kwargs)
     except UsageError as exc:
         if debug:
             raise
