@@ -46,6 +46,11 @@ class SigmaLambdaError(SigmaError):
         self.location = location or Location()
         self.hint = hint
 
+    def __repr__(self) -> str:
+        """``UnsupportedFieldError('rules/x.yml:25:9', "field ...")``: where, then what (a list of errors in a
+        notebook reads like the CLI's output)."""
+        return f"{type(self).__name__}({str(self.location)!r}, {self.message!r})"
+
     def __str__(self) -> str:
         where = self.location
         text = self.message if where.path is None and where.line is None else f"{where}: {self.message}"

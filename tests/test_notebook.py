@@ -87,4 +87,4 @@ def test_notebook_results_display_as_html(executed: Any) -> None:
         if "text/html" in output.get("data", {}) and "<table>" in output["data"]["text/html"]
     ]
     assert len(tables) == 2  # the founding rule, then with the exemption
-    assert all("5 results for 1 rule(s): 5 converted, 0 failed" in table for table in tables)
+    assert all("5 results for 1 rule(s): 5 converted, 0 unsupported, 0 failed" in table for table in tables)
