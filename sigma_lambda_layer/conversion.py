@@ -22,6 +22,7 @@ from typing import Any
 from sigma_lambda_layer.errors import (
     ConversionError,
     Location,
+    OutOfScopeError,
     RuleLoadError,
     SigmaLambdaError,
     UnsupportedConstructError,
@@ -198,6 +199,7 @@ def rules_of(loaded: LoadResult) -> tuple[list[_Source], list[SigmaLambdaError]]
 _PUBLIC_ERRORS = (
     ConversionError,
     RuleLoadError,
+    OutOfScopeError,
     UnsupportedConstructError,
     UnsupportedFieldError,
     UsageError,
@@ -257,6 +259,8 @@ def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
     # The public classes, not a backend's own subclass: results cross processes and the cache by class name.
     if isinstance(exc, UnsupportedFieldError):
         return UnsupportedFieldError
+    if isinstance(exc, OutOfScopeError):
+        return OutOfScopeError
     if isinstance(exc, UnsupportedConstructError):
         return UnsupportedConstructError
     # pySigma backends without correlation support raise NotImplementedError for correlation rules.

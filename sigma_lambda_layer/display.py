@@ -221,9 +221,11 @@ def _summary(results: list[ConversionResult]) -> str:
     """The table's caption, in the CLI summary's words (converted, unsupported, failed)."""
     statuses = [r.status for r in results]
     rules = len({(r.path, r.id) for r in results})
+    scope = statuses.count("out_of_scope")
     return (
         f"{len(results)} results for {rules} rule(s): {statuses.count('ok')} converted, "
-        f"{statuses.count('unsupported')} unsupported, {statuses.count('error')} failed"
+        + (f"{scope} out of scope, " if scope else "")
+        + f"{statuses.count('unsupported')} unsupported, {statuses.count('error')} failed"
     )
 
 

@@ -125,7 +125,7 @@ def convert(
     filters: tuple[Path, ...],
 ) -> None:
     """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
-    from sigma_lambda_layer.errors import is_unsupported
+    from sigma_lambda_layer.errors import is_out_of_scope, is_unsupported
 
     debug = ctx.obj.get("debug", False)
     if output and output_dir:
@@ -151,7 +151,8 @@ def convert(
     )
     errors = [(r, r.error) for r in results if r.error is not None]
     _report_errors(errors, debug, verbose)
-    failed = [r for r, error in errors if not (skip_unsupported and is_unsupported(error))]
+    # Out-of-scope rules (other log sources) never fail the run; CloudTrail refusals do unless -s.
+    failed = [e for _, e in errors if not is_out_of_scope(e) and not (skip_unsupported and is_unsupported(e))]
     _emit(results, as_json, output, output_dir)
     if report is not None:
         write_atomic(report, json.dumps(results.report(), indent=2, ensure_ascii=False))
@@ -209,13 +210,15 @@ def _report_errors(errors: list[tuple[Any, Any]], debug: bool, verbose: bool) ->
     """Print each error once, like a compiler: a load error once, not once per target; the target named when
     one rule fails differently on several. Rules refused only because their log source is not CloudTrail are
     summarised in one line unless ``--verbose``."""
+    from sigma_lambda_layer.errors import is_out_of_scope
+
     targets_of: dict[str, list[str]] = {}
     first: dict[str, Any] = {}
     for r, error in errors:
         key = str(error)
         targets_of.setdefault(key, []).append(r.target)
         first.setdefault(key, error)
-    other_sources = [key for key in first if " is not AWS CloudTrail: " in first[key].message]
+    other_sources = [key for key in first if is_out_of_scope(first[key])]
     all_targets = {r.target for r, _ in errors}
     for key, error in first.items():
         if key in other_sources and not verbose:
@@ -229,7 +232,7 @@ def _report_errors(errors: list[tuple[Any, Any]], debug: bool, verbose: bool) ->
         print_error(f"{key}{suffix}")
     if other_sources and not verbose:
         print_error(
-            f"{len(other_sources)} rule(s) skipped: their log source is not AWS CloudTrail "
+            f"{len(other_sources)} rule(s) out of scope: their log source is not AWS CloudTrail; not failures "
             "(--verbose lists them; --without-pipeline converts them with plain field names)"
         )
 

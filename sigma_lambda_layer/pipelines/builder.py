@@ -26,7 +26,7 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaLogSource, SigmaRule
 
-from sigma_lambda_layer.errors import unsupported
+from sigma_lambda_layer.errors import OutOfScopeError, unsupported
 
 #: The log source every shipped pipeline handles (the Sigma taxonomy's CloudTrail log source).
 CLOUDTRAIL: Final[Mapping[str, str]] = {"product": "aws", "service": "cloudtrail"}
@@ -68,6 +68,7 @@ class CloudTrailOnly(PreprocessingTransformation):
             outside_message(logsource),
             construct="logsource",
             hint=OTHER_SOURCE_HINT,
+            kind=OutOfScopeError,
             source=rule.source,
         )
 
