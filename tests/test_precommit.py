@@ -34,6 +34,8 @@ level: high
 """
 
 pre_commit = pytest.importorskip("pre_commit")
+#: One worker under pytest-xdist (--dist loadgroup): the hook environment is built once.
+pytestmark = pytest.mark.xdist_group("pre-commit")
 
 
 def _git(cwd: Path, *args: str) -> str:
