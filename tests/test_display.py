@@ -199,7 +199,9 @@ def test_display_all_targets_returns_refusals_as_values(tmp_path: Path) -> None:
     assert refused and all(r.status == "unsupported" for r in refused)
     assert any(r.ok for r in results)
     assert repr(refused[0].error).startswith(f"UnsupportedFieldError('{rule}:5:5', ")
-    with pytest.raises(type(refused[0].error)):  # one target: the refusal is raised, as before
+    error = refused[0].error
+    assert error is not None
+    with pytest.raises(type(error)):  # one target: the refusal is raised, as before
         convert(str(rule), target=refused[0].target)
 
 

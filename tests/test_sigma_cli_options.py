@@ -5,6 +5,7 @@ sigma-cli option fails here until it is placed in one column."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -55,7 +56,7 @@ REFUSED_SPELLINGS: Final = {spelling: names for names in REFUSED for spelling in
 
 
 def _spellings(
-    command: click.Command, settings: dict[str, Any] = main.context_settings
+    command: click.Command, settings: Mapping[str, Any] = main.context_settings
 ) -> dict[str, click.Parameter]:
     ctx = click.Context(command, **settings)  # the group's -h/--help
     return {
