@@ -30,12 +30,13 @@ def convert(
     pipelines: Sequence[str] = (),
     without_pipeline: bool = False,
     options: Mapping[str, Any] | None = None,
-    collect_errors: bool = False,
+    collect_errors: bool | None = None,
     stdin_text: str | None = None,
     jobs: int = 1,
     cache_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     filters: Sequence[str | Path] = (),
+    correlation_method: str | None = None,
 ) -> ConversionResults:
     """Convert Sigma rules for one or more targets.
 
@@ -44,10 +45,13 @@ def convert(
     ``"all"``. ``pipelines`` adds pipelines (registry ids or YAML files) after the target's default AWS
     pipeline; ``without_pipeline`` drops the default. ``options`` are backend options (``index``,
     ``log_group``, ...). With ``collect_errors`` every failure is returned as a result whose ``error`` is
-    set; otherwise the first failure is raised.
+    set; with ``collect_errors=False`` the first failure is raised. The default (``None``) collects when
+    several targets are asked for (``target="all"`` in a notebook shows every target, a refusal as a
+    value) and raises for one target.
 
     ``filters`` are Sigma filter files or folders (exemptions, see :mod:`sigma_lambda_layer.exemptions`),
-    merged into the rules they name before each target's pipeline.
+    merged into the rules they name before each target's pipeline. ``correlation_method`` picks pySigma's
+    correlation method (one every target's backend has; ``None``: each backend's default).
 
     ``jobs`` > 1 converts rule files in that many processes (the output is identical to ``jobs=1``).
     ``cache_dir`` enables the content-hash cache: a rule file whose bytes, targets, format, options,
@@ -66,11 +70,14 @@ def convert(
         without_pipeline=without_pipeline,
         options=options,
         filters=filters,
+        correlation_method=correlation_method,
     )
     outcomes = batch.run(
         rules, config, stdin_text=stdin_text, jobs=jobs, cache_dir=cache_dir, progress=progress
     )
     results = [result for outcome in outcomes for result in outcome.results_for(config)]
+    if collect_errors is None:  # errors are values as soon as there is more than one target to report on
+        collect_errors = len(targets) > 1
     if not collect_errors:
         for result in results:
             if result.error is not None:

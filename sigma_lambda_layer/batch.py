@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sigma_lambda_layer import errors as error_types
 from sigma_lambda_layer.cache import Cache
 from sigma_lambda_layer.conversion import Config, build_pipeline, convert_sources, rules_of
-from sigma_lambda_layer.errors import Location, RuleLoadError, SigmaLambdaError, UnsupportedConstructError
+from sigma_lambda_layer.errors import Location, OutOfScopeError, RuleLoadError, SigmaLambdaError
 from sigma_lambda_layer.loading import (
     STDIN,
     LoadResult,
@@ -188,7 +188,7 @@ def _outside_cloudtrail(parsed: Any, config: Config) -> list[ConversionResult] |
     outcomes: list[ConversionResult] = []
     for number, doc in enumerate(documents):
         line = parsed.text.count("\n", 0, starts[number]) + 1 if number < len(starts) else None
-        error = UnsupportedConstructError(
+        error = OutOfScopeError(
             outside_message(doc["logsource"]),
             construct="logsource",
             location=Location(parsed.path, line, 1 if line else None),

@@ -22,6 +22,7 @@ from typing import Any
 from sigma_lambda_layer.errors import (
     ConversionError,
     Location,
+    OutOfScopeError,
     RuleLoadError,
     SigmaLambdaError,
     UnsupportedConstructError,
@@ -44,6 +45,8 @@ class Config:
     options: dict[str, Any] = field(default_factory=dict)
     #: Exemptions as (path, YAML text) pairs of Sigma filters, merged into the rules they name.
     filters: tuple[tuple[str, str], ...] = ()
+    #: pySigma's correlation method (``None``: each backend's default).
+    correlation_method: str | None = None
 
 
 def configure(
@@ -54,6 +57,7 @@ def configure(
     without_pipeline: bool = False,
     options: Mapping[str, Any] | None = None,
     filters: Sequence[str | Path] = (),
+    correlation_method: str | None = None,
 ) -> tuple[list[Target], Config]:
     """The targets and settings of a request, every usage error (bad filter, target, format or option) raised
     before any rule is converted."""
@@ -71,6 +75,8 @@ def configure(
                 hint=f"formats of {t.id}: {', '.join(formats)}",
             )
     _check_options(targets, dict(options or {}))
+    if correlation_method is not None:
+        _check_correlation_method(targets, correlation_method)
     config = Config(
         targets=tuple(t.id for t in targets),
         format=format,
@@ -78,8 +84,35 @@ def configure(
         without_pipeline=without_pipeline,
         options=dict(options or {}),
         filters=filter_sources,
+        correlation_method=correlation_method,
     )
     return targets, config
+
+
+def _check_correlation_method(targets: Sequence[Target], method: str) -> None:
+    """Every target's backend must know ``method`` (sigma-cli's ``-c``); else a usage error naming theirs."""
+    for t in targets:
+        methods = getattr(t.backend_class(), "correlation_methods", None) or {}
+        if method not in methods:
+            known = ", ".join(methods) or "none (the backend converts no correlation rule)"
+            raise UsageError(
+                f"target {t.id!r} has no correlation method {method!r}",
+                hint=f"correlation methods of {t.id}: {known}",
+            )
+
+
+def check_pipelines(target: str | Sequence[str], pipelines: Sequence[str]) -> None:
+    """sigma-cli's ``--pipeline-check``: a pipeline given with ``-p`` that declares the backends it is meant
+    for (pySigma's ``allowed_backends``) must name every target; else a usage error."""
+    targets = expand_targets([target] if isinstance(target, str) else list(target))
+    for ref in pipelines:
+        allowed = getattr(_load_pipeline(ref), "allowed_backends", None) or frozenset()
+        wrong = [t.id for t in targets if allowed and t.id not in allowed]
+        if wrong:
+            raise UsageError(
+                f"pipeline {ref!r} is intended for {', '.join(sorted(allowed))}, not {', '.join(wrong)}",
+                hint="--disable-pipeline-check applies it anyway",
+            )
 
 
 @dataclass
@@ -166,6 +199,7 @@ def rules_of(loaded: LoadResult) -> tuple[list[_Source], list[SigmaLambdaError]]
 _PUBLIC_ERRORS = (
     ConversionError,
     RuleLoadError,
+    OutOfScopeError,
     UnsupportedConstructError,
     UnsupportedFieldError,
     UsageError,
@@ -211,6 +245,13 @@ def _located(
     return error
 
 
+def located_load_error(exc: BaseException, file: LoadedFile, rule_index: int = 0) -> SigmaLambdaError:
+    """pySigma's error about the ``rule_index``-th rule of ``file`` as ``convert`` reports it: a
+    :class:`RuleLoadError` located at the node it names (``sigma-lambda check`` uses this, so both commands
+    give the same line and column for the same problem)."""
+    return _located(RuleLoadError, exc, file, _document_index_of(file, rule_index))
+
+
 def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
     """Our error class for a backend failure: "unsupported" when the target cannot express the construct."""
     from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
@@ -218,6 +259,8 @@ def _unsupported_kind(exc: BaseException) -> type[SigmaLambdaError]:
     # The public classes, not a backend's own subclass: results cross processes and the cache by class name.
     if isinstance(exc, UnsupportedFieldError):
         return UnsupportedFieldError
+    if isinstance(exc, OutOfScopeError):
+        return OutOfScopeError
     if isinstance(exc, UnsupportedConstructError):
         return UnsupportedConstructError
     # pySigma backends without correlation support raise NotImplementedError for correlation rules.
@@ -349,7 +392,7 @@ def convert_sources(
             result = _result_of(source, target_id, config.format)
             try:
                 if isinstance(rule, SigmaCorrelationRule):
-                    queries = backend.convert_correlation_rule(rule, config.format)
+                    queries = backend.convert_correlation_rule(rule, config.format, config.correlation_method)
                 else:
                     if filters:
                         rule = apply_filters(rule, filters)

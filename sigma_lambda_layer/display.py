@@ -83,8 +83,28 @@ def _text(result: ConversionResult) -> str:
     return render(result.output)
 
 
-def _location(error: SigmaLambdaError) -> str:
-    return str(error.location)
+def short_path(path: str | None) -> str:
+    """``path`` relative to the working folder when it lies below it, else its last two parts after ``…/``:
+    a table's path column must not crowd out the query."""
+    import os
+
+    if not path:
+        return ""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        relative = path
+    if not relative.startswith(".."):
+        return relative
+    parts = path.replace("\\", "/").rstrip("/").split("/")
+    return path if len(parts) <= 3 else "…/" + "/".join(parts[-2:])
+
+
+def _location(error: SigmaLambdaError, short: bool = False) -> str:
+    if not short:
+        return str(error.location)
+    where = error.location
+    return str(type(where)(short_path(where.path) or None, where.line, where.column))
 
 
 def _error_html(error: SigmaLambdaError) -> str:
@@ -130,14 +150,10 @@ class ResultsDisplay:
         results: list[ConversionResult] = list(self)
         rows = []
         for r in results:
-            if r.error is not None:
-                cell = _error_html(r.error)
-                status = "unsupported" if _unsupported(r.error) else "error"
-            else:
-                cell = highlight_html(_text(r), _language(r))
-                status = "ok"
+            status = r.status
+            cell = _error_html(r.error) if r.error is not None else highlight_html(_text(r), _language(r))
             rule = html.escape(r.title or r.id or "")
-            where = html.escape(r.path or "")
+            where = html.escape(short_path(r.path))
             rows.append(
                 f'<tr><td style="text-align:left">{rule}<br><small><code>{where}</code></small></td>'
                 f'<td style="text-align:left">{html.escape(target_label(r.target))}</td>'
@@ -157,18 +173,17 @@ class ResultsDisplay:
         lines = [_summary(results), "", "| Rule | Target | Status | Query |", "| --- | --- | --- | --- |"]
         for r in results:
             if r.error is not None:
-                status = "unsupported" if _unsupported(r.error) else "error"
-                cell = f"{code(_location(r.error))}: {md(r.error.message)}"
+                cell = f"{code(_location(r.error, short=True))}: {md(r.error.message)}"
             else:
-                status = "ok"
                 cell = _code_span(_text(r))
             lines.append(
-                f"| {md(r.title or r.id or '')} | {md(target_label(r.target))} | {status} | {cell} |"
+                f"| {md(r.title or r.id or '')} | {md(target_label(r.target))} | {r.status} | {cell} |"
             )
         return "\n".join(lines) + "\n"
 
     def to_dataframe(self: Any) -> Any:
-        """One row per rule and target: path, id, title, target, format, ok, query and error columns.
+        """One row per rule and target: path, id, title, target, format, status (ok, unsupported, error), ok,
+        query, error, error_type, line and column (pandas' nullable ``Int64``: no float line numbers).
 
         pandas is an optional extra: without it this raises :class:`ModuleNotFoundError` saying what to
         install, and everything else still works.
@@ -189,6 +204,7 @@ class ResultsDisplay:
                 "title": r.title,
                 "target": r.target,
                 "format": r.format,
+                "status": r.status,
                 "ok": r.error is None,
                 "query": None if r.error is not None else _text(r),
                 "error": None if r.error is None else r.error.message,
@@ -198,20 +214,21 @@ class ResultsDisplay:
             }
             for r in results
         ]
-        columns = ["path", "id", "title", "target", "format", "ok", "query", "error", "error_type"]
-        return pd.DataFrame(rows, columns=[*columns, "line", "column"])
-
-
-def _unsupported(error: Exception) -> bool:
-    from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
-
-    return isinstance(error, (UnsupportedConstructError, UnsupportedFieldError))
+        columns = ["path", "id", "title", "target", "format", "status", "ok", "query", "error", "error_type"]
+        frame = pd.DataFrame(rows, columns=[*columns, "line", "column"])
+        return frame.astype({"line": "Int64", "column": "Int64"})
 
 
 def _summary(results: list[ConversionResult]) -> str:
-    failed = sum(r.error is not None for r in results)
+    """The table's caption, in the CLI summary's words (converted, unsupported, failed)."""
+    statuses = [r.status for r in results]
     rules = len({(r.path, r.id) for r in results})
-    return f"{len(results)} results for {rules} rule(s): {len(results) - failed} converted, {failed} failed"
+    scope = statuses.count("out_of_scope")
+    return (
+        f"{len(results)} results for {rules} rule(s): {statuses.count('ok')} converted, "
+        + (f"{scope} out of scope, " if scope else "")
+        + f"{statuses.count('unsupported')} unsupported, {statuses.count('error')} failed"
+    )
 
 
 def _code_span(code: str) -> str:

@@ -46,6 +46,11 @@ class SigmaLambdaError(SigmaError):
         self.location = location or Location()
         self.hint = hint
 
+    def __repr__(self) -> str:
+        """``UnsupportedFieldError('rules/x.yml:25:9', "field ...")``: where, then what (a list of errors in a
+        notebook reads like the CLI's output)."""
+        return f"{type(self).__name__}({str(self.location)!r}, {self.message!r})"
+
     def __str__(self) -> str:
         where = self.location
         text = self.message if where.path is None and where.line is None else f"{where}: {self.message}"
@@ -113,6 +118,15 @@ class UnsupportedConstructError(_Refusal, SigmaFeatureNotSupportedByBackendError
     """
 
 
+class OutOfScopeError(UnsupportedConstructError):
+    """A rule whose log source is outside sigma-lambda's scope (not ``product: aws, service: cloudtrail``).
+
+    Neither a defect of the rule nor a limit of the target: a mixed rules tree (SigmaHQ's) holds thousands. Its
+    status is ``out_of_scope`` and it does not make ``convert``'s exit code 1 (docs/cli.md). Still an
+    :class:`UnsupportedConstructError` for code that catches "not supported".
+    """
+
+
 _R = TypeVar("_R", bound=_Refusal)
 
 
@@ -147,6 +161,11 @@ def unsupported(
     either) carrying the construct, field and value, from which the API finds the rule's line and column.
     """
     raise refusal(message, construct=construct, field=field, value=value, hint=hint, kind=kind, source=source)
+
+
+def is_out_of_scope(exc: BaseException | None) -> bool:
+    """Is ``exc`` the refusal of a rule for its log source (:class:`OutOfScopeError`)?"""
+    return isinstance(exc, OutOfScopeError)
 
 
 def is_unsupported(exc: BaseException | None) -> bool:

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from sigma_lambda_layer._version import __version__
 from sigma_lambda_layer.display import ResultDisplay, ResultsDisplay
-from sigma_lambda_layer.errors import SigmaLambdaError, is_unsupported
+from sigma_lambda_layer.errors import SigmaLambdaError, is_out_of_scope, is_unsupported
 from sigma_lambda_layer.outputs import WrittenFiles, render
 
 #: A result's status in the ``--report`` document and the summaries.
-Status = Literal["ok", "unsupported", "error"]
+Status = Literal["ok", "out_of_scope", "unsupported", "error"]
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,12 @@ class ConversionResult(ResultDisplay):
 
     @property
     def status(self) -> Status:
-        """``ok``, ``unsupported`` (the target cannot express the rule) or ``error``."""
+        """``ok``, ``out_of_scope`` (a log source other than CloudTrail), ``unsupported`` (the target cannot
+        express the rule) or ``error``."""
         if self.error is None:
             return "ok"
+        if is_out_of_scope(self.error):
+            return "out_of_scope"
         return "unsupported" if is_unsupported(self.error) else "error"
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +123,7 @@ class ConversionResults(ResultsDisplay, list[ConversionResult]):
             "rules": len({(r.path, r.id, r.title) for r in self}),
             "targets": len({r.target for r in self}),
             "ok": statuses.count("ok"),
+            "out_of_scope": statuses.count("out_of_scope"),
             "unsupported": statuses.count("unsupported"),
             "error": statuses.count("error"),
         }
@@ -127,8 +131,9 @@ class ConversionResults(ResultsDisplay, list[ConversionResult]):
     def summary_line(self) -> str:
         """The one-line summary ``sigma-lambda convert`` prints on standard error."""
         s = self.summary()
+        scope = f", {s['out_of_scope']} out of scope" if s["out_of_scope"] else ""
         return (
-            f"{s['rules']} rule(s) x {s['targets']} target(s): {s['ok']} converted, "
+            f"{s['rules']} rule(s) x {s['targets']} target(s): {s['ok']} converted{scope}, "
             f"{s['unsupported']} unsupported, {s['error']} failed"
         )
 

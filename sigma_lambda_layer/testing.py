@@ -212,6 +212,25 @@ def is_tests_file(path: Path) -> bool:
     return path.name.endswith(TESTS_SUFFIX)
 
 
+def rule_of(path: Path) -> Path | None:
+    """The rule a tests file (``foo.tests.yml``) or a record inside a tests folder (``foo.tests/match/x.json``)
+    belongs to, if that rule file exists; ``None`` for any other path (a rule, a folder)."""
+    for part in (path, path.parent, path.parent.parent):  # foo.tests.yml, foo.tests/, foo.tests/match/x.json
+        name = part.name
+        if name.endswith(TESTS_SUFFIX):
+            stem = name[: -len(TESTS_SUFFIX)]
+        elif name.endswith(TESTS_DIR_SUFFIX):
+            stem = name[: -len(TESTS_DIR_SUFFIX)]
+        else:
+            continue
+        for suffix in (".yml", ".yaml"):
+            rule = part.with_name(stem + suffix)
+            if rule.is_file():
+                return rule
+        return None
+    return None
+
+
 def _read_records(path: Path, line: int | None = None) -> list[dict[str, Any]]:
     regular_file(path)  # no FIFO or device (record files may be large: no size limit)
     text = path.read_text(encoding="utf-8")

@@ -28,11 +28,17 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 # A regular (non-editable) install: the tests exercise the wheel's data files and sigma-cli plugin entry points.
-python -m pip install -q ".[test]"
+# Extras: test (pytest suite), docs (site, notebook), lint (ruff, mypy); SIGMA_LAMBDA_EXTRAS=test for a lean loop.
+EXTRAS="${SIGMA_LAMBDA_EXTRAS:-test,docs,lint}"
+python -m pip install -q ".[${EXTRAS}]"
 # Elastic's ES|QL grammar declares Python >= 3.12 but works on 3.11.
 python -m pip install -q --ignore-requires-python "detection-rules-esql-py>=0.1,<0.2"
 
-ruff check sigma_lambda_layer tests benchmarks
-ruff format --check sigma_lambda_layer
-mypy sigma_lambda_layer tests
-python -m pytest -q -p no:cacheprovider "$@"
+if [[ ",${EXTRAS}," == *",lint,"* ]]; then
+  ruff check sigma_lambda_layer tests benchmarks
+  ruff format --check sigma_lambda_layer
+  mypy sigma_lambda_layer tests
+fi
+# Two workers (SIGMA_LAMBDA_TEST_WORKERS=N to change, 0 for none). --dist loadgroup keeps each
+# xdist_group (the fidelity differential, computed once per process; the pre-commit environment) on one worker.
+python -m pytest -q -p no:cacheprovider -n "${SIGMA_LAMBDA_TEST_WORKERS:-2}" --dist loadgroup "$@"

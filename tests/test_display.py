@@ -78,7 +78,7 @@ def test_display_batch_html_table() -> None:
     batch = ConversionResults([_ok("splunk", SPL), _failed()])
     markup = ResultsDisplay._repr_html_(batch)
     assert markup.startswith(
-        "<div><small>2 results for 1 rule(s): 1 converted, 1 failed</small></div><table>"
+        "<div><small>2 results for 1 rule(s): 1 converted, 1 unsupported, 0 failed</small></div><table>"
     )
     rows = re.findall(r"<tr>.*?</tr>", markup, flags=re.S)
     assert len(rows) == 3  # header + one per result
@@ -92,7 +92,7 @@ def test_display_batch_html_table() -> None:
 def test_display_batch_markdown_table_escapes_pipes() -> None:
     batch = ConversionResults([_ok("esql", ESQL), _failed()])
     assert ResultsDisplay._repr_markdown_(batch).splitlines() == [
-        "2 results for 1 rule(s): 1 converted, 1 failed",
+        "2 results for 1 rule(s): 1 converted, 1 unsupported, 0 failed",
         "",
         "| Rule | Target | Status | Query |",
         "| --- | --- | --- | --- |",
@@ -111,6 +111,7 @@ def test_display_to_dataframe_rows() -> None:
         "title",
         "target",
         "format",
+        "status",
         "ok",
         "query",
         "error",
@@ -123,6 +124,9 @@ def test_display_to_dataframe_rows() -> None:
     assert frame.loc[0, "query"] == SPL
     assert frame.loc[1, "error_type"] == "UnsupportedFieldError"
     assert frame.loc[1, "line"] == 30
+    assert frame["status"].tolist() == ["ok", "unsupported"]
+    assert str(frame["line"].dtype) == str(frame["column"].dtype) == "Int64"  # no float line numbers
+    assert frame["line"].isna().tolist() == [True, False]
 
 
 def test_display_to_dataframe_without_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,7 +166,7 @@ def test_display_real_conversion_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     from sigma_lambda_layer.registry import TARGETS
 
     count = len(TARGETS)
-    assert markdown.startswith(f"{count} results for 1 rule(s): {count} converted, 0 failed\n")
+    assert markdown.startswith(f"{count} results for 1 rule(s): {count} converted, 0 unsupported, 0 failed\n")
     assert [line.split(" | ")[1] for line in markdown.splitlines()[4:]] == [
         t.label.replace("|", "\\|") for t in TARGETS.values()
     ]
@@ -174,3 +178,36 @@ def test_display_wired_into_api() -> None:
         pytest.skip("api.ConversionResults does not inherit display.ResultsDisplay yet (lead's change)")
     assert issubclass(ConversionResult, ResultDisplay)
     assert _ok("splunk", SPL)._repr_markdown_() == ResultDisplay._repr_markdown_(_ok("splunk", SPL))
+
+
+def test_display_all_targets_returns_refusals_as_values(tmp_path: Path) -> None:
+    """``convert(rule, target="all")`` (a notebook's first call) returns every target's result; a target that
+    refuses the rule is a result with its located error, not a traceback that loses the other targets."""
+    from sigma_lambda_layer.api import convert
+    from sigma_lambda_layer.registry import TARGETS
+
+    rule = tmp_path / "flattened.yml"
+    rule.write_text(
+        "title: MFA\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n"
+        "  sel:\n    additionalEventData.MFAUsed: 'No'\n  condition: sel\n",
+        encoding="utf-8",
+    )
+    results = convert(str(rule), target="all")
+    assert [r.target for r in results] == list(TARGETS)
+    refused = [r for r in results if r.error is not None]
+    assert refused and all(r.status == "unsupported" for r in refused)
+    assert any(r.ok for r in results)
+    assert repr(refused[0].error).startswith(f"UnsupportedFieldError('{rule}:5:5', ")
+    error = refused[0].error
+    assert error is not None
+    with pytest.raises(type(error)):  # one target: the refusal is raised, as before
+        convert(str(rule), target=refused[0].target)
+
+
+def test_display_table_paths_are_short(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sigma_lambda_layer.display import short_path
+
+    monkeypatch.chdir(tmp_path)
+    assert short_path(str(tmp_path / "rules" / "a.yml")) == "rules/a.yml"
+    assert short_path("/srv/detections/sigma/rules/cloud/a.yml") == "…/cloud/a.yml"
+    assert short_path(None) == ""

@@ -27,6 +27,10 @@ from tests.support.fidelity import (
 )
 from tests.support.probes import CONSTRUCTS, probes
 
+#: Under pytest-xdist (``--dist loadgroup``) every test of this module runs on one worker, so the differential
+#: (``cached_run``, about 45 s) is computed once, not once per worker.
+pytestmark = pytest.mark.xdist_group("fidelity")
+
 
 class FidelitySummary(UserWarning):
     """Carries the fidelity summary into pytest's warnings summary."""

@@ -135,7 +135,7 @@ def _folder(tmp_path: Path, name: str, content: bytes) -> Path:
 
 
 def _convert(*args: str) -> Result:
-    return CliRunner().invoke(main, ["convert", *args, "-t", "all", "--no-cache", "-j", "1", "-q"])
+    return CliRunner().invoke(main, ["convert", *args, "-t", "all", "--no-cache", "--jobs", "1", "-q"])
 
 
 def _assert_no_traceback(result: Result) -> None:
@@ -190,7 +190,7 @@ def test_all_targets_debug_shows_traceback_only_when_asked(tmp_path: Path) -> No
     quiet = _convert(str(folder))
     assert "Traceback" not in quiet.stderr
     loud = CliRunner().invoke(
-        main, ["--debug", "convert", str(folder), "-t", "splunk", "--no-cache", "-j", "1", "-q"]
+        main, ["--debug", "convert", str(folder), "-t", "splunk", "--no-cache", "--jobs", "1", "-q"]
     )
     assert "Traceback" in loud.stderr
 
@@ -311,7 +311,7 @@ def test_all_targets_pipeline_yaml_is_loaded_safely(tmp_path: Path) -> None:
     pipeline.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\ntransformations: []\n')
     folder = _folder(tmp_path, "good_3", GOOD.format(n=3).encode())
     result = CliRunner().invoke(
-        main, ["convert", str(folder), "-t", "splunk", "-p", str(pipeline), "--no-cache", "-j", "1", "-q"]
+        main, ["convert", str(folder), "-t", "splunk", "-p", str(pipeline), "--no-cache", "--jobs", "1", "-q"]
     )
     _assert_no_traceback(result)
     assert result.exit_code == 2
@@ -370,7 +370,7 @@ def test_all_targets_output_dir_from_titles_and_ids(tmp_path: Path) -> None:
     ]
     result = CliRunner().invoke(
         main,
-        ["convert", "-", "-t", "all", "--output-dir", str(out), "--no-cache", "-j", "1", "-q"],
+        ["convert", "-", "-t", "all", "--output-dir", str(out), "--no-cache", "--jobs", "1", "-q"],
         input="---\n".join(docs),
     )
     _assert_no_traceback(result)
@@ -424,7 +424,7 @@ def test_all_targets_unreadable_file_and_folder_as_root_without_dac_override(tmp
                 "-t",
                 "all",
                 "--no-cache",
-                "-j",
+                "--jobs",
                 "1",
                 "-q",
                 "--json",
@@ -443,3 +443,31 @@ def test_all_targets_unreadable_file_and_folder_as_root_without_dac_override(tmp
     finally:
         os.chmod(folder / "locked.yml", 0o644)
         os.chmod(locked_dir, 0o755)
+
+
+#: The finding families that report a file convert cannot load (the others lint rules that load).
+_LOAD_CHECKS: Final = ("input", "yaml_syntax", "sigma_parse", "sigma_condition")
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_check_and_convert_give_the_same_line_and_column(tmp_path: Path, name: str) -> None:
+    """The same problem at the same place: ``check`` locates with ``convert``'s machinery (and SARIF reads the
+    findings), not pySigma's bare 1:1."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    bad = folder / f"{name}.yml"
+    bad.write_bytes(BAD[name][0])
+    converted = CliRunner().invoke(
+        main, ["convert", str(bad), "-t", "splunk", "--no-cache", "--jobs", "1", "--json"]
+    )
+    convert_at = {
+        (r["error"]["line"], r["error"]["column"]) for r in json.loads(converted.stdout) if r.get("error")
+    }
+    checked = CliRunner().invoke(main, ["check", "--json", str(bad)])
+    check_at = {
+        (f["line"], f["column"])
+        for f in json.loads(checked.stdout)
+        if f["check"] in _LOAD_CHECKS and f["severity"] == "error"
+    }
+    assert convert_at, converted.output
+    assert check_at == convert_at, (checked.stdout, converted.stdout)

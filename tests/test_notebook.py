@@ -91,7 +91,7 @@ def test_notebook_results_display_as_html(executed: Any) -> None:
     batches = [table for table in tables if "results for 1 rule(s)" in table]
     assert len(batches) == 2  # the founding rule, then with the exemption
     count = len(TARGETS)
-    assert all(f"{count} results for 1 rule(s): {count} converted, 0 failed" in table for table in batches)
+    assert all(f"{count} results for 1 rule(s): {count} converted, 0 unsupported, 0 failed" in table for table in batches)
 
 
 def test_notebook_shows_a_hunt(executed: Any) -> None:

@@ -40,13 +40,23 @@ def _error_finding(
     )
 
 
-def _sigma_error_finding(check: str, error: SigmaError, path: str, rule: Any = None) -> Finding:
+def _sigma_error_finding(
+    check: str, error: SigmaError, loaded: LoadedFile, rule: Any = None, index: int = 0
+) -> Finding:
+    """pySigma's error as a finding, located by the machinery ``convert`` uses (the node the message names,
+    the character a condition stops parsing at), so both commands give the same line:col; pySigma's own
+    location (a line, seldom set) only when that finds nothing."""
+    from sigma_lambda_layer.conversion import located_load_error
+
+    located = located_load_error(error, loaded, index)
     loc = getattr(error, "source", None)
-    line = getattr(loc, "line", None) if isinstance(loc, SigmaRuleLocation) else None
-    column = getattr(loc, "char", None) if isinstance(loc, SigmaRuleLocation) else None
+    line = located.location.line or (
+        getattr(loc, "line", None) if isinstance(loc, SigmaRuleLocation) else None
+    )
+    column = located.location.column if located.location.line else None
     message = getattr(error, "message", None) or str(error).split(" in ")[0] or type(error).__name__
     return _error_finding(
-        check, f"{type(error).__name__}: {message}", path, line or 1, column or 1, rule=rule
+        check, f"{type(error).__name__}: {message}", loaded.path, line or 1, column or 1, located.hint, rule
     )
 
 
@@ -138,20 +148,22 @@ def run(files: list[Path], config: CheckConfig, problems: list[Finding] | None =
         rule_errors = {id(e) for rule in collection.rules for e in rule.errors}
         parsed: dict[int, SigmaRule] = {}  # rules whose condition parsed: the parameter check expands it
         findings.extend(
-            _sigma_error_finding("sigma_parse", e, path)
+            _sigma_error_finding("sigma_parse", e, loaded)
             for e in collection.errors
             if id(e) not in rule_errors
         )
-        for rule in collection.rules:
+        for index, rule in enumerate(collection.rules):
             if rule.errors:
-                findings.extend(_sigma_error_finding("sigma_parse", e, path, rule) for e in rule.errors)
+                findings.extend(
+                    _sigma_error_finding("sigma_parse", e, loaded, rule, index) for e in rule.errors
+                )
                 continue
             if isinstance(rule, SigmaRule):
                 try:
                     for condition in rule.detection.parsed_condition:
                         condition.parse()
                 except SigmaError as e:
-                    findings.append(_sigma_error_finding("sigma_condition", e, path, rule))
+                    findings.append(_sigma_error_finding("sigma_condition", e, loaded, rule, index))
                     continue
                 except Exception as e:  # pySigma's parser crashing on a shape it should refuse
                     findings.append(_unexpected_finding("sigma_condition", e, loaded, rule))

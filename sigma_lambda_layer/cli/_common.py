@@ -5,6 +5,9 @@ Only click and the standard library are imported here, so that ``--help`` and ``
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,3 +67,45 @@ def describe(error: OSError) -> str:
 
 def print_error(message: str) -> None:
     click.secho(message, fg="red", err=True) if sys.stderr.isatty() else click.echo(message, err=True)
+
+
+#: A top-level key that only a Sigma document has (rule, correlation, filter): how ``--rules-only`` tells a
+#: rule from the other YAML files of a repository (``.pre-commit-config.yaml``, workflows, mkdocs.yml).
+_SIGMA_KEY = re.compile(r"""^["']?(?:detection|correlation|filter|logsource)["']?[ \t]*:""", re.MULTILINE)
+
+#: ``--rules-only``, shared by ``check`` and ``test`` (the pre-commit hooks pass every YAML file).
+RULES_ONLY_OPTION = click.option(
+    "--rules-only",
+    is_flag=True,
+    help="Ignore YAML files without a detection, correlation, filter or logsource key (pre-commit hooks).",
+)
+
+
+def is_sigma_document(path: Path) -> bool:
+    """Whether ``path`` looks like a Sigma document: one of its lines starts with a top-level key only a rule,
+    correlation or filter has. A file that cannot be read counts as one, so that the command reports it; a
+    rule missing all four keys (or written in flow style) is not recognised, which is why the flag is opt-in
+    and only the pre-commit hooks use it."""
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return True
+    return _SIGMA_KEY.search(text) is not None
+
+
+def rule_inputs(inputs: Sequence[Path], rules_only: bool) -> list[Path]:
+    """The inputs a command reads: as given, or with ``rules_only`` every file named or found under a folder
+    that :func:`is_sigma_document` accepts (a path that does not exist is kept, for the command to report)."""
+    if not rules_only:
+        return list(inputs)
+    from sigma_lambda_layer.loading import expand_inputs
+
+    kept: list[Path] = []
+    for item in expand_inputs(list(inputs)):
+        if isinstance(item, Path):
+            if is_sigma_document(item):
+                kept.append(item)
+        elif not isinstance(item, str) and item.location.path:  # a missing file, an unreadable folder
+            kept.append(Path(item.location.path))
+    return kept

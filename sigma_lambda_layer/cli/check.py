@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, EXIT_USAGE, print_error, write_atomic
+from sigma_lambda_layer.cli._common import (
+    EXIT_OK,
+    EXIT_RULE_ERRORS,
+    EXIT_USAGE,
+    RULES_ONLY_OPTION,
+    print_error,
+    rule_inputs,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from sigma_lambda_layer.checks import CheckConfig
@@ -36,6 +44,7 @@ if TYPE_CHECKING:
 @click.option(
     "--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Write SARIF 2.1.0 to this file."
 )
+@RULES_ONLY_OPTION
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -45,13 +54,14 @@ def check(
     fail_on: str | None,
     as_json: bool,
     sarif: Path | None,
+    rules_only: bool,
 ) -> None:
     """Lint rules offline: pySigma and SigmaHQ validators plus CloudTrail-aware checks."""
     from sigma_lambda_layer.checks import check_paths, findings_to_sarif
     from sigma_lambda_layer.checks.model import summary_line
 
     config = _config(ctx, config_file, excluded, fail_on)
-    findings = check_paths(list(inputs), config)
+    findings = check_paths(rule_inputs(inputs, rules_only), config)
     if sarif is not None:
         write_atomic(sarif, json.dumps(findings_to_sarif(findings), indent=2))
     if as_json:

@@ -20,6 +20,7 @@ from sigma_lambda_layer.cli._common import (
     print_error,
     write_atomic,
 )
+from sigma_lambda_layer.cli._sigma_cli import sigma_cli_options
 
 
 @click.command()
@@ -46,8 +47,20 @@ from sigma_lambda_layer.cli._common import (
     "--without-pipeline", is_flag=True, help="Do not apply the target's default AWS CloudTrail pipeline."
 )
 @click.option(
+    "--pipeline-check/--disable-pipeline-check",
+    default=True,
+    help="Refuse a -p pipeline that declares other backends (allowed_backends) than the target.",
+)
+@click.option(
+    "-c",
+    "--correlation-method",
+    default=None,
+    help="Correlation query method (default: the backend's; see each target's page).",
+)
+@click.option(
     "-O",
     "--option",
+    "--backend-option",
     "options",
     multiple=True,
     metavar="KEY=VALUE",
@@ -56,16 +69,18 @@ from sigma_lambda_layer.cli._common import (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the batch output to this file instead of stdout.",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the batch output to this file instead of stdout ('-': stdout).",
 )
 @click.option(
+    "-od",
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write one file per rule and target under this folder.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results (see docs/cli.md).")
 @click.option(
+    "-s",
     "--skip-unsupported/--fail-unsupported",
     default=False,
     help="Skip rules a target cannot express (exit 0) or count them as failures (default).",
@@ -75,9 +90,7 @@ from sigma_lambda_layer.cli._common import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JSON report: every rule x target as ok, unsupported or error, with its location.",
 )
-@click.option(
-    "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per core; 1 = no workers)."
-)
+@click.option("--jobs", type=int, default=0, help="Worker processes (default: one per core; 1 = no workers).")
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),  # not checked here: a cache that cannot be used is a warning, not exit 2
@@ -88,6 +101,7 @@ from sigma_lambda_layer.cli._common import (
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="List every rule refused for its log source.")
 @FILTER_OPTION
+@sigma_cli_options
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -96,6 +110,8 @@ def convert(
     fmt: str,
     pipelines: tuple[str, ...],
     without_pipeline: bool,
+    pipeline_check: bool,
+    correlation_method: str | None,
     options: tuple[str, ...],
     output: Path | None,
     output_dir: Path | None,
@@ -110,11 +126,14 @@ def convert(
     filters: tuple[Path, ...],
 ) -> None:
     """Convert Sigma rules (files, folders or - for stdin) for one or more targets."""
-    from sigma_lambda_layer.errors import is_unsupported
+    from sigma_lambda_layer.errors import is_out_of_scope, is_unsupported
 
     debug = ctx.obj.get("debug", False)
     if output and output_dir:
         raise click.UsageError("--output and --output-dir exclude each other")
+    output = None if output == Path("-") else output
+    if pipeline_check and pipelines:
+        _convert(ctx, debug, targets, pipelines, check=True)
     results = _convert(
         ctx,
         debug,
@@ -123,6 +142,7 @@ def convert(
         fmt,
         pipelines=pipelines,
         without_pipeline=without_pipeline,
+        correlation_method=correlation_method,
         options=parse_options(options),
         collect_errors=True,
         jobs=jobs or (os.cpu_count() or 1),
@@ -132,7 +152,8 @@ def convert(
     )
     errors = [(r, r.error) for r in results if r.error is not None]
     _report_errors(errors, debug, verbose)
-    failed = [r for r, error in errors if not (skip_unsupported and is_unsupported(error))]
+    # Out-of-scope rules (other log sources) never fail the run; CloudTrail refusals do unless -s.
+    failed = [e for _, e in errors if not is_out_of_scope(e) and not (skip_unsupported and is_unsupported(e))]
     written = _write_output_dir(output_dir, results, quiet) if output_dir is not None else None
     try:
         _emit(results, as_json, output, output_dir is not None)
@@ -160,15 +181,19 @@ def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
     return cache_dir
 
 
-def _convert(ctx: click.Context, debug: bool, *args: Any, **kwargs: Any) -> Any:
-    """The API's convert(); a usage error exits 2, any other failure of the whole run exits 1."""
+def _convert(ctx: click.Context, debug: bool, *args: Any, check: bool = False, **kwargs: Any) -> Any:
+    """The API's convert() (``check``: the pipeline check); a usage error exits 2, any other failure of the
+    whole run exits 1."""
     import warnings
 
     from sigma_lambda_layer.api import convert as api_convert
     from sigma_lambda_layer.cache import CacheWarning
+    from sigma_lambda_layer.conversion import check_pipelines
     from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
 
     try:
+        if check:
+            return check_pipelines(*args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CacheWarning)
             results = api_convert(*args, **kwargs)
@@ -209,13 +234,15 @@ def _report_errors(errors: list[tuple[Any, Any]], debug: bool, verbose: bool) ->
     """Print each error once, like a compiler: a load error once, not once per target; the target named when
     one rule fails differently on several. Rules refused only because their log source is not CloudTrail are
     summarised in one line unless ``--verbose``."""
+    from sigma_lambda_layer.errors import is_out_of_scope
+
     targets_of: dict[str, list[str]] = {}
     first: dict[str, Any] = {}
     for r, error in errors:
         key = str(error)
         targets_of.setdefault(key, []).append(r.target)
         first.setdefault(key, error)
-    other_sources = [key for key in first if " is not AWS CloudTrail: " in first[key].message]
+    other_sources = [key for key in first if is_out_of_scope(first[key])]
     all_targets = {r.target for r, _ in errors}
     for key, error in first.items():
         if key in other_sources and not verbose:
@@ -229,7 +256,7 @@ def _report_errors(errors: list[tuple[Any, Any]], debug: bool, verbose: bool) ->
         print_error(f"{key}{suffix}")
     if other_sources and not verbose:
         print_error(
-            f"{len(other_sources)} rule(s) skipped: their log source is not AWS CloudTrail "
+            f"{len(other_sources)} rule(s) out of scope: their log source is not AWS CloudTrail; not failures "
             "(--verbose lists them; --without-pipeline converts them with plain field names)"
         )
 

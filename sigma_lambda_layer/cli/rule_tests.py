@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, EXIT_USAGE, print_error
+from sigma_lambda_layer.cli._common import (
+    EXIT_OK,
+    EXIT_RULE_ERRORS,
+    EXIT_USAGE,
+    RULES_ONLY_OPTION,
+    print_error,
+    rule_inputs,
+)
 
 
 @click.command("test")
@@ -24,6 +31,7 @@ from sigma_lambda_layer.cli._common import EXIT_OK, EXIT_RULE_ERRORS, EXIT_USAGE
     help="Also run each entry on this target's reference engine (repeatable; splunk, cloudwatch, or all).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per rule.")
+@RULES_ONLY_OPTION
 @click.pass_context
 def test_command(
     ctx: click.Context,
@@ -32,19 +40,22 @@ def test_command(
     require_tests: bool,
     targets: tuple[str, ...],
     as_json: bool,
+    rules_only: bool,
 ) -> None:
     """Run rules' sample-event tests (<rule>.tests.yml or <rule>.tests/) with the reference evaluator,
-    and with --target on that target's compiled query and reference engine."""
+    and with --target on that target's compiled query and reference engine. A tests file (or a record in a
+    tests folder) named as an input stands for its rule, so pre-commit can pass the files that changed."""
     from sigma_lambda_layer.errors import UsageError
     from sigma_lambda_layer.loading import expand_inputs
-    from sigma_lambda_layer.testing import resolve_targets, run_rule_tests
+    from sigma_lambda_layer.testing import resolve_targets, rule_of, run_rule_tests
 
     try:
         wanted = resolve_targets(targets)
     except UsageError as exc:
         print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
-    rule_paths = [p for p in expand_inputs(list(inputs)) if isinstance(p, Path)]
+    named = dict.fromkeys(rule_of(p) or p for p in inputs)  # a tests file stands for its rule, once
+    rule_paths = [p for p in expand_inputs(rule_inputs(list(named), rules_only)) if isinstance(p, Path)]
     reports = run_rule_tests(rule_paths, corpus=corpus, require_tests=require_tests, targets=wanted)
     if as_json:
         click.echo(reports.to_json())

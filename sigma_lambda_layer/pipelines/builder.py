@@ -28,7 +28,7 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaLogSource, SigmaRule
 
-from sigma_lambda_layer.errors import unsupported
+from sigma_lambda_layer.errors import OutOfScopeError, unsupported
 from sigma_lambda_layer.pipelines.canonical import CANONICAL_STEP, CanonicalValuesTransformation
 
 #: The log source every shipped pipeline handles (the Sigma taxonomy's CloudTrail log source).
@@ -71,6 +71,7 @@ class CloudTrailOnly(PreprocessingTransformation):
             outside_message(logsource),
             construct="logsource",
             hint=OTHER_SOURCE_HINT,
+            kind=OutOfScopeError,
             source=rule.source,
         )
 
