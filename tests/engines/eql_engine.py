@@ -211,7 +211,9 @@ def tokenize(query: str) -> list[Token]:
 
 
 def _string(text: str) -> Token:
-    return Token("str", '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return Token("str", '"' + escaped + '"')
 
 
 def _field_name(tok: Token) -> str:
