@@ -45,8 +45,12 @@ def sel(body: str, condition: str = "sel") -> str:
 def test_lucene_founding_rule() -> None:
     backend = CloudTrailLuceneBackend(aws_cloudtrail_elastic())
     query = backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text()))[0]
-    # both fields are canonical (fields/domains.py): plain exact terms, as the issue's expert writes them
-    assert query == D + "(event.provider:lambda.amazonaws.com AND event.action:UpdateFunctionConfiguration*)"
+    # both fields are canonical (fields/domains.py): plain exact terms, one AND chain, as the issue's expert
+    # (and Elastic's prebuilt rules) write them
+    assert query == (
+        "data_stream.dataset:aws.cloudtrail AND event.provider:lambda.amazonaws.com"
+        " AND event.action:UpdateFunctionConfiguration*"
+    )
 
 
 def test_lucene_keyword_case_insensitive_regexp() -> None:
@@ -118,7 +122,7 @@ def test_lucene_value_starting_with_angle_bracket_is_quoted() -> None:
 def test_lucene_operator_words_are_quoted() -> None:
     """``field:AND`` does not parse: the classic grammar reads AND, OR and NOT as operators anywhere."""
     assert lucene(sel("userAgent|cased:\n  - AND\n  - OR\n  - NOT\n  - ANDx")) == (
-        D + '(user_agent.original:("AND" OR "OR" OR "NOT" OR ANDx))'
+        D + 'user_agent.original:("AND" OR "OR" OR "NOT" OR ANDx)'
     )
     assert lucene(sel("requestParameters.functionName|cased: 'NOT'")) == (
         D + 'aws.cloudtrail.flattened.request_parameters.functionName:"NOT"'
@@ -164,10 +168,10 @@ def test_lucene_nested_value_expansions_are_one_or() -> None:
 
 def test_lucene_value_list_is_field_group() -> None:
     assert lucene(sel("eventName:\n  - CreateUser\n  - 'Get*'\n  - '123'")) == (
-        D + "(event.action:(CreateUser OR Get* OR 123))"
+        D + "event.action:(CreateUser OR Get* OR 123)"
     )
     assert lucene(sel("errorCode:\n  - Denied\n  - 'Get*'")) == (
-        D + "(aws.cloudtrail.error_code:(/[Dd][Ee][Nn][Ii][Ee][Dd]/ OR /[Gg][Ee][Tt].*/))"
+        D + "aws.cloudtrail.error_code:(/[Dd][Ee][Nn][Ii][Ee][Dd]/ OR /[Gg][Ee][Tt].*/)"
     )
 
 

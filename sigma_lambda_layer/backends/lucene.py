@@ -158,6 +158,20 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     # null test itself; ``exists: false`` is a plain leaf to it, so it carries its own parentheses.
     field_not_exists_expression: ClassVar[str] = "(NOT _exists_:{field})"
 
+    def compare_precedence(self, outer: Any, inner: Any) -> bool:
+        """An AND inside an AND, or an OR inside an OR, needs no group: the classic QueryParser reads a chain
+        of one operator as one boolean query (all MUST, or all SHOULD), as an analyst writes
+        ``a AND b AND c``. Mixed operators and negations keep their groups (stock ``parenthesize``): the
+        parser has no precedence between AND and OR, and reads ``a OR NOT b`` as "a and not b". A value list
+        (``field:(a OR b)``) is one term group already."""
+        if isinstance(inner, (ConditionAND, ConditionOR)) and type(inner) is type(outer):
+            return True
+        if isinstance(inner, ConditionOR) and self.decide_convert_condition_as_in_expression(
+            inner, ConversionState()
+        ):
+            return True
+        return bool(super().compare_precedence(outer, inner))
+
     # --- helpers -------------------------------------------------------------------------------------
 
     def escape_and_quote_field(self, field_name: str) -> str:
