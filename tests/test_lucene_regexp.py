@@ -4,6 +4,7 @@ reference evaluator runs it, and the same on the lucene, eql and esql targets.""
 from __future__ import annotations
 
 import json
+import random
 import re
 import sys
 
@@ -143,3 +144,48 @@ def test_lucene_eql_esql_case_insensitive_classes_alike() -> None:
     detection = "  sel:\n    userAgent|re|i: 'kiss'\n  condition: sel"
     regexps = {t: _regexp_on(t, detection) for t in ("lucene", "eql", "esql")}
     assert set(regexps.values()) == {".*[Kk\u212a][Ii][Ss][Ss].*"}
+
+
+# --- on real Apache Lucene -------------------------------------------------------------------------------
+
+
+def test_translations_on_real_lucene_match_the_evaluator() -> None:
+    """The same property on Lucene's own ``RegExp`` (one JVM, one batch): 100 generated patterns, each as a
+    ``query_string`` ``/regexp/`` over documents of generated values, hit exactly what the evaluator finds."""
+    from tests.engines.lucene_engine import LuceneEngine, LuceneQueryError
+
+    if (why := LuceneEngine.missing()) is not None:
+        pytest.skip(why)
+    rng = random.Random(11)  # a seeded generator: one batch, so the JVM starts once
+
+    def pattern(depth: int = 0) -> str:
+        items = []
+        for _ in range(rng.randint(1, 4)):
+            if depth < 2 and rng.randint(0, 5) == 0:
+                atom = "(" + pattern(depth + 1) + "|" + pattern(depth + 1) + ")"
+            else:
+                atom = rng.choice(ATOMS)
+            items.append(atom + rng.choice(QUANTIFIERS))
+        body = "".join(items)
+        return body if depth else rng.choice(["", "^", "\\A"]) + body + rng.choice(["", "$", "\\Z"])
+
+    flag_sets = [set(), {SigmaRegularExpressionFlag.IGNORECASE}, {SigmaRegularExpressionFlag.DOTALL}]
+    regexes = [sigma_regex(pattern(), rng.choice(flag_sets)) for _ in range(100)]
+    batch = [(r, translate_sigma(r)) for r in regexes]
+    docs = sorted({"".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 6))) for _ in range(60)} - {""})
+    queries = ["v:/" + lucene.replace("/", "\\/") + "/" for _, lucene in batch]
+    results = LuceneEngine().search_many(queries, [{"v": d} for d in docs], lambda _: "keyword")
+    problems = []
+    too_complex = 0
+    for (regex, lucene), hits in zip(batch, results, strict=True):
+        if isinstance(hits, LuceneQueryError) and "TooComplexToDeterminize" in hits.message:
+            too_complex += 1  # Elasticsearch fails such a search loudly (a generated monster, not a rule)
+            continue
+        evaluator = regex_pattern(regex)
+        expected = {i for i, d in enumerate(docs) if evaluator.search(d) is not None}
+        if hits != expected:
+            problems.append(
+                f"{regex.regexp.original!r} {set(regex.flags)} -> {lucene!r}: {hits} != {expected}"
+            )
+    assert not problems, "\n".join(problems[:10])
+    assert too_complex < len(batch) // 5, too_complex
