@@ -11,6 +11,7 @@ from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from tests.engines.esql_engine import parse_where
 from tests.support.corpus import FOUNDING_RULE, requires_corpus
 from tests.support.rulekit import REFUSED_EVERYWHERE, convert_rule, rule_yaml, sigmahq_aws_refusals
+from tests.test_lucene import DIGITS
 
 PREFIX = (
     "from logs-aws.cloudtrail-* metadata _id, _index, _version | where "
@@ -91,10 +92,10 @@ def test_esql_like_escapes_literal_wildcards() -> None:
 
 def test_esql_regex() -> None:
     assert where(r"  sel: {userIdentity.arn|re: '^arn:aws:iam::\d+:user/'}" + "\n  condition: sel") == (
-        'aws.cloudtrail.user_identity.arn rlike "arn:aws:iam::[0-9]+:user/.*"'
+        'aws.cloudtrail.user_identity.arn rlike "arn:aws:iam::[' + DIGITS + ']+:user/.*"'
     )
     assert where("  sel: {userAgent|re|i: 'Boto[A-Z]'}\n  condition: sel") == (
-        'TO_LOWER(user_agent.original) rlike ".*boto[A-Za-z].*"'
+        'user_agent.original rlike ".*[Bb][Oo][Tt][Oo][A-Za-z\u212a].*"'
     )
 
 

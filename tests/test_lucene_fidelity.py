@@ -250,6 +250,12 @@ PROBES: Final[tuple[Probe, ...]] = (
         "flattened-boolean",
         _sel(sel={"requestParameters.enabled": False}),
         _values("requestParameters.enabled", False, True, "False", "no", GONE),
+        refused="more than 16 case variants",  # "false" in any case: 32 spellings
+    ),
+    Probe(
+        "flattened-few-case-variants",
+        _sel(sel={"requestParameters.x": "a-b1"}),
+        _values("requestParameters.x", "a-b1", "A-B1", "a-B1", "ab1", "a-b1 ", GONE),
     ),
     Probe(
         "flattened-star-is-a-scalar",
@@ -274,7 +280,7 @@ PROBES: Final[tuple[Probe, ...]] = (
     Probe(
         "flattened-too-many-case-variants",
         _sel(sel={"requestParameters.userName": "administrator"}),
-        refused="more than 8 cased letters",
+        refused="more than 16 case variants",
     ),
     # whole free-form objects
     Probe(

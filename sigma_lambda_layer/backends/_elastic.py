@@ -4,7 +4,7 @@
   :func:`sigma_lambda_layer.artifacts.kibana.detection_rule`.
 * EQL and ES|QL spell strings, field names and regular expressions alike: double-quoted literals
   (:func:`quote_string`), backticked names (:func:`quote_name`), Lucene regexps for ``regex``/``RLIKE``
-  (:func:`to_lucene_regexp`), Sigma values as literal text and wildcards (:class:`StringPattern`), and
+  (:func:`condition_regexp`, by :mod:`._lucene_regexp`), Sigma values as literal text and wildcards (:class:`StringPattern`), and
   negation pushed down to guarded comparisons (:func:`negate`).
 * Backend mixins: :class:`DetectionRuleFormats` (the Kibana rule formats of all three targets) and
   :class:`ComparisonDispatch` (the pySigma conversion points EQL and ES|QL route alike to their own string
@@ -35,288 +35,26 @@ from sigma.types import (
     SigmaFieldReference,
     SigmaNull,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
 )
 
 from sigma_lambda_layer.artifacts.kibana import RULE_OPTIONS, check_rule_options, detection_rule
+from sigma_lambda_layer.backends._lucene_regexp import literal_regexp, translate_sigma
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
-from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
+from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
 from sigma_lambda_layer.fields.elastic import OBJECT_TEXT_FIELDS
 
 # ----------------------------------------------------------------- EQL / ES|QL spelling
 
-#: Characters with a meaning in Lucene regexps (Query DSL "Regular expression syntax", reserved characters,
-#: plus the optional operators ``# @ & < > ~`` that ``flags: ALL`` enables). A backslash makes any of them
-#: literal; escaping a character that needs none is harmless.
-LUCENE_REGEXP_RESERVED = frozenset('.?+*|{}[]()"\\#@&<>~')
 
-_QUANTIFIER = re.compile(r"\{(\d*)(,(\d*))?\}")
-_ASCII_CLASSES: dict[str, tuple[bool, list[tuple[str, str]]]] = {
-    "d": (False, [("0", "9")]),
-    "D": (True, [("0", "9")]),
-    "w": (False, [("0", "9"), ("A", "Z"), ("a", "z"), ("_", "_")]),
-    "W": (True, [("0", "9"), ("A", "Z"), ("a", "z"), ("_", "_")]),
-    "s": (False, [(c, c) for c in " \t\n\r\f\v"]),
-    "S": (True, [(c, c) for c in " \t\n\r\f\v"]),
-}
-_CHAR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
-
-
-def lucene_escape(text: str) -> str:
-    """A Lucene regexp that matches ``text`` literally."""
-    return "".join("\\" + c if c in LUCENE_REGEXP_RESERVED else c for c in text)
-
-
-def _unsupported_re(pattern: str, what: str) -> UnsupportedConstructError:
-    return refusal(
-        f"regular expression {pattern!r}: {what} has no Lucene regexp equivalent",
-        hint="Lucene regexps (used by EQL regex and ES|QL RLIKE) lack anchors inside the pattern, "
-        "lookaround, backreferences and word boundaries; rewrite the rule without them",
-        construct="|re",
-        value=pattern,
-    )
-
-
-@dataclass
-class _RegexTranslator:
-    """Recursive-descent translation of a Python regex (Sigma ``|re``) into a Lucene regexp.
-
-    ``fold_case`` lowercases letters (for ES|QL, which matches ``TO_LOWER(field)`` instead of having a
-    case-insensitive RLIKE); character classes then also get the lowercase twins of their ``A-Z`` ranges.
-    """
-
-    pattern: str
-    fold_case: bool
-    pos: int = 0
-
-    def error(self, what: str) -> UnsupportedConstructError:
-        return _unsupported_re(self.pattern, what)
-
-    def peek(self, n: int = 0) -> str:
-        i = self.pos + n
-        return self.pattern[i] if i < len(self.pattern) else ""
-
-    def literal(self, c: str) -> str:
-        if self.fold_case and len(c.lower()) == 1:
-            c = c.lower()
-        return lucene_escape(c)
-
-    def alternation(self, depth: int) -> tuple[str, bool]:
-        branches = [self.sequence(depth)]
-        while self.peek() == "|":
-            self.pos += 1
-            branches.append(self.sequence(depth))
-        return "|".join(branches), len(branches) > 1
-
-    def sequence(self, depth: int) -> str:
-        out: list[str] = []
-        while self.pos < len(self.pattern) and self.peek() not in "|)":
-            atom = self.atom(depth)
-            out.append(atom + self.quantifier())
-        if depth > 0 and self.peek() == "":
-            raise self.error("an unbalanced parenthesis")
-        return "".join(out)
-
-    def quantifier(self) -> str:
-        c = self.peek()
-        q = ""
-        if c in ("*", "+", "?"):
-            q = c
-            self.pos += 1
-        elif c == "{":
-            m = _QUANTIFIER.match(self.pattern, self.pos)
-            if m is None or (m.group(1) == "" and m.group(2) is None):
-                return ""
-            lo, hi = m.group(1) or "0", m.group(3)
-            q = "{" + lo + ("" if m.group(2) is None else "," + (hi or "")) + "}"
-            self.pos = m.end()
-        else:
-            return ""
-        nxt = self.peek()
-        if nxt == "?":  # lazy: the same set of matching values
-            self.pos += 1
-        elif nxt == "+":
-            raise self.error("a possessive quantifier")
-        return q
-
-    def atom(self, depth: int) -> str:
-        c = self.peek()
-        self.pos += 1
-        if c == "(":
-            if self.peek() == "?":
-                if self.pattern.startswith("?:", self.pos):
-                    self.pos += 2
-                elif self.pattern.startswith("?P<", self.pos):
-                    end = self.pattern.find(">", self.pos)
-                    if end < 0:
-                        raise self.error("a malformed named group")
-                    self.pos = end + 1
-                else:
-                    raise self.error("a lookaround, inline flag or conditional group")
-            body, _ = self.alternation(depth + 1)
-            if self.peek() != ")":
-                raise self.error("an unbalanced parenthesis")
-            self.pos += 1
-            return "(" + body + ")"
-        if c == "[":
-            return self.char_class()
-        if c == ".":
-            return "."
-        if c in ("^", "$"):
-            raise self.error(f"an anchor {c!r} inside the pattern")
-        if c in ("*", "+", "?"):
-            raise self.error(f"a quantifier {c!r} without an operand")
-        if c == ")":
-            raise self.error("an unbalanced parenthesis")
-        if c == "\\":
-            return self.escape()
-        return self.literal(c)
-
-    def escape(self) -> str:
-        c = self.peek()
-        if c == "":
-            raise self.error("a trailing backslash")
-        self.pos += 1
-        if c in _ASCII_CLASSES:
-            negated, ranges = _ASCII_CLASSES[c]
-            return self.render_class(negated, list(ranges))
-        if c in _CHAR_ESCAPES:
-            return self.literal(_CHAR_ESCAPES[c])
-        if c in ("x", "u", "U"):
-            return self.literal(self.hex_escape(c))
-        if c.isalnum():
-            raise self.error(f"the escape \\{c}")
-        return self.literal(c)
-
-    def hex_escape(self, kind: str) -> str:
-        width = {"x": 2, "u": 4, "U": 8}[kind]
-        digits = self.pattern[self.pos : self.pos + width]
-        if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
-            raise self.error(f"a malformed \\{kind} escape")
-        self.pos += width
-        return chr(int(digits, 16))
-
-    def class_char(self) -> tuple[str, list[tuple[str, str]] | None, bool]:
-        """One class member: (char, expanded ranges of a shorthand or None, shorthand negated)."""
-        c = self.peek()
-        if c == "":
-            raise self.error("an unterminated character class")
-        self.pos += 1
-        if c != "\\":
-            return c, None, False
-        e = self.peek()
-        self.pos += 1
-        if e in _ASCII_CLASSES:
-            negated, ranges = _ASCII_CLASSES[e]
-            return "", list(ranges), negated
-        if e in _CHAR_ESCAPES:
-            return _CHAR_ESCAPES[e], None, False
-        if e in ("x", "u", "U"):
-            return self.hex_escape(e), None, False
-        if e == "" or e.isalnum():
-            raise self.error(f"the escape \\{e} in a character class")
-        return e, None, False
-
-    def char_class(self) -> str:
-        negated = self.peek() == "^"
-        if negated:
-            self.pos += 1
-        ranges: list[tuple[str, str]] = []
-        first = True
-        while True:
-            if self.peek() == "]" and not first:
-                self.pos += 1
-                break
-            first = False
-            lo, expanded, shorthand_negated = self.class_char()
-            if expanded is not None:
-                if shorthand_negated:
-                    raise self.error("a negated shorthand (\\D, \\W, \\S) inside a character class")
-                ranges.extend(expanded)
-                continue
-            if self.peek() == "-" and self.peek(1) not in ("]", ""):
-                self.pos += 1
-                hi, hi_expanded, _ = self.class_char()
-                if hi_expanded is not None:
-                    raise self.error("a range ending in a shorthand class")
-                if ord(hi) < ord(lo):
-                    raise self.error("a reversed character range")
-                ranges.append((lo, hi))
-            else:
-                ranges.append((lo, lo))
-        return self.render_class(negated, ranges)
-
-    def render_class(self, negated: bool, ranges: list[tuple[str, str]]) -> str:
-        if self.fold_case:
-            twins = []
-            for lo, hi in ranges:
-                a, b = max(ord(lo), ord("A")), min(ord(hi), ord("Z"))
-                if a <= b:
-                    twins.append((chr(a + 32), chr(b + 32)))
-            ranges = ranges + twins
-
-        def esc(c: str) -> str:
-            return c if c.isalnum() or c in "_ \t\n\r\f\v" else "\\" + c
-
-        body = "".join(esc(lo) if lo == hi else esc(lo) + "-" + esc(hi) for lo, hi in ranges)
-        return "[" + ("^" if negated else "") + body + "]"
-
-
-def to_lucene_regexp(
-    pattern: str, *, fold_case: bool = False, multiline: bool = False, dotall: bool = False
-) -> str:
-    """Translate a Sigma ``|re`` value (Python syntax, ``re.search`` semantics) into a Lucene regexp.
-
-    Lucene regexps match the whole value, so an unanchored pattern gets ``.*`` on the open side(s); a
-    leading ``^`` or trailing ``$`` anchors that side. ``\\d``, ``\\w``, ``\\s`` become their ASCII classes.
-    Lucene's ``.`` also matches a line break and ``$`` does not match before a final line break, so the
-    translation differs from Python for values that contain line breaks (not found in CloudTrail fields).
-    Anything Lucene cannot express raises :class:`UnsupportedConstructError`.
-    """
-    del dotall  # Lucene's "." always matches line breaks: the translation is exact only without them
-    body = pattern
-    start_anchor = body.startswith("^")
-    if start_anchor:
-        body = body[1:]
-    end_anchor = False
-    if body.endswith("$"):
-        backslashes = len(body[:-1]) - len(body[:-1].rstrip("\\"))
-        if backslashes % 2 == 0:
-            end_anchor = True
-            body = body[:-1]
-    if multiline and (start_anchor or end_anchor):
-        raise _unsupported_re(pattern, "an anchor with the multi-line flag (|m)")
-    translator = _RegexTranslator(body, fold_case)
-    translated, has_alternatives = translator.alternation(0)
-    if translator.pos != len(body):
-        raise _unsupported_re(pattern, "an unbalanced parenthesis")
-    if has_alternatives:
-        if start_anchor or end_anchor:
-            raise _unsupported_re(pattern, "an anchor next to a top-level alternation")
-        translated = "(" + translated + ")"
-    return ("" if start_anchor else ".*") + translated + ("" if end_anchor else ".*")
-
-
-def condition_regexp(cond: ConditionFieldEqualsValueExpression, *, fold_ignorecase: bool) -> tuple[str, bool]:
-    """``(Lucene regexp, case-insensitive)`` for the ``|re`` comparison ``cond``, refused on a whole object.
-
-    With ``fold_ignorecase`` an ``|re|i`` pattern is lowercased to meet a ``TO_LOWER`` subject (ES|QL has no
-    case-insensitive RLIKE); without, it is kept for a case-insensitive operator (EQL ``regex~``).
-    """
+def condition_regexp(cond: ConditionFieldEqualsValueExpression) -> str:
+    """The Lucene regexp for the ``|re`` comparison ``cond`` (:mod:`._lucene_regexp`: case-insensitivity as
+    explicit classes, so the regexp goes to a case-sensitive ``regex``/``RLIKE``), refused on a whole object."""
     value = cond.value
     assert isinstance(value, SigmaRegularExpression)
     refuse_whole_object(cond.field, "a regular expression (|re)")
-    flags = value.flags
-    ignorecase = SigmaRegularExpressionFlag.IGNORECASE in flags
-    regexp = to_lucene_regexp(
-        str(value.regexp),
-        fold_case=fold_ignorecase and ignorecase,
-        multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
-        dotall=SigmaRegularExpressionFlag.DOTALL in flags,
-    )
-    return regexp, ignorecase
+    return translate_sigma(value)
 
 
 @dataclass(frozen=True)
@@ -385,9 +123,10 @@ class StringPattern:
                 out.append(escape(part))
         return "".join(out)
 
-    def to_lucene_regexp(self) -> str:
-        """The pattern as a Lucene regexp (whole-value match, like the wildcard pattern)."""
-        return self.render(".*", ".", lucene_escape)
+    def to_lucene_regexp(self, *, ignorecase: bool) -> str:
+        """The pattern as a Lucene regexp (whole-value match, like the wildcard pattern), case-insensitive by
+        explicit classes (:func:`._lucene_regexp.literal_regexp`) when ``ignorecase``."""
+        return self.render(".*", ".", lambda text: literal_regexp(text, ignorecase=ignorecase))
 
     def to_wildcard(self, escape: Callable[[str], str]) -> str:
         """The pattern as a ``*``/``?`` wildcard string, literal text passed through ``escape``."""

@@ -11,7 +11,10 @@ regard for events that lack the field. This subclass keeps its output formats an
   ``in``/``in~``. So Sigma's default matching becomes ``:`` and ``|cased`` becomes ``==``/``like``/``in``.
 * ``regex``/``regex~`` take a Lucene regular expression (Query DSL "Regular expression syntax"), which
   matches the whole value. Sigma ``|re`` is a Python regex with ``re.search`` semantics, so it is
-  translated (:func:`to_lucene_regexp`), or rejected where Lucene has no equivalent.
+  translated (:mod:`._lucene_regexp`, shared with Lucene and ES|QL), or rejected where Lucene has no
+  equivalent. A case-insensitive ``|re|i`` is written with explicit case classes under ``regex``, not as
+  ``regex~``: Elasticsearch's case-insensitive regexps fold ASCII letters only (Lucene
+  ``RegExp.ASCII_CASE_INSENSITIVE``), which is not the project's case rule (:mod:`~sigma_lambda_layer.casing`).
 * ``:`` and ``like`` hand the pattern to a Lucene wildcard query, where ``\\`` is an escape character
   (``WildcardQuery.toAutomaton``; QL ``WildcardPattern``). Values holding a literal ``*``, ``?`` or ``\\`` are
   therefore matched with a Lucene regexp instead, whose escaping is documented.
@@ -123,9 +126,9 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
         needs_regexp = any(
             isinstance(part, str) and any(c in part for c in "*?\\") for p in patterns for part in p.parts
         )
-        if needs_regexp:
-            op = "regex" if cased else "regex~"
-            regexps = [quote_string(p.to_lucene_regexp()) for p in patterns]
+        if needs_regexp:  # case-insensitive by explicit classes: regex~ folds ASCII only before Lucene 10
+            op = "regex"
+            regexps = [quote_string(p.to_lucene_regexp(ignorecase=not cased)) for p in patterns]
         elif all(not p.has_wildcards for p in patterns) and (
             cased or all(is_case_free(p.text) for p in patterns)
         ):
@@ -143,9 +146,7 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        regexp, ignorecase = condition_regexp(cond, fold_ignorecase=False)
-        op = "regex~" if ignorecase else "regex"
-        return f"{quote_field(cond.field)} {op} {quote_string(regexp)}"
+        return f"{quote_field(cond.field)} regex {quote_string(condition_regexp(cond))}"
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

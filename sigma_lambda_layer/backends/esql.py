@@ -12,7 +12,9 @@ ES|QL reference (elastic.co/guide/en/elasticsearch/reference/current/esql-*.html
   8.x release, so it is not used.)
 * ``LIKE`` wildcards are ``*`` and ``?``, escaped with ``\\`` (itself escaped in the string literal).
   ``RLIKE`` takes a Lucene regular expression that must match the whole value; Sigma ``|re`` is translated
-  by :func:`~sigma_lambda_layer.backends._elastic.to_lucene_regexp`.
+  by :mod:`~sigma_lambda_layer.backends._lucene_regexp` (shared with Lucene and EQL), ``|re|i`` with explicit
+  case classes on the field itself: the regexp matches per character, as the reference evaluator does, where
+  ``TO_LOWER`` of the whole value would differ on ``İ`` and a final sigma.
 * Three-valued logic: a comparison with a null (missing) field is null and ``WHERE`` drops null rows, so
   ``NOT (field == "x")`` is not true for events without the field (elastic/elasticsearch#129125, #114050).
   A negated comparison is therefore written ``(field IS NULL OR NOT (<comparison>))``.
@@ -351,7 +353,7 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        regexp, fold = condition_regexp(cond, fold_ignorecase=True)
+        regexp = condition_regexp(cond)
         key = self._flattened_key(cond.field)
         if key is not None and key.known_array:
             raise key.refuse(
@@ -360,8 +362,7 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
                 hint="use the lucene target",
             )
         f = key.expression if key is not None else esql_field(cond.field)
-        subject = f"TO_LOWER({f})" if fold else f
-        return f"{subject} rlike {quote_string(regexp)}"
+        return f"{f} rlike {quote_string(regexp)}"
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

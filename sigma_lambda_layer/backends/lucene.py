@@ -8,7 +8,8 @@ for every field. On the integration's mappings that is wrong in three ways, whic
   becomes a Lucene regexp with character classes (``event.action:/[uU][pP][dD].*/``); a value without cased
   letters, or a ``|cased`` one, stays an exact term or wildcard.
 - **Regular expressions.** Lucene regexps match the whole term and have their own syntax; Sigma's ``|re`` is
-  an unanchored, Python-flavoured search. :func:`translate_regex` rewrites one into the other, or refuses.
+  an unanchored, Python-flavoured search. :mod:`~sigma_lambda_layer.backends._lucene_regexp` (shared with
+  EQL and ES|QL) rewrites one into the other, or refuses.
 - **Flattened fields.** ``requestParameters.X`` lives in a keyed sub-field of a ``flattened`` field, which
   refuses wildcard and regexp queries (Elasticsearch ``FlattenedFieldMapper.KeyedFlattenedFieldType``) and
   compares case-sensitively. Exact and prefix matches work there: a case-insensitive one is spelled out as
@@ -26,12 +27,9 @@ Query syntax: Elasticsearch reference, "Query string query" (query_string syntax
 
 from __future__ import annotations
 
-import _sre
-import functools
 import ipaddress
 import itertools
 import re
-import sys
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import LuceneBackend
@@ -53,13 +51,14 @@ from sigma.types import (
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
 )
 
+from sigma_lambda_layer import casing
 from sigma_lambda_layer.artifacts.kibana import saved_objects, saved_search
 from sigma_lambda_layer.backends._elastic import DetectionRuleFormats, refuse_whole_object
+from sigma_lambda_layer.backends._lucene_regexp import literal_regexp, translate_sigma
 from sigma_lambda_layer.dialect import FormatFile
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError, refusal, unsupported
 from sigma_lambda_layer.fields.elastic import (
@@ -77,99 +76,6 @@ _FIELD_ESCAPE = re.compile(r"[\s+\-=&|!(){}\[\]^\"~*?:\\/<>]")
 #: Bare words the classic QueryParser reads as operators wherever a term could stand (``field:AND`` does not
 #: parse); ``&&``, ``||`` and ``!`` are escaped character by character.
 _QS_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT"})
-
-
-def _extra_cases() -> dict[int, tuple[int, ...]]:
-    """Lower-case letters Python's ``re`` also treats as equal under IGNORECASE (``i``/U+0131, ``s``/U+017F).
-
-    The reference evaluator and pySigma match with Python's ``re``, so "case-insensitive" means exactly its
-    rule: a character ``d`` matches a cased ``c`` when ``tolower(d)`` is ``tolower(c)`` or one of these.
-    """
-    try:
-        from re._casefix import _EXTRA_CASES  # Python >= 3.11
-
-        return dict(_EXTRA_CASES)
-    except ImportError:  # pragma: no cover - Python 3.10
-        import sre_compile
-
-        return dict(sre_compile._ignorecase_fixes)  # type: ignore[attr-defined]
-
-
-#: No character above this code point has a case mapping (Unicode 15: the last cased letters are Adlam,
-#: U+1E900-U+1E943), so the inverse lower-case table needs no more.
-_LAST_CASED = 0x1F000
-
-
-@functools.cache
-def _lower_inverse() -> dict[int, tuple[int, ...]]:
-    """``tolower`` code point -> the other code points with that simple lower-case mapping (``k`` -> ``K``,
-    KELVIN SIGN). Built once per process, on the first case-insensitive value (~50 ms)."""
-    inverse: dict[int, list[int]] = {}
-    for cp in range(_LAST_CASED):
-        lower = _sre.unicode_tolower(cp)
-        if lower != cp:
-            inverse.setdefault(lower, []).append(cp)
-    return {k: tuple(v) for k, v in inverse.items()}
-
-
-@functools.cache
-def _case_set(c: str) -> tuple[str, ...]:
-    """Every character that matches ``c`` under Python's ``re.IGNORECASE`` (``c`` itself first).
-
-    Python lowers both sides with the *simple* Unicode mapping (U+0130 -> ``i``) and adds a few equivalences,
-    so ``k`` also matches U+212A (KELVIN SIGN) and ``s`` matches U+017F (LONG S); an uncased character matches itself.
-    """
-    cp = ord(c)
-    if not _sre.unicode_iscased(cp):
-        return (c,)
-    lower = _sre.unicode_tolower(cp)
-    targets = (lower, *_extra_cases().get(lower, ()))
-    inverse = _lower_inverse()
-    members = {m for t in targets for m in (t, *inverse.get(t, ()))}
-    members.discard(cp)
-    return (c, *(chr(m) for m in sorted(members)))
-
-
-def _has_cased(text: str) -> bool:
-    return any(len(_case_set(c)) > 1 for c in text)
-
-
-def _re_literal(c: str) -> str:
-    """One literal character in a Lucene regexp: ``\\`` makes any non-alphanumeric character literal."""
-    return c if c.isalnum() else "\\" + c
-
-
-def _re_literal_ci(c: str) -> str:
-    variants = _case_set(c)
-    if len(variants) == 1:
-        return _re_literal(c)
-    return "[" + "".join(_re_literal(v) for v in variants) + "]"
-
-
-def _class_body(members: set[int]) -> str:
-    """A Lucene character-class body for a set of code points, runs of three or more as ranges."""
-    out: list[str] = []
-    points = sorted(members)
-    i = 0
-    while i < len(points):
-        j = i
-        while j + 1 < len(points) and points[j + 1] == points[j] + 1:
-            j += 1
-        lo, hi = chr(points[i]), chr(points[j])
-        if j - i >= 2:
-            out.append(f"{_re_literal(lo)}-{_re_literal(hi)}")
-        else:
-            out.extend(_re_literal(chr(p)) for p in points[i : j + 1])
-        i = j + 1
-    return "".join(out)
-
-
-@functools.cache
-def _unicode_class(escape: str) -> frozenset[int]:
-    """Code points of Python's Unicode ``\\d`` (Nd digits), ``\\w`` (alphanumerics and ``_``) or ``\\s``
-    (``str.isspace``), the meaning of these escapes in a ``str`` pattern."""
-    test = {"d": str.isdecimal, "w": lambda ch: ch.isalnum() or ch == "_", "s": str.isspace}[escape]
-    return frozenset(cp for cp in range(sys.maxunicode + 1) if test(chr(cp)))
 
 
 #: CloudTrail's timestamp format (``eventTime``, ``creationDate``): a term on a date field matches the instant.
@@ -196,6 +102,12 @@ def _number_regexp(number: int | float) -> str:
     return f"{sign}0*{whole}\\.{fraction}0*"
 
 
+def _qs_regexp(regexp: str) -> str:
+    """A Lucene regexp as a query_string ``/regexp/`` term: an inner ``/`` would end it, so it is escaped
+    (the classic grammar's ``REGEXPTERM`` takes ``\\/``, and Lucene's ``RegExp`` reads ``\\/`` as ``/``)."""
+    return "/" + regexp.replace("/", "\\/") + "/"
+
+
 def _qs_escape(text: str) -> str:
     """``text`` as one query_string token: reserved characters and every whitespace character escaped.
 
@@ -216,309 +128,6 @@ def _qs_term(text: str) -> str:
     if text.startswith(("<", ">")) or text in _QS_OPERATOR_WORDS:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return _qs_escape(text)
-
-
-# --- Sigma |re (Python re.search) -> Lucene RegExp -----------------------------------------------------
-
-#: Python class escape -> (negated, the Unicode class it names). Python's ``\d``, ``\w``, ``\s`` are Unicode
-#: in ``str`` patterns, so they are spelled out as Lucene classes of the same code points.
-_PY_CLASS_ESCAPES: dict[str, tuple[bool, str]] = {
-    "d": (False, "d"),
-    "D": (True, "d"),
-    "w": (False, "w"),
-    "W": (True, "w"),
-    "s": (False, "s"),
-    "S": (True, "s"),
-}
-_PY_CHAR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "0": "\0"}
-_QUANT_BRACE = re.compile(r"\{(\d*)(,?)(\d*)\}")
-
-
-class RegexTranslationError(UnsupportedConstructError):
-    """A Sigma ``|re`` pattern that has no faithful Lucene RegExp equivalent."""
-
-
-class _RegexTranslator:
-    """Recursive-descent rewrite of a Python regular expression into Lucene RegExp syntax.
-
-    Only constructs with the same meaning in both are accepted; ``^``/``$`` only at the edges of a top-level
-    alternative (where they become "no ``.*`` padding" on that side); lazy quantifiers become greedy (whole-
-    term matching makes them equivalent). Back-references, look-around, ``\\b`` and inline flags other than a
-    leading ``(?i)``/``(?s)`` raise.
-    """
-
-    def __init__(self, pattern: str, ignorecase: bool, dotall: bool, multiline: bool) -> None:
-        self.p = pattern
-        self.i = 0
-        self.ci = ignorecase
-        self.dotall = dotall
-        self.multiline = multiline
-
-    def fail(self, what: str) -> RegexTranslationError:
-        return refusal(
-            f"regular expression {self.p!r}: {what} has no Lucene regexp equivalent",
-            hint="rewrite the |re value with plain groups, classes and quantifiers, or use wildcards",
-            construct="|re",
-            value=self.p,
-            kind=RegexTranslationError,
-        )
-
-    def translate(self) -> str:
-        self._leading_flags()
-        alternatives = self._alternatives(top=True)
-        if self.i != len(self.p):
-            raise self.fail(f"unbalanced ')' at offset {self.i}")
-        padded = []
-        for start, body, end in alternatives:
-            if self.multiline and (start or end):
-                raise self.fail("an anchor under the multi-line flag")
-            padded.append(
-                ("" if start else ".*") + body + ("" if end == "" else ".*" if end is None else end)
-            )
-        return padded[0] if len(padded) == 1 else "(" + "|".join(padded) + ")"
-
-    def _leading_flags(self) -> None:
-        m = re.match(r"\(\?([a-zA-Z]+)\)", self.p)
-        if not m:
-            return
-        for flag in m.group(1):
-            if flag == "i":
-                self.ci = True
-            elif flag == "s":
-                self.dotall = True
-            else:
-                raise self.fail(f"the inline flag (?{flag})")
-        self.i = m.end()
-
-    def _alternatives(self, top: bool) -> list[tuple[bool, str, str | None]]:
-        """Parse ``a|b|c`` up to ``)`` or the end. Each item: (anchored start, body, end suffix or None)."""
-        out = []
-        while True:
-            start = False
-            if (self.i < len(self.p) and self.p[self.i] == "^") or self.p.startswith("\\A", self.i):
-                if not top:
-                    raise self.fail("an anchor inside a group")
-                start = True
-                self.i += 1 if self.p[self.i] == "^" else 2
-            body, end = self._sequence(top)
-            out.append((start, body, end))
-            if self.i < len(self.p) and self.p[self.i] == "|":
-                self.i += 1
-                continue
-            return out
-
-    def _sequence(self, top: bool) -> tuple[str, str | None]:
-        parts: list[str] = []
-        while self.i < len(self.p) and self.p[self.i] not in "|)":
-            c = self.p[self.i]
-            if c == "$" or self.p.startswith("\\Z", self.i):
-                self.i += 1 if c == "$" else 2
-                if not top or (self.i < len(self.p) and self.p[self.i] not in "|)"):
-                    raise self.fail("an anchor that does not end the pattern")
-                if self.i < len(self.p) and self.p[self.i] == ")":
-                    raise self.fail("an anchor inside a group")
-                # Python's $ also matches before a final newline; \Z only at the very end.
-                return "".join(parts), ("(\n)?" if c == "$" else "")
-            atom = self._atom()
-            parts.append(atom + self._quantifier())
-        if self.i < len(self.p) and self.p[self.i] == ")" and top:
-            raise self.fail(f"unbalanced ')' at offset {self.i}")
-        return "".join(parts), None
-
-    def _quantifier(self) -> str:
-        if self.i >= len(self.p):
-            return ""
-        c = self.p[self.i]
-        q = ""
-        if c in "*+?":
-            q = c
-            self.i += 1
-        elif c == "{":
-            m = _QUANT_BRACE.match(self.p, self.i)
-            if not m or (not m.group(1) and not m.group(3)):
-                return ""  # a literal '{', handled by the next _atom call
-            lo, comma, hi = m.groups()
-            q = "{" + (lo or "0") + comma + hi + "}"
-            self.i = m.end()
-        else:
-            return ""
-        if self.i < len(self.p) and self.p[self.i] == "?":
-            self.i += 1  # lazy: same set of matching strings under whole-term matching
-        elif self.i < len(self.p) and self.p[self.i] == "+":
-            raise self.fail("a possessive quantifier")
-        if self.i < len(self.p) and self.p[self.i] in "*+?{" and self._is_quantifier_here():
-            raise self.fail("a repeated quantifier")
-        return q
-
-    def _is_quantifier_here(self) -> bool:
-        c = self.p[self.i]
-        return c != "{" or bool(_QUANT_BRACE.match(self.p, self.i))
-
-    def _atom(self) -> str:
-        c = self.p[self.i]
-        if c == "(":
-            return self._group()
-        if c == "[":
-            return self._class()
-        if c == ".":
-            self.i += 1
-            return "." if self.dotall else "[^\n]"
-        if c == "\\":
-            return self._escape()
-        if c in "*+?":
-            raise self.fail(f"a quantifier without operand at offset {self.i}")
-        if c in "^$":
-            raise self.fail("an anchor inside the pattern")
-        self.i += 1
-        return _re_literal_ci(c) if self.ci else _re_literal(c)
-
-    def _group(self) -> str:
-        self.i += 1
-        if self.p.startswith("?", self.i):
-            if self.p.startswith("?:", self.i):
-                self.i += 2
-            elif self.p.startswith("?P<", self.i):
-                close = self.p.find(">", self.i)
-                if close < 0:
-                    raise self.fail("an unterminated group name")
-                self.i = close + 1
-            elif self.p.startswith("?#", self.i):
-                close = self.p.find(")", self.i)
-                if close < 0:
-                    raise self.fail("an unterminated comment")
-                self.i = close + 1
-                return ""
-            else:
-                raise self.fail(f"the group construct '(?{self.p[self.i + 1 : self.i + 2]}'")
-        alternatives = self._alternatives(top=False)
-        if self.i >= len(self.p) or self.p[self.i] != ")":
-            raise self.fail("an unterminated group")
-        self.i += 1
-        return "(" + "|".join(body for _, body, _ in alternatives) + ")"
-
-    def _escape(self) -> str:
-        """An escape outside a class."""
-        if self.i + 1 >= len(self.p):
-            raise self.fail("a trailing backslash")
-        e = self.p[self.i + 1]
-        if e in _PY_CLASS_ESCAPES:
-            self._refuse_word_class(e)
-            self.i += 2
-            negated, name = _PY_CLASS_ESCAPES[e]
-            return ("[^" if negated else "[") + _class_body(set(_unicode_class(name))) + "]"
-        c = self._char_escape()
-        return _re_literal_ci(c) if self.ci else _re_literal(c)
-
-    def _char_escape(self) -> str:
-        """The literal character of an escape (``\\n``, ``\\x41``, ``\\.``) at ``self.i``, consumed."""
-        e = self.p[self.i + 1 : self.i + 2]
-        if not e:
-            raise self.fail("a trailing backslash")
-        self.i += 2
-        if e in _PY_CHAR_ESCAPES:
-            return _PY_CHAR_ESCAPES[e]
-        if e in ("x", "u", "U"):
-            return self._hex({"x": 2, "u": 4, "U": 8}[e])
-        if e.isalnum():
-            raise self.fail(f"the escape \\{e}")
-        return e
-
-    def _refuse_word_class(self, escape: str) -> None:
-        """Python's ``\\w`` is every Unicode letter and digit: some 700 ranges, whose automaton next to ``.*``
-        takes Lucene seconds per query. An ASCII class instead would silently change the meaning."""
-        if escape in "wW":
-            unsupported(
-                f"regular expression {self.p!r}: \\{escape} means every Unicode letter and digit in Python, "
-                "too large a class for a Lucene regexp",
-                hint="write the class you mean, e.g. [A-Za-z0-9_]",
-                construct="|re",
-                value=self.p,
-                kind=RegexTranslationError,
-            )
-
-    def _hex(self, n: int) -> str:
-        digits = self.p[self.i : self.i + n]
-        if len(digits) != n or not all(d in "0123456789abcdefABCDEF" for d in digits):
-            raise self.fail("a malformed hexadecimal escape")
-        self.i += n
-        return chr(int(digits, 16))
-
-    def _class(self) -> str:
-        """``[...]``: the set of code points it matches (under IGNORECASE: closed under Python's case rule)."""
-        self.i += 1
-        negated = self.p.startswith("^", self.i)
-        if negated:
-            self.i += 1
-        members: set[int] = set()
-        first = True
-        while True:
-            if self.i >= len(self.p):
-                raise self.fail("an unterminated character class")
-            c = self.p[self.i]
-            if c == "]" and not first:
-                self.i += 1
-                break
-            first = False
-            if c == "[" and self.p.startswith("[:", self.i):
-                raise self.fail("a POSIX class")
-            lo = self._class_char(members)
-            if lo is None:
-                continue
-            if self.p.startswith("-", self.i) and not self.p.startswith("-]", self.i):
-                self.i += 1
-                hi = self._class_char(members)
-                if hi is None:
-                    raise self.fail("a range ending in a class escape")
-                if ord(lo) > ord(hi):
-                    raise self.fail(f"the empty range {lo}-{hi}")
-                span = range(ord(lo), ord(hi) + 1)
-            else:
-                span = range(ord(lo), ord(lo) + 1)
-            if self.ci:
-                if len(span) > _LAST_CASED:
-                    raise self.fail("a very wide range under case-insensitive matching")
-                members.update(ord(v) for cp in span for v in _case_set(chr(cp)))
-            else:
-                members.update(span)
-        if not members:
-            raise self.fail("an empty character class")
-        return "[" + ("^" if negated else "") + _class_body(members) + "]"
-
-    def _class_char(self, members: set[int]) -> str | None:
-        """One literal character of a class, or ``None`` after a class escape (added to ``members``)."""
-        c = self.p[self.i]
-        if c != "\\":
-            self.i += 1
-            return c
-        e = self.p[self.i + 1 : self.i + 2]
-        if e in _PY_CLASS_ESCAPES:
-            self._refuse_word_class(e)
-            negated, name = _PY_CLASS_ESCAPES[e]
-            if negated:
-                raise self.fail(f"\\{e} inside a character class")
-            self.i += 2
-            members.update(_unicode_class(name))
-            return None
-        try:
-            return self._char_escape()
-        except RegexTranslationError:
-            raise self.fail(f"the escape \\{e} in a character class") from None
-
-
-def translate_regex(regex: SigmaRegularExpression) -> str:
-    """Lucene RegExp (without ``/`` delimiters) matching the terms in which ``regex`` finds a match.
-
-    Sigma ``|re`` follows Python ``re.search``: unanchored, case-sensitive unless ``|i``. Raises
-    :class:`RegexTranslationError` when the pattern uses a construct without a faithful translation.
-    """
-    flags = regex.flags
-    translator = _RegexTranslator(
-        regex.regexp.original,
-        ignorecase=SigmaRegularExpressionFlag.IGNORECASE in flags,
-        dotall=SigmaRegularExpressionFlag.DOTALL in flags,
-        multiline=SigmaRegularExpressionFlag.MULTILINE in flags,
-    )
-    return translator.translate()
 
 
 def _expanded_values(value: Any) -> list[Any]:
@@ -545,14 +154,29 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
     field_escape_pattern: ClassVar[re.Pattern[str]] = _FIELD_ESCAPE
 
     #: Upper bound on the case variants spelled out for a case-insensitive match on a flattened sub-field
-    #: (2 per ASCII letter, 3 for k and s, 4 for i: ``Success`` has 432). Each variant is one term query in a
-    #: ``bool`` of at most ``indices.query.bool.max_clause_count`` (>= 1024) clauses.
-    max_case_variants: ClassVar[int] = 1024
+    #: (2 per letter, 3 for k: ``Success`` has 128, ``true`` 16). Beyond a handful of variants the OR is no
+    #: query an analyst would read or paste (issue 11): a canonical value (``|cased``, or the pipeline's
+    #: canonicalisation step) is one plain term instead, and anything else is refused with the count.
+    max_case_variants: ClassVar[int] = 16
 
     # A negation is always its own group: in Lucene ``a OR NOT b`` makes ``NOT b`` a MUST_NOT clause of the
     # same boolean query, i.e. "a and not b" (docs/engines/lucene.md). pySigma groups a ConditionNOT and a
     # null test itself; ``exists: false`` is a plain leaf to it, so it carries its own parentheses.
     field_not_exists_expression: ClassVar[str] = "(NOT _exists_:{field})"
+
+    def compare_precedence(self, outer: Any, inner: Any) -> bool:
+        """An AND inside an AND, or an OR inside an OR, needs no group: the classic QueryParser reads a chain
+        of one operator as one boolean query (all MUST, or all SHOULD), as an analyst writes
+        ``a AND b AND c``. Mixed operators and negations keep their groups (stock ``parenthesize``): the
+        parser has no precedence between AND and OR, and reads ``a OR NOT b`` as "a and not b". A value list
+        (``field:(a OR b)``) is one term group already."""
+        if isinstance(inner, (ConditionAND, ConditionOR)) and type(inner) is type(outer):
+            return True
+        if isinstance(inner, ConditionOR) and self.decide_convert_condition_as_in_expression(
+            inner, ConversionState()
+        ):
+            return True
+        return bool(super().compare_precedence(outer, inner))
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -606,10 +230,10 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
             )
         if parts == (SpecialChars.WILDCARD_MULTI,):
             return "*"  # query_string turns field:* into an exists query, valid on every field type
-        ci = not cased and _has_cased(literal)
+        ci = not cased and casing.is_cased(literal)
         if kind in ("keyword", "constant_keyword"):
             if ci:
-                return "/" + "".join(self._re_piece(p) for p in parts) + "/"
+                return _qs_regexp("".join(self._re_piece(p) for p in parts))
             return self._wildcard_term(value)
         if kind == "flattened":
             return self._flattened_value(field, parts, literal, ci)
@@ -639,7 +263,7 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
         if p == SpecialChars.WILDCARD_SINGLE:
             return "."
         assert isinstance(p, str)
-        return "".join(_re_literal_ci(c) for c in p)
+        return literal_regexp(p, ignorecase=True)
 
     def _wildcard_term(self, value: SigmaString) -> str:
         """Exact term or wildcard pattern: reserved characters escaped, ``*``/``?`` kept as wildcards."""
@@ -663,7 +287,7 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
             )
         if not ci:
             return _qs_escape(literal) + "*" if prefix else _qs_term(literal)
-        choices = [_case_set(c) for c in literal]
+        choices = [(c, *sorted(casing.char_class(c) - {c})) for c in literal]
         count = 1
         for ch in choices:
             count *= len(ch)
@@ -673,7 +297,8 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
                 field,
                 f"keyed flattened sub-fields are case-sensitive and {literal!r} has {count} case variants "
                 f"(limit {self.max_case_variants})",
-                hint="use |cased with the exact spelling stored in CloudTrail",
+                hint="use |cased with the exact spelling CloudTrail stores (one plain term), or the esql "
+                "target (TO_LOWER of the key's value)",
             )
         variants = ["".join(v) for v in itertools.product(*choices)]
         return "(" + " OR ".join(_qs_escape(v) + "*" if prefix else _qs_term(v) for v in variants) + ")"
@@ -808,7 +433,7 @@ class CloudTrailLuceneBackend(DetectionRuleFormats, LuceneBackend):
                 else f"{kind} fields take no regexp queries"
             )
             raise self._unsupported("a regular expression (|re)", cond.field, why)
-        return f"{self.escape_and_quote_field(cond.field)}{self.eq_token}/{translate_regex(cond.value)}/"
+        return f"{self.escape_and_quote_field(cond.field)}{self.eq_token}{_qs_regexp(translate_sigma(cond.value))}"
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

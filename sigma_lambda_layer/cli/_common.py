@@ -5,8 +5,6 @@ Only click and the standard library are imported here, so that ``--help`` and ``
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import sys
 from collections.abc import Sequence

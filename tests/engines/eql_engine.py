@@ -211,7 +211,9 @@ def tokenize(query: str) -> list[Token]:
 
 
 def _string(text: str) -> Token:
-    return Token("str", '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return Token("str", '"' + escaped + '"')
 
 
 def _field_name(tok: Token) -> str:
@@ -227,6 +229,51 @@ _STRING_FUNCTIONS = {"startsWith", "endsWith", "stringContains"}
 
 def _has_case(text: str) -> bool:
     return text.lower() != text.upper()
+
+
+def _regex_has_bare_case(pattern: str) -> bool:
+    """A Lucene regexp matches some letter in one case only: a cased literal outside a class, or a class
+    not closed under :func:`casing.char_class`. A case-insensitive regexp spelled with explicit classes
+    (``[Kk\u212a]``, ``[A-Za-z]``) passes; ``[A-Z]`` or a bare ``K`` does not."""
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 < n and len(casing.char_class(pattern[i + 1])) > 1:
+                return True
+            i += 2
+            continue
+        if c != "[":
+            if len(casing.char_class(c)) > 1:
+                return True
+            i += 1
+            continue
+        j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+        singles: set[str] = set()
+        ranges: list[tuple[str, str]] = []
+
+        def char(k: int) -> tuple[str, int]:
+            return (pattern[k + 1], k + 2) if pattern[k] == "\\" else (pattern[k], k + 1)
+
+        first = True
+        while j < n and (pattern[j] != "]" or first):
+            first = False
+            lo, j = char(j)
+            if pattern[j : j + 1] == "-" and pattern[j + 1 : j + 2] not in ("]", ""):
+                hi, j = char(j + 1)
+                ranges.append((lo, hi))
+            else:
+                singles.add(lo)
+
+        needed: set[str] = set()
+        for m in singles:
+            needed |= casing.char_class(m)
+        for r in ranges:
+            needed |= casing.range_partners(*r)
+        if not all(x in singles or any(lo <= x <= hi for lo, hi in ranges) for x in needed):
+            return True
+        i = j + 1
+    return False
 
 
 def _wildcard_to_python(pattern: str, *, insensitive: bool = False) -> str:
@@ -327,7 +374,8 @@ def _rewrite(tokens: list[Token], *, cased: bool) -> list[Token]:
                     subject is not None
                     and all(canonical_literal(subject, v.value, wildcard=op == "like") for v in strings)
                 )
-                if sensitive and not (cased or exempt) and any(_has_case(s.value) for s in strings):
+                has_case = _regex_has_bare_case if op == "regex" else _has_case
+                if sensitive and not (cased or exempt) and any(has_case(s.value) for s in strings):
                     raise EngineError(
                         f"EQL: case-sensitive {op!r} with a cased literal in a rule without |cased: "
                         + ", ".join(s.text for s in strings)
