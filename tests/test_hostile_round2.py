@@ -65,7 +65,7 @@ def _folder(tmp_path: Path, bad: str) -> Path:
 
 
 def _convert(*args: str) -> Result:
-    return CliRunner().invoke(main, ["convert", *args, "-t", "all", "--no-cache", "-j", "1", "--json"])
+    return CliRunner().invoke(main, ["convert", *args, "-t", "all", "--no-cache", "--jobs", "1", "--json"])
 
 
 def _outcomes(result: Result) -> list[dict[str, object]]:
@@ -118,7 +118,7 @@ def test_many_star_pattern_no_match_is_fast_and_located(tmp_path: Path, command:
     bad = _rule("1 of *a*a*a*a*a*a*a*a*b", selection="a" * 60)
     folder = _folder(tmp_path, bad)
     args = {
-        "convert": ["convert", str(folder), "-t", "splunk", "--no-cache", "-j", "1"],
+        "convert": ["convert", str(folder), "-t", "splunk", "--no-cache", "--jobs", "1"],
         "check": ["check", str(folder)],
         "docs": ["docs", str(folder), "--output-dir", str(tmp_path / "site")],
     }[command]

@@ -136,7 +136,7 @@ def test_cache_in_a_folder_others_can_write_is_not_used(
     folder.chmod(0o777)
     with pytest.warns(cache_module.CacheWarning, match="writable by other users"):
         assert splunk_queries(rules, folder) == fresh
-    code, out, err = run("convert", str(rules), "-t", "splunk", "--cache-dir", str(folder), "-j", "1")
+    code, out, err = run("convert", str(rules), "-t", "splunk", "--cache-dir", str(folder), "--jobs", "1")
     assert code == 0 and PLANTED not in out and out.split("\n")[:2] == fresh
     assert err.count("warning: cache not used") == 1 and "Traceback" not in err
 
@@ -254,7 +254,7 @@ def test_cli_cache_folder_that_is_a_file_is_a_warning(rules: Path, fresh: list[A
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     code, out, err = run(
-        "convert", str(rules), "-t", "splunk", "-j", "1", env={"SIGMA_LAMBDA_CACHE_DIR": str(blocker)}
+        "convert", str(rules), "-t", "splunk", "--jobs", "1", env={"SIGMA_LAMBDA_CACHE_DIR": str(blocker)}
     )
     assert (code, out.split("\n")[:2]) == (0, fresh)
     assert err.count("warning: cache not used") == 1 and "Traceback" not in err
@@ -270,7 +270,7 @@ def test_cli_without_a_home_folder_converts_without_the_cache(
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.delenv("HOME", raising=False)
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
-    code, out, err = run("convert", str(rules), "-t", "splunk", "-j", "1")
+    code, out, err = run("convert", str(rules), "-t", "splunk", "--jobs", "1")
     assert (code, out.split("\n")[:2]) == (0, fresh)
     assert "warning: cache not used (no home folder" in err and "Traceback" not in err
 
@@ -315,7 +315,7 @@ def test_concurrent_runs_share_one_cache(rules: Path, fresh: list[Any], tmp_path
     for n in range(3, 12):
         (rules / f"r{n}.yml").write_text(rule(n))
     folder = tmp_path / "cache"
-    command = [sys.executable, "-m", "sigma_lambda_layer", "convert", str(rules), "-t", "splunk", "-j", "1"]
+    command = [sys.executable, "-m", "sigma_lambda_layer", "convert", str(rules), "-t", "splunk", "--jobs", "1"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "SIGMA_LAMBDA_CACHE_DIR": str(folder)}
     runs = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
@@ -369,7 +369,7 @@ def test_convert_refuses_a_linked_target_folder_and_still_reports(rules: Path, t
     outside.mkdir()
     (out / "splunk").symlink_to(outside, target_is_directory=True)
     report = tmp_path / "report.json"
-    args = ["convert", str(rules), "-t", "splunk", "-t", "lucene", "--output-dir", str(out), "-j", "1"]
+    args = ["convert", str(rules), "-t", "splunk", "-t", "lucene", "--output-dir", str(out), "--jobs", "1"]
     code, _, err = run(*args, "--report", str(report))
     assert code == 1 and "Traceback" not in err
     assert "a link or a file stands where an output folder belongs" in err
@@ -387,7 +387,7 @@ def test_every_file_output_goes_through_the_one_writer(rules: Path, tmp_path: Pa
     links = {name: tmp_path / name for name in ("out.spl", "report.json", "lint.sarif")}
     for link in links.values():
         link.symlink_to(victim)
-    convert_args = ["convert", str(rules), "-t", "splunk", "-j", "1", "-o", str(links["out.spl"])]
+    convert_args = ["convert", str(rules), "-t", "splunk", "--jobs", "1", "-o", str(links["out.spl"])]
     assert run(*convert_args, "--report", str(links["report.json"]))[0] == 0
     run("check", str(rules), "--sarif", str(links["lint.sarif"]))
     assert victim.read_text() == "precious\n"
@@ -445,7 +445,7 @@ def test_stale_outputs_of_a_rule_that_now_fails_are_removed(rules: Path, tmp_pat
 
     def convert_to(*targets: str) -> int:
         chosen = [a for t in targets for a in ("-t", t)]
-        return run("convert", str(rules), *chosen, "--output-dir", str(out), "-q", "-j", "1")[0]
+        return run("convert", str(rules), *chosen, "--output-dir", str(out), "-q", "--jobs", "1")[0]
 
     assert convert_to("splunk", "lucene") == 0
     (out / "splunk" / "mine.txt").write_text("hand-written")
@@ -495,7 +495,7 @@ def test_workers_die_with_their_parent(tmp_path: Path, signum: int) -> None:
     folder.mkdir()
     for n in range(160):  # enough for two workers (32 files each at least) to work for a while
         (folder / f"r{n}.yml").write_text(rule(n))
-    command = [sys.executable, "-m", "sigma_lambda_layer", "convert", str(folder), "-t", "all", "-j", "2"]
+    command = [sys.executable, "-m", "sigma_lambda_layer", "convert", str(folder), "-t", "all", "--jobs", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -22,7 +22,7 @@ from sigma_lambda_layer.backends.lucene import CloudTrailLuceneBackend
 from sigma_lambda_layer.evaluator.values import regex_pattern
 from sigma_lambda_layer.pipelines.elastic import aws_cloudtrail_elastic
 from tests.engines.eql_engine import lucene_regexp_to_python
-from tests.rulekit import convert_rule, rule_yaml
+from tests.support.rulekit import convert_rule, rule_yaml
 
 # Letters with case partners under the project's rule (k ~ KELVIN SIGN), letters Python's IGNORECASE folds
 # but the rule does not (long s, dotless i, dotted I), a non-ASCII digit, spaces and a line break.
