@@ -593,7 +593,9 @@ class DuckDBBackend(TextQueryBackend):
         network = cast(SigmaCIDRExpression, cond.value).network
         return self._leaf(
             cond.field,
-            lambda v, raw=False: _cidr_test(f"json_extract_string({v}, '$')", f"json_type({v}) = 'VARCHAR'", network),
+            lambda v, raw=False: _cidr_test(
+                f"json_extract_string({v}, '$')", f"json_type({v}) = 'VARCHAR'", network
+            ),
             on_text=lambda t: _cidr_test(t, f"{t} IS NOT NULL", network),
         )
 
