@@ -247,21 +247,20 @@ class Scanner:
                     f"compression = '{'gzip' if gz else 'none'}', filename = true, "
                     f"maximum_object_size = {MAX_OBJECT_BYTES})"
                 )
-        # One parse of each record for both dispatch columns (JSON functions parse the text on every call).
+        # One parse of each record for the dispatch columns and every plain field the rules read (JSON
+        # functions parse the text on every call; the small values they return are cheap to read again).
         lowered = "lower(replace(json_extract_string(k[{i}], '$'), '" + _DOTTED_I + "', 'i\u0307'))"
-        paths = list(self.columns)
-        plain = "".join(f", p[{i + 1}] AS {self.columns[path]}" for i, path in enumerate(paths))
-        read = (
-            f", json_extract_string(record, [{', '.join(sql_string(p) for p in paths)}]) AS p"
-            if paths
-            else ""
+        pointers = ["/eventSource", "/eventName", *("/" + p[2:].replace(".", "/") for p in self.columns)]
+        plain = "".join(
+            f", json_extract_string(k[{i + 3}], '$') AS {name}"
+            for i, name in enumerate(self.columns.values())
         )
         self.db.execute("DELETE FROM batch")
         self.db.execute(
             "INSERT INTO batch SELECT filename, record, "
             f"{lowered.format(i=1)} AS es, json_type(k[1]) AS es_type, "
             f"{lowered.format(i=2)} AS en, json_type(k[2]) AS en_type{plain} "
-            f"FROM (SELECT filename, record, json_extract(record, ['/eventSource', '/eventName']) AS k{read} "
+            f"FROM (SELECT filename, record, json_extract(record, [{', '.join(map(sql_string, pointers))}]) AS k "
             f"FROM (SELECT filename, unnest({_UNWRAP}) AS record FROM ({' UNION ALL '.join(parts)})))"
         )
 
