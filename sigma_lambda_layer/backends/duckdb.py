@@ -101,6 +101,9 @@ _LOOKAROUND = re.compile(r"\(\?<?[=!]|\(\?P=|\(\?>")
 _DOTTED_I = "\u0130"
 _DOTTED_I_STANDIN = "\ue000"
 _SIGMAS = frozenset("σςΣ")
+#: Characters no other character lowercases to, in Python or DuckDB (checked over every code point): a
+#: case-insensitive comparison with a value made of them alone is an exact one, and needs no lower().
+_CASELESS = frozenset("0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 def sql_string(text: str) -> str:
@@ -440,7 +443,7 @@ class DuckDBBackend(TextQueryBackend):
                     "(final form), which DuckDB's lower() does not; use |cased or a wildcard"
                 )
             literal = sql_string(wanted)
-            if cased:
+            if cased or set(wanted) <= _CASELESS:
                 side = "{t}"
             elif "i" in wanted or "\u0307" in wanted:
                 side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
@@ -465,7 +468,8 @@ class DuckDBBackend(TextQueryBackend):
                 return f"({text if text is not None else _text(v)} IS NOT NULL)"
 
             return any_text, False
-        if cased:
+        literal_text = "".join(p for p in cast(Any, pattern_value.s) if isinstance(p, str))
+        if cased or set(literal_text) <= _CASELESS:
             pattern = _like_pattern(pattern_value, lambda s: s)
             side = "{t}"
         else:
