@@ -20,6 +20,11 @@ Choices that keep the rule's meaning, each where the obvious SQL would not:
   (two levels of nesting), an array at the end counts each element, and a dotted name also tries keys that
   themselves contain dots. A fast path tests the plain object path first; the general list form runs only
   on rows where the fast path did not already decide a match.
+* **Plain reads**: where the CloudTrail schema proves a field one JSON string at its plain object path
+  (:func:`sigma_lambda_layer.fields.cloudtrail.is_scalar_string_field`: ``eventName``, ``userAgent``,
+  ``userIdentity.arn``...), the test reads ``record->>'$.f'`` (VARCHAR; NULL when missing or JSON null), as
+  a DuckDB user writes it: no array or dotted key can hold other values there. ``NOT`` is
+  ``NOT coalesce(x, false)`` since such a read is NULL on a record without the field.
 * **Strings** compare with the *text* of a value: a JSON string as it is, a number or boolean as its JSON
   text (``readOnly: 'true'`` matches ``true``), never ``null``, an object or an array.
 * **Case-insensitive** (the project's definition, ``a.lower() == b.lower()``): the record side is
@@ -35,8 +40,8 @@ Choices that keep the rule's meaning, each where the obvious SQL would not:
 * ``|cidr`` parses the value as an IPv4 or IPv6 address in SQL with Python ``ipaddress``' rules (no leading
   zeros in IPv4 octets, one ``::``, an IPv4 tail, a zone id) and compares it with the network's range, so a
   ``sourceIPAddress`` such as ``lambda.amazonaws.com`` or ``AWS Internal`` never matches.
-* **Missing fields**: every leaf is a non-null boolean (false when the field is absent), so ``NOT`` is plain
-  SQL ``NOT`` and a missing field never equals a value. ``null`` means absent or JSON ``null``.
+* **Missing fields**: a walked leaf is a non-null boolean (false when the field is absent), a plain read
+  NULL; ``NOT coalesce(x, false)`` makes both false, so a missing field never equals a value. ``null`` means absent or JSON ``null``.
 * Keywords (field-less values) search every scalar value of the record (``$..*``), not its keys.
 """
 
