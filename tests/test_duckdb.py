@@ -29,22 +29,23 @@ def _check(detection: str, records: Sequence[Any], expected: set[int]) -> str:
 
 
 def test_duckdb_case_insensitive_equality() -> None:
-    records = [{"eventName": "CONSOLELOGIN"}, {"eventName": "consolelogin"}, {"eventName": "ConsoleLogon"}, {}]
-    _check("sel:\n  eventName: ConsoleLogin\ncondition: sel", records, {0, 1})
-    _check("sel:\n  eventName|cased: ConsoleLogin\ncondition: sel", [{"eventName": "ConsoleLogin"}, *records], {0})
+    # errorCode is free text (fields/domains.py); eventName is canonicalised to an exact comparison.
+    records = [{"errorCode": "CONSOLELOGIN"}, {"errorCode": "consolelogin"}, {"errorCode": "ConsoleLogon"}, {}]
+    _check("sel:\n  errorCode: ConsoleLogin\ncondition: sel", records, {0, 1})
+    _check("sel:\n  errorCode|cased: ConsoleLogin\ncondition: sel", [{"errorCode": "ConsoleLogin"}, *records], {0})
 
 
 def test_duckdb_dotted_capital_i_follows_the_project_definition() -> None:
     """``a.lower() == b.lower()`` (COMMON.md): Python lowers İ to two characters, DuckDB's lower() to one."""
     values = ["ConsoleLogİn", "consolelogi\u0307n", "CONSOLELOGIN"]
     for rule_value in ("ConsoleLogin", "ConsoleLogİn"):
-        query = convert(rule_yaml(f"sel:\n  eventName: {rule_value}\ncondition: sel"), target="duckdb")[0].output
-        got = set(run_duckdb(query, [{"eventName": v} for v in values]))
+        query = convert(rule_yaml(f"sel:\n  errorCode: {rule_value}\ncondition: sel"), target="duckdb")[0].output
+        got = set(run_duckdb(query, [{"errorCode": v} for v in values]))
         assert got == {i for i, v in enumerate(values) if v.lower() == rule_value.lower()}, rule_value
     # Wildcards are per character: İ matches only İ (and ? or *), never i.
-    text = rule_yaml("sel:\n  eventName|startswith: Consolelogi\ncondition: sel")
+    text = rule_yaml("sel:\n  errorCode|startswith: Consolelogi\ncondition: sel")
     query = convert(text, target="duckdb")[0].output
-    assert set(run_duckdb(query, [{"eventName": v} for v in values])) == {1, 2}
+    assert set(run_duckdb(query, [{"errorCode": v} for v in values])) == {1, 2}
 
 
 def test_duckdb_wildcards_escape_like_metacharacters() -> None:
@@ -154,3 +155,29 @@ def test_duckdb_table_option_is_quoted() -> None:
     text = rule_yaml("sel:\n  eventName: x\ncondition: sel")
     query = convert(text, target="duckdb", options={"table": 'my"logs'})[0].output
     assert query.startswith('SELECT * FROM "my""logs" WHERE ')
+
+
+def test_duckdb_scalar_string_fields_read_plainly_arrays_keep_the_walk() -> None:
+    """Where the CloudTrail schema proves a field one JSON string, the query is what an expert writes."""
+    records = [
+        {"eventSource": "lambda.amazonaws.com", "eventName": "UpdateFunctionConfiguration20150331v2"},
+        {"eventSource": "lambda.amazonaws.com", "eventName": "GetFunction"},
+        {"eventSource": "s3.amazonaws.com", "eventName": "UpdateFunctionConfiguration"},
+        {"eventName": "UpdateFunctionConfiguration"},
+    ]
+    detection = (
+        "sel:\n  eventSource: lambda.amazonaws.com\n  eventName|startswith: UpdateFunctionConfiguration\n"
+        "condition: sel"
+    )
+    query = _check(detection, records, {0})
+    assert query == (
+        "SELECT * FROM \"cloudtrail\" WHERE record->>'$.eventSource' = 'lambda.amazonaws.com' "
+        "AND record->>'$.eventName' LIKE 'UpdateFunctionConfiguration%'"
+    )
+    # Free text stays case-insensitive; NOT over a missing plain field is true (NULL is not false in SQL).
+    agents = [{"userAgent": "AWS-CLI/2"}, {"userAgent": "boto3"}, {}]
+    query = _check("sel:\n  userAgent|contains: aws-cli\ncondition: not sel", agents, {1, 2})
+    assert "record->>'$.userAgent'" in query and "lower(" in query
+    # resources is an array of objects: the any-element walk remains.
+    query = _check("sel:\n  resources.ARN: arn:b\ncondition: sel", [{"resources": [{"ARN": "arn:b"}]}], {0})
+    assert "list_filter" in query

@@ -162,6 +162,10 @@ def test_eventbridge_fidelity(fidelity: FidelityRun) -> None:
     _check(fidelity, "eventbridge")
 
 
+def test_duckdb_fidelity(fidelity: FidelityRun) -> None:
+    _check(fidelity, "duckdb")
+
+
 def test_fidelity_summary(fidelity: FidelityRun) -> None:
     """Print the summary and scores, including the stock backends' (reported, never asserted)."""
     text = "\n".join(summary_lines(fidelity))

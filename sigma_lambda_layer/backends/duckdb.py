@@ -20,6 +20,11 @@ Choices that keep the rule's meaning, each where the obvious SQL would not:
   (two levels of nesting), an array at the end counts each element, and a dotted name also tries keys that
   themselves contain dots. A fast path tests the plain object path first; the general list form runs only
   on rows where the fast path did not already decide a match.
+* **Plain reads**: where the CloudTrail schema proves a field one JSON string at its plain object path
+  (:func:`sigma_lambda_layer.fields.cloudtrail.is_scalar_string_field`: ``eventName``, ``userAgent``,
+  ``userIdentity.arn``...), the test reads ``record->>'$.f'`` (VARCHAR; NULL when missing or JSON null), as
+  a DuckDB user writes it: no array or dotted key can hold other values there. ``NOT`` is
+  ``NOT coalesce(x, false)`` since such a read is NULL on a record without the field.
 * **Strings** compare with the *text* of a value: a JSON string as it is, a number or boolean as its JSON
   text (``readOnly: 'true'`` matches ``true``), never ``null``, an object or an array.
 * **Case-insensitive** (the project's definition, ``a.lower() == b.lower()``): the record side is
@@ -35,8 +40,8 @@ Choices that keep the rule's meaning, each where the obvious SQL would not:
 * ``|cidr`` parses the value as an IPv4 or IPv6 address in SQL with Python ``ipaddress``' rules (no leading
   zeros in IPv4 octets, one ``::``, an IPv4 tail, a zone id) and compares it with the network's range, so a
   ``sourceIPAddress`` such as ``lambda.amazonaws.com`` or ``AWS Internal`` never matches.
-* **Missing fields**: every leaf is a non-null boolean (false when the field is absent), so ``NOT`` is plain
-  SQL ``NOT`` and a missing field never equals a value. ``null`` means absent or JSON ``null``.
+* **Missing fields**: a walked leaf is a non-null boolean (false when the field is absent), a plain read
+  NULL; ``NOT coalesce(x, false)`` makes both false, so a missing field never equals a value. ``null`` means absent or JSON ``null``.
 * Keywords (field-less values) search every scalar value of the record (``$..*``), not its keys.
 """
 
@@ -77,6 +82,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
+from sigma_lambda_layer.fields.cloudtrail import is_scalar_string_field
 
 DEFAULT_TABLE = "cloudtrail"
 #: The JSON column every query reads.
@@ -100,6 +106,9 @@ _LOOKAROUND = re.compile(r"\(\?<?[=!]|\(\?P=|\(\?>")
 _DOTTED_I = "\u0130"
 _DOTTED_I_STANDIN = "\ue000"
 _SIGMAS = frozenset("σςΣ")
+#: Characters no other character lowercases to, in Python or DuckDB (checked over every code point): a
+#: case-insensitive comparison with a value made of them alone is an exact one, and needs no lower().
+_CASELESS = frozenset("0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 def sql_string(text: str) -> str:
@@ -121,6 +130,36 @@ def sql_identifier(name: str) -> str:
 def json_pointer(keys: tuple[str, ...] | list[str]) -> str:
     """RFC 6901 JSON Pointer for a key sequence (``~`` -> ``~0``, ``/`` -> ``~1``)."""
     return "".join("/" + k.replace("~", "~0").replace("/", "~1") for k in keys)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def json_path(keys: tuple[str, ...] | list[str]) -> str:
+    """A JSONPath for ``->>`` (``$.a.b``); a key that is not a plain name is quoted (``$."a.b"``)."""
+    out = "$"
+    for key in keys:
+        if not _PLAIN_KEY.fullmatch(key):
+            if '"' in key or "\\" in key:
+                raise SigmaFeatureNotSupportedByBackendError(f"key {key!r} cannot be quoted in a JSONPath")
+            key = f'"{key}"'
+        out += "." + key
+    return out
+
+
+def plain_text(field: str) -> str | None:
+    """``record->>'$.f'`` (VARCHAR, NULL when missing or JSON null) where the CloudTrail schema proves
+    ``field`` a scalar string at its plain object path (:func:`fields.cloudtrail.is_scalar_string_field`);
+    None where the field may hold arrays, objects or dotted keys and needs the evaluator's walk."""
+    if not is_scalar_string_field(field):
+        return None
+    return f"{COLUMN}->>{sql_string(json_path(field.split('.')))}"
+
+
+def _like(side: str, pattern: str) -> str:
+    """``side LIKE pattern``, with ``ESCAPE '\\'`` only where the pattern escapes something."""
+    escape = " ESCAPE '\\'" if "\\" in pattern else ""
+    return f"{side} LIKE {sql_string(pattern)}{escape}"
 
 
 def _groupings(segments: list[str]) -> list[tuple[str, ...]]:
@@ -377,13 +416,18 @@ class DuckDBBackend(TextQueryBackend):
         ).replace("_j[", f"{j}[")
         return f"({_let(f'json_extract({COLUMN}, [{listed}])', j, body)})"
 
-    def _leaf(self, field: str, test: Any, *, needs_type: bool = True) -> str:
+    def _leaf(self, field: str, test: Any, *, needs_type: bool = True, on_text: Any = None) -> str:
         """``field`` has a value passing ``test`` (see :meth:`_gated`).
 
         ``needs_type=False`` says ``test`` is already false for null, objects and arrays when handed the
         raw text (an equality with a value that cannot look like JSON text), so the fast path skips
-        ``json_type``.
+        ``json_type``. ``on_text`` is the same test on a VARCHAR (NULL when there is no value): where the
+        schema proves the field a scalar string (:func:`plain_text`) it is all the query needs. It may be
+        NULL for a missing field; :meth:`convert_condition_not` makes NOT treat NULL as false.
         """
+        text = plain_text(field)
+        if on_text is not None and text is not None:
+            return str(on_text(text))
         return self._gated(
             field,
             lambda j: test(j) if needs_type else test(j, raw=True),
@@ -404,7 +448,7 @@ class DuckDBBackend(TextQueryBackend):
                     "(final form), which DuckDB's lower() does not; use |cased or a wildcard"
                 )
             literal = sql_string(wanted)
-            if cased:
+            if cased or set(wanted) <= _CASELESS:
                 side = "{t}"
             elif "i" in wanted or "\u0307" in wanted:
                 side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
@@ -412,8 +456,8 @@ class DuckDBBackend(TextQueryBackend):
                 side = "lower({t})"
             safe = not wanted.startswith(("{", "["))
 
-            def equals(v: str, raw: bool = False) -> str:
-                t = f"json_extract_string({v}, '$')" if raw else _text(v)
+            def equals(v: str, raw: bool = False, text: str | None = None) -> str:
+                t = text if text is not None else f"json_extract_string({v}, '$')" if raw else _text(v)
                 return f"{side.format(t=t)} = {literal}"
 
             return equals, safe
@@ -425,11 +469,12 @@ class DuckDBBackend(TextQueryBackend):
         parts = [p for p in cast(Any, pattern_value.s) if p is not SpecialChars.WILDCARD_MULTI]
         if not parts:  # only "*": any text at all
 
-            def any_text(v: str, raw: bool = False) -> str:
-                return f"({_text(v)} IS NOT NULL)"
+            def any_text(v: str, raw: bool = False, text: str | None = None) -> str:
+                return f"({text if text is not None else _text(v)} IS NOT NULL)"
 
             return any_text, False
-        if cased:
+        literal_text = "".join(p for p in cast(Any, pattern_value.s) if isinstance(p, str))
+        if cased or set(literal_text) <= _CASELESS:
             pattern = _like_pattern(pattern_value, lambda s: s)
             side = "{t}"
         else:
@@ -441,19 +486,18 @@ class DuckDBBackend(TextQueryBackend):
                 if needs_standin
                 else "lower({t})"
             )
-        literal = sql_string(pattern)
         first = cast(Any, pattern_value.s)[0]
         safe = isinstance(first, str) and not first.startswith(("{", "[")) and first != ""
 
-        def like(v: str, raw: bool = False) -> str:
-            t = f"json_extract_string({v}, '$')" if raw else _text(v)
-            return f"{side.format(t=t)} LIKE {literal} ESCAPE '\\'"
+        def like(v: str, raw: bool = False, text: str | None = None) -> str:
+            t = text if text is not None else f"json_extract_string({v}, '$')" if raw else _text(v)
+            return _like(side.format(t=t), pattern)
 
         return like, safe
 
     def _string_leaf(self, field: str, value: SigmaString, cased: bool) -> str:
         test, safe = self._string_test(value, cased)
-        return self._leaf(field, test, needs_type=not safe)
+        return self._leaf(field, test, needs_type=not safe, on_text=lambda t: test("", text=t))
 
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -546,17 +590,30 @@ class DuckDBBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         literal = sql_string(self._regex(cast(SigmaRegularExpression, cond.value)))
-        return self._leaf(cond.field, lambda v, raw=False: f"regexp_matches({_text(v)}, {literal})")
+        return self._leaf(
+            cond.field,
+            lambda v, raw=False: f"regexp_matches({_text(v)}, {literal})",
+            on_text=lambda t: f"regexp_matches({t}, {literal})",
+        )
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         network = cast(SigmaCIDRExpression, cond.value).network
-        return self._leaf(cond.field, lambda v, raw=False: _cidr_test(v, network))
+        return self._leaf(
+            cond.field,
+            lambda v, raw=False: _cidr_test(
+                f"json_extract_string({v}, '$')", f"json_type({v}) = 'VARCHAR'", network
+            ),
+            on_text=lambda t: _cidr_test(t, f"{t} IS NOT NULL", network),
+        )
 
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
+        text = plain_text(cond.field)
+        if text is not None:
+            return f"{text} IS NULL"
         v = self._names("v")
         values = field_values(cond.field, self._names)
         return self._gated(
@@ -568,9 +625,12 @@ class DuckDBBackend(TextQueryBackend):
     def convert_condition_field_eq_val_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
+        exists = cast(SigmaExists, cond.value).exists
+        text = plain_text(cond.field)
+        if text is not None:
+            return f"{text} IS {'NOT ' if exists else ''}NULL"
         v = self._names("v")
         values = field_values(cond.field, self._names)
-        exists = cast(SigmaExists, cond.value).exists
         present = "({j} IS NOT NULL AND json_type({j}) <> 'NULL')"
         return self._gated(
             cond.field,
@@ -618,6 +678,18 @@ class DuckDBBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported for DuckDB")
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
+        """``NOT coalesce(x, false)``: a plain leaf (``record->>'$.f' = 'v'``) is NULL on a record without
+        the field, and Sigma's ``not`` is true there. AND/OR need nothing: without NOT, a NULL leaf decides
+        a WHERE exactly as false would (Kleene AND/OR are monotone)."""
+        arg = cond.args[0]
+        inner = (
+            self.convert_condition_group(arg, state)
+            if arg.__class__ in self.precedence
+            else self.convert_condition(arg, state)
+        )
+        return f"NOT coalesce({inner}, false)"
 
     # ------------------------------------------------------------------ keywords
 
@@ -699,9 +771,8 @@ def required_values(node: Any, field: str) -> list[str] | None:
     return None
 
 
-def _cidr_test(v: str, network: IPv4Network | IPv6Network) -> str:
-    """``v`` (JSON) is a string holding an IP address of ``network``'s version inside it."""
-    s = f"json_extract_string({v}, '$')"
+def _cidr_test(s: str, is_string: str, network: IPv4Network | IPv6Network) -> str:
+    """Text ``s`` (a string where ``is_string``) holds an IP address of ``network``'s version inside it."""
     if isinstance(network, IPv4Network):
         lo, hi = int(network.network_address), int(network.broadcast_address)
         value = (
@@ -709,13 +780,13 @@ def _cidr_test(v: str, network: IPv4Network | IPv6Network) -> str:
             "lambda acc, p: acc * 256 + p)"
         )
         return (
-            f"CASE WHEN json_type({v}) = 'VARCHAR' AND regexp_full_match({s}, {sql_string(_IPV4_RE)}) "
+            f"CASE WHEN {is_string} AND regexp_full_match({s}, {sql_string(_IPV4_RE)}) "
             f"THEN {value} BETWEEN {lo} AND {hi} ELSE false END"
         )
     lo_hex = f"{int(network.network_address):032x}"
     hi_hex = f"{int(network.broadcast_address):032x}"
     return (
-        f"CASE WHEN json_type({v}) = 'VARCHAR' THEN coalesce({_ipv6_hex(s)} BETWEEN '{lo_hex}' AND '{hi_hex}', "
+        f"CASE WHEN {is_string} THEN coalesce({_ipv6_hex(s)} BETWEEN '{lo_hex}' AND '{hi_hex}', "
         "false) ELSE false END"
     )
 

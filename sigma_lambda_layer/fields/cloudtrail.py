@@ -122,3 +122,22 @@ def array_prefixes(path: str) -> list[str]:
     """
     parts = path.split(".")
     return [p for p in (".".join(parts[: i + 1]) for i in range(len(parts))) if p in ARRAY_FIELDS]
+
+
+#: Fixed fields that are not scalar strings: JSON booleans, an object, an array, and the members of the
+#: ``resources`` array.
+_NOT_STRINGS: Final[frozenset[str]] = frozenset(
+    {"managementEvent", "readOnly", "edgeDeviceDetails", "addendum.updatedFields"}
+)
+
+
+def is_scalar_string_field(path: str) -> bool:
+    """True if every record AWS writes holds ``path`` as one JSON string (or not at all, or JSON null).
+
+    The fixed fields of the record contents page, minus the booleans, objects and arrays, and minus every
+    path below an array (``resources.ARN``): the objects on the way (``userIdentity``, ``sessionContext``,
+    ``tlsDetails`` ...) are objects whose keys are the documented names, none holding a dot, so the plain
+    object path is the only place the value can be. Targets use it to read such a field directly instead
+    of walking arrays and dotted keys (the duckdb target's ``record->>'$.eventName'``).
+    """
+    return path in FIXED_FIELDS and path not in _NOT_STRINGS and not array_prefixes(path)

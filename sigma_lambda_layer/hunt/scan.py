@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -92,6 +93,26 @@ def dispatch_sql(condition: str, event_source: list[str] | None, event_name: lis
     return " AND ".join([*tests, f"({condition})"])
 
 
+#: A plain field read in a rule's SQL (:func:`sigma_lambda_layer.backends.duckdb.plain_text`).
+_PLAIN_READ = re.compile(r"record->>'(\$(?:\.[A-Za-z_][A-Za-z0-9_]*)+)'")
+
+
+def plain_columns(sqls: Sequence[str]) -> dict[str, str]:
+    """The plain field reads (``record->>'$.eventName'``) of the rules' SQL, each to a batch column name.
+
+    The load reads all of them with one ``json_extract_string(record, [...])`` (one parse of the record),
+    and the rules compare columns: a rule without ``eventName`` no longer parses every record once per
+    field it tests.
+    """
+    paths = sorted({m.group(1) for sql in sqls for m in _PLAIN_READ.finditer(sql)})
+    return {path: f"f{i}" for i, path in enumerate(paths)}
+
+
+def on_columns(sql: str, columns: dict[str, str]) -> str:
+    """``sql`` with its plain field reads replaced by the batch columns holding them (same VARCHAR)."""
+    return _PLAIN_READ.sub(lambda m: columns[m.group(1)], sql)
+
+
 @dataclass
 class ScanTotals:
     records: int = 0
@@ -138,9 +159,11 @@ class Scanner:
         # A batch of a few tens of thousands of records is one DuckDB row group, which one thread scans; so
         # the rules are shared among ``workers`` cursors (connections to the same in-memory database, each
         # with its own prepared statements) run from as many Python threads.
+        self.columns = plain_columns([rule.sql for rule in self.rules])
+        extra = "".join(f", {name} VARCHAR" for name in self.columns.values())
         self.db.execute(
             "CREATE TABLE batch (filename VARCHAR, record JSON, es VARCHAR, es_type VARCHAR, "
-            "en VARCHAR, en_type VARCHAR)"
+            f"en VARCHAR, en_type VARCHAR{extra})"
         )
         self.workers = max(1, min(threads or os.cpu_count() or 1, len(self.rules)))
         self.cursors = [self.db.cursor() for _ in range(self.workers)]
@@ -150,7 +173,7 @@ class Scanner:
             self.cursors[index % self.workers].execute(
                 f"PREPARE rule_{index} AS SELECT filename, record, {columns} FROM (SELECT filename, "
                 f"CAST(record AS VARCHAR) AS record, json_extract_string(record, [{pointers}]) AS h "
-                f"FROM batch WHERE {rule.sql})"
+                f"FROM batch WHERE {on_columns(rule.sql, self.columns)})"
             )
         self.totals = ScanTotals()
         self.errors: list[LogInputError] = []
@@ -224,14 +247,20 @@ class Scanner:
                     f"compression = '{'gzip' if gz else 'none'}', filename = true, "
                     f"maximum_object_size = {MAX_OBJECT_BYTES})"
                 )
-        # One parse of each record for both dispatch columns (JSON functions parse the text on every call).
+        # One parse of each record for the dispatch columns and every plain field the rules read (JSON
+        # functions parse the text on every call; the small values they return are cheap to read again).
         lowered = "lower(replace(json_extract_string(k[{i}], '$'), '" + _DOTTED_I + "', 'i\u0307'))"
+        pointers = ["/eventSource", "/eventName", *("/" + p[2:].replace(".", "/") for p in self.columns)]
+        plain = "".join(
+            f", json_extract_string(k[{i + 3}], '$') AS {name}"
+            for i, name in enumerate(self.columns.values())
+        )
         self.db.execute("DELETE FROM batch")
         self.db.execute(
             "INSERT INTO batch SELECT filename, record, "
             f"{lowered.format(i=1)} AS es, json_type(k[1]) AS es_type, "
-            f"{lowered.format(i=2)} AS en, json_type(k[2]) AS en_type "
-            "FROM (SELECT filename, record, json_extract(record, ['/eventSource', '/eventName']) AS k "
+            f"{lowered.format(i=2)} AS en, json_type(k[2]) AS en_type{plain} "
+            f"FROM (SELECT filename, record, json_extract(record, [{', '.join(map(sql_string, pointers))}]) AS k "
             f"FROM (SELECT filename, unnest({_UNWRAP}) AS record FROM ({' UNION ALL '.join(parts)})))"
         )
 
