@@ -18,7 +18,7 @@ from sigma_lambda_layer.views.splunk import splunk_view
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / ".." / "shared" / "corpus"
-ST = 'sourcetype="aws:cloudtrail"'
+ST = 'sourcetype=aws:cloudtrail'
 #: SigmaHQ rules that test a value against a whole JSON object (requestParameters|contains): refused.
 WHOLE_OBJECT_RULES = [
     "aws_disable_bucket_versioning.yml",
