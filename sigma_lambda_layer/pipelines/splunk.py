@@ -9,6 +9,8 @@ It also tells the backend, per Splunk field of the rule, which readings of the t
 value domain admits (:func:`null_readings`, pipeline state :data:`STATE_NULL_READINGS`). Splunk extracts a
 JSON ``null`` as the text ``null``, so only a field that can hold both a JSON null and the string ``"null"``
 needs the backend's structural test over ``_raw``; the others get plain search terms (``NOT errorCode=*``).
+A request or response member beside a fixed ``eventSource`` and ``eventName`` gets the readings of those
+operations' botocore shapes (:class:`CloudTrailSplunkFieldMapping`, :func:`context_readings`).
 """
 
 from __future__ import annotations
