@@ -153,7 +153,7 @@ def test_splunk_savedsearches_defaults() -> None:
     [stanza] = parse_conf(splunk(rule_yaml(level="high")).batch_text("splunk")).values()
     assert stanza == {
         "description": "Test rule\nSigma rule id: 5f1a2b3c-0000-4000-8000-000000000001\nLevel: high",
-        "search": 'sourcetype="aws:cloudtrail" eventName="X"',
+        "search": 'sourcetype=aws:cloudtrail eventName="X"',
         "enableSched": "1",
         "cron_schedule": "*/15 * * * *",
         "dispatch.earliest_time": "-20m@m",
@@ -213,7 +213,7 @@ def test_splunk_savedsearches_multiline_description_cannot_inject() -> None:
     stanzas = parse_conf(splunk(rule_yaml(description=hostile)).batch_text("splunk"))
     assert list(stanzas) == ["Test rule"]
     stanza = stanzas["Test rule"]
-    assert stanza["search"] == 'sourcetype="aws:cloudtrail" eventName="X"'
+    assert stanza["search"] == 'sourcetype=aws:cloudtrail eventName="X"'
     assert stanza["alert.severity"] == "5"
     assert stanza["description"].startswith(
         "First line\n[Evil]\nsearch = | delete\nalert.severity = 1\n\n# not a comment\n"

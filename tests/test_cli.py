@@ -15,7 +15,7 @@ from sigma_lambda_layer.cli import main
 REPO = Path(__file__).resolve().parents[1]
 FOUNDING = str(REPO / "rules" / "aws_attached_malicious_lambda_layer.yml")
 SPLUNK_FOUNDING = (
-    'sourcetype="aws:cloudtrail" eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+    'sourcetype=aws:cloudtrail eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
 )
 BAD_MODIFIER = """\
 title: Bad modifier

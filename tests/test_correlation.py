@@ -50,7 +50,7 @@ def _correlation(results: list, target: str):  # type: ignore[no-untyped-def]
 
 def test_correlation_splunk(rules: Path) -> None:
     result = _correlation(convert(rules, target="splunk", collect_errors=True), "splunk")
-    assert result.output.startswith('sourcetype="aws:cloudtrail" eventName="ConsoleLogin"')
+    assert result.output.startswith('sourcetype=aws:cloudtrail eventName="ConsoleLogin"')
     assert result.output.count("sourcetype=") == 1
     assert "| stats count as event_count by _time sourceIPAddress" in result.output
     assert result.output.rstrip().endswith("| search event_count >= 5")

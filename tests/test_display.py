@@ -15,7 +15,7 @@ from sigma_lambda_layer.errors import Location, UnsupportedFieldError
 
 REPO = Path(__file__).resolve().parents[1]
 SPL = (
-    'sourcetype="aws:cloudtrail" eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+    'sourcetype=aws:cloudtrail eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
 )
 ESQL = 'from logs-aws.cloudtrail-* | where TO_LOWER(event.provider) == "lambda.amazonaws.com"'
 

@@ -245,3 +245,59 @@ def test_domains_operations_file_matches_botocore(request: pytest.FixtureRequest
         f"aws_operations.json was generated from another botocore than {data['botocore']}: "
         "run pytest tests/test_domains.py --update-golden and review the diff"
     )
+
+
+def _nulls(value: Any, path: str = "") -> list[str]:
+    if value is None:
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nulls(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [p for v in value for p in _nulls(v, f"{path}{{}}")]
+    return []
+
+
+def test_no_json_null_below_the_request_and_response_roots() -> None:
+    """member_null_readings rules out a JSON null inside requestParameters/responseElements (AWS omits an
+    absent member): no corpus record has one there."""
+    if not CLOUDTRAIL.is_dir():
+        pytest.skip(f"the CloudTrail corpus is absent ({CLOUDTRAIL})")
+    import json
+
+    below = []
+    for path in sorted(CLOUDTRAIL.glob("*.jsonl")):
+        for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if text.strip():
+                record = json.loads(text)
+                for root in ("requestParameters", "responseElements"):
+                    below += [f"{path.name}:{line}: {p}" for p in _nulls(record.get(root), root) if p != root]
+    assert below == []
+
+
+def test_member_null_readings() -> None:
+    """(json_null, string_null) per operation from botocore: a request member echoes the caller (may be
+    "null"); a response enum cannot be; a path ending in an object or unknown to the model has none."""
+    lam = "lambda.amazonaws.com"
+    assert domains.member_null_readings(
+        lam, "UpdateFunctionConfiguration20150331v2", "requestParameters.layers"
+    )
+    assert domains.member_null_readings(lam, "UpdateFunctionConfiguration", "requestParameters.layers") == (
+        False,
+        True,
+    )
+    iam = "iam.amazonaws.com"
+    assert domains.member_null_readings(iam, "CreateAccessKey", "responseElements.accessKey.status") == (
+        False,
+        False,
+    )
+    # userId's pattern [\w]+ admits "null"
+    assert domains.member_null_readings(iam, "CreateUser", "responseElements.user.userId") == (False, True)
+    # one API version (2014-11-11) has no State member: no answer rather than a guess
+    assert domains.member_null_readings(lam, "GetFunction", "responseElements.configuration.state") is None
+    rds = "rds.amazonaws.com"
+    assert (
+        domains.member_null_readings(rds, "ModifyDBInstance", "responseElements.pendingModifiedValues")
+        is None
+    )
+    assert domains.member_null_readings(rds, "ModifyDBInstance", "responseElements.noSuchMember") is None
+    assert domains.member_null_readings(rds, "ModifyDBInstance", "eventName") is None

@@ -82,7 +82,7 @@ def test_pages_founding_rule_page(in_repo: Path, tmp_path: Path) -> None:
         "### Elastic ES\\|QL",
         "### CloudWatch Logs Insights",
     ]
-    assert '```spl\nsourcetype="aws:cloudtrail" eventSource="lambda.amazonaws.com"' in queries
+    assert '```spl\nsourcetype=aws:cloudtrail eventSource="lambda.amazonaws.com"' in queries
     assert "```eql\nany where " in queries
     assert "```sql\nfrom logs-aws.cloudtrail-* " in queries
     # The queries include the exemption, as `convert --filter` emits them.

@@ -18,7 +18,7 @@ from sigma_lambda_layer.views.splunk import splunk_view
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / ".." / "shared" / "corpus"
-ST = 'sourcetype="aws:cloudtrail"'
+ST = "sourcetype=aws:cloudtrail"
 #: SigmaHQ rules that test a value against a whole JSON object (requestParameters|contains): refused.
 WHOLE_OBJECT_RULES = [
     "aws_disable_bucket_versioning.yml",
@@ -419,3 +419,64 @@ def test_splunk_view() -> None:
         ],
         "index": ["aws"],
     }
+
+
+#: The SigmaHQ rule aws_new_lambda_layer_attached's selection: a request member beside a fixed operation.
+LAYERS = (
+    "eventSource: lambda.amazonaws.com",
+    "eventName|startswith: UpdateFunctionConfiguration",
+    "requestParameters.layers|contains: '*'",
+)
+
+
+def test_splunk_member_readings_come_from_the_operation() -> None:
+    """A member item in one selection beside a fixed eventSource and eventName has that operation's readings
+    (botocore: never a JSON null below the roots), so '*' is the plain term; elsewhere the field-wide ones."""
+    plain = f'{ST} eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+    assert convert(sel(*LAYERS)) == f'{plain} requestParameters.layers{{}}="*"'
+    # under not, the AND still decides only on those operations: the same plain term, negated
+    assert convert(sel(*LAYERS), condition="not sel") == (
+        f'{ST} NOT (eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+        ' requestParameters.layers{}="*")'
+    )
+    # a response member nested two levels deep (aws_rds_change_master_password)
+    assert convert(
+        sel(
+            "eventSource: rds.amazonaws.com",
+            "eventName: ModifyDBInstance",
+            "responseElements.pendingModifiedValues.masterUserPassword|contains: '*'",
+        )
+    ) == (
+        f'{ST} eventSource="rds.amazonaws.com" eventName="ModifyDBInstance"'
+        ' responseElements.pendingModifiedValues.masterUserPassword="*"'
+    )
+    no_context = [
+        convert(sel(*LAYERS[::2])),  # no eventName
+        convert(sel(LAYERS[0], "eventName|neq: UpdateFunctionConfiguration", LAYERS[2])),  # not a fixed value
+        convert(sel(*LAYERS[1:])),  # no eventSource
+        convert(
+            sel(*LAYERS[::2]) + "    op:\n        eventName: UpdateFunctionConfiguration\n", "sel and op"
+        ),
+        convert(sel("eventSource: lambda.amazonaws.com", "eventName: NoSuchOperation", LAYERS[2])),
+    ]
+    assert all("_raw" in query for query in no_context), no_context
+
+
+def test_splunk_member_readings_on_the_engine() -> None:
+    """The plain term on real record shapes: a layer written as the string "null" matches, as Sigma's '*'
+    does; a record without layers, or of another operation, does not."""
+    from tests.engines.spl import run_spl
+
+    query = convert(sel(*LAYERS))
+
+    def record(name: str, params: dict[str, object] | None) -> dict[str, object]:
+        return {"eventSource": "lambda.amazonaws.com", "eventName": name, "requestParameters": params}
+
+    records = [
+        record("UpdateFunctionConfiguration20150331v2", {"layers": ["arn:aws:lambda:r:1:layer:x:1"]}),
+        record("UpdateFunctionConfiguration20150331v2", {"layers": ["null"]}),
+        record("UpdateFunctionConfiguration", {"functionName": "f"}),
+        record("UpdateFunctionConfiguration", None),
+        record("PublishLayerVersion20181031", {"layers": ["arn:aws:lambda:r:1:layer:x:1"]}),
+    ]
+    assert run_spl(query, [splunk_view(r) for r in records]) == {0, 1}

@@ -91,6 +91,8 @@ _UNQUOTABLE: Final[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f`]")
 _SEGMENT: Final[re.Pattern[str]] = re.compile(r"^([A-Za-z0-9_]+)((?:\{\})*)$")
 #: PCRE lookahead at the start of a value: the value is not exactly the text ``null`` (case-sensitively,
 #: since a JSON null is always extracted as lower-case ``null``; ``(?s)`` so that ``(?!.)`` is the very end).
+#: A search value that needs no quotes: letters, digits and the minor breakers ``: . _ -`` only.
+_BARE_VALUE: Final[re.Pattern[str]] = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]*")
 _NOT_NULL_TEXT: Final[str] = "(?s-i:(?!null(?!.)))"
 #: PCRE subroutines for one JSON value (``jval``), string (``jstr``) and object member (``jmem``), defined
 #: for reference only (PCRE ``(?(DEFINE)...)``, called as ``(?&name)``: pcrepattern, "Defining subpatterns
@@ -351,12 +353,30 @@ class CloudTrailSplunkBackend(SplunkBackend):
             return type(inner) is type(outer)
         return bool(super().compare_precedence(outer, inner))
 
+    def _is_in_list(self, cond: Any, state: ConversionState) -> bool:
+        """An OR written as one ``field IN (...)`` term, which needs no brackets anywhere: a single term."""
+        return isinstance(cond, ConditionOR) and bool(
+            self.decide_convert_condition_as_in_expression(cond, state)
+        )
+
     def convert_condition(self, cond: Any, state: ConversionState) -> Any:
-        """Bracket a top-level OR, which follows the sourcetype term in the base search."""
+        """Bracket a top-level OR, which follows the sourcetype term in the base search (unless it is one
+        ``IN`` term)."""
         converted = super().convert_condition(cond, state)
-        if cond.parent is None and isinstance(cond, ConditionOR) and isinstance(converted, str):
+        if (
+            cond.parent is None
+            and isinstance(cond, ConditionOR)
+            and isinstance(converted, str)
+            and not self._is_in_list(cond, state)
+        ):
             return f"({converted})"
         return converted
+
+    def convert_condition_group(self, cond: Any, state: ConversionState) -> Any:
+        """An ``IN`` term is one term: brackets around it say nothing (the stock backend omits them too)."""
+        if self._is_in_list(cond, state):
+            return self.convert_condition(cond, state)
+        return super().convert_condition_group(cond, state)
 
     # -- names and values ------------------------------------------------------------------------------
 
@@ -669,7 +689,9 @@ class CloudTrailSplunkBackend(SplunkBackend):
         if (index := self.backend_options.get("index")) is not None:
             base.append(f"index={index}")
         if (sourcetype := ps.get(STATE_SOURCETYPE)) is not None:
-            base.append(f"sourcetype={spl_quote(str(sourcetype))}")
+            # Bare when it has no breaker that would split the term ([SRCH]): how ESCU writes aws:cloudtrail.
+            text = str(sourcetype)
+            base.append(f"sourcetype={text if _BARE_VALUE.fullmatch(text) else spl_quote(text)}")
         main = query if isinstance(query, str) else ""
         # Each of a rule's conditions is its own query: its flags and split are its own.
         after_eval = cast(dict[str, Any], ps).pop(_STATE_AFTER_EVAL, None)

@@ -442,3 +442,58 @@ def member_domain(event_source: str, operation: str, root: str, key: str) -> Dom
         any(d.string_null for d in found),
         first.pattern,
     )
+
+
+@cache
+def member_null_readings(event_source: str, operation: str, field: str) -> tuple[bool, bool] | None:
+    """``(json_null, string_null)`` for the scalar CloudTrail field ``field`` (``requestParameters.<path>`` or
+    ``responseElements.<path>``, nested keys and list elements included) on records of one operation, from
+    botocore's shapes; None when no model of the source has the path or it ends in an object.
+
+    JSON null is ruled out below the two roots: AWS serialises a request or response from its model and omits
+    an absent member rather than writing ``null`` (of the 794 records of the project's CloudTrail corpus, the
+    only nulls are whole ``requestParameters``/``responseElements`` objects). The string ``"null"`` is ruled
+    out as :func:`member_domain` rules it out for a top-level key: a response enum, boolean, number or
+    pattern-constrained string that cannot be ``null``; a request member echoes the caller and may be anything.
+    """
+    from sigma_lambda_layer.checks import cloudtrail_events as ct
+    from sigma_lambda_layer.checks.aws import default_catalog
+
+    root, _, rest = field.partition(".")
+    if root not in ("requestParameters", "responseElements") or not rest:
+        return None
+    first, *path = rest.split(".")
+    name = event_source.lower().removesuffix(".amazonaws.com")
+    base = ct.VERSION_SUFFIX_RE.sub("", operation) if event_source in ct.VERSION_SUFFIXES else operation
+    found: set[tuple[bool, bool]] = set()
+    for model in default_catalog().by_source_name.get(name, ()):
+        data = _model(str(model.path))
+        shapes: dict[str, Any] = data.get("shapes", {})
+        for op in {operation, base}:
+            hit = _member_shape(data, op, root, first)
+            if hit is None:
+                continue
+            shape_name, shape = hit
+            for key in path:
+                while shape.get("type") == "list":  # a path runs through every element of a list
+                    shape = shapes.get(shape.get("member", {}).get("shape", ""), {})
+                members = shape.get("members", {}) if shape.get("type") == "structure" else {}
+                nxt = [
+                    m
+                    for n, m in members.items()
+                    if key.lower() in {n.lower(), str(m.get("locationName", "")).lower()}
+                ]
+                if len(nxt) != 1:
+                    return None
+                shape_name = nxt[0].get("shape", "")
+                shape = shapes.get(shape_name, {})
+            while shape.get("type") == "list":  # Splunk reads the elements (``field{}``)
+                shape_name = shape.get("member", {}).get("shape", "")
+                shape = shapes.get(shape_name, {})
+            if shape.get("type") in _SCALARS or not shape:
+                return None
+            leaf = _from_shape(root, f"{model.service} {op} {field}: shape {shape_name}", shape)
+            found.add((False, leaf.string_null))
+    if not found:
+        return None
+    return False, any(s for _, s in found)

@@ -29,7 +29,7 @@ LAMBDA = [
 
 def test_spl_founding_rule_query() -> None:
     query = (
-        'sourcetype="aws:cloudtrail" eventSource="lambda.amazonaws.com" '
+        'sourcetype=aws:cloudtrail eventSource="lambda.amazonaws.com" '
         'eventName="UpdateFunctionConfiguration*"'
     )
     events = [{**e, "sourcetype": ["aws:cloudtrail"]} for e in LAMBDA] + [LAMBDA[0]]
