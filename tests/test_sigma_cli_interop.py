@@ -29,7 +29,7 @@ SIGMA_CLI = (
     else shutil.which("sigma")
 )
 
-pytestmark = pytest.mark.skipif(
+needs_sigma_cli = pytest.mark.skipif(
     importlib.util.find_spec("sigma.pipelines.sigma_lambda") is None or SIGMA_CLI is None,
     reason="sigma-lambda is not installed as a wheel with its sigma-cli plugin shims",
 )
@@ -81,6 +81,7 @@ def declared_pairs() -> list[tuple[str, str]]:
     ]
 
 
+@needs_sigma_cli
 def test_sigma_list_pipelines_shows_the_declared_backends() -> None:
     listed = sigma("list", "pipelines")
     assert listed.returncode == 0, listed.stderr
@@ -92,6 +93,7 @@ def test_sigma_list_pipelines_shows_the_declared_backends() -> None:
         assert "all" not in backends
 
 
+@needs_sigma_cli
 def test_an_undeclared_pair_is_refused_before_conversion() -> None:
     run = sigma("convert", "-t", "lucene", "-p", "aws_cloudtrail_splunk", "-s", str(AWS_RULES))
     assert run.returncode != 0
@@ -99,6 +101,7 @@ def test_an_undeclared_pair_is_refused_before_conversion() -> None:
     assert run.stdout == ""
 
 
+@needs_sigma_cli
 @requires_corpus
 @pytest.mark.parametrize(("backend", "pipeline"), declared_pairs() if SIGMA_CLI else [])
 def test_declared_pair_converts_our_queries_or_skips_each_rule(backend: str, pipeline: str) -> None:
@@ -124,9 +127,31 @@ def test_declared_pair_converts_our_queries_or_skips_each_rule(backend: str, pip
     assert len(refused) < len(rules)
 
 
+@needs_sigma_cli
 @requires_corpus
 def test_stock_lucene_without_skip_fails_with_the_refusal() -> None:
     run = sigma("convert", "-t", "lucene", "-p", "aws_cloudtrail_elastic", str(aws_rule_paths()[0]))
     assert run.returncode != 0
     assert "Error while converting: pipeline aws_cloudtrail_elastic " + STOCK_REFUSAL in run.stderr
     assert "NotImplementedError" not in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_stock_backend_refuses_each_rule_in_process(pipeline: str) -> None:
+    """The same refusal without sigma-cli: pySigma's stock Lucene backend, collecting errors as ``-s`` does,
+    gets an unsupported-construct error (a SigmaError) for the rule, never a NotImplementedError."""
+    from sigma.backends.elasticsearch import LuceneBackend
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+    from tests.support.corpus import FOUNDING_RULE
+
+    backend = LuceneBackend(processing_pipeline=PIPELINES[pipeline].build(), collect_errors=True)
+    assert backend.convert(SigmaCollection.from_yaml(FOUNDING_RULE.read_text(encoding="utf-8"))) == []
+    [(_, error)] = backend.errors
+    assert isinstance(error, SigmaFeatureNotSupportedByBackendError)
+    assert f"pipeline {pipeline} {STOCK_REFUSAL}" in str(error)
+    # sigma-lambda's own backend for the target of the pipeline converts the same rule
+    target = next(t for t in TARGETS.values() if t.pipeline_id == pipeline)
+    [result] = convert(str(FOUNDING_RULE), target=target.id)
+    assert result.error is None and result.queries
