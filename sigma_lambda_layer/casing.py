@@ -138,6 +138,11 @@ _COMPILER: Any = importlib.import_module("re._compiler" if sys.version_info >= (
 _C: Any = importlib.import_module("re._constants" if sys.version_info >= (3, 11) else "sre_constants")
 
 
+#: An inline flag group that turns case-insensitivity on (``(?i)``, ``(?si)``, ``(?i:...)``); a false positive
+#: (an escaped parenthesis) only takes the slower, exact path below.
+_INLINE_IGNORECASE: Final = re.compile(r"\(\?[aLmsux-]*i[aiLmsux-]*[:)]")
+
+
 def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, except that case-insensitive parts (``re.IGNORECASE`` or ``(?i)``,
     global or scoped) follow this module's rule instead of Python's folding: every literal and class
@@ -146,6 +151,10 @@ def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     A backreference inside a case-insensitive part raises ``ValueError``: Python can only compare it with
     its own folding, and the rule must not silently differ.
     """
+    if not flags & re.IGNORECASE and not _INLINE_IGNORECASE.search(pattern):
+        # Nothing case-insensitive: Python's own compile, which keeps the source text (regexsafety.bounded
+        # re-compiles it with a time bound).
+        return re.compile(pattern, flags)
     tree = _PARSER.parse(pattern, flags)
     ignore = bool(tree.state.flags & re.IGNORECASE)
     _rewrite(tree, ignore)

@@ -17,6 +17,7 @@ from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.registry import TARGETS
 from tests.support.corpus import AWS_RULES, SIGMAHQ, requires_corpus
+from tests.test_eventbridge import REFUSED_SIGMAHQ as EVENTBRIDGE_REFUSED
 
 pytestmark = requires_corpus
 
@@ -54,6 +55,12 @@ KNOWN_LIMITATIONS: dict[tuple[str, str], str] = {
         "|contains on a flattened key: Elasticsearch refuses wildcard queries on keyed flattened sub-fields"
     ),
     ("aws_update_login_profile", "lucene"): "|fieldref: Lucene query_string cannot compare two fields",
+    **{
+        (stem, "lucene"): "a case-insensitive value on a keyed flattened key with more than 16 case variants"
+        for stem in ("aws_cloudtrail_guardduty_detector_deleted_or_updated", "aws_ec2_startup_script_change")
+    },
+    # The eventbridge refusals, each with its construct, are listed in tests/test_eventbridge.py.
+    **{(stem, "eventbridge"): construct for stem, construct in EVENTBRIDGE_REFUSED.items()},
 }
 
 

@@ -31,6 +31,7 @@ from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import MAX_CONDITION_DEPTH, MAX_FILE_BYTES, glob_match, read_stdin
 from sigma_lambda_layer.outputs import render
 from sigma_lambda_layer.pages import render_pages
+from sigma_lambda_layer.registry import TARGETS
 
 GOOD: Final = """\
 title: Good
@@ -82,7 +83,7 @@ def test_deep_not_chain_is_a_located_error_and_the_batch_survives(tmp_path: Path
     assert result.exit_code == 1
     outcomes = _outcomes(result)
     good = [o for o in outcomes if str(o["path"]).endswith("good.yml")]
-    assert len(good) == 5 and all("output" in o and "error" not in o for o in good)
+    assert len(good) == len(TARGETS) and all("output" in o and "error" not in o for o in good)
     bad = [o for o in outcomes if str(o["path"]).endswith("bad.yml")]
     assert bad and all(o["error"]["line"] == 10 for o in bad)  # type: ignore[index]
     assert f"over the limit of {MAX_CONDITION_DEPTH}" in result.stderr
@@ -207,7 +208,7 @@ def test_special_files_refused_located_and_the_batch_converts(tmp_path: Path) ->
     assert "fifo.yml: not a regular file (a FIFO), refused" in result.stderr
     assert "root: folder symlink points outside the rules folder" in result.stderr
     good = [o for o in _outcomes(result) if str(o["path"]).endswith("good.yml")]
-    assert len(good) == 5 and all("output" in o for o in good)
+    assert len(good) == len(TARGETS) and all("output" in o for o in good)
     # The other commands that read the folder: check, docs, test (a FIFO named like a rule tests file too).
     os.mkfifo(folder / "good.tests.yml")
     for args in (

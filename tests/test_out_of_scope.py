@@ -90,7 +90,11 @@ def test_out_of_scope_is_its_own_status_on_every_path(tmp_path: Path) -> None:
         convert(str(folder), target="all", cache_dir=tmp_path / "cache"),  # answered by the cache
     ]
     for results in runs:
-        by_file = {(Path(r.path or "").name, r.status) for r in results}
+        # duckdb runs a whole-object comparison as the evaluator reads it (never true) instead of refusing it
+        # (docs/targets/duckdb.md); every other target refuses it.
+        whole_object_on_duckdb = [r for r in results if r.target == "duckdb" and r.path and "refused" in r.path]
+        assert [r.status for r in whole_object_on_duckdb] == ["ok"]
+        by_file = {(Path(r.path or "").name, r.status) for r in results if r not in whole_object_on_duckdb}
         assert by_file == {
             ("good.yml", "ok"),
             ("windows.yml", "out_of_scope"),

@@ -75,7 +75,11 @@ def test_pages_founding_rule_page(in_repo: Path, tmp_path: Path) -> None:
     )
     queries = _section(page, "Queries")
     headings = [line for line in queries.splitlines() if line.startswith("### ")]
-    assert headings == [
+    from sigma_lambda_layer.markdown import md
+    from sigma_lambda_layer.registry import TARGETS
+
+    assert headings == [f"### {md(t.label)}" for t in TARGETS.values()]  # one per target, in registry order
+    assert headings[:5] == [
         "### Splunk SPL",
         "### Elastic Lucene",
         "### Elastic EQL",

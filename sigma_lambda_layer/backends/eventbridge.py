@@ -184,7 +184,7 @@ def _and_same_field(path: str, a: tuple[Test, ...], b: tuple[Test, ...]) -> tupl
     if b == present and not any(t.presence for t in a):
         return a
     _refuse(
-        f"two conditions on one field ANDed ({path}): a pattern key appears once, and a duplicate keeps the "
+        f"two conditions on one field ANDed ('{path}'): a pattern key appears once, and a duplicate keeps the "
         "last condition",
         construct="same-field AND",
         field=path,
@@ -214,7 +214,7 @@ def _negate_field(path: str, tests: tuple[Test, ...], arrays: Sequence[str]) -> 
         return null_or_missing(path)
     if any(t.presence for t in tests):
         _refuse(
-            f"'not null' / 'exists: true' on {path}: exists matches a JSON null too",
+            f"'not null' / 'exists: true' on '{path}': exists matches a JSON null too",
             construct="field exists",
             field=path,
             hint="compare with a value instead, or use the cloudwatch target",
@@ -227,14 +227,14 @@ def _negate_field(path: str, tests: tuple[Test, ...], arrays: Sequence[str]) -> 
     ignore_case = any(t.ignore_case for t in tests)
     if len(ops) != 1 or ops & {"numeric", "cidr", "not"} or (ops & {"prefix", "suffix"} and ignore_case):
         _refuse(
-            f"this negated condition on {path} ({', '.join(sorted(ops))}"
+            f"this negated condition on '{path}' ({', '.join(sorted(ops))}"
             f"{', ignoring case' if ignore_case else ''}): anything-but takes one kind of value list, and "
             "no case-insensitive prefix or suffix",
             construct="not",
             field=path,
         )
     if "exact" in ops and len({type(t.value) for t in tests}) > 1:
-        _refuse(f"a negated mix of strings and numbers on {path}", construct="not", field=path)
+        _refuse(f"a negated mix of strings and numbers on '{path}'", construct="not", field=path)
     return Alt(
         (Conj({path: (Test("not", tests),)}), Conj({path: (Test("exists", False),)})),
         negation_of=Conj({path: tests}),
@@ -269,10 +269,10 @@ def _put(obj: dict[str, Any], path: str, value: Any) -> None:
     for key in parents:
         child = obj.setdefault(key, {})
         if not isinstance(child, dict):
-            _refuse(f"a value and sub-fields on {key} at once", construct="field", field=path)
+            _refuse(f"a value and sub-fields on '{key}' at once", construct="field", field=path)
         obj = child
     if leaf in obj:
-        _refuse(f"two conditions on one field ANDed ({path})", construct="same-field AND", field=path)
+        _refuse(f"two conditions on one field ANDed ('{path}')", construct="same-field AND", field=path)
     obj[leaf] = value
 
 
@@ -283,7 +283,7 @@ def render(conj: Conj, scope: frozenset[str] = frozenset()) -> dict[str, Any]:
         clash = [s for s in scope if s == path or s.startswith(path + ".") or path.startswith(s + ".")]
         if clash:
             _refuse(
-                f"two conditions on one field ANDed ({path}): an $or branch cannot test a field its "
+                f"two conditions on one field ANDed ('{path}'): an $or branch cannot test a field its "
                 "enclosing pattern tests",
                 construct="same-field AND",
                 field=path,
@@ -369,7 +369,14 @@ class EventBridgeBackend(Backend):
         parts: list[Any] = []
         for p in value.s:
             if p == SpecialChars.WILDCARD_SINGLE:
-                _refuse(f"the '?' wildcard (in {cond.field})", construct="wildcard ?", field=cond.field)
+                _refuse(f"the '?' wildcard (in '{cond.field}')", construct="wildcard ?", field=cond.field)
+            if not isinstance(p, (str, SpecialChars)):
+                unsupported(
+                    f"placeholder {p!r} left in a value; resolve it with a pipeline before converting",
+                    construct="placeholder",
+                    field=cond.field,
+                    value=p,
+                )
             if p == SpecialChars.WILDCARD_MULTI and parts and parts[-1] == SpecialChars.WILDCARD_MULTI:
                 continue  # Sigma's "**" is "*"; the wildcard operator refuses consecutive stars
             if isinstance(p, str) and parts and isinstance(parts[-1], str):
@@ -395,7 +402,7 @@ class EventBridgeBackend(Backend):
         if not exact:
             what = "contains" if stars == [0, len(parts) - 1] else "inner wildcard"
             _refuse(
-                f"a case-insensitive {what} on {cond.field} ({value}): the wildcard operator is "
+                f"a case-insensitive {what} on '{cond.field}' ({value}): the wildcard operator is "
                 "case-sensitive and there is no contains operator",
                 construct=f"{what} (case-insensitive)",
                 field=cond.field,
@@ -461,13 +468,13 @@ class EventBridgeBackend(Backend):
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> NoReturn:
-        _refuse(f"a regular expression (|re on {cond.field})", construct="re", field=cond.field)
+        _refuse(f"a regular expression (|re on '{cond.field}')", construct="re", field=cond.field)
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> NoReturn:
         _refuse(
-            f"a numeric comparison on {cond.field} with Sigma's meaning: the numeric operator matches JSON "
+            f"a numeric comparison on '{cond.field}' with Sigma's meaning: the numeric operator matches JSON "
             "numbers only, and CloudTrail writes many numbers as strings",
             construct="compare",
             field=cond.field,
@@ -476,17 +483,17 @@ class EventBridgeBackend(Backend):
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> NoReturn:
-        _refuse(f"a field reference (|fieldref on {cond.field})", construct="fieldref", field=cond.field)
+        _refuse(f"a field reference (|fieldref on '{cond.field}')", construct="fieldref", field=cond.field)
 
     def convert_condition_field_eq_val_timestamp_part(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> NoReturn:
-        _refuse(f"a timestamp part ({cond.field})", construct="timestamp part", field=cond.field)
+        _refuse(f"a timestamp part ('{cond.field}')", construct="timestamp part", field=cond.field)
 
     def convert_condition_field_eq_query_expr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> NoReturn:
-        _refuse(f"a query expression ({cond.field})", construct="query expression", field=cond.field)
+        _refuse(f"a query expression ('{cond.field}')", construct="query expression", field=cond.field)
 
     def _keyword(self, cond: ConditionValueExpression, state: ConversionState) -> NoReturn:
         _refuse(f"a keyword search ({cond.value}): a pattern only tests named fields", construct="keywords")

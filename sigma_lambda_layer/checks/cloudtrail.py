@@ -23,15 +23,8 @@ from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.parameters import ParameterChecker
 from sigma_lambda_layer.checks.source import DetectionItem, RuleSource, ValueAt
 from sigma_lambda_layer.fields import domains
-from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, is_known_field
+from sigma_lambda_layer.fields.cloudtrail import OBJECT_FIELDS, is_known_field
 from sigma_lambda_layer.regexsafety import MATCH_TIMEOUT, BoundedPattern, catastrophic
-
-#: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
-#: fixed dotted field (``userIdentity``, ``userIdentity.sessionContext``...). ``resources`` is an array.
-OBJECT_FIELDS: Final[frozenset[str]] = frozenset(
-    {root for root in FREE_FORM}
-    | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
-) - {"resources"}
 
 #: Modifiers whose meaning the checks model; an item with any other modifier (base64, windash, cidr, ...) is
 #: not checked for values, since its values are not literal event names.

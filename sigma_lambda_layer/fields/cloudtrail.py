@@ -108,6 +108,32 @@ ARRAY_FIELDS: Final[frozenset[str]] = frozenset(
 )
 
 
+#: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
+#: fixed dotted field (``userIdentity``, ``userIdentity.sessionContext`` ...); arrays (``resources``) excepted.
+OBJECT_FIELDS: Final[frozenset[str]] = (
+    frozenset(
+        {*FREE_FORM} | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
+    )
+    - ARRAY_FIELDS
+)
+
+
+def refuse_object_field(path: str) -> None:
+    """Refuse a value test on ``path`` when it is a JSON object (:data:`OBJECT_FIELDS`): Sigma matches values
+    against strings, so such a test can never match. Every target's pipeline or backend asks this one function.
+    """
+    if path in OBJECT_FIELDS:
+        from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
+
+        unsupported(
+            f"CloudTrail field {path!r} is a JSON object, not a value: Sigma matches values against strings, "
+            "so the rule cannot match it as written",
+            field=path,
+            hint=f"name the sub-field that holds the value, e.g. {path}.<key>",
+            kind=UnsupportedFieldError,
+        )
+
+
 def is_known_field(path: str) -> bool:
     """True if ``path`` is a fixed field, a subtree root, or lies under a free-form subtree."""
     if path in FIXED_FIELDS or path in FREE_FORM or path in ARRAY_FIELDS:

@@ -25,8 +25,10 @@ from sigma_lambda_layer.fields.cloudtrail import (
     ARRAY_FIELDS,
     FIXED_FIELDS,
     FREE_FORM,
+    OBJECT_FIELDS,
     array_prefixes,
     is_known_field,
+    refuse_object_field,
 )
 
 #: Fields the Splunk Add-on for AWS adds to ``aws:cloudtrail`` events that are not in the CloudTrail record,
@@ -43,16 +45,6 @@ SOURCETYPE: Final[str] = "aws:cloudtrail"
 _SAFE_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.{}]*$")
 
 
-#: Paths whose value is a JSON object in a CloudTrail record: the free-form roots and every proper prefix of a
-#: fixed dotted field (``userIdentity``, ``userIdentity.sessionContext`` ...); ``resources`` is an array.
-OBJECT_FIELDS: Final[frozenset[str]] = (
-    frozenset(
-        {*FREE_FORM} | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
-    )
-    - ARRAY_FIELDS
-)
-
-
 def splunk_field(path: str) -> str:
     """The Splunk Add-on's name for CloudTrail field ``path``; raises for fields outside the schema.
 
@@ -60,14 +52,7 @@ def splunk_field(path: str) -> str:
     """
     if path in ADDON_FIELDS:
         return path
-    if path in OBJECT_FIELDS:
-        unsupported(
-            f"CloudTrail field {path!r} is a JSON object, not a value: Sigma matches values against strings, "
-            "so the rule cannot match it as written",
-            field=path,
-            hint=f"name the sub-field that holds the value, e.g. {path}.<key>",
-            kind=UnsupportedFieldError,
-        )
+    refuse_object_field(path)
     if not is_known_field(path):
         unsupported(
             f"field {path!r} is not a CloudTrail record field, so Splunk has no field for it",

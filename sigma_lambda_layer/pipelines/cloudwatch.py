@@ -33,8 +33,10 @@ from itertools import product
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 
-from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
-from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FREE_FORM, array_prefixes
+from sigma_lambda_layer.fields.cloudtrail import (
+    array_prefixes,
+    refuse_object_field,
+)
 from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
 PIPELINE_ID = "aws_cloudtrail_cloudwatch"
@@ -43,24 +45,10 @@ STATE_ARRAYS = "cloudwatch_arrays"
 #: Default number of array elements searched (backend option ``array_elements``).
 DEFAULT_ARRAY_ELEMENTS = 5
 
-_OBJECTS: frozenset[str] = (
-    frozenset(
-        {*FREE_FORM} | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
-    )
-    - ARRAY_FIELDS
-)
-
 
 def logs_insights_fields(field: str, elements: int = DEFAULT_ARRAY_ELEMENTS) -> str | list[str]:
     """The Logs Insights field(s) a CloudTrail field name stands for (a list means: any of them)."""
-    if field in _OBJECTS:
-        unsupported(
-            f"CloudTrail field {field!r} is a JSON object, not a value: Sigma matches values against strings, "
-            "so the rule cannot match it as written",
-            field=field,
-            hint=f"name the sub-field that holds the value, e.g. {field}.<key>",
-            kind=UnsupportedFieldError,
-        )
+    refuse_object_field(field)
     prefixes = array_prefixes(field)
     if not prefixes:
         return field

@@ -35,8 +35,7 @@ from typing import Any, Final
 from sigma.processing.transformations import SetStateTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 
-from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
-from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, FIXED_FIELDS, FREE_FORM
+from sigma_lambda_layer.fields.cloudtrail import ARRAY_FIELDS, refuse_object_field
 from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
 PIPELINE_ID = "aws_cloudtrail_eventbridge"
@@ -76,14 +75,6 @@ EVENT_SOURCE_TO_SOURCE: Final[dict[str, str]] = {
     "access-analyzer.amazonaws.com": "aws.access-analyzer",  # events-ref-access-analyzer
 }
 
-#: Objects (not values): free-form subtree roots and the parents of fixed fields, arrays excepted.
-OBJECT_FIELDS: Final[frozenset[str]] = (
-    frozenset(
-        {*FREE_FORM} | {".".join(f.split(".")[:i]) for f in FIXED_FIELDS for i in range(1, f.count(".") + 1)}
-    )
-    - ARRAY_FIELDS
-)
-
 
 def detail_types(event_sources: frozenset[str] | None) -> list[str]:
     """The detail types a rule pinned to ``event_sources`` (``None``: not pinned) can be delivered with."""
@@ -118,14 +109,7 @@ def envelope_state() -> dict[str, Any]:
 
 def eventbridge_field(field: str) -> str:
     """The event-pattern path of a CloudTrail field (``userIdentity.arn`` -> ``detail.userIdentity.arn``)."""
-    if field in OBJECT_FIELDS:
-        unsupported(
-            f"CloudTrail field {field!r} is a JSON object, not a value: Sigma matches values against strings, "
-            "so the rule cannot match it as written",
-            field=field,
-            hint=f"name the sub-field that holds the value, e.g. {field}.<key>",
-            kind=UnsupportedFieldError,
-        )
+    refuse_object_field(field)
     return f"{DETAIL}.{field}"
 
 
