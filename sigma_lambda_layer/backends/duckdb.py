@@ -64,7 +64,6 @@ from sigma.conditions import (
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
@@ -82,6 +81,7 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
+from sigma_lambda_layer.errors import unsupported
 from sigma_lambda_layer.fields.cloudtrail import is_scalar_string_field
 
 DEFAULT_TABLE = "cloudtrail"
@@ -114,16 +114,14 @@ _CASELESS = frozenset("0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 def sql_string(text: str) -> str:
     """A SQL string literal: quotes doubled; DuckDB literals treat backslashes literally."""
     if "\x00" in text:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "a NUL character cannot appear in a DuckDB string literal"
-        )
+        unsupported("a NUL character cannot appear in a DuckDB string literal")
     return "'" + text.replace("'", "''") + "'"
 
 
 def sql_identifier(name: str) -> str:
     """A quoted SQL identifier (table names from the ``table`` option)."""
     if "\x00" in name or not name:
-        raise SigmaFeatureNotSupportedByBackendError(f"invalid DuckDB table name {name!r}")
+        unsupported(f"invalid DuckDB table name {name!r}")
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
@@ -141,7 +139,7 @@ def json_path(keys: tuple[str, ...] | list[str]) -> str:
     for key in keys:
         if not _PLAIN_KEY.fullmatch(key):
             if '"' in key or "\\" in key:
-                raise SigmaFeatureNotSupportedByBackendError(f"key {key!r} cannot be quoted in a JSONPath")
+                unsupported(f"key {key!r} cannot be quoted in a JSONPath")
             key = f'"{key}"'
         out += "." + key
     return out
@@ -249,9 +247,7 @@ def _like_pattern(value: SigmaString, transform: Any) -> str:
             text = transform(part)
             out.append(text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
         else:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"placeholder {part!r} left in a value; resolve it with a pipeline before converting"
-            )
+            unsupported(f"placeholder {part!r} left in a value; resolve it with a pipeline before converting")
     return "".join(out)
 
 
@@ -275,7 +271,7 @@ def _re2_error(pattern: str) -> str | None:
 def python_regex_to_re2(pattern: str, multiline: bool) -> str:
     """Python ``re`` syntax (the evaluator's) as RE2 with the same meaning, or a refusal naming the part."""
     if _LOOKAROUND.search(pattern) or re.search(r"\\[1-9]|\\g<|\\k<", pattern):
-        raise SigmaFeatureNotSupportedByBackendError(
+        unsupported(
             f"regular expression {pattern!r} uses lookaround, an atomic group or a back-reference, "
             "which RE2 (DuckDB's regex engine) does not support"
         )
@@ -291,7 +287,7 @@ def python_regex_to_re2(pattern: str, multiline: bool) -> str:
                 if in_class and n == "b":
                     out.append(r"\x08")
                     continue
-                raise SigmaFeatureNotSupportedByBackendError(
+                unsupported(
                     f"regular expression {pattern!r} uses \\{n}: RE2's word boundary is ASCII-only, "
                     "Python's is Unicode"
                 )
@@ -302,7 +298,7 @@ def python_regex_to_re2(pattern: str, multiline: bool) -> str:
             elif n in "wsWS":
                 body = _PY_WORD if n in "wW" else _PY_SPACE
                 if n.isupper() and in_class:
-                    raise SigmaFeatureNotSupportedByBackendError(
+                    unsupported(
                         f"regular expression {pattern!r} uses \\{n} inside a character class, which RE2 "
                         "cannot say with Python's Unicode meaning"
                     )
@@ -316,9 +312,7 @@ def python_regex_to_re2(pattern: str, multiline: bool) -> str:
                 out.append(r"\x{" + pattern[i : i + 8] + "}")
                 i += 8
             elif n == "N":
-                raise SigmaFeatureNotSupportedByBackendError(
-                    f"regular expression {pattern!r} uses \\N{{...}}, which RE2 does not support"
-                )
+                unsupported(f"regular expression {pattern!r} uses \\N{{...}}, which RE2 does not support")
             else:
                 out.append(c + n)
             continue
@@ -339,7 +333,7 @@ def python_regex_to_re2(pattern: str, multiline: bool) -> str:
         i += 1
     translated = "".join(out)
     if not multiline and re.search(r"\(\?[a-zA-Z]*m", pattern):
-        raise SigmaFeatureNotSupportedByBackendError(
+        unsupported(
             f"regular expression {pattern!r} sets inline flags; use the |re modifiers (|i, |m, |s) instead"
         )
     return translated
@@ -443,7 +437,7 @@ class DuckDBBackend(TextQueryBackend):
         if plain is not None and not anywhere:
             wanted = plain if cased else plain.lower()
             if not cased and _SIGMAS & set(wanted):
-                raise SigmaFeatureNotSupportedByBackendError(
+                unsupported(
                     f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
                     "(final form), which DuckDB's lower() does not; use |cased or a wildcard"
                 )
@@ -514,7 +508,7 @@ class DuckDBBackend(TextQueryBackend):
         """JSON numbers and decimal strings read as numbers (the evaluator's ``as_number``)."""
         literal = repr(number) if isinstance(number, float) else str(number)
         if isinstance(number, float) and not (number == number and abs(number) != float("inf")):
-            raise SigmaFeatureNotSupportedByBackendError(f"number {number!r} has no SQL literal")
+            unsupported(f"number {number!r} has no SQL literal")
         exact = "HUGEINT" if isinstance(number, int) else "DOUBLE"
         lit = f"CAST({literal} AS {exact})"
 
@@ -550,9 +544,7 @@ class DuckDBBackend(TextQueryBackend):
     ) -> str:
         value = cast(SigmaCompareExpression, cond.value)
         if not isinstance(value.number, SigmaNumber) or type(value.number) is not SigmaNumber:
-            raise SigmaFeatureNotSupportedByBackendError(
-                "timestamp-part comparisons are not supported for DuckDB"
-            )
+            unsupported("timestamp-part comparisons are not supported for DuckDB")
         return self._leaf(cond.field, self._number_test(value.number.number, self._COMPARE[value.op]))
 
     def convert_condition_field_eq_val_bool(
@@ -581,9 +573,7 @@ class DuckDBBackend(TextQueryBackend):
         full = (f"(?{flags})" if flags else "") + body
         error = _re2_error(full)
         if error is not None:
-            raise SigmaFeatureNotSupportedByBackendError(
-                f"regular expression {pattern!r} is not valid RE2 (DuckDB's regex engine): {error}"
-            )
+            unsupported(f"regular expression {pattern!r} is not valid RE2 (DuckDB's regex engine): {error}")
         return full
 
     def convert_condition_field_eq_val_re(
@@ -670,14 +660,12 @@ class DuckDBBackend(TextQueryBackend):
     def convert_condition_field_eq_val_timestamp_part(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            "timestamp-part modifiers (minute, hour, ...) are not supported by the DuckDB backend"
-        )
+        unsupported("timestamp-part modifiers (minute, hour, ...) are not supported by the DuckDB backend")
 
     def convert_condition_field_eq_query_expr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported for DuckDB")
+        unsupported("query expressions are not supported for DuckDB")
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         """``NOT coalesce(x, false)``: a plain leaf (``record->>'$.f' = 'v'``) is NULL on a record without
