@@ -14,6 +14,7 @@ from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.cli import main
 from sigma_lambda_layer.errors import OutOfScopeError, UnsupportedConstructError
 from sigma_lambda_layer.registry import TARGETS
+from tests.test_results import REFUSED  # a whole object compared with a string
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = ROOT / "rules" / "aws_attached_malicious_lambda_layer.yml"
@@ -26,18 +27,6 @@ logsource:
 detection:
     selection:
         Image|endswith: '\\\\whoami.exe'
-    condition: selection
-"""
-#: A CloudTrail rule every target refuses (a whole object compared with a string).
-REFUSED = """\
-title: Whole object
-id: 7f1c7d3e-1d2b-4a52-9a64-0f4f1b0c8f01
-logsource:
-    product: aws
-    service: cloudtrail
-detection:
-    selection:
-        requestParameters: x
     condition: selection
 """
 
