@@ -27,6 +27,8 @@ from sigma_lambda_layer.artifacts.splunk import stanza_name
 from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.sarif import findings_to_sarif
 from sigma_lambda_layer.cli import main
+from sigma_lambda_layer.engines.logs_insights import tokenize
+from sigma_lambda_layer.engines.spl import command_names
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import MAX_CONDITION_DEPTH, MAX_FILE_BYTES, glob_match, read_stdin
 from sigma_lambda_layer.outputs import render
@@ -384,6 +386,14 @@ def _field_rule(construct: str, name: str) -> str:
     return text
 
 
+def _splunk_baseline(construct: str) -> str:
+    """The Splunk query of the same construct on a plain field name: the commands a hostile name must keep."""
+    from sigma_lambda_layer.api import convert
+
+    (result,) = convert(_field_rule(construct, "plainField"), "splunk", without_pipeline=True)
+    return str(result.output)
+
+
 def _quoted_only(output: str, name: str, quoted: str) -> bool:
     """``name`` appears in ``output`` only as ``quoted``."""
     return name not in output.replace(quoted, "")
@@ -413,9 +423,15 @@ def test_hostile_field_name_is_refused_located_or_stays_quoted(
         text = result.output if isinstance(result.output, str) else json.dumps(result.output)
         if target == "splunk":
             assert name not in text, (target, text)
-        elif target == "cloudwatch" and name in text:
-            assert "`" not in name and not re.search(r"[\x00-\x1f]", name), (name, text)
-            assert _quoted_only(text, name, f"`{name}`"), text
+            good_commands = command_names(_splunk_baseline(construct))
+            assert command_names(text) == good_commands, text  # no command or subsearch added
+        elif target == "cloudwatch":
+            toks = tokenize(text)
+            assert "delete" not in {t.text for t in toks if t.kind != "field"}, text
+            if name in text:
+                assert "`" not in name and not re.search(r"[\x00-\x1f]", name), (name, text)
+                assert _quoted_only(text, name, f"`{name}`"), text
+                assert any(t.kind == "field" and t.text == name for t in toks), text  # one quoted token
         elif target in ("eql", "esql"):
             assert _quoted_only(text, name, "`" + name.replace("`", "``") + "`"), (target, text)
 
