@@ -459,3 +459,66 @@ def test_splunk_fields_subsearch_repro_is_refused_in_savedsearches(tmp_path: Pat
     assert result.error is not None and "sendemail" in str(result.error)
     (good,) = convert(GOOD + "fields:\n    - eventName\n", "splunk", "savedsearches", without_pipeline=True)
     assert "| table eventName" in str(good.output)
+
+
+CORRELATION: Final = """\
+title: Base
+id: 00000001-1111-4111-8111-111111111111
+name: base
+status: test
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+    selection:
+        eventName: ConsoleLogin
+    condition: selection
+---
+title: Corr
+id: 00000002-1111-4111-8111-111111111111
+status: test
+correlation:
+    type: value_count
+    rules:
+        - base
+    group-by:
+        - {name}
+    timespan: 5m
+    condition:
+        gte: 3
+        field: {name}
+"""
+
+
+@pytest.mark.parametrize("without_pipeline", [False, True], ids=["pipeline", "no-pipeline"])
+@pytest.mark.parametrize("name", HOSTILE_FIELDS, ids=lambda n: repr(n)[1:12])
+def test_hostile_correlation_group_by_is_refused_located_or_stays_quoted(
+    name: str, without_pipeline: bool
+) -> None:
+    """Correlation ``group-by`` and value-count ``field`` reach the same field-name function on every target;
+    a refusal of the name points at its entry under ``correlation`` when the target has correlations at all."""
+    from sigma_lambda_layer.api import convert
+
+    text = CORRELATION.format(name=json.dumps(name))
+    for target in TARGETS:
+        corr = [r for r in convert(text, target, without_pipeline=without_pipeline, collect_errors=True)]
+        (result,) = [r for r in corr if r.title == "Corr"]
+        if result.error is not None:
+            assert re.search(r":\d+:\d+: ", str(result.error)), (target, str(result.error))
+            continue
+        output = str(result.output)
+        assert target not in ("splunk", "cloudwatch") or "`" not in name, (target, output)
+        if target == "splunk":
+            assert name not in output and command_names(output)[1:] == ["bin", "stats", "search"], output
+        elif target in ("eql", "esql"):
+            assert _quoted_only(output, name, "`" + name.replace("`", "``") + "`"), (target, output)
+
+
+def test_hostile_fields_entry_refusal_points_at_the_entry() -> None:
+    from sigma_lambda_layer.api import convert
+
+    (result,) = convert(
+        _field_rule("fields", "x | delete"), "splunk", without_pipeline=True, collect_errors=True
+    )
+    line = _field_rule("fields", "x | delete").splitlines().index('    - "x | delete"') + 1
+    assert result.error is not None and f":{line}:7: " in str(result.error)
