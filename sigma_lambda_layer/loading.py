@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -880,7 +880,7 @@ def locate_refusal(
 
 
 def _named_outside_detection(
-    top: dict[str, tuple[yaml.Node, yaml.Node]], fields: Sequence[str]
+    top: Mapping[str, tuple[yaml.Node, yaml.Node]], fields: Sequence[str]
 ) -> yaml.Node | None:
     """The entry naming one of ``fields`` in the rule's ``fields`` list or its correlation (``group-by``,
     ``field``): a field name refused there is located at that entry, not at the detection."""
