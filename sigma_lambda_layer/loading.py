@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -871,6 +871,22 @@ def locate_refusal(
             for scalar in _scalars(node):
                 if "." in str(scalar.value) and _segment(str(scalar.value).rsplit(".", 1)[-1]) in tails:
                     return at(scalar)
+        if (named := _named_outside_detection(top, fields)) is not None:
+            return at(named)
         if construct in ("query", None) or not fields:
             return at(detection[0])
+    named = _named_outside_detection(top, fields)
+    return at(named) if named is not None else None
+
+
+def _named_outside_detection(
+    top: Mapping[str, tuple[yaml.Node, yaml.Node]], fields: Sequence[str]
+) -> yaml.Node | None:
+    """The entry naming one of ``fields`` in the rule's ``fields`` list or its correlation (``group-by``,
+    ``field``): a field name refused there is located at that entry, not at the detection."""
+    for section in ("fields", "correlation"):
+        if section in top:
+            for scalar in _scalars(top[section][1]):
+                if str(scalar.value) in fields:
+                    return scalar
     return None

@@ -27,6 +27,8 @@ from sigma_lambda_layer.artifacts.splunk import stanza_name
 from sigma_lambda_layer.checks.model import Finding, Severity
 from sigma_lambda_layer.checks.sarif import findings_to_sarif
 from sigma_lambda_layer.cli import main
+from sigma_lambda_layer.engines.logs_insights import tokenize
+from sigma_lambda_layer.engines.spl import command_names
 from sigma_lambda_layer.errors import RuleLoadError
 from sigma_lambda_layer.loading import MAX_CONDITION_DEPTH, MAX_FILE_BYTES, glob_match, read_stdin
 from sigma_lambda_layer.outputs import render
@@ -349,3 +351,174 @@ def test_integer_pysigma_would_round_is_refused_located_and_exact_ones_convert(t
     ok = _convert(str(exact))
     splunk = [o for o in _outcomes(ok) if o["target"] == "splunk"]
     assert str(2**60) in str(splunk[0]["output"])
+
+
+# -- field-name injection (issue 16, reproductions 1 and 2) ---------------------------------------------
+
+HOSTILE_FIELDS: Final = (
+    "x`)\tor\tispresent(`eventTime",
+    'a"b',
+    "a'b",
+    "a|b",
+    "a[b]",
+    "a\nb",
+    "a\tb",
+    "x | delete",
+    "x [| makeresults | sendemail to=a@b.c]",
+)
+
+
+def _field_rule(construct: str, name: str) -> str:
+    """GOOD with ``name`` used by one construct (a JSON-quoted YAML key, so any character passes YAML)."""
+    q = json.dumps
+    selection = {
+        "value": f"{q(name)}: v",
+        "exists": f"{q(name + '|exists')}: true",
+        "not_exists": f"{q(name + '|exists')}: false",
+        "null": f"{q(name)}: null",
+        "fieldref": f"{q(name + '|fieldref')}: eventName",
+        "fieldref_target": f"eventName|fieldref: {q(name)}",
+        "fields": "eventName: ConsoleLogin",
+    }[construct]
+    text = GOOD.replace("eventName: ConsoleLogin", selection)
+    if construct == "fields":
+        text += f"fields:\n    - eventName\n    - {q(name)}\n"
+    return text
+
+
+def _splunk_baseline(construct: str) -> str:
+    """The Splunk query of the same construct on a plain field name: the commands a hostile name must keep."""
+    from sigma_lambda_layer.api import convert
+
+    (result,) = convert(_field_rule(construct, "plainField"), "splunk", without_pipeline=True)
+    return str(result.output)
+
+
+def _quoted_only(output: str, name: str, quoted: str) -> bool:
+    """``name`` appears in ``output`` only as ``quoted``."""
+    return name not in output.replace(quoted, "")
+
+
+@pytest.mark.parametrize("without_pipeline", [False, True], ids=["pipeline", "no-pipeline"])
+@pytest.mark.parametrize(
+    "construct", ["value", "exists", "not_exists", "null", "fieldref", "fieldref_target", "fields"]
+)
+@pytest.mark.parametrize("name", HOSTILE_FIELDS, ids=lambda n: repr(n)[1:12])
+def test_hostile_field_name_is_refused_located_or_stays_quoted(
+    name: str, construct: str, without_pipeline: bool
+) -> None:
+    """Every target, every construct: a located refusal, or the name only inside its target's quoting.
+
+    Splunk writes names bare and CloudWatch has no escape for a backtick in backtick quoting, so there a
+    name with ``|``, ``[``, a backtick or a control character must never reach the query at all."""
+    from sigma_lambda_layer.api import convert
+
+    for target in TARGETS:
+        (result,) = convert(
+            _field_rule(construct, name), target, without_pipeline=without_pipeline, collect_errors=True
+        )
+        if result.error is not None:
+            assert re.search(r":\d+:\d+: ", str(result.error)), (target, str(result.error))
+            continue
+        text = result.output if isinstance(result.output, str) else json.dumps(result.output)
+        if target == "splunk":
+            assert name not in text, (target, text)
+            good_commands = command_names(_splunk_baseline(construct))
+            assert command_names(text) == good_commands, text  # no command or subsearch added
+        elif target == "cloudwatch":
+            toks = tokenize(text)
+            assert "delete" not in {t.text for t in toks if t.kind != "field"}, text
+            if name in text:
+                assert "`" not in name and not re.search(r"[\x00-\x1f]", name), (name, text)
+                assert _quoted_only(text, name, f"`{name}`"), text
+                assert any(t.kind == "field" and t.text == name for t in toks), text  # one quoted token
+        elif target in ("eql", "esql"):
+            assert _quoted_only(text, name, "`" + name.replace("`", "``") + "`"), (target, text)
+
+
+def test_cloudwatch_exists_backtick_repro_is_refused_and_cli_fails(tmp_path: Path) -> None:
+    """Reproduction 1 exactly: ``convert`` exits non-zero instead of emitting a query on another field."""
+    rule = tmp_path / "r.yml"
+    rule.write_text(_field_rule("exists", "x`)\tor\tispresent(`eventTime"))
+    result = CliRunner().invoke(
+        main, ["convert", str(rule), "-t", "cloudwatch", "--without-pipeline", "--no-cache"]
+    )
+    assert result.exit_code != 0, result.output
+    assert "ispresent(`eventTime" not in result.stdout
+    assert "r.yml:" in result.output
+
+
+def test_splunk_fields_subsearch_repro_is_refused_in_savedsearches(tmp_path: Path) -> None:
+    """Reproduction 2 exactly: a ``fields`` entry cannot put a subsearch into savedsearches.conf."""
+    from sigma_lambda_layer.api import convert
+
+    name = "x [| makeresults | sendemail to=a@b.c]"
+    (result,) = convert(
+        _field_rule("fields", name), "splunk", "savedsearches", without_pipeline=True, collect_errors=True
+    )
+    assert result.error is not None and "sendemail" in str(result.error)
+    (good,) = convert(GOOD + "fields:\n    - eventName\n", "splunk", "savedsearches", without_pipeline=True)
+    assert "| table eventName" in str(good.output)
+
+
+CORRELATION: Final = """\
+title: Base
+id: 00000001-1111-4111-8111-111111111111
+name: base
+status: test
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+    selection:
+        eventName: ConsoleLogin
+    condition: selection
+---
+title: Corr
+id: 00000002-1111-4111-8111-111111111111
+status: test
+correlation:
+    type: value_count
+    rules:
+        - base
+    group-by:
+        - {name}
+    timespan: 5m
+    condition:
+        gte: 3
+        field: {name}
+"""
+
+
+@pytest.mark.parametrize("without_pipeline", [False, True], ids=["pipeline", "no-pipeline"])
+@pytest.mark.parametrize("name", HOSTILE_FIELDS, ids=lambda n: repr(n)[1:12])
+def test_hostile_correlation_group_by_is_refused_located_or_stays_quoted(
+    name: str, without_pipeline: bool
+) -> None:
+    """Correlation ``group-by`` and value-count ``field`` reach the same field-name function on every target;
+    a refusal of the name points at its entry under ``correlation`` when the target has correlations at all."""
+    from sigma_lambda_layer.api import convert
+
+    text = CORRELATION.format(name=json.dumps(name))
+    for target in TARGETS:
+        corr = [r for r in convert(text, target, without_pipeline=without_pipeline, collect_errors=True)]
+        (result,) = [r for r in corr if r.title == "Corr"]
+        if result.error is not None:
+            assert re.search(r":\d+:\d+: ", str(result.error)), (target, str(result.error))
+            continue
+        output = str(result.output)
+        assert target not in ("splunk", "cloudwatch") or "`" not in name, (target, output)
+        if target == "splunk":
+            assert name not in output and command_names(output)[1:] == ["bin", "stats", "search"], output
+        elif target in ("eql", "esql"):
+            assert _quoted_only(output, name, "`" + name.replace("`", "``") + "`"), (target, output)
+
+
+def test_hostile_fields_entry_refusal_points_at_the_entry() -> None:
+    from sigma_lambda_layer.api import convert
+
+    (result,) = convert(
+        _field_rule("fields", "x | delete"), "splunk", without_pipeline=True, collect_errors=True
+    )
+    line = _field_rule("fields", "x | delete").splitlines().index('    - "x | delete"') + 1
+    assert result.error is not None and f":{line}:7: " in str(result.error)

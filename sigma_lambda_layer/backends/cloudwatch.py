@@ -121,6 +121,8 @@ _STATE_ANCHORS = "cloudwatch_unnest_anchors"
 #: The record as a MAP (CWL_QuerySyntax-operations-functions, "JSON functions"), which unnest reads.
 _RECORD_NAME = "record"
 _UNNEST_HEAD = f"fields jsonParse(@message) as {_RECORD_NAME} | "
+#: Characters a backtick-quoted Logs Insights field name cannot hold (no escape exists for a backtick).
+_UNQUOTABLE_FIELD = re.compile(r"[`\x00-\x1f\x7f]")
 #: Value types an element can be tested for one element at a time (not null, exists or a field reference).
 _ELEMENT_VALUES = (
     SigmaString,
@@ -305,13 +307,23 @@ class LogsInsightsBackend(TextQueryBackend):
         finally:
             self._negation_depth -= 1
 
-    def _field(self, name: str) -> str:
-        if "`" in name:
+    def escape_and_quote_field(self, field_name: str) -> str:
+        """The one field-name quoting of this backend: every path (values, exists, null, fieldref, keywords,
+        correlation group-by, the ``fields`` command) reaches it, pySigma's own templates included.
+
+        Logs Insights has no escape for a backtick inside a backtick-quoted name (CWL_QuerySyntax), so a
+        name holding one would leave its quoting and test another field; control characters (a newline or
+        tab inside the quotes) are refused too rather than trusted to the parser."""
+        if _UNQUOTABLE_FIELD.search(field_name):
             unsupported(
-                f"field name {name!r} contains a backtick, which Logs Insights field quoting cannot express",
+                f"field name {field_name!r} contains a backtick or a control character, which Logs Insights "
+                "field quoting cannot express",
                 construct="field name",
-                field=name,
+                field=field_name,
             )
+        return super().escape_and_quote_field(field_name)
+
+    def _field(self, name: str) -> str:
         return self.escape_and_quote_field(name)
 
     def _guard(self, field: str, expr: str) -> str:

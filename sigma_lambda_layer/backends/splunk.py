@@ -710,6 +710,17 @@ class CloudTrailSplunkBackend(SplunkBackend):
         out += "".join(f" | {d.finalize_expression()}" for d in state.deferred)
         return out
 
+    def finalize_query_default(
+        self, rule: SigmaRule | SigmaCorrelationRule, query: Any, index: int, state: ConversionState
+    ) -> Any:
+        """The rule's ``fields`` become ``| table a,b`` (pySigma's Splunk backend pastes them as written), so
+        each passes :meth:`escape_and_quote_field` first: a name such as ``x | delete`` or ``[| makeresults]``
+        would otherwise run as a command or a subsearch (savedsearches.conf reuses this query)."""
+        if isinstance(rule, SigmaRule):
+            for name in rule.fields or []:
+                self.escape_and_quote_field(name)
+        return super().finalize_query_default(rule, query, index, state)
+
     # -- savedsearches.conf (sigma_lambda_layer.artifacts.splunk) -------------------------------------
 
     def finalize_query_savedsearches(  # type: ignore[override]
