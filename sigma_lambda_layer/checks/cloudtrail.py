@@ -24,7 +24,7 @@ from sigma_lambda_layer.checks.parameters import ParameterChecker
 from sigma_lambda_layer.checks.source import DetectionItem, RuleSource, ValueAt
 from sigma_lambda_layer.fields import domains
 from sigma_lambda_layer.fields.cloudtrail import OBJECT_FIELDS, is_known_field
-from sigma_lambda_layer.regexsafety import MATCH_TIMEOUT, BoundedPattern, catastrophic
+from sigma_lambda_layer.regexsafety import MATCH_TIMEOUT, bounded, catastrophic
 
 #: Modifiers whose meaning the checks model; an item with any other modifier (base64, windash, cidr, ...) is
 #: not checked for values, since its values are not literal event names.
@@ -76,17 +76,11 @@ def matcher(value: str, modifiers: frozenset[str]) -> Matcher | None:
         flags = 0
         for m in modifiers:
             flags |= _RE_FLAGS.get(m, 0)
-        # A case-insensitive pattern follows the casing rule (compiled from a parse tree, so on re: see
-        # regexsafety.bounded); any other is time-bounded: it is tried on every operation name.
-        try:
-            rx: Any = (
-                casing.compile_regex(value, flags)
-                if flags & re.IGNORECASE or "(?i" in value
-                else BoundedPattern(value, flags)
-            )
+        try:  # the casing rule; time-bounded (regexsafety.bounded): it is tried on every operation name
+            rx = casing.compile_regex(value, flags)
         except (re.error, ValueError):
             return None  # pySigma reports invalid regular expressions
-        return lambda s: rx.search(s) is not None
+        return lambda s: bounded(rx, s)
     body = sigma_to_regex(value)
     if "contains" in modifiers:
         body = f".*{body}.*"
