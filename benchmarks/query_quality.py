@@ -148,8 +148,8 @@ def _stock_backend(target: str) -> Any:
     from sigma.processing.transformations import AddConditionTransformation, SetStateTransformation
 
     from sigma_lambda_layer.fields.elastic import DATASET, INDEX_PATTERN
-    from sigma_lambda_layer.pipelines.elastic import CloudTrailToElasticFieldsTransformation
     from sigma_lambda_layer.fields.splunk import SOURCETYPE
+    from sigma_lambda_layer.pipelines.elastic import CloudTrailToElasticFieldsTransformation
     from sigma_lambda_layer.pipelines.splunk import CloudTrailSplunkFieldMapping
 
     ref, family = STOCK[target]
