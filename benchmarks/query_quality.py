@@ -140,6 +140,9 @@ class TargetStats:
     canonical_total: int = 0
     canonical_verbatim: int = 0
     refused: list[str] = field(default_factory=list)
+    #: the same counts over the rules outside ``rules/`` (the SigmaHQ ones)
+    sigmahq_converted: int = 0
+    sigmahq_regexp_queries: int = 0
 
 
 def _stock_backend(target: str) -> Any:
@@ -207,7 +210,7 @@ def measure(rule_paths: list[Path]) -> list[TargetStats]:
         st = TargetStats(target)
         results = [convert(t, target=target, collect_errors=True)[0] for t in texts]
         baseline = _stock_backend(target) if target in STOCK else _cloudwatch_before()
-        for name, text, result in zip(names, texts, results, strict=True):
+        for path, name, text, result in zip(rule_paths, names, texts, results, strict=True):
             query = None if result.error is not None else _text(result.output)
             if query is None:
                 st.refused.append(name)
@@ -223,6 +226,9 @@ def measure(rule_paths: list[Path]) -> list[TargetStats]:
             n = regexp_clauses(target, query)
             st.regexp_clauses += n
             st.regexp_queries += n > 0
+            if path.parent.resolve() != (REPO / "rules").resolve():
+                st.sigmahq_converted += 1
+                st.sigmahq_regexp_queries += n > 0
             st.raw_scans += query.count("_raw")
             st.variant_ors += case_variant_ors(query)
             st.fold_classes += fold_classes(query)
@@ -268,6 +274,21 @@ def own_rules(stats: list[TargetStats], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def sigmahq_only(stats: list[TargetStats], names: set[str]) -> str:
+    """Issue 11's criteria are over the SigmaHQ rules alone: median and max ratio, and the share of queries
+    without a regexp (the Lucene criterion: at least 90 %), from the same run."""
+    lines = []
+    for st in stats:
+        ratios = sorted(r for r, n in st.ratios if n in names)
+        converted = st.sigmahq_converted
+        free = converted - st.sigmahq_regexp_queries
+        share = f"{free}/{converted} ({100 * free / converted:.1f} %)" if converted else "n/a"
+        median = f"{statistics.median(ratios):.2f}" if ratios else "n/a"
+        top = f"{ratios[-1]:.2f}" if ratios else "n/a"
+        lines.append(f"SigmaHQ only, {st.target}: ratio median {median}, max {top}; without a regexp {share}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -290,6 +311,8 @@ def main() -> None:
     stats = measure(theirs + ours)
     print(markdown(stats, len(theirs) + len(ours)))
     print("\n" + own_rules(stats, [p.stem for p in ours]))
+    if theirs:
+        print("\n" + sigmahq_only(stats, {p.stem for p in theirs}))
     for st in stats:
         if st.refused:
             print(f"\n{st.target} refuses {len(st.refused)}: {', '.join(st.refused)}")
