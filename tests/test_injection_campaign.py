@@ -52,6 +52,7 @@ from sigma_lambda_layer.api import convert
 from sigma_lambda_layer.errors import RuleLoadError, UsageError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.exemptions import apply, parse_filters
+from sigma_lambda_layer.outputs import render
 from sigma_lambda_layer.registry import TARGETS as REGISTRY
 from tests.support.fidelity import ENGINES, Query, _cased, engine_unavailable, is_clear_error
 from tests.test_injection import SPL_COMMANDS, near_misses, sigma_escape
@@ -64,7 +65,7 @@ _SCALE: Final = 10 if PROFILE == "local" else 1
 #: Batches per target and probes per batch (queries); examples per target and format (artifacts).
 QUERY_BATCHES: Final = 3 * _SCALE
 BATCH: Final = 18
-ARTIFACT_EXAMPLES: Final = 4 * _SCALE
+ARTIFACT_EXAMPLES: Final = 12 * _SCALE
 
 
 def _campaign(examples: int) -> Any:
@@ -506,19 +507,22 @@ def terraform_literal(text: str) -> tuple[str, list[str]]:
 
 
 def _parse_artifact(target: str, fmt: str, output: Any) -> Any:
-    """The artifact as its consumer reads it: JSON, NDJSON lines, savedsearches.conf stanzas."""
+    """The artifact as written to its file (:func:`sigma_lambda_layer.outputs.render`, what the CLI writes),
+    read back as its consumer reads it: JSON, NDJSON lines, savedsearches.conf stanzas, or query text."""
     kind = REGISTRY[target].format_file(fmt)
-    if not isinstance(output, str):
-        return json.loads(json.dumps(output))  # a dict/list output: JSON-ready as the CLI writes it
+    text = render(output, fmt)
     if kind.extension == "conf":
-        return read_conf(output)
+        return read_conf(text)
     if kind.kind == "ndjson":
-        lines = output.split("\n")
-        assert output.splitlines() == [ln for ln in lines if ln or ln is not lines[-1]], "raw line separator"
-        return [json.loads(ln) for ln in lines if ln.strip()]
-    if kind.kind == "json" or output.lstrip().startswith(("{", "[")):
-        return json.loads(output)
-    return output
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        # One object per line, and no other line end (U+2028, U+2029, CR... end lines for many readers).
+        assert text.splitlines() == lines, "a raw line separator inside an NDJSON line"
+        return [json.loads(line) for line in lines]
+    if kind.kind == "json" or text.lstrip().startswith(("{", "[")):
+        return json.loads(text)
+    return text
 
 
 def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
@@ -678,7 +682,8 @@ def _terraform_read(node: Any) -> Any:
     if isinstance(node, list):
         return [_terraform_read(v) for v in node]
     if isinstance(node, str):
-        return terraform_literal(node)[0] if "${" not in _OWN_SEQUENCE.sub("", node) else node
+        literal, sequences = terraform_literal(node)
+        return node if sequences else literal  # a string with a reference stays as written
     return node
 
 
