@@ -31,6 +31,7 @@ Sizes: the ``ci`` profile (the default) is derandomised and small enough for abo
 
 from __future__ import annotations
 
+import html.parser
 import json
 import os
 import re
@@ -724,3 +725,162 @@ def test_campaign_readers_see_breakouts() -> None:
     assert _shape({"q": "Q", "n": [1, "t"]}, "Q") != _shape({"q": "Q", "n": [1, "t", "u"]}, "Q")
     pattern = {"detail": {"eventName": ["a"]}}
     assert _shape({"EventPattern": json.dumps(pattern)}, pattern) == ("dict", (repr("<query>"),))
+
+
+# ------------------------------------------------------------------------------------------- CI outputs
+
+#: Rule text that reaches Markdown, HTML and CI annotations: Markdown and attr_list syntax, HTML, workflow
+#: command markers, percent escapes, line ends.
+PAGE_TOKENS: Final = (
+    "{: onclick=alert(1) }",
+    "<img src=x onerror=alert(2)>",
+    "`",
+    "``",
+    "*",
+    "_",
+    "[a](javascript:alert(3))",
+    "&lt;",
+    "&amp;",
+    "#",
+    "|",
+    "\\",
+    "\n",
+    "\n\n",
+    "\r",
+    "::stop-commands::",
+    "::error::",
+    "%",
+    "%0A",
+    ",",
+    ":",
+    "<!--",
+    "-->",
+    "!!! note",
+    "    ",
+    "---",
+    " ",
+    "a",
+    "Z",
+)
+
+
+def _page_text() -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(PAGE_TOKENS), min_size=1, max_size=6).map("".join)
+
+
+def _command_unescape(text: str) -> str:
+    """actions/toolkit ``command.ts``: the runner reverses ``escapeData``/``escapeProperty``."""
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(escaped, raw)
+    return text
+
+
+def read_workflow_command(line: str) -> tuple[str, dict[str, str], str]:
+    """A GitHub Actions workflow command as the runner reads one line: ``::name props::message``."""
+    assert "\n" not in line and "\r" not in line, "the command spans lines"
+    match = re.fullmatch(r"::([a-z]+)(?: ([^:]*))?::(.*)", line, re.DOTALL)
+    assert match, f"not a workflow command: {line!r}"
+    props = {}
+    for prop in (match.group(2) or "").split(","):
+        if prop:
+            key, sep, value = prop.partition("=")
+            assert sep, f"property without '=': {prop!r}"
+            props[key] = _command_unescape(value)
+    return match.group(1), props, _command_unescape(match.group(3))
+
+
+@_campaign(ARTIFACT_EXAMPLES * 4)
+@given(path=_page_text(), message=_page_text(), check=st.sampled_from(["x", "cloudtrail_field_name"]))
+def test_campaign_github_annotations_and_sarif_read_back(path: str, message: str, check: str) -> None:
+    """A finding on a hostile path with a hostile message: the annotation is one workflow command whose
+    properties and message decode to exactly the finding's; SARIF's URI decodes to exactly the path."""
+    from urllib.parse import unquote
+
+    from sigma_lambda_layer.checks.model import Finding, Severity
+    from sigma_lambda_layer.checks.sarif import findings_to_sarif
+
+    finding = Finding(check, Severity.WARNING, message, None, path, 3, 4, None, None)
+    name, props, text = read_workflow_command(finding.github_annotation())
+    assert (name, props, text) == ("warning", {"file": path, "line": "3", "col": "4"}, f"[{check}] {message}")
+    with tempfile.TemporaryDirectory() as base:
+        relative = Finding(
+            check, Severity.WARNING, message, None, str(Path(base) / "r" / "x.yml"), 1, 1, None, None
+        )
+        for f, expected in ((relative, "r/x.yml"), (finding, None)):
+            sarif = findings_to_sarif([f], base_dir=Path(base))
+            location = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+            uri = location["artifactLocation"]["uri"]
+            assert re.fullmatch(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*", uri), uri  # RFC 3986 characters only
+            if expected is not None:
+                assert unquote(uri) == expected
+            elif not Path(path).is_absolute():
+                assert unquote(uri) == Path(path).as_posix()
+
+
+class _Elements(html.parser.HTMLParser):
+    """Every element and attribute name of an HTML page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, tuple[str, ...]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = tuple(sorted(name for name, _ in attrs))
+        # Pygments' token spans inside a code block vary with the code's text, and a description keeps its
+        # paragraphs: neither is structure from rule text. 'on*' attributes are checked apart.
+        if not (tag == "span" and not any(n.startswith("on") for n in names)) and (tag, names) != ("p", ()):
+            self.elements.append((tag, names))
+
+
+def _page_html(rule: dict[str, Any]) -> tuple[list[tuple[str, tuple[str, ...]]], str]:
+    """The rule's page as MkDocs renders its Markdown (the site's own extensions), as elements and text."""
+    import markdown
+
+    from sigma_lambda_layer.pages import render_pages
+
+    config = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:")[0]
+    )
+    extensions, configs = [], {}
+    for entry in config["markdown_extensions"]:
+        name, options = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        extensions.append(name)
+        configs[name] = options or {}
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "rules").mkdir()
+        (Path(folder) / "rules" / "rule.yml").write_text(to_yaml(rule), encoding="utf-8")
+        render_pages([str(Path(folder) / "rules")], Path(folder) / "docs")
+        page = (Path(folder) / "docs" / "rule.md").read_text(encoding="utf-8")
+    rendered = markdown.markdown(page, extensions=extensions, extension_configs=configs)
+    parser = _Elements()
+    parser.feed(rendered)
+    return parser.elements, rendered
+
+
+@_campaign(max(3, ARTIFACT_EXAMPLES // 2))
+@given(title=_page_text(), description=_page_text(), author=_page_text(), tag=_page_text(), fp=_page_text())
+def test_campaign_rule_pages_have_the_benign_pages_elements(
+    title: str, description: str, author: str, tag: str, fp: str
+) -> None:
+    """A rule page built from hostile title, description, author, tag and false positive has exactly the
+    elements and attributes of the same page built from plain words (no element, attribute, link or code
+    span came from rule text), and shows the title as written."""
+
+    def rule(t: str, d: str, a: str, g: str, f: str) -> dict[str, Any]:
+        return {
+            "title": t,
+            "id": "00000001-1111-4111-8111-111111111111",
+            "status": "test",
+            "description": d,
+            "author": a,
+            "tags": ["attack.t1078", f"x.{g}"],
+            "falsepositives": [f],
+            "level": "high",
+            "logsource": {"product": "aws", "service": "cloudtrail"},
+            "detection": {"sel": {"eventName": "ConsoleLogin"}, "condition": "sel"},
+        }
+
+    hostile, text = _page_html(rule(title, description, author, tag, fp))
+    benign, _ = _page_html(rule("Plain", "Plain", "Plain", "plain", "Plain"))
+    assert hostile == benign, text
+    assert not [a for _, attrs in hostile for a in attrs if a.startswith("on")]
