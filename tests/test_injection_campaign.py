@@ -404,10 +404,14 @@ def campaign_problems(target: str, batch: Sequence[Probe]) -> list[str]:
             )
         )
         assert len(results) == len(batch), [r.error for r in results if r.error]
+        # By id: a rule that fails to load has no id, and the API lists such errors first.
+        by_id = {r.id: r for r in results if r.id is not None}
+        unloaded = iter(r for r in results if r.id is None)
         queries: list[Query] = []
         expected: list[set[int]] = []
         kept: list[Probe] = []
-        for probe, result in zip(batch, results, strict=True):
+        for probe in batch:
+            result = by_id.get(probe.rule_id) or next(unloaded)
             if result.error is not None:
                 # A refusal: of the target (unsupported) or of pySigma's loader (a located rule error).
                 if not (is_clear_error(result.error) or isinstance(result.error, RuleLoadError)):

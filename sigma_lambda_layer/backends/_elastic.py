@@ -202,6 +202,22 @@ def refuse_number_on_text(field: str, value: Any) -> None:
         )
 
 
+def refuse_cidr_on_non_ip(field: str) -> None:
+    """``|cidr`` on a field not mapped ``ip``: EQL's ``cidrMatch`` and ES|QL's ``CIDR_MATCH`` take ip fields
+    only (EQL reference, "cidrMatch": "supports only the ip field type"; ES|QL ``CIDR_MATCH(ip, ...)``), so
+    ``cidrMatch(user_agent.original, ...)`` is an invalid query; the Lucene target refuses it alike."""
+    try:
+        kind = field_type(field)
+    except KeyError:
+        return  # a field from a custom pipeline: the stock rendering
+    if kind not in ("ip", "flattened"):  # a flattened key has its own refusal
+        unsupported(
+            f"a CIDR match (|cidr) on {field!r}: only ip fields take CIDR matches, not {kind}",
+            construct="a CIDR match (|cidr)",
+            field=field,
+        )
+
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@]*(\.[A-Za-z_@][A-Za-z0-9_@]*)*$")
 
 
