@@ -64,7 +64,7 @@ TARGETS: Final = tuple(REGISTRY)
 PROFILE: Final = os.environ.get("SIGMA_LAMBDA_CAMPAIGN", "ci")
 _SCALE: Final = 10 if PROFILE == "local" else 1
 #: Batches per target and probes per batch (queries); examples per target and format (artifacts).
-QUERY_BATCHES: Final = 3 * _SCALE
+QUERY_BATCHES: Final = 5 * _SCALE
 BATCH: Final = 18
 ARTIFACT_EXAMPLES: Final = 12 * _SCALE
 
