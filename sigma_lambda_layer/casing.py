@@ -45,6 +45,7 @@ __all__ = [
     "literal_regex",
     "matches_wildcard",
     "range_partners",
+    "regex_source",
 ]
 
 #: Every code point a Python ``str`` can hold (surrogates lower to themselves and are left out of the
@@ -148,19 +149,147 @@ def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     global or scoped) follow this module's rule instead of Python's folding: every literal and class
     member is replaced by its :func:`char_class`, and the pattern is compiled case-sensitively.
 
+    The result is compiled from *text* (:func:`regex_source`), so its ``.pattern`` holds a case-sensitive
+    pattern of identical meaning: ``regexsafety.bounded`` re-compiles it on the ``regex`` package and runs
+    it under a time bound, cased or not (docs/hostile-input.md).
+
     A backreference inside a case-insensitive part raises ``ValueError``: Python can only compare it with
     its own folding, and the rule must not silently differ.
     """
+    source, rest = regex_source(pattern, flags)
+    return re.compile(source, rest)
+
+
+def regex_source(pattern: str, flags: int = 0) -> tuple[str, int]:
+    """The case-sensitive pattern text and flags that mean what ``pattern`` under ``flags`` means with
+    case-insensitive parts following this module's rule (``("[Kk\u212a]", re.UNICODE)`` for ``("k", re.I)``).
+
+    A pattern with nothing case-insensitive is returned as it is. Otherwise it is parsed by ``re``'s own
+    parser, its case-insensitive literals and sets are replaced by explicit classes (:func:`_rewrite`), and
+    the tree is written back as text (:func:`_source`) that ``re`` and ``regex`` (``VERSION0``) parse into
+    the same tree: every literal escaped, every repeat and alternation in its own non-capturing group.
+    tests/test_casing.py proves, on generated patterns and strings, that it matches exactly where the
+    rewritten tree compiled directly does.
+    """
     if not flags & re.IGNORECASE and not _INLINE_IGNORECASE.search(pattern):
-        # Nothing case-insensitive: Python's own compile, which keeps the source text (regexsafety.bounded
-        # re-compiles it with a time bound).
-        return re.compile(pattern, flags)
+        # Nothing case-insensitive: the source as written.
+        return pattern, flags
     tree = _PARSER.parse(pattern, flags)
     ignore = bool(tree.state.flags & re.IGNORECASE)
     _rewrite(tree, ignore)
-    tree.state.flags &= ~re.IGNORECASE
-    compiled: re.Pattern[str] = _COMPILER.compile(tree, flags & ~re.IGNORECASE)
-    return compiled
+    names = {index: name for name, index in tree.state.groupdict.items()}
+    # VERBOSE was consumed by the parser (whitespace and comments are gone from the tree).
+    rest = tree.state.flags & ~(re.IGNORECASE | re.VERBOSE)
+    return _source(tree, names), rest
+
+
+def _char(code: int) -> str:
+    """One character as pattern text that every parser reads as that literal character."""
+    c = chr(code)
+    if c.isascii() and c.isalnum():
+        return c
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+_CATEGORY_TEXT: Final = {
+    _C.CATEGORY_DIGIT: "\\d",
+    _C.CATEGORY_NOT_DIGIT: "\\D",
+    _C.CATEGORY_SPACE: "\\s",
+    _C.CATEGORY_NOT_SPACE: "\\S",
+    _C.CATEGORY_WORD: "\\w",
+    _C.CATEGORY_NOT_WORD: "\\W",
+}
+_AT_TEXT: Final = {
+    _C.AT_BEGINNING: "^",
+    _C.AT_END: "$",
+    _C.AT_BEGINNING_STRING: "\\A",
+    _C.AT_END_STRING: "\\Z",
+    _C.AT_BOUNDARY: "\\b",
+    _C.AT_NON_BOUNDARY: "\\B",
+}
+_FLAG_LETTERS: Final = ((re.ASCII, "a"), (re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+
+
+def _flag_text(bits: int) -> str:
+    return "".join(letter for flag, letter in _FLAG_LETTERS if bits & flag)
+
+
+def _set_source(items: Iterable[tuple[Any, Any]]) -> str:
+    out = []
+    for op, av in items:
+        if op is _C.NEGATE:
+            out.append("^")
+        elif op is _C.LITERAL:
+            out.append(_char(av))
+        elif op is _C.RANGE:
+            out.append(f"{_char(av[0])}-{_char(av[1])}")
+        elif op is _C.CATEGORY:
+            out.append(_CATEGORY_TEXT[av])
+        else:  # pragma: no cover - the parser puts nothing else in a set
+            raise ValueError(f"unexpected set member {op} in a regular expression")
+    return "[" + "".join(out) + "]"
+
+
+def _source(tree: Any, names: dict[int, str]) -> str:
+    """Pattern text for a parsed (sub-)pattern; iterative over the sequence, recursive only over nesting,
+    which the parser itself bounds."""
+    out: list[str] = []
+    for op, av in tree:
+        if op is _C.LITERAL:
+            out.append(_char(av))
+        elif op is _C.NOT_LITERAL:
+            out.append(f"[^{_char(av)}]")
+        elif op is _C.ANY:
+            out.append(".")
+        elif op is _C.IN:
+            out.append(_set_source(av))
+        elif op is _C.CATEGORY:
+            out.append(_CATEGORY_TEXT[av])
+        elif op is _C.AT:
+            out.append(_AT_TEXT[av])
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) or op is getattr(_C, "POSSESSIVE_REPEAT", None):
+            lo, hi, sub = av
+            bound = f"{{{lo},}}" if hi == _C.MAXREPEAT else f"{{{lo},{hi}}}"
+            mode = "?" if op is _C.MIN_REPEAT else "" if op is _C.MAX_REPEAT else "+"
+            out.append(f"(?:{_source(sub, names)}){bound}{mode}")
+        elif op is _C.SUBPATTERN:
+            group, add, drop, sub = av
+            if group is not None:
+                name = names.get(group)
+                head = f"(?P<{name}>" if name else "("
+            elif add or drop:
+                head = f"(?{_flag_text(add)}{'-' + _flag_text(drop) if drop else ''}:"
+            else:
+                head = "(?:"
+            out.append(f"{head}{_source(sub, names)})")
+        elif op is _C.BRANCH:
+            out.append("(?:" + "|".join(_source(sub, names) for sub in av[1]) + ")")
+        elif op in (_C.ASSERT, _C.ASSERT_NOT):
+            direction, sub = av
+            kind = ("=" if op is _C.ASSERT else "!") if direction > 0 else ("<=" if op is _C.ASSERT else "<!")
+            out.append(f"(?{kind}{_source(sub, names)})")
+        elif op is getattr(_C, "ATOMIC_GROUP", None):
+            out.append(f"(?>{_source(av, names)})")
+        elif op is _C.GROUPREF:
+            out.append(f"(?P={names[av]})" if av in names else _backref(av))
+        elif op is _C.GROUPREF_EXISTS:
+            group, yes, no = av
+            ref = names.get(group, str(group))
+            tail = "" if no is None else "|" + _source(no, names)
+            out.append(f"(?({ref}){_source(yes, names)}{tail})")
+        else:  # pragma: no cover - every opcode the parser emits is handled above
+            raise ValueError(f"unexpected element {op} in a regular expression")
+    return "".join(out)
+
+
+def _backref(group: int) -> str:
+    if group > 99:  # '\\100' is an octal escape, not a reference
+        raise ValueError("a backreference to a group numbered over 99 is not supported with (?i)")
+    return f"(?:\\{group})"
 
 
 def _literals(chars: Iterable[str]) -> list[tuple[Any, int]]:

@@ -371,8 +371,8 @@ def convert_sources(
     from sigma.correlations import SigmaCorrelationRule
 
     from sigma_lambda_layer.checks import offline
+    from sigma_lambda_layer.exemptions import applicable, parse_filters
     from sigma_lambda_layer.exemptions import apply as apply_filters
-    from sigma_lambda_layer.exemptions import parse_filters
     from sigma_lambda_layer.registry import get_target
 
     offline.install()  # formats such as siem_rule read MITRE ATT&CK data: ours, never a download
@@ -390,11 +390,13 @@ def convert_sources(
         for index in order:
             slot, source, rule = converted[index], sources[index], rules[index]
             result = _result_of(source, target_id, config.format)
+            exempting: list[Any] = []
             try:
                 if isinstance(rule, SigmaCorrelationRule):
                     queries = backend.convert_correlation_rule(rule, config.format, config.correlation_method)
                 else:
                     if filters:
+                        exempting = applicable(rule, filters)
                         rule = apply_filters(rule, filters)
                     queries = backend.convert_rule(rule, config.format)
                 output = _single(backend.finalize(list(queries), config.format))
@@ -403,10 +405,40 @@ def convert_sources(
                 error = _located(
                     ConversionError, exc, source.file, _document_index(source), _mapped_back(backend)
                 )
+                if error.location.line is None and exempting:  # a construct an exemption brought in
+                    error.location = _in_filters(exc, exempting, config.filters, _mapped_back(backend)) or (
+                        error.location
+                    )
                 if error.location.path is None and source.path is not None:  # a pySigma object's file
                     error.location = Location(source.path)
                 slot[target_id] = replace(result, error=error)
     return converted
+
+
+def _in_filters(
+    exc: BaseException,
+    exempting: Sequence[Any],
+    sources: Sequence[tuple[str, str]],
+    rule_fields: Callable[[str], list[str]],
+) -> Location | None:
+    """Where, in the filter files that apply to the rule, the construct a target refused is written: a
+    refusal the rule's own text does not locate came with an exemption (docs/exemptions.md)."""
+    if not isinstance(exc, (UnsupportedConstructError, UnsupportedFieldError)):
+        return None
+    names = [exc.field] if exc.field else []
+    if exc.field:
+        names += [f for f in rule_fields(exc.field) if f not in names]
+    texts = dict(sources)
+    for sigma_filter in exempting:
+        path = str(getattr(getattr(sigma_filter, "source", None), "path", ""))
+        text = texts.get(path)
+        if text is None:
+            continue
+        for document in range(text.count("---") + 1):  # each YAML document of the file
+            where = locate_refusal(text, document, construct=exc.construct, fields=names, value=exc.value)
+            if where is not None:
+                return Location(path, *where)
+    return None
 
 
 def _mapped_back(backend: Any) -> Callable[[str], list[str]]:

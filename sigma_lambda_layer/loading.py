@@ -840,7 +840,7 @@ def locate_refusal(
         [str(v) for v in value] if isinstance(value, (list, tuple)) else [] if value is None else [str(value)]
     )
     modifier = (construct or "").lstrip("|") if (construct or "").startswith("|") else None
-    detection = top.get("detection")
+    detection = top.get("detection") or _filter_detection(top)
     if detection is not None:
         items = [(k, v) for k, v in _detection_items(detection[1]) if str(k.value) != "condition"]
         keyed = [(k, v) for k, v in items if _field_of(str(k.value))[0] in fields]
@@ -877,6 +877,16 @@ def locate_refusal(
             return at(detection[0])
     named = _named_outside_detection(top, fields)
     return at(named) if named is not None else None
+
+
+def _filter_detection(top: Mapping[str, tuple[yaml.Node, yaml.Node]]) -> tuple[yaml.Node, yaml.Node] | None:
+    """A Sigma filter's ``filter`` section as a detection (its selections and condition, without the
+    ``rules`` it names): a refusal of a construct an exemption brought in is located there."""
+    if "filter" not in top or not isinstance(top["filter"][1], yaml.MappingNode):
+        return None
+    key, node = top["filter"]
+    kept = [(k, v) for k, v in node.value if not (isinstance(k, yaml.ScalarNode) and k.value == "rules")]
+    return key, yaml.MappingNode(node.tag, kept, node.start_mark, node.end_mark)
 
 
 def _named_outside_detection(

@@ -18,16 +18,39 @@ from typing import Final
 _ESCAPE: Final = re.compile(r"([\\`*_\[\]<>|{}])")
 
 
+#: What makes a line a block of its own at its start (after the indentation, which is dropped: four spaces
+#: begin a code block): ATX headings, block quotes, list items, setext underlines and rules, ordered list
+#: numbers, admonitions (``!!!``), details (``???``) and ``~~~`` fences. A list item's text is a line start too
+#: (``- #`` gave ``<li><h1>``). Backslash escapes where Python-Markdown has one, entities elsewhere.
+_BLOCK_START: Final = re.compile(r"^(?:([#>+\-!])|([=~?:])|(\d+)([.)]))")
+
+
+def _inline_line(line: str) -> str:
+    line = line.strip(" \t")  # indentation (a code block) and trailing spaces (a hard break) dropped
+
+    def escaped(m: re.Match[str]) -> str:
+        if m.group(1):
+            return "\\" + m.group(1)
+        if m.group(2):
+            return f"&#{ord(m.group(2))};"
+        return m.group(3) + "\\" + m.group(4)
+
+    return _BLOCK_START.sub(escaped, line, count=1)
+
+
 def md(text: object, *, block: bool = False) -> str:
-    """Rule text as Markdown that shows exactly that text: no emphasis, link, HTML, table break or attribute.
+    """Rule text as Markdown that shows exactly that text: no emphasis, link, HTML, table break, attribute,
+    heading, list, quote or code block.
 
     The one escaping function for Markdown: every piece of rule text a page shows goes through it (or through
-    :func:`code` or :func:`fence`). Line breaks become spaces unless ``block`` (a description's paragraphs).
+    :func:`code` or :func:`fence`). Line breaks become spaces unless ``block`` (a description's paragraphs);
+    every line is read as if it started a block (the callers put text at line starts and in list items), and
+    whitespace at line ends and starts, which HTML would not show, is dropped.
     """
-    value = str(text).replace("&", "&amp;")
+    value = str(text).replace("&", "&amp;").replace("\r", " ")
     if not block:
-        value = " ".join(value.split("\n")).replace("\r", " ")
-    return _ESCAPE.sub(r"\\\1", value)
+        value = " ".join(value.split("\n"))
+    return "\n".join(_inline_line(line) for line in _ESCAPE.sub(r"\\\1", value).split("\n"))
 
 
 def code(text: object) -> str:

@@ -35,19 +35,19 @@ class RegexTimeout(SigmaLambdaError):
 
 @functools.lru_cache(maxsize=4096)
 def _compile(pattern: str, flags: int) -> Any:
-    # re and regex share the flag bits (I=2, M=8, S=16, U=32); re.UNICODE is regex's default for str.
-    return regex.compile(pattern, (flags & ~re.UNICODE) | regex.VERSION0)
+    # re and regex share the bits of I, L, M, S, X (2, 4, 8, 16, 64); re.UNICODE is regex's default for str;
+    # re.ASCII (256) is regex.VERSION1's bit, so it is translated to regex.ASCII (128).
+    shared = flags & (re.IGNORECASE | re.LOCALE | re.MULTILINE | re.DOTALL | re.VERBOSE)
+    return regex.compile(pattern, shared | (regex.ASCII if flags & re.ASCII else 0) | regex.VERSION0)
 
 
-def bounded(pattern: re.Pattern[str], text: str, *, full: bool = False) -> bool:
+def bounded(pattern: re.Pattern[str], text: str, *, full: bool = False, shown: str | None = None) -> bool:
     """Whether ``pattern`` matches ``text`` (``search``, or ``fullmatch`` when ``full``), within the bound.
+    ``shown`` is the pattern as the rule wrote it, for the timeout message (``pattern`` may be its rewrite).
 
-    A pattern compiled from a parse tree (``casing.compile_regex``, the case-insensitive ``|re|i`` of the
-    casing rule) has no source text to re-compile on ``regex``: it runs on ``re``, unbounded. ``check``'s
-    ``regex_backtracking`` warning still flags such a pattern (docs/hostile-input.md).
+    Every rule pattern has source text: ``casing.compile_regex`` writes a case-insensitive ``|re|i`` back
+    as an equivalent case-sensitive pattern, so cased or not it runs here, bounded (docs/hostile-input.md).
     """
-    if pattern.pattern is None:
-        return (pattern.fullmatch(text) if full else pattern.search(text)) is not None
     compiled = _compile(pattern.pattern, pattern.flags)
     try:
         found = (
@@ -56,7 +56,7 @@ def bounded(pattern: re.Pattern[str], text: str, *, full: bool = False) -> bool:
             else compiled.search(text, timeout=MATCH_TIMEOUT)
         )
     except TimeoutError:
-        raise _timeout(pattern.pattern, text) from None
+        raise _timeout(shown or pattern.pattern, text) from None
     return found is not None
 
 

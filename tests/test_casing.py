@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 
-from sigma_lambda_layer import casing
+from sigma_lambda_layer import casing, regexsafety
 from sigma_lambda_layer.evaluator import RuleEvaluator
 
 
@@ -72,3 +75,105 @@ def _matches(detection: str, record: dict[str, object]) -> bool:
 )
 def test_evaluator_case_insensitive_follows_the_rule(detection: str, value: str, expected: bool) -> None:
     assert _matches(detection, {"userAgent": value}) is expected
+
+
+# -- |re|i written back as text: the pattern regexsafety.bounded runs, identical in meaning ------------------
+
+_ALPHABET = "aAkK\u212asS\u017fiI\u0131İß\u03c3ςΣµ\u03bc0-_ \n"
+
+
+def _atoms() -> st.SearchStrategy[str]:
+    letters = st.sampled_from([*_ALPHABET.replace("\n", ""), r"\n", r"\.", r"\-", r"\x4b", r"\u212a"])
+    classes = st.sampled_from(
+        [".", r"\d", r"\w", r"\W", r"\s", "[a-z]", "[^k]", "[A-K]", r"[\w-]", "[^a-cS]", "[\u017f\u0131]", "[^\\D]"]
+    )
+    anchors = st.sampled_from(["^", "$", r"\b", r"\B", r"\A", r"\Z"])
+    return st.one_of(letters, letters, classes, anchors)
+
+
+def _patterns() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        seq = st.lists(inner, min_size=1, max_size=3).map("".join)
+        repeat = st.tuples(seq, st.sampled_from(["*", "+", "?", "{1,2}", "{2,}", "*?", "+?", "*+", "??"]))
+        return st.one_of(
+            seq,
+            repeat.map(lambda t: f"(?:{t[0]}){t[1]}"),
+            seq.map(lambda s: f"({s})"),
+            seq.map(lambda s: f"(?P<g>{s})"),
+            seq.map(lambda s: f"(?i:{s})"),
+            seq.map(lambda s: f"(?-i:{s})"),
+            seq.map(lambda s: f"(?s:{s})"),
+            seq.map(lambda s: f"(?>{s})"),
+            seq.map(lambda s: f"(?={s})"),
+            seq.map(lambda s: f"(?!{s})"),
+            st.lists(seq, min_size=2, max_size=3).map(lambda b: "(?:" + "|".join(b) + ")"),
+        )
+
+    body = st.recursive(_atoms(), extend, max_leaves=8)
+    head = st.sampled_from(["", "", "(?i)", "(?im)", "(?is)", "(?ai)", "(?ix) "])
+    return st.tuples(head, st.lists(body, min_size=1, max_size=3).map("".join)).map("".join)
+
+
+def _tree_compiled(pattern: str, flags: int) -> re.Pattern[str]:
+    """The casing rule applied the way compile_regex did before it wrote text: the rewritten parse tree
+    handed to re's compiler (the reference the text form must equal)."""
+    tree = casing._PARSER.parse(pattern, flags)
+    casing._rewrite(tree, bool(tree.state.flags & re.IGNORECASE))
+    tree.state.flags &= ~re.IGNORECASE
+    compiled: re.Pattern[str] = casing._COMPILER.compile(tree, flags & ~re.IGNORECASE)
+    return compiled
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    pattern=_patterns(),
+    ignorecase=st.booleans(),
+    texts=st.lists(st.text(alphabet=_ALPHABET, max_size=7), min_size=1, max_size=6),
+)
+def test_casing_regex_text_form_means_what_the_rewritten_tree_means(
+    pattern: str, ignorecase: bool, texts: list[str]
+) -> None:
+    flags = re.IGNORECASE if ignorecase else 0
+    try:
+        reference = _tree_compiled(pattern, flags)
+    except (re.error, ValueError):
+        with pytest.raises((re.error, ValueError)):
+            casing.compile_regex(pattern, flags)
+        return
+    compiled = casing.compile_regex(pattern, flags)
+    assert compiled.flags & re.IGNORECASE == 0 or compiled.pattern == pattern
+    on_regex = regexsafety._compile(compiled.pattern, compiled.flags)  # what bounded() runs
+    for text in texts:
+        expected = reference.search(text)
+        # re's \B never matches in an empty string, regex's (and PCRE's) does: an engine difference that
+        # holds for every pattern bounded() runs, not one of the text form (CPython changed it in 3.14).
+        engines = (compiled,) if not text and r"\B" in pattern else (compiled, on_regex)
+        for rx in engines:
+            got = rx.search(text)
+            assert (got and (got.span(), got.groups())) == (
+                expected and (expected.span(), expected.groups())
+            ), (
+                pattern,
+                compiled.pattern,
+                text,
+                rx,
+            )
+            assert bool(rx.fullmatch(text)) is bool(reference.fullmatch(text)), (
+                pattern,
+                compiled.pattern,
+                text,
+            )
+
+
+def test_casing_regex_ignorecase_runs_under_the_time_bound() -> None:
+    """Under |re|i, '^(a+)+$' (which the regex package decides at once) and '^(a|aa)+$' (exponential there
+    too) on 40 characters: a verdict or a timeout naming the rule's pattern, within the bound, not minutes
+    on re."""
+    fast = casing.compile_regex("^(a+)+$", re.IGNORECASE)
+    assert fast.pattern != "^(a+)+$" and not fast.flags & re.IGNORECASE
+    start = time.perf_counter()
+    assert not regexsafety.bounded(fast, "A" * 39 + "!")
+    slow = casing.compile_regex("^(a|aa)+$", re.IGNORECASE)
+    with pytest.raises(regexsafety.RegexTimeout, match=r"'\^\(a\|aa\)\+\$' took over .*catastrophic"):
+        regexsafety.bounded(slow, "A" * 39 + "!", shown="^(a|aa)+$")
+    assert time.perf_counter() - start < regexsafety.MATCH_TIMEOUT + 2

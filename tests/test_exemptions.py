@@ -121,3 +121,47 @@ def test_exemption_removes_exactly_the_exempted_events(target: str) -> None:
         "keep:terraform-as-iam-user",
         "keep:deployer-name-in-agent",
     }
+
+
+EXEMPT_BY_REGEX = """\
+title: Exempt Terraform by user agent pattern
+logsource: {product: aws, service: cloudtrail}
+filter:
+  rules:
+    - 00000001-1111-4111-8111-111111111111
+  selection:
+    userAgent|re: '^Terraform/.*'
+  condition: not selection
+"""
+EXEMPTED_RULE = """\
+title: Console login
+id: 00000001-1111-4111-8111-111111111111
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: ConsoleLogin
+  condition: selection
+"""
+
+
+def test_exemption_refusal_is_located_in_the_filter_file(tmp_path: Path) -> None:
+    """A target refusing a construct the exemption brought in (EventBridge has no |re) points at the
+    filter file's line and column, like every other refusal points into the rule."""
+    rule, filter_file = tmp_path / "rule.yml", tmp_path / "filters" / "terraform.yml"
+    filter_file.parent.mkdir()
+    rule.write_text(EXEMPTED_RULE, encoding="utf-8")
+    filter_file.write_text(EXEMPT_BY_REGEX, encoding="utf-8")
+    results = convert(
+        rule, target=["eventbridge", "splunk"], filters=[filter_file.parent], collect_errors=True
+    )
+    by_target = {r.target: r for r in results}
+    error = by_target["eventbridge"].error
+    assert error is not None and "regular expression" in error.message
+    assert (error.location.path, error.location.line, error.location.column) == (str(filter_file), 7, 5)
+    assert str(error).startswith(f"{filter_file}:7:5: ")
+    assert by_target["splunk"].error is None and "Terraform" in by_target["splunk"].output
+    # A refusal of the rule's own construct stays in the rule.
+    rule.write_text(EXEMPTED_RULE.replace("eventName: ConsoleLogin", "eventName|re: '^Console'"), "utf-8")
+    [own] = convert(rule, target="eventbridge", filters=[filter_file.parent], collect_errors=True)
+    assert own.error is not None
+    assert (own.error.location.path, own.error.location.line) == (str(rule), 6)

@@ -522,3 +522,33 @@ def test_hostile_fields_entry_refusal_points_at_the_entry() -> None:
     )
     line = _field_rule("fields", "x | delete").splitlines().index('    - "x | delete"') + 1
     assert result.error is not None and f":{line}:7: " in str(result.error)
+
+
+@pytest.mark.parametrize("pattern", ["^(a+)+$", CATASTROPHIC])
+def test_rule_test_with_case_insensitive_catastrophic_regex_is_time_bounded(
+    tmp_path: Path, pattern: str
+) -> None:
+    """``|re|i`` is written back as a case-sensitive pattern (casing.regex_source) and runs bounded like
+    ``|re``: '^(a+)+$' is decided at once by the regex package, '^(a|aa)+$' gives up located, within the
+    bound (before, both ran on re's compiled tree with no timeout: minutes). ``check`` warns on both."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    rule = folder / "slow.yml"
+    rule.write_text(GOOD.replace("eventName: ConsoleLogin", f"eventName|re|i: '{pattern}'"), encoding="utf-8")
+    record = {"eventName": "A" * 40 + "!", "eventSource": "signin.amazonaws.com"}
+    tests = {"entries": [{"expect": "no_match", "record": record}]}
+    (folder / "slow.tests.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
+    start = time.perf_counter()
+    result = CliRunner().invoke(main, ["test", str(folder), "--target", "all"])
+    elapsed = time.perf_counter() - start
+    assert elapsed < 30, elapsed
+    assert "Traceback" not in result.output
+    if pattern == CATASTROPHIC:
+        assert result.exit_code != 0
+        assert "catastrophic backtracking" in result.output
+        assert re.search(r"slow(\.tests)?\.yml:\d+:\d+", result.output), result.output
+    else:
+        assert result.exit_code == 0, result.output
+    check = CliRunner().invoke(main, ["check", str(rule), "--json"])
+    hits = [f for f in json.loads(check.stdout) if f["check"] == "regex_backtracking"]
+    assert len(hits) == 1 and (hits[0]["line"], hits[0]["column"]) == (9, 25), hits

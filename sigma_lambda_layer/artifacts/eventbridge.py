@@ -128,6 +128,18 @@ def cloudformation_template(entries: Sequence[dict[str, Any]]) -> str:
     return json.dumps(template, indent=2)
 
 
+def terraform_literal(text: str) -> str:
+    """``text`` as a Terraform JSON string that reads back as exactly ``text``.
+
+    Terraform reads every string of a ``.tf.json`` file as a template (Terraform, "JSON Configuration
+    Syntax" and "Strings and Templates"): ``${ ... }`` interpolates (``${file("...")}`` reads a local file
+    into the rule) and ``%{ ... }`` is a directive, unless written ``$${`` and ``%%{``. Every string from a
+    rule (name, description, event pattern, tags) goes through here; only the references this module
+    writes itself (``${var.event_bus_name}``) are templates.
+    """
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
 def terraform_json(entries: Sequence[dict[str, Any]]) -> str:
     """Terraform JSON configuration: a rule and a target per Sigma rule, the topic as a variable."""
     rules: dict[str, Any] = {}
@@ -135,12 +147,12 @@ def terraform_json(entries: Sequence[dict[str, Any]]) -> str:
     for name, entry in zip(_names(entries, 64), entries, strict=True):
         key = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
         rules[key] = {
-            "name": name,
-            "description": _description(entry),
+            "name": terraform_literal(name),
+            "description": terraform_literal(_description(entry)),
             "event_bus_name": "${var.event_bus_name}",
-            "event_pattern": json.dumps(entry["pattern"]),
+            "event_pattern": terraform_literal(json.dumps(entry["pattern"])),
             "state": entry["state"],
-            "tags": {"SigmaId": entry["id"]} if entry["id"] else {},
+            "tags": {"SigmaId": terraform_literal(entry["id"])} if entry["id"] else {},
         }
         targets[key] = {
             "rule": f"${{aws_cloudwatch_event_rule.{key}.name}}",

@@ -17,7 +17,7 @@ import re
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sigma.conditions import (
     ConditionAND,
@@ -43,7 +43,7 @@ from sigma_lambda_layer.artifacts.kibana import RULE_OPTIONS, check_rule_options
 from sigma_lambda_layer.backends._lucene_regexp import literal_regexp, translate_sigma
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
 from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
-from sigma_lambda_layer.fields.elastic import OBJECT_TEXT_FIELDS
+from sigma_lambda_layer.fields.elastic import OBJECT_TEXT_FIELDS, field_type
 
 # ----------------------------------------------------------------- EQL / ES|QL spelling
 
@@ -175,6 +175,45 @@ def refuse_whole_object(field: str, what: str) -> None:
             "with scalars only, so the rule as written matches no event",
             hint="test a key of the object (requestParameters.<key>) instead",
             construct=what,
+            field=field,
+        )
+
+
+#: Mapping types whose values are text: EQL and ES|QL refuse comparing them with a number (a type error).
+_TEXT_TYPES: Final = frozenset({"keyword", "constant_keyword", "wildcard", "text", "match_only_text"})
+
+
+def refuse_number_on_text(field: str, value: Any) -> None:
+    """A Sigma number on a text field (``userAgent: 42``): EQL (``Expected string not number``) and ES|QL
+    (a type mismatch) reject ``field == 42``, and a string comparison would miss ``042`` and ``42.0``, which
+    Sigma's number equals (the Lucene target matches every decimal text with a regexp)."""
+    try:
+        kind = field_type(field)
+    except KeyError:
+        return  # a field from a custom pipeline: the stock comparison
+    if kind in _TEXT_TYPES:
+        unsupported(
+            f"the number {value} on {field!r}: a {kind} field holds text, which EQL and ES|QL do not compare "
+            f"with a number, and Sigma's number also equals texts such as '0{value}' and '{value}.0'",
+            hint=f"quote the value ('{value}') to match exactly that text, or use the lucene target",
+            construct=f"the number {value}",
+            field=field,
+            value=str(value),
+        )
+
+
+def refuse_cidr_on_non_ip(field: str) -> None:
+    """``|cidr`` on a field not mapped ``ip``: EQL's ``cidrMatch`` and ES|QL's ``CIDR_MATCH`` take ip fields
+    only (EQL reference, "cidrMatch": "supports only the ip field type"; ES|QL ``CIDR_MATCH(ip, ...)``), so
+    ``cidrMatch(user_agent.original, ...)`` is an invalid query; the Lucene target refuses it alike."""
+    try:
+        kind = field_type(field)
+    except KeyError:
+        return  # a field from a custom pipeline: the stock rendering
+    if kind not in ("ip", "flattened"):  # a flattened key has its own refusal
+        unsupported(
+            f"a CIDR match (|cidr) on {field!r}: only ip fields take CIDR matches, not {kind}",
+            construct="a CIDR match (|cidr)",
             field=field,
         )
 
@@ -350,6 +389,7 @@ class ComparisonDispatch(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         refuse_whole_object(cond.field, f"the number {cond.value}")
+        refuse_number_on_text(cond.field, cond.value)
         return str(super().convert_condition_field_eq_val_num(cond, state))
 
     def convert_condition_field_eq_val_bool(

@@ -135,6 +135,15 @@ _ELEMENT_VALUES = (
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9.]+$")
 
 
+def _is_control(c: str) -> bool:
+    return ord(c) < 0x20 or ord(c) == 0x7F
+
+
+def _control(c: str) -> str:
+    """A control character inside ``/.../``: ``\\n``, ``\\t``, ``\\r`` or ``\\xHH`` (never raw in the query)."""
+    return _CONTROL.get(c, f"\\x{ord(c):02x}")
+
+
 def _regex_char(c: str) -> str:
     """One literal character of a value, as it must appear inside ``/.../``."""
     if c in _LEXICAL:
@@ -556,10 +565,12 @@ class LogsInsightsBackend(TextQueryBackend):
             c = pattern[i]
             if c == "\\" and i + 1 < len(pattern):
                 nxt = pattern[i + 1]
-                out.append(r"\/" if nxt == "/" else c + _CONTROL.get(nxt, nxt))
+                # An escaped control character is that character (re.escape writes '\\<LF>'): its escape
+                # alone, not a backslash before it ('\\\\n' would match a backslash and an 'n').
+                out.append(r"\/" if nxt == "/" else _control(nxt) if _is_control(nxt) else c + nxt)
                 i += 2
                 continue
-            out.append(r"\/" if c == "/" else _CONTROL.get(c, c))
+            out.append(r"\/" if c == "/" else _control(c) if _is_control(c) else c)
             i += 1
         letters = {
             SigmaRegularExpressionFlag.IGNORECASE: "i",

@@ -59,6 +59,7 @@ from sigma_lambda_layer.backends._elastic import (
     is_case_free,
     quote_field,
     quote_string,
+    refuse_cidr_on_non_ip,
     refuse_whole_object,
 )
 from sigma_lambda_layer.dialect import FormatFile
@@ -152,6 +153,7 @@ class CloudTrailEqlBackend(ComparisonDispatch, DetectionRuleFormats, EqlBackend)
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         assert isinstance(cond.value, SigmaCIDRExpression)
+        refuse_cidr_on_non_ip(cond.field)
         return f"cidrMatch({quote_field(cond.field)}, {quote_string(str(cond.value.network))})"
 
     def presence_test(self, field: str, present: bool) -> str:

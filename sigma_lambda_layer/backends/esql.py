@@ -61,6 +61,7 @@ from sigma_lambda_layer.backends._elastic import (
     quote_field,
     quote_name,
     quote_string,
+    refuse_cidr_on_non_ip,
     refuse_whole_object,
 )
 from sigma_lambda_layer.dialect import BackendOption, FormatFile, one_of, validate
@@ -375,6 +376,7 @@ class CloudTrailEsqlBackend(ComparisonDispatch, DetectionRuleFormats, ESQLBacken
                 "FIELD_EXTRACT returns keyword, and TO_IP on a value that is no address is null, which "
                 "would turn `not` into no match",
             )
+        refuse_cidr_on_non_ip(cond.field)
         return f"CIDR_MATCH({esql_field(cond.field)}, {quote_string(str(cond.value.network))})"
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> str:

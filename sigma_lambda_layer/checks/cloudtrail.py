@@ -80,7 +80,7 @@ def matcher(value: str, modifiers: frozenset[str]) -> Matcher | None:
             rx = casing.compile_regex(value, flags)
         except (re.error, ValueError):
             return None  # pySigma reports invalid regular expressions
-        return lambda s: bounded(rx, s)
+        return lambda s: bounded(rx, s, shown=value)
     body = sigma_to_regex(value)
     if "contains" in modifiers:
         body = f".*{body}.*"
@@ -90,7 +90,7 @@ def matcher(value: str, modifiers: frozenset[str]) -> Matcher | None:
         body = f".*{body}"
     # case-insensitive as sigma-lambda defines it (lower() on both sides), not re.IGNORECASE's folding
     full = casing.compile_regex(body, re.DOTALL | (0 if "cased" in modifiers else re.IGNORECASE))
-    return lambda s: full.fullmatch(s) is not None
+    return lambda s: bounded(full, s, full=True, shown=value)  # many '*' backtrack polynomially
 
 
 def _describe(item: DetectionItem, value: str) -> str:

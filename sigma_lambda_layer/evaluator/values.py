@@ -105,11 +105,13 @@ class RegexMatch(ValueTest):
     """``|re``: Python ``re.search`` (unanchored, as pySigma defines it) over the value's text."""
 
     pattern: re.Pattern[str]
+    #: the expression as the rule wrote it (``pattern`` is its case-sensitive rewrite under ``|re|i``)
+    shown: str | None = None
 
     def test(self, value: Any) -> bool:
         text = as_text(value)
         # Time-bounded: '^(a+)+$' on 37 characters takes minutes on re (docs/hostile-input.md).
-        return text is not None and bounded(self.pattern, text)
+        return text is not None and bounded(self.pattern, text, shown=self.shown)
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def compile_value(value: SigmaType, *, keyword: bool = False) -> ValueTest:
             wildcard_pattern(value), anywhere=keyword, fold=not isinstance(value, SigmaCasedString)
         )
     if isinstance(value, SigmaRegularExpression):
-        return RegexMatch(regex_pattern(value))
+        return RegexMatch(regex_pattern(value), shown=str(value.regexp))
     if keyword:
         if isinstance(value, SigmaBool) or (
             isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart)
