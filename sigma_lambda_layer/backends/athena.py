@@ -282,7 +282,10 @@ class _Access:
         present: str | None = None,
         gate: str | None = None,
         fast_present: str | None = None,
+        over: tuple[str, str, str] | None = None,
     ) -> None:
+        #: an array of structs searched in place: (array, lambda variable, the element's text)
+        self.over = over
         self.text, self.texts, self.present, self.gate, self.fast_present = (
             text,
             texts,
@@ -442,10 +445,12 @@ class AthenaBackend(TextQueryBackend):
         leaf = steps[-1].node
         if leaf.kind in ("struct", "array"):
             unsupported("an array element's struct is not a value")
-        texts = f"transform({array}, {e} -> {self._text_of(leaf, inner)})"
-        t = self._names("t")
-        present = f"any_match({texts}, {t} -> {t} IS NOT NULL)"
-        return _Access(texts=texts, present=present)
+        text = self._text_of(leaf, inner)
+        return _Access(
+            texts=f"transform({array}, {e} -> {text})",
+            present=f"any_match({array}, {e} -> {text} IS NOT NULL)",
+            over=(array, e, text),
+        )
 
     def _json_access(self, column: str, rest: str | None) -> _Access:
         """A field inside a JSON-text column: the plain read gated by a walk (module docstring)."""
@@ -521,6 +526,9 @@ class AthenaBackend(TextQueryBackend):
         access = self._access(field, state)
         if access.texts is None:
             return str(test(access.text))
+        if access.over is not None:
+            array, e, text = access.over
+            return f"any_match({array}, {e} -> coalesce({test(text)}, false))"
         t = self._names("t")
         listed = f"any_match({access.texts}, {t} -> coalesce({test(t)}, false))"
         if access.gate is None or access.text is None:
