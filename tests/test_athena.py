@@ -417,3 +417,30 @@ def test_athena_backend_reads_the_schema_the_pipeline_names() -> None:
         del table.SCHEMAS["test_other"]
         table.schema.cache_clear()
     assert query.startswith("actor.uid = 'Alice' AND (CASE WHEN TRY_CAST(json_extract(data, '$.bucketName')")
+
+
+def test_athena_documented_smoke_query_holds_on_the_proxy() -> None:
+    """The query docs/targets/athena.md asks a user to run once on Athena is the one the proxy passes: every
+    column true (on Athena, a false column names the assumption that does not hold there)."""
+    from sigma_lambda_layer.engines.athena import SMOKE_QUERY
+
+    page = (Path(__file__).parents[1] / "docs" / "targets" / "athena.md").read_text(encoding="utf-8")
+    assert SMOKE_QUERY in page
+    (row,) = AthenaRecords([]).connection.execute(to_duckdb(SMOKE_QUERY)).fetchall()
+    assert all(row) and len(row) == len(sqlglot.parse_one(SMOKE_QUERY, read="trino").expressions)
+
+
+def test_athena_partition_window_prunes_by_day() -> None:
+    from datetime import date
+
+    from sigma_lambda_layer.backends.athena import partition_window
+
+    records = [
+        {"eventTime": t, "eventName": "x"}
+        for t in ("2024-04-30T23:59:59Z", "2024-05-01T00:00:00Z", "2024-05-03T10:00:00Z")
+    ]
+    window = partition_window(date(2024, 5, 1), date(2024, 5, 2))
+    assert window == "\"timestamp\" >= '2024/05/01' AND \"timestamp\" <= '2024/05/02'"
+    query = f'SELECT * FROM "default"."cloudtrail_logs" WHERE {window}'
+    assert load_records(records).hits(query) == {1}
+    assert partition_window() == "TRUE"

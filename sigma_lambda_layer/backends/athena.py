@@ -42,6 +42,7 @@ Meaning, as on every target (the duckdb backend's module docstring says each cho
 from __future__ import annotations
 
 import re
+from datetime import date
 from ipaddress import IPv4Network, IPv6Network
 from itertools import pairwise
 from typing import Any, ClassVar, cast
@@ -809,3 +810,16 @@ def _cidr_test(t: str, network: IPv4Network | IPv6Network) -> str:
     octets = " + ".join(f"CAST(split_part({t}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
     anchored = sql_string(rf"\A{_IPV4_RE}\z")
     return f"CASE WHEN regexp_like({t}, {anchored}) THEN {octets} BETWEEN {lo} AND {hi} ELSE false END"
+
+
+def partition_window(since: date | None = None, until: date | None = None, column: str = "timestamp") -> str:
+    """A ``WHERE`` term keeping only the days from ``since`` to ``until`` (inclusive) of the ``timestamp``
+    partition (``yyyy/MM/dd`` text, whose order is the days' order), so partition projection reads only those
+    days' S3 prefixes; ``TRUE`` when neither is given. ``sigma-lambda hunt --engine athena`` ANDs it with the
+    rules' conditions (the record-level window on ``eventtime`` is the caller's)."""
+    terms = []
+    if since is not None:
+        terms.append(f"{sql_identifier(column)} >= {sql_string(since.strftime('%Y/%m/%d'))}")
+    if until is not None:
+        terms.append(f"{sql_identifier(column)} <= {sql_string(until.strftime('%Y/%m/%d'))}")
+    return " AND ".join(terms) or "TRUE"
