@@ -262,16 +262,25 @@ def test_athena_numbers_and_booleans_as_cloudtrail_types_them() -> None:
     _check("sel:\n  requestParameters.maxResults|gt: 49\ncondition: sel", records, {3, 4, 5, 6})
 
 
-def test_athena_cidr_ipv4_and_service_names() -> None:
+def test_athena_cidr_ipv4_ipv6_and_service_names() -> None:
     records = [
         {"sourceIPAddress": "10.1.2.3"},
         {"sourceIPAddress": "010.1.2.3"},  # a leading zero: not an address for Python's ipaddress
         {"sourceIPAddress": "lambda.amazonaws.com"},
+        {"sourceIPAddress": "2001:db8::1"},
+        {"sourceIPAddress": "2001:DB8:0:0:0:0:0:ff"},
+        {"sourceIPAddress": "::ffff:10.1.2.3"},
+        {"sourceIPAddress": "2001:db8::1::2"},
+        {"sourceIPAddress": "fe80::1%eth0"},
         {"sourceIPAddress": "AWS Internal"},
-        {"sourceIPAddress": "11.0.0.1"},
+        {"sourceIPAddress": "1::2:3:4:5:6:7:8"},  # "::" must stand for at least one group
     ]
     _check("sel:\n  sourceIPAddress|cidr: 10.0.0.0/8\ncondition: sel", records, {0})
-    _check("sel:\n  sourceIPAddress|cidr: 10.0.0.0/8\ncondition: not sel", records, {1, 2, 3, 4})
+    _check("sel:\n  sourceIPAddress|cidr: '2001:db8::/32'\ncondition: sel", records, {3, 4})
+    _check("sel:\n  sourceIPAddress|cidr: '::ffff:0:0/96'\ncondition: sel", records, {5})
+    _check("sel:\n  sourceIPAddress|cidr: 'fe80::/10'\ncondition: sel", records, {7})
+    _check("sel:\n  sourceIPAddress|cidr: '::/0'\ncondition: sel", records, {3, 4, 5, 7})
+    _check("sel:\n  sourceIPAddress|cidr: 10.0.0.0/8\ncondition: not sel", records, set(range(1, 10)))
 
 
 def test_athena_regex_python_meaning_on_every_engine() -> None:
