@@ -465,3 +465,13 @@ def test_athena_value_lists_are_in_lists_and_not_in_keeps_missing_fields() -> No
     agents = [{"userAgent": "AWS-CLI"}, {"userAgent": "Boto3"}, {"userAgent": "x"}]
     query = _check("sel:\n  userAgent:\n    - aws-cli\n    - boto3\ncondition: sel", agents, {0, 1})
     assert query.endswith("WHERE lower(replace(useragent, 'İ', 'i\u0307')) IN ('aws-cli', 'boto3')")
+
+
+def test_athena_json_column_holding_an_array_is_walked() -> None:
+    """The evaluator walks a free-form subtree that is an array (never in CloudTrail, but a record can say
+    so): the plain read's gate sees the column itself too."""
+    records = [
+        {"requestParameters": [{"userName": "u"}, {"userName": "v"}]},
+        {"requestParameters": {"userName": "v"}},
+    ]
+    _check("sel:\n  requestParameters.userName: v\ncondition: sel", records, {0, 1})

@@ -475,11 +475,11 @@ class AthenaBackend(TextQueryBackend):
         v, t = self._names("v"), self._names("t")
         texts = f"transform({leaves}, {v} -> json_extract_scalar({v}, '$'))"
         present = f"any_match({leaves}, {t} -> coalesce(json_format({t}) <> 'null', false))"
-        # The plain read is exact unless a prefix of the path (the full path too) holds an array, or a
+        # The plain read is exact unless the column or a prefix of the path (the full path too) holds an array, or a
         # dotted key could hold the value.
         witnesses = [
             f"TRY_CAST(json_extract({column}, {sql_string(json_path(segments[:i]))}) AS ARRAY(JSON)) IS NOT NULL"
-            for i in range(len(segments), 0, -1)
+            for i in range(len(segments), -1, -1)  # the full path first; the column itself last
         ]
         dotted = sorted(
             {
