@@ -42,7 +42,7 @@ Meaning, as on every target (the duckdb backend's module docstring says each cho
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from ipaddress import IPv4Network, IPv6Network
 from itertools import pairwise
 from typing import Any, ClassVar, cast
@@ -899,19 +899,13 @@ def _ipv6_hex(s: str) -> str:
 
 
 def partition_window(since: date | None = None, until: date | None = None, column: str = "timestamp") -> str:
-    """A ``WHERE`` term keeping only the S3 day prefixes that can hold events from ``since`` to ``until``
-    (inclusive), so partition projection reads only those (``TRUE`` when neither is given).
-
-    The ``timestamp`` partition is the ``yyyy/MM/dd`` of the prefix, whose text order is the days' order.
-    CloudTrail names a file's prefix by its *delivery* day (UTC; AWS CloudTrail User Guide, "CloudTrail log
-    file examples": the file name's time stamp is when the file was delivered, about every five minutes), so
-    an event from just before midnight can sit in the next day's prefix: the window takes one day more at its
-    end. The record-level window (on ``eventtime``) stays the caller's (``hunt --engine athena`` adds both).
-    """
+    """A ``WHERE`` term keeping only the days from ``since`` to ``until`` (inclusive) of the ``timestamp``
+    partition (``yyyy/MM/dd`` text, whose order is the days' order), so partition projection reads only those
+    days' S3 prefixes; ``TRUE`` when neither is given. ``sigma-lambda hunt --engine athena`` ANDs it with the
+    rules' conditions (the record-level window on ``eventtime`` is the caller's)."""
     terms = []
     if since is not None:
         terms.append(f"{sql_identifier(column)} >= {sql_string(since.strftime('%Y/%m/%d'))}")
     if until is not None:
-        last = until + timedelta(days=1)
-        terms.append(f"{sql_identifier(column)} <= {sql_string(last.strftime('%Y/%m/%d'))}")
+        terms.append(f"{sql_identifier(column)} <= {sql_string(until.strftime('%Y/%m/%d'))}")
     return " AND ".join(terms) or "TRUE"
