@@ -129,6 +129,7 @@ def test_cli_list_commands() -> None:
         "esql",
         "cloudwatch",
         "duckdb",
+        "athena",
         "eventbridge",
     ]
     code, out, _ = run("list", "pipelines")

@@ -33,6 +33,7 @@ FOREIGN_VOCABULARY: Final[dict[tuple[str, str], str]] = {
     ("backends/lucene.py", "detection_rule_language"): "Kibana rule language",
     ("artifacts/kibana.py", "language"): "Kibana saved-search query language",
     ("artifacts/kibana.py", "rule_type"): "Kibana rule type (ES|QL rules take no filters)",
+    ("engines/athena.py", "dialect"): "sqlglot dialect the offline Athena proxy writes",
 }
 
 
@@ -165,14 +166,15 @@ def test_plugin_shims_register_what_the_registry_says(
 
 
 def options_table() -> str:
-    """docs/cli.md's options table: one row per option, with the targets that read it."""
-    rows: dict[str, tuple[list[str], str, str]] = {}
+    """docs/cli.md's options table: one row per option declaration (name, default and meaning), with the
+    targets that declare it so (two targets' ``table`` options with other defaults are two rows)."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
     for target in TARGETS.values():
         for option in target.options:
             default = "" if option.default is None else f"`{option.default}`"
-            rows.setdefault(option.shown, ([], default, option.doc))[0].append(target.id)
+            rows.setdefault((option.shown, default, option.doc), []).append(target.id)
     lines = ["| option | targets | default | meaning |", "|---|---|---|---|"]
-    for name, (targets, default, doc) in rows.items():
+    for (name, default, doc), targets in rows.items():
         lines.append(f"| `{name}` | {', '.join(targets)} | {default} | {doc.replace('|', '&#124;')} |")
     return "\n".join(lines) + "\n"
 

@@ -77,7 +77,7 @@ def test_targets_own_rules_pass_on_corpus_records() -> None:
     assert len(tested) == 2
     for report in tested:
         assert report.passed, report.rule_path
-        assert report.targets == ("cloudwatch", "duckdb", "eventbridge", "splunk")
+        assert report.targets == ("athena", "cloudwatch", "duckdb", "eventbridge", "splunk")
         read = [o for o in report.outcomes if o.case.source.startswith(str(CORPUS.resolve()))]
         assert read and all(o.status == "pass" for o in read), "the corpus entries must have been read"
         for outcome in report.outcomes:
@@ -136,7 +136,7 @@ def test_targets_without_engine_are_a_usage_error(tmp_path: Path) -> None:
     rule = write_rule(tmp_path, RULE)
     code, _, err = invoke("test", str(rule), "--target", "lucene")
     assert code == 2
-    assert "no reference engine for target 'lucene'; --target accepts cloudwatch, duckdb, eventbridge, splunk or all" in err
+    assert "no reference engine for target 'lucene'; --target accepts athena, cloudwatch, duckdb, eventbridge, splunk or all" in err
     with pytest.raises(UsageError, match="'esql'"):
         run_rule_tests([rule], targets=("esql",))
 
