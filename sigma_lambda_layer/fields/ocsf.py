@@ -530,7 +530,11 @@ def _time(text: Any) -> datetime | None:
 
 
 def _bool(value: Any, true: str, false: str) -> bool | None:
-    return True if value == true else False if value == false else None
+    """The boolean of a ``true``/``false`` (``Yes``/``No``) text, in any case; None for anything else. The
+    Bloblang mapping matches ``Yes``/``No`` exactly; AWS writes only those spellings, and reading any case
+    makes the pipeline's case-insensitive test exact."""
+    text = value.lower() if isinstance(value, str) else None
+    return True if text == true else False if text == false else None
 
 
 def _prune(value: Any) -> Any:
@@ -599,7 +603,7 @@ def ocsf_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "status_id": 2 if error is not None else 1,
         "time": None if when is None else int(when.timestamp() * 1000),
         "time_dt": None if when is None else _timestamp_text(when),
-        "is_mfa": _bool(_get(r, "additionalEventData.MFAUsed"), "Yes", "No"),
+        "is_mfa": _bool(_get(r, "additionalEventData.MFAUsed"), "yes", "no"),
         "actor": {
             "user": {
                 "uid": user.get("arn"),
