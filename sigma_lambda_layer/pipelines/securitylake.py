@@ -45,6 +45,8 @@ _HINT = "see the field table in docs/targets/securitylake.md"
 _SOURCE_COLUMNS = ("src_endpoint.ip", "src_endpoint.domain")
 #: The text of each boolean, by storage.
 _BOOLEAN_TEXT = {"true_false": ("true", "false"), "yes_no": ("yes", "no")}
+#: Storages that keep the CloudTrail string as it is (a field reference compares two of them).
+_STRINGS = frozenset({"copy", "json", "unmapped"})
 
 
 def _item(
@@ -92,11 +94,7 @@ class CloudTrailToOcsfTransformation(FieldMappingTransformationBase):
             )
             raise AssertionError from None  # unreachable: _refuse raises
         values = list(item.value)
-        for v in values:
-            if isinstance(v, SigmaFieldReference):
-                self._refuse(
-                    item, "a field reference (|fieldref) is not supported on the securitylake target", v
-                )
+        values = [self._reference(item, home, v) if isinstance(v, SigmaFieldReference) else v for v in values]
         tests = [v for v in values if not isinstance(v, (SigmaNull, SigmaExists))]
         if tests:
             try:
@@ -118,6 +116,24 @@ class CloudTrailToOcsfTransformation(FieldMappingTransformationBase):
         renamed = _item(home.path, values, item.value_linking, item)
         renamed.modifiers = item.modifiers
         return renamed
+
+    def _reference(self, item: SigmaDetectionItem, home: OcsfField, value: SigmaFieldReference) -> SigmaType:
+        """``|fieldref`` between two fields stored as the same strings: the referenced field renamed too."""
+        try:
+            other = ocsf_field(value.field)
+        except NoOcsfHome as e:
+            self._refuse(
+                item, f"the referenced CloudTrail field {value.field!r} has no OCSF home: {e.reason}", value
+            )
+            raise AssertionError from None  # unreachable
+        if home.storage not in _STRINGS or other.storage not in _STRINGS:
+            self._refuse(
+                item,
+                f"|fieldref between {item.field!r} and {value.field!r}: one of them is not stored as the same "
+                "string in Security Lake (a boolean, a timestamp or two columns), so the comparison would change",
+                value,
+            )
+        return SigmaFieldReference(other.path, value.starts_with, value.ends_with)
 
     def _boolean(self, item: SigmaDetectionItem, home: OcsfField, value: SigmaType) -> SigmaType:
         """``true``/``false`` (``Yes``/``No``) as the boolean Security Lake stores; other values are refused."""
