@@ -18,7 +18,8 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.fields import ocsf
-from sigma_lambda_layer.fields.ocsf import FIELD_MAP, REFUSED, SOURCES, TABLE, complete, duckdb_type, ocsf_row
+from sigma_lambda_layer.fields.athena import duckdb_type
+from sigma_lambda_layer.fields.ocsf import FIELD_MAP, REFUSED, ROW, SOURCES, complete, ocsf_row
 from sigma_lambda_layer.pipelines.securitylake import aws_cloudtrail_securitylake
 from tests.support.corpus import cloudtrail_records, requires_corpus
 from tests.support.rulekit import rule_yaml
@@ -46,9 +47,10 @@ def test_securitylake_field_table_points_at_columns_of_the_table() -> None:
         assert ocsf.column(home.path) is not None, (name, home.path)
         assert home.source in SOURCES, name
     for target in ocsf.JSON_SUBTREES.values():
-        assert ocsf.column(target) == ocsf.JSON_TEXT
-    assert ocsf.column("unmapped.tlsDetails.tlsVersion") == ocsf.STRING_MAP
-    assert ocsf.column("resources.owner.account.uid") == ocsf.STRING
+        assert getattr(ocsf.column(target), "kind", None) == "json"
+    assert getattr(ocsf.column("unmapped.tlsDetails.tlsVersion"), "kind", None) == "string"  # the map's value
+    assert getattr(ocsf.column("resources.owner.account.uid"), "kind", None) == "string"
+    assert getattr(ocsf.column("time_dt"), "kind", None) == "timestamp"
     assert ocsf.column("api.nonexistent") is None
     for name in REFUSED:
         with pytest.raises(ocsf.NoOcsfHome):
@@ -60,11 +62,11 @@ def test_securitylake_rows_load_into_the_table_types() -> None:
     """Every corpus record's row fits the declared column types (DuckDB's strict JSON-to-STRUCT cast)."""
     import duckdb
 
-    rows = [complete(TABLE, ocsf_row(r)) for r in cloudtrail_records()]
+    rows = [complete(ROW, ocsf_row(r)) for r in cloudtrail_records()]
     con = duckdb.connect()
     con.execute("CREATE TABLE j (id INTEGER, doc JSON)")
     con.executemany("INSERT INTO j VALUES (?, ?)", [(i, json.dumps(r)) for i, r in enumerate(rows)])
-    con.execute(f"CREATE TABLE t AS SELECT id, unnest(CAST(doc AS {duckdb_type(TABLE)})) FROM j")
+    con.execute(f"CREATE TABLE t AS SELECT id, unnest(CAST(doc AS {duckdb_type(ROW)})) FROM j")
     total, operations, times, sources = con.execute(
         "SELECT count(*), count(api.operation), count(time_dt), "
         "count(coalesce(src_endpoint.ip, src_endpoint.domain)) FROM t"

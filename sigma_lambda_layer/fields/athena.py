@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final, Literal
 
-NodeKind = Literal["string", "json", "struct", "array", "map", "bigint", "boolean", "double"]
+NodeKind = Literal[
+    "string", "json", "struct", "array", "map", "bigint", "boolean", "double", "int", "timestamp"
+]
 
 #: Pipeline state key naming the table schema a rule's fields are resolved in (a :data:`SCHEMAS` id).
 STATE_SCHEMA: Final = "athena_schema"
@@ -181,7 +183,10 @@ ORGANIZATION_PARTITIONS: Final = (
 )
 
 #: Table schemas by id, as ``module:attribute`` (loaded on first use; other tables register here).
-SCHEMAS: Final[dict[str, str]] = {"cloudtrail": "sigma_lambda_layer.fields.athena:CLOUDTRAIL"}
+SCHEMAS: Final[dict[str, str]] = {
+    "cloudtrail": "sigma_lambda_layer.fields.athena:CLOUDTRAIL",
+    "ocsf": "sigma_lambda_layer.fields.ocsf:SECURITY_LAKE",
+}
 
 
 @cache
@@ -338,7 +343,7 @@ def hive_type(node: Node) -> str:
     """The node's type as the DDL spells it (``STRUCT<type:STRING,...>``)."""
     if node.kind in ("string", "json"):
         return "STRING"
-    if node.kind in ("bigint", "boolean", "double"):
+    if node.kind in ("bigint", "boolean", "double", "int", "timestamp"):
         return node.kind.upper()
     if node.kind == "struct":
         return "STRUCT<" + ", ".join(f"{m.name}:{hive_type(m)}" for m in node.members) + ">"
@@ -351,8 +356,10 @@ def duckdb_type(node: Node) -> str:
     """The node's type in DuckDB (the offline proxy's table): VARCHAR, STRUCT(...), ...[], MAP(...)."""
     if node.kind in ("string", "json"):
         return "VARCHAR"
-    if node.kind in ("bigint", "boolean", "double"):
+    if node.kind in ("bigint", "boolean", "double", "timestamp"):
         return node.kind.upper()
+    if node.kind == "int":
+        return "INTEGER"
     if node.kind == "struct":
         return "STRUCT(" + ", ".join(f'"{m.name}" {duckdb_type(m)}' for m in node.members) + ")"
     if node.kind == "array":

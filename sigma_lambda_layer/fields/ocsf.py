@@ -2,8 +2,9 @@
 
 Three things live here, each read by the ``securitylake`` pipeline, view and docs:
 
-- :data:`TABLE`: the table's columns and their types, as a column tree (struct, string, JSON text, boolean,
-  array of struct, map). Security Lake stores each OCSF object as a struct and each OCSF ``json_t``
+- :data:`SECURITY_LAKE`: the table's columns and their types, as a column tree in the form the Athena backend
+  reads (:class:`sigma_lambda_layer.fields.athena.TableSchema`: struct, string, JSON text, boolean, int,
+  bigint, timestamp, array of struct, map), registered there as schema ``ocsf``. Security Lake stores each OCSF object as a struct and each OCSF ``json_t``
   attribute (``api.request.data``, ``api.response.data``) as a string holding JSON text; ``unmapped``
   (OCSF type ``object``) as ``map<string,string>``; ``time`` (``timestamp_t``) as epoch milliseconds and
   ``time_dt`` as a timestamp. ``accountid``, ``region`` and ``eventday`` are the columns Security Lake adds
@@ -44,101 +45,102 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final, Literal
 
+from sigma_lambda_layer.fields.athena import Node, TableSchema, resolve
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, array_prefixes
 
 # --------------------------------------------------------------------------------------------------------------
 # The table: a column tree
 # --------------------------------------------------------------------------------------------------------------
 
-#: How a column stores its value. ``json`` is a string column holding JSON text (the backend extracts paths
-#: from it); ``map`` is ``map<string,string>`` (a key is one whole string); ``array`` is an array whose
-#: element is :attr:`Column.element`.
-Kind = Literal["string", "integer", "bigint", "boolean", "timestamp", "json", "struct", "array", "map"]
+
+def _s(name: str) -> Node:
+    return Node(name, "string")
 
 
-@dataclass(frozen=True)
-class Column:
-    """One column or struct member of the table."""
-
-    kind: Kind
-    #: members of a struct (name -> column), in table order
-    members: tuple[tuple[str, Column], ...] = ()
-    #: the element of an array
-    element: Column | None = None
-
-    def member(self, name: str) -> Column | None:
-        return next((c for n, c in self.members if n == name), None)
+def _struct(name: str, *members: Node) -> Node:
+    return Node(name, "struct", members)
 
 
-def _struct(**members: Column) -> Column:
-    return Column("struct", tuple(members.items()))
+def _array(name: str, element: Node) -> Node:
+    return Node(name, "array", (element,))
 
 
-def _array(element: Column) -> Column:
-    return Column("array", element=element)
+def _user(name: str) -> Node:
+    return _struct(
+        name,
+        _s("uid"),
+        _s("uid_alt"),
+        _s("type"),
+        _s("name"),
+        _s("credential_uid"),
+        _struct("account", _s("uid")),
+    )
 
 
-STRING: Final = Column("string")
-INTEGER: Final = Column("integer")
-BIGINT: Final = Column("bigint")
-BOOLEAN: Final = Column("boolean")
-TIMESTAMP: Final = Column("timestamp")
-JSON_TEXT: Final = Column("json")
-STRING_MAP: Final = Column("map")
-
-_ACCOUNT = _struct(uid=STRING)
-_USER = _struct(uid=STRING, uid_alt=STRING, type=STRING, name=STRING, credential_uid=STRING, account=_ACCOUNT)
-
-#: The columns of ``amazon_security_lake_table_<region>_cloud_trail_mgmt_2_0`` that the CloudTrail mapping
-#: fills: the union of the three OCSF 1.1 classes Security Lake writes to this table (API Activity 6003,
-#: Authentication 3002, Account Change 3001), attribute names and types from the OCSF 1.1.0 schema.
-TABLE: Final[Column] = _struct(
-    activity_id=INTEGER,
-    activity_name=STRING,
-    category_uid=INTEGER,
-    category_name=STRING,
-    class_uid=INTEGER,
-    class_name=STRING,
-    type_uid=BIGINT,
-    type_name=STRING,
-    severity_id=INTEGER,
-    severity=STRING,
-    status=STRING,
-    status_id=INTEGER,
-    time=BIGINT,
-    time_dt=TIMESTAMP,
-    is_mfa=BOOLEAN,
-    actor=_struct(
-        user=_USER,
-        invoked_by=STRING,
-        session=_struct(created_time_dt=TIMESTAMP, is_mfa=BOOLEAN, issuer=STRING),
-        idp=_struct(name=STRING, uid=STRING),
+#: ``amazon_security_lake_table_<region>_cloud_trail_mgmt_2_0``: the columns the CloudTrail mapping fills, the
+#: union of the three OCSF 1.1 classes Security Lake writes to this table (API Activity 6003, Authentication
+#: 3002, Account Change 3001); attribute names and types from the OCSF 1.1.0 schema (``integer_t`` as ``int``,
+#: ``timestamp_t`` as ``bigint`` epoch milliseconds, ``datetime_t`` as ``timestamp``, ``json_t`` as JSON text,
+#: ``object`` ``unmapped`` as ``map<string,string>``), and Security Lake's partition columns last.
+SECURITY_LAKE: Final = TableSchema(
+    id="ocsf",
+    source="Amazon Security Lake, CloudTrail management events, source version 2 (OCSF 1.1.0)",
+    columns=(
+        Node("activity_id", "int"),
+        _s("activity_name"),
+        Node("category_uid", "int"),
+        _s("category_name"),
+        Node("class_uid", "int"),
+        _s("class_name"),
+        Node("type_uid", "bigint"),
+        _s("type_name"),
+        Node("severity_id", "int"),
+        _s("severity"),
+        _s("status"),
+        Node("status_id", "int"),
+        Node("time", "bigint"),
+        Node("time_dt", "timestamp"),
+        Node("is_mfa", "boolean"),
+        _struct(
+            "actor",
+            _user("user"),
+            _s("invoked_by"),
+            _struct("session", Node("created_time_dt", "timestamp"), Node("is_mfa", "boolean"), _s("issuer")),
+            _struct("idp", _s("name"), _s("uid")),
+        ),
+        _struct(
+            "api",
+            _s("operation"),
+            _s("version"),
+            _struct("service", _s("name")),
+            _struct("request", _s("uid"), Node("data", "json")),
+            _struct("response", _s("error"), _s("message"), Node("data", "json")),
+        ),
+        _struct("src_endpoint", _s("ip"), _s("domain"), _s("uid")),
+        _struct("dst_endpoint", _s("svc_name")),
+        _struct("http_request", _s("user_agent")),
+        _struct("cloud", _s("provider"), _s("region")),
+        _struct(
+            "metadata",
+            _s("uid"),
+            _s("event_code"),
+            _s("version"),
+            _struct("product", _s("name"), _s("vendor_name"), _s("version"), _struct("feature", _s("name"))),
+            _array("profiles", _s("")),
+        ),
+        _struct("user", _s("uid"), _s("uid_alt"), _s("name")),
+        _array(
+            "resources",
+            _struct("", _s("uid"), _s("type"), _struct("owner", _struct("account", _s("uid")))),
+        ),
+        Node("unmapped", "map", (_s(""),)),
+        _s("accountid"),
+        _s("region"),
+        _s("eventday"),
     ),
-    api=_struct(
-        operation=STRING,
-        version=STRING,
-        service=_struct(name=STRING),
-        request=_struct(uid=STRING, data=JSON_TEXT),
-        response=_struct(error=STRING, message=STRING, data=JSON_TEXT),
-    ),
-    src_endpoint=_struct(ip=STRING, domain=STRING, uid=STRING),
-    dst_endpoint=_struct(svc_name=STRING),
-    http_request=_struct(user_agent=STRING),
-    cloud=_struct(provider=STRING, region=STRING),
-    metadata=_struct(
-        uid=STRING,
-        event_code=STRING,
-        version=STRING,
-        product=_struct(name=STRING, vendor_name=STRING, version=STRING, feature=_struct(name=STRING)),
-        profiles=_array(STRING),
-    ),
-    user=_struct(uid=STRING, uid_alt=STRING, name=STRING),
-    resources=_array(_struct(uid=STRING, type=STRING, owner=_struct(account=_ACCOUNT))),
-    unmapped=STRING_MAP,
-    accountid=STRING,
-    region=STRING,
-    eventday=STRING,
 )
+#: The whole row as one struct (for :func:`complete`).
+ROW: Final = Node("", "struct", SECURITY_LAKE.columns)
 
 #: Security Lake's names, with ``<region>`` the Region written with underscores (``us_east_1``).
 DATABASE_TEMPLATE: Final = "amazon_security_lake_glue_db_{region}"
@@ -147,35 +149,12 @@ TABLE_TEMPLATE: Final = "amazon_security_lake_table_{region}_cloud_trail_mgmt_2_
 DEFAULT_REGION: Final = "us_east_1"
 
 
-def column(path: str) -> Column | None:
-    """The column at a dotted OCSF path (``api.request.data``), walking structs and array elements; None if
-    the table has no such column. Below a ``json`` or ``map`` column every path is the column itself."""
-    node: Column | None = TABLE
-    for part in path.split("."):
-        while node is not None and node.kind == "array":
-            node = node.element
-        if node is None or node.kind in ("json", "map"):
-            return node
-        node = node.member(part)
-    return node
-
-
-def duckdb_type(node: Column) -> str:
-    """The column's type in DuckDB, for the offline table of the same shape."""
-    if node.kind == "struct":
-        return "STRUCT(" + ", ".join(f'"{n}" {duckdb_type(c)}' for n, c in node.members) + ")"
-    if node.kind == "array":
-        assert node.element is not None
-        return duckdb_type(node.element) + "[]"
-    return {
-        "string": "VARCHAR",
-        "json": "VARCHAR",
-        "integer": "INTEGER",
-        "bigint": "BIGINT",
-        "boolean": "BOOLEAN",
-        "timestamp": "TIMESTAMP",
-        "map": "MAP(VARCHAR, VARCHAR)",
-    }[node.kind]
+def column(path: str) -> Node | None:
+    """The node a dotted OCSF path (``api.request.data``, ``resources.uid``) ends at: the column or member,
+    the JSON-text column for a path inside it, the map's value for a key of ``unmapped``; None if the table
+    has no such column."""
+    found = resolve(SECURITY_LAKE, path)
+    return None if found is None else found.leaf
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -708,14 +687,14 @@ def _unmapped(record: Mapping[str, Any]) -> dict[str, str] | None:
     return out or None
 
 
-def complete(node: Column, value: Any) -> Any:
+def complete(node: Node, value: Any) -> Any:
     """``value`` with every struct member of ``node`` present (null where the row has none), as a typed table
-    load wants it (DuckDB's JSON-to-STRUCT cast refuses a missing key)."""
+    load wants it (DuckDB's STRUCT values need every member). ``complete(ROW, ocsf_row(r))`` is a full row."""
     if value is None:
         return None
     if node.kind == "struct":
         assert isinstance(value, Mapping)
-        return {name: complete(child, value.get(name)) for name, child in node.members}
-    if node.kind == "array" and node.element is not None:
+        return {m.name: complete(m, value.get(m.name)) for m in node.members}
+    if node.kind == "array":
         return [complete(node.element, v) for v in value]
     return value
