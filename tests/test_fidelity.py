@@ -166,6 +166,11 @@ def test_duckdb_fidelity(fidelity: FidelityRun) -> None:
     _check(fidelity, "duckdb")
 
 
+def test_securitylake_fidelity(fidelity: FidelityRun) -> None:
+    """The Athena proxy over Security Lake's OCSF table, each record mapped by the project's ocsf_row."""
+    _check(fidelity, "securitylake")
+
+
 def test_fidelity_summary(fidelity: FidelityRun) -> None:
     """Print the summary and scores, including the stock backends' (reported, never asserted)."""
     text = "\n".join(summary_lines(fidelity))

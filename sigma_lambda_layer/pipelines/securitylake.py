@@ -1,9 +1,10 @@
 """Processing pipeline for Amazon Security Lake's CloudTrail management-event table (OCSF 1.1, source version 2).
 
 Rules are written against CloudTrail's own field names; Security Lake stores each record as an OCSF 1.1 row
-(:mod:`sigma_lambda_layer.fields.ocsf`). This pipeline renames each field to its OCSF column path (the Athena
-backend spells the path from the column tree: struct members, JSON text, array elements, ``unmapped`` keys)
-and makes the rule exact where the OCSF form changed the value:
+(:mod:`sigma_lambda_layer.fields.ocsf`). This pipeline names that table's schema in its state (``athena_schema``
+= ``ocsf``), renames each field to its OCSF column path (the Athena backend spells the path from the column
+tree: struct members, JSON text, array elements, ``unmapped`` keys) and makes the rule exact where the OCSF
+form changed the value:
 
 - ``sourceIPAddress`` is split in two columns, ``src_endpoint.ip`` for an address and ``src_endpoint.domain``
   for a service name; exactly one holds the value, so a value test (``|cidr`` included) reads both (OR) and
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from sigma.conditions import ConditionAND, ConditionOR
 from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.transformations import SetStateTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import (
@@ -35,8 +37,9 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
+from sigma_lambda_layer.fields.athena import STATE_SCHEMA
 from sigma_lambda_layer.fields.cloudtrail import refuse_object_field
-from sigma_lambda_layer.fields.ocsf import NoOcsfHome, OcsfField, ocsf_field
+from sigma_lambda_layer.fields.ocsf import SECURITY_LAKE, NoOcsfHome, OcsfField, ocsf_field
 from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
 PIPELINE_ID = "aws_cloudtrail_securitylake"
@@ -180,5 +183,8 @@ def aws_cloudtrail_securitylake() -> ProcessingPipeline:
     return cloudtrail_pipeline(
         PIPELINE_ID,
         "AWS CloudTrail in Amazon Security Lake (OCSF 1.1, source version 2)",
-        [("fields", CloudTrailToOcsfTransformation())],
+        [
+            ("schema", SetStateTransformation(STATE_SCHEMA, SECURITY_LAKE.id)),
+            ("fields", CloudTrailToOcsfTransformation()),
+        ],
     )
