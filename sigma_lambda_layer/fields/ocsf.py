@@ -343,15 +343,25 @@ OBJECT_PREFIXES: Final[frozenset[str]] = frozenset(
 ) | frozenset(".".join(f.split(".")[:-1]) for f in FIXED_FIELDS if "." in f)
 
 
+#: Storages whose value lands in more than one column.
+_SPLIT: Final[dict[str, tuple[str, ...]]] = {"ip_or_domain": ("src_endpoint.ip", "src_endpoint.domain")}
+
+
 def field_table() -> Iterator[tuple[str, str, str, str]]:
     """(CloudTrail field, OCSF column, source, note) rows for the docs, refusals included."""
     for name, f in FIELD_MAP.items():
-        yield name, f.path, f.source, f.note
+        path = " / ".join(_SPLIT.get(f.storage, (f.path,)))
+        yield name, path, f.source, f.note
     for root, target in JSON_SUBTREES.items():
         yield f"{root}.*", f"{target} (JSON text)", "ocsf-dossier", "`json_extract_scalar` inside the text"
     for name in unmapped_fields():
         if not array_prefixes(name):
-            yield name, f"unmapped['{name}']", "ocsf-dossier", "a string"
+            kind = (
+                "`true`/`false`, the JSON boolean's text"
+                if name in ("managementEvent", "readOnly")
+                else "a string"
+            )
+            yield name, f"unmapped['{name}']", "ocsf-dossier", kind
     for root in _UNMAPPED_ROOTS:
         yield f"{root}.*", f"unmapped['{root}.<key>']", "ocsf-dossier", "one string per scalar leaf"
     for name, reason in REFUSED.items():
@@ -698,3 +708,12 @@ def complete(node: Node, value: Any) -> Any:
     if node.kind == "array":
         return [complete(node.element, v) for v in value]
     return value
+
+
+def markdown_table() -> str:
+    """The docs' field table (docs/targets/securitylake.md), rendered from :func:`field_table`."""
+    lines = ["| CloudTrail field | Security Lake column | source | note |", "|---|---|---|---|"]
+    for name, column_path, source, note in field_table():
+        cells = [f"`{name}`", f"`{column_path}`" if column_path != "(refused)" else "refused", source, note]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
