@@ -129,6 +129,8 @@ def test_cli_list_commands() -> None:
         "esql",
         "cloudwatch",
         "duckdb",
+        "athena",
+        "securitylake",
         "eventbridge",
     ]
     code, out, _ = run("list", "pipelines")
