@@ -31,8 +31,8 @@ Meaning, as on every target (the duckdb backend's module docstring says each cho
   (:func:`trino_regex`);
 * **numbers and booleans** as CloudTrail types them: a Sigma number equals a value whose text is a decimal of
   that value, a Sigma boolean a value whose text is ``true``/``false`` in any case;
-* ``|cidr`` parses IPv4 text with Python ``ipaddress``' rules in plain SQL (``sourceipaddress`` values such
-  as ``lambda.amazonaws.com`` never match); IPv6 networks are refused (not yet exact here);
+* ``|cidr`` parses IPv4 and IPv6 text with Python ``ipaddress``' rules in plain SQL, as the duckdb backend
+  does (``sourceipaddress`` values such as ``lambda.amazonaws.com`` never match);
 * **missing fields**: a leaf is NULL (or an ``any_match`` over nothing); ``NOT coalesce(x, false)`` makes a
   missing field never equal a value. ``null`` means no value (absent or JSON ``null``).
 * **keywords** (field-less values) are refused: the table has no "every value" column, and a ``LIKE`` over
@@ -42,6 +42,7 @@ Meaning, as on every target (the duckdb backend's module docstring says each cho
 from __future__ import annotations
 
 import re
+from datetime import date
 from ipaddress import IPv4Network, IPv6Network
 from itertools import pairwise
 from typing import Any, ClassVar, cast
@@ -474,11 +475,11 @@ class AthenaBackend(TextQueryBackend):
         v, t = self._names("v"), self._names("t")
         texts = f"transform({leaves}, {v} -> json_extract_scalar({v}, '$'))"
         present = f"any_match({leaves}, {t} -> coalesce(json_format({t}) <> 'null', false))"
-        # The plain read is exact unless a prefix of the path (the full path too) holds an array, or a
+        # The plain read is exact unless the column or a prefix of the path (the full path too) holds an array, or a
         # dotted key could hold the value.
         witnesses = [
             f"TRY_CAST(json_extract({column}, {sql_string(json_path(segments[:i]))}) AS ARRAY(JSON)) IS NOT NULL"
-            for i in range(len(segments), 0, -1)
+            for i in range(len(segments), -1, -1)  # the full path first; the column itself last
         ]
         dotted = sorted(
             {
@@ -537,22 +538,31 @@ class AthenaBackend(TextQueryBackend):
 
     # ------------------------------------------------------------------ value tests
 
+    @staticmethod
+    def _equality(value: SigmaString, cased: bool) -> tuple[str, str] | None:
+        """For a value without wildcards: the record side (a template over ``{t}``) and the literal it must
+        equal; None for a pattern."""
+        if value.contains_special():
+            return None
+        plain = "".join(cast(Any, value.s))
+        wanted = plain if cased else plain.lower()
+        if not cased and _SIGMAS & set(wanted):
+            unsupported(
+                f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
+                "(final form), which Trino's lower() does not; use |cased or a wildcard"
+            )
+        if cased or set(wanted) <= _CASELESS:
+            side = "{t}"
+        elif "i" in wanted or "\u0307" in wanted:
+            side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
+        else:
+            side = "lower({t})"
+        return side, sql_string(wanted)
+
     def _string_test(self, value: SigmaString, cased: bool) -> Any:
-        plain = None if value.contains_special() else "".join(cast(Any, value.s))
-        if plain is not None:
-            wanted = plain if cased else plain.lower()
-            if not cased and _SIGMAS & set(wanted):
-                unsupported(
-                    f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
-                    "(final form), which Trino's lower() does not; use |cased or a wildcard"
-                )
-            literal = sql_string(wanted)
-            if cased or set(wanted) <= _CASELESS:
-                side = "{t}"
-            elif "i" in wanted or "\u0307" in wanted:
-                side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
-            else:
-                side = "lower({t})"
+        equality = self._equality(value, cased)
+        if equality is not None:
+            side, literal = equality
             return lambda t: f"{side.format(t=t)} = {literal}"
         parts = [p for p in cast(Any, value.s) if p is not SpecialChars.WILDCARD_MULTI]
         if not parts:
@@ -707,6 +717,40 @@ class AthenaBackend(TextQueryBackend):
     ) -> str:
         unsupported("query expressions are not supported for Athena")
 
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
+        """``x IN ('a', 'b')`` where every branch is an equality of the same plain column read the same way
+        (``eventname IN ('StopLogging', 'DeleteTrail')``), as a SQL user writes a list; a plain OR otherwise."""
+        listed = self._in_list(cond, state)
+        return listed if listed is not None else super().convert_condition_or(cond, state)
+
+    def _in_list(self, cond: ConditionOR, state: ConversionState) -> str | None:
+        if len(cond.args) < 2 or not all(
+            isinstance(a, ConditionFieldEqualsValueExpression) for a in cond.args
+        ):
+            return None
+        args = cast(list[ConditionFieldEqualsValueExpression], cond.args)
+        if len({a.field for a in args}) != 1 or not all(isinstance(a.value, SigmaString) for a in args):
+            return None
+        parts = [
+            self._equality(cast(SigmaString, a.value), isinstance(a.value, SigmaCasedString)) for a in args
+        ]
+        if any(p is None for p in parts):
+            return None
+        pairs = cast(list[tuple[str, str]], parts)
+        # A literal of caseless characters compares the same on any side; lower() with the İ rewrite is exact
+        # wherever plain lower() is (module docstring): the list takes the most general side its values need.
+        needed = {side for side, literal in pairs if not set(literal[1:-1]) <= _CASELESS}
+        if len(needed) > 1:
+            if "{t}" in needed:
+                return None
+            needed = {next(side for side in needed if "replace" in side)}
+        access = self._access(args[0].field, state)
+        if access.texts is not None or access.text is None:
+            return None
+        side = next(iter(needed), "{t}")
+        literals = list(dict.fromkeys(literal for _, literal in pairs))
+        return f"{side.format(t=access.text)} IN ({', '.join(literals)})"
+
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         """``NOT coalesce(x, false)``: a plain leaf is NULL on a record without the field, and Sigma's ``not``
         is true there."""
@@ -799,13 +843,86 @@ class AthenaBackend(TextQueryBackend):
 
 
 def _cidr_test(t: str, network: IPv4Network | IPv6Network) -> str:
-    """Text ``t`` is an IPv4 address (Python ``ipaddress`` syntax) inside ``network``."""
-    if not isinstance(network, IPv4Network):
-        unsupported(
-            f"|cidr with the IPv6 network {network}: not expressed exactly for Athena yet",
-            hint="use an IPv4 network, or the duckdb target",
-        )
-    lo, hi = int(network.network_address), int(network.broadcast_address)
-    octets = " + ".join(f"CAST(split_part({t}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
-    anchored = sql_string(rf"\A{_IPV4_RE}\z")
-    return f"CASE WHEN regexp_like({t}, {anchored}) THEN {octets} BETWEEN {lo} AND {hi} ELSE false END"
+    """Text ``t`` is an IP address of ``network``'s version (Python ``ipaddress`` syntax) inside it."""
+    if isinstance(network, IPv4Network):
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        return f"CASE WHEN regexp_like({t}, {_V4}) THEN {_v4_number(t)} BETWEEN {lo} AND {hi} ELSE false END"
+    lo_hex = f"{int(network.network_address):032x}"
+    hi_hex = f"{int(network.broadcast_address):032x}"
+    return f"coalesce({_ipv6_hex(t)} BETWEEN '{lo_hex}' AND '{hi_hex}', false)"
+
+
+_V4 = sql_string(rf"\A{_IPV4_RE}\z")
+_V4_TAIL = sql_string(rf":{_IPV4_RE}\z")
+_HEX_DIGITS = "'0123456789abcdef'"
+
+
+def _v4_number(t: str) -> str:
+    return " + ".join(f"CAST(split_part({t}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
+
+
+def _let(value: str, name: str, body: str) -> str:
+    """``body`` with ``name`` bound to ``value`` (a one-element ``transform``; Trino and DuckDB alike)."""
+    return f"transform(ARRAY[{value}], {name} -> {body})[1]"
+
+
+def _hex4(n: str) -> str:
+    """The four lowercase hex digits of ``n`` (0..65535), by lookup (no base conversion DuckDB shares)."""
+    return " || ".join(
+        f"substr({_HEX_DIGITS}, CAST(floor({n} / {16**k}) AS BIGINT) % 16 + 1, 1)" for k in (3, 2, 1, 0)
+    )
+
+
+def _ipv6_hex(s: str) -> str:
+    """SQL: the 32 lowercase hex digits of IPv6 address text ``s``, NULL unless Python's ``ipaddress``
+    accepts it (one ``::`` standing for at least one group, 1-4 hex digits a group, an optional IPv4 tail,
+    an optional non-empty zone id after one ``%``): the duckdb backend's reading, in functions Trino has."""
+    zone_ok = (
+        f"(strpos({s}, '%') = 0 OR (length({s}) - length(replace({s}, '%', '')) = 1 "
+        f"AND substr({s}, length({s})) <> '%'))"
+    )
+    v4 = "regexp_extract(ip_a, '[0-9.]+\\z')"
+    o = [f"CAST(split_part({v4}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
+    v4_hex = f"{_hex4(f'({o[0]} * 256 + {o[1]})')} || ':' || {_hex4(f'({o[2]} * 256 + {o[3]})')}"
+    text = (
+        "CASE WHEN strpos(ip_a, '.') = 0 THEN ip_a "
+        f"WHEN regexp_like(ip_a, {_V4_TAIL}) THEN regexp_replace(ip_a, '[0-9.]+\\z', '') || {v4_hex} END"
+    )
+    empty = "CAST(ARRAY[] AS ARRAY(VARCHAR))"
+    head = (
+        f"CASE WHEN strpos(ip_t, '::') > 0 THEN (CASE WHEN split_part(ip_t, '::', 1) = '' THEN {empty} "
+        "ELSE split(split_part(ip_t, '::', 1), ':') END) ELSE split(ip_t, ':') END"
+    )
+    tail = (
+        f"CASE WHEN strpos(ip_t, '::') > 0 THEN (CASE WHEN substr(ip_t, strpos(ip_t, '::') + 2) = '' "
+        f"THEN {empty} ELSE split(substr(ip_t, strpos(ip_t, '::') + 2), ':') END) ELSE {empty} END"
+    )
+    hexed = (
+        "CASE WHEN NOT any_match(concat(ip_h, ip_l), ip_g -> NOT regexp_like(ip_g, '\\A[0-9a-f]{1,4}\\z')) "
+        "AND ((strpos(ip_t, '::') = 0 AND cardinality(ip_h) = 8) "
+        "OR (strpos(ip_t, '::') > 0 AND cardinality(ip_h) + cardinality(ip_l) <= 7)) "
+        "THEN array_join(transform(ip_h, ip_g -> lpad(ip_g, 4, '0')), '') "
+        "|| lpad('', CAST(4 * (8 - cardinality(ip_h) - cardinality(ip_l)) AS INTEGER), '0') "
+        "|| array_join(transform(ip_l, ip_g -> lpad(ip_g, 4, '0')), '') END"
+    )
+    groups = _let(head, "ip_h", _let(tail, "ip_l", hexed))
+    checked = (
+        "CASE WHEN ip_t IS NOT NULL AND regexp_like(ip_t, '\\A[0-9a-f:]+\\z') "
+        "AND length(ip_t) - length(replace(ip_t, '::', '')) <= 2 AND strpos(ip_t, ':::') = 0 "
+        f"THEN {groups} END"
+    )
+    inner = _let(f"lower(split_part({s}, '%', 1))", "ip_a", _let(text, "ip_t", checked))
+    return f"(CASE WHEN {zone_ok} THEN {inner} END)"
+
+
+def partition_window(since: date | None = None, until: date | None = None, column: str = "timestamp") -> str:
+    """A ``WHERE`` term keeping only the days from ``since`` to ``until`` (inclusive) of the ``timestamp``
+    partition (``yyyy/MM/dd`` text, whose order is the days' order), so partition projection reads only those
+    days' S3 prefixes; ``TRUE`` when neither is given. ``sigma-lambda hunt --engine athena`` ANDs it with the
+    rules' conditions (the record-level window on ``eventtime`` is the caller's)."""
+    terms = []
+    if since is not None:
+        terms.append(f"{sql_identifier(column)} >= {sql_string(since.strftime('%Y/%m/%d'))}")
+    if until is not None:
+        terms.append(f"{sql_identifier(column)} <= {sql_string(until.strftime('%Y/%m/%d'))}")
+    return " AND ".join(terms) or "TRUE"
