@@ -214,3 +214,78 @@ def _renamed_text(text: str) -> SigmaRule:
     assert isinstance(rule, SigmaRule)
     aws_cloudtrail_securitylake().apply(rule)
     return rule
+
+
+def _on_proxy(detection: str, records: list[dict[str, Any]], expected: set[int]) -> str:
+    """The compiled query run on the proxy over the records' rows; the evaluator must agree first."""
+    from sigma_lambda_layer import convert
+    from sigma_lambda_layer.engines.securitylake import run_securitylake
+    from sigma_lambda_layer.views.securitylake import securitylake_view
+
+    text = rule_yaml(detection)
+    original = RuleEvaluator(SigmaCollection.from_yaml(text).rules[0])  # type: ignore[arg-type]
+    assert {i for i, r in enumerate(records) if original.matches(r)} == expected, "the evaluator disagrees"
+    query = str(convert(text, target="securitylake")[0].output)
+    assert set(run_securitylake(query, [securitylake_view(r) for r in records])) == expected, query
+    return query
+
+
+def test_securitylake_source_ip_on_the_proxy() -> None:
+    records = [
+        {"sourceIPAddress": "10.1.2.3"},
+        {"sourceIPAddress": "lambda.amazonaws.com"},
+        {"sourceIPAddress": "2001:db8::1"},
+        {},
+    ]
+    query = _on_proxy("sel:\n  sourceIPAddress|cidr: 10.0.0.0/8\ncondition: sel", records, {0})
+    assert "src_endpoint.ip" in query and "src_endpoint.domain" in query
+    _on_proxy("sel:\n  sourceIPAddress|endswith: .amazonaws.com\ncondition: sel", records, {1})
+    _on_proxy("sel:\n  sourceIPAddress: null\ncondition: sel", records, {3})
+    _on_proxy("sel:\n  sourceIPAddress|cidr: 2001:db8::/32\ncondition: not sel", records, {0, 1, 3})
+
+
+def test_securitylake_unmapped_booleans_and_arrays_on_the_proxy() -> None:
+    records = [
+        {"recipientAccountId": "111122223333", "readOnly": False, "resources": [{"ARN": "arn:aws:s3:::b"}]},
+        {"recipientAccountId": "444455556666", "readOnly": True, "resources": [{"type": "AWS::S3::Bucket"}]},
+        {"userIdentity": {"sessionContext": {"attributes": {"mfaAuthenticated": "true"}}}},
+    ]
+    query = _on_proxy("sel:\n  recipientAccountId: '111122223333'\ncondition: sel", records, {0})
+    assert "element_at(unmapped, 'recipientAccountId')" in query
+    _on_proxy("sel:\n  readOnly: true\ncondition: sel", records, {1})
+    _on_proxy("sel:\n  resources.ARN|startswith: 'arn:aws:s3'\ncondition: sel", records, {0})
+    query = _on_proxy(
+        "sel:\n  userIdentity.sessionContext.attributes.mfaAuthenticated: 'true'\ncondition: sel",
+        records,
+        {2},
+    )
+    assert "actor.session.is_mfa" in query
+
+
+def test_securitylake_default_names_and_options() -> None:
+    from sigma_lambda_layer import convert
+
+    text = rule_yaml("sel:\n  eventName: ConsoleLogin\ncondition: sel")
+    (default,) = convert(text, target="securitylake")
+    assert str(default.output).startswith(
+        'SELECT * FROM "amazon_security_lake_glue_db_us_east_1".'
+        '"amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0" WHERE '
+    )
+    (other,) = convert(
+        text,
+        target="securitylake",
+        options={
+            "table": "amazon_security_lake_table_eu_west_1_cloud_trail_mgmt_2_0",
+            "database": "amazon_security_lake_glue_db_eu_west_1",
+        },
+    )
+    assert '"amazon_security_lake_glue_db_eu_west_1"."amazon_security_lake_table_eu_west_1' in str(
+        other.output
+    )
+    (hunt,) = convert(
+        rule_yaml("sel:\n  eventSource: iam.amazonaws.com\n  eventName: CreateUser\ncondition: sel"),
+        target="securitylake",
+        format="hunt",
+    )
+    assert isinstance(hunt.output, dict)
+    assert (hunt.output["eventSource"], hunt.output["eventName"]) == (["iam.amazonaws.com"], ["createuser"])
