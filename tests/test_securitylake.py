@@ -289,3 +289,22 @@ def test_securitylake_default_names_and_options() -> None:
     )
     assert isinstance(hunt.output, dict)
     assert (hunt.output["eventSource"], hunt.output["eventName"]) == (["iam.amazonaws.com"], ["createuser"])
+
+
+@requires_corpus
+def test_securitylake_rows_lose_no_value() -> None:
+    """Every scalar (or array) of every corpus record is in an OCSF column or under its path in ``unmapped``."""
+    lost = []
+
+    def walk(prefix: str, value: Any, row: dict[str, Any], record: dict[str, Any]) -> None:
+        if value is None or prefix in ocsf._CONSUMED:
+            return
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, child, row, record)
+        elif (row.get("unmapped") or {}).get(prefix) != ocsf._text(value):
+            lost.append((record.get("eventID"), prefix))
+
+    for record in cloudtrail_records():
+        walk("", record, ocsf_row(record), record)
+    assert not lost, lost[:20]
