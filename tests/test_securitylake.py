@@ -9,6 +9,7 @@ wrong column, a lost value or a wrong boolean shows up there as a disagreement.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -308,3 +309,30 @@ def test_securitylake_rows_lose_no_value() -> None:
     for record in cloudtrail_records():
         walk("", record, ocsf_row(record), record)
     assert not lost, lost[:20]
+
+
+@requires_corpus
+def test_securitylake_every_query_parses_as_trino_and_the_smoke_query_runs() -> None:
+    """Every SigmaHQ AWS query reads back as the same Trino tree; the documented smoke query is the one in
+    the engine, and binds every column it names on the proxy's table."""
+    import sqlglot
+
+    from sigma_lambda_layer import convert
+    from sigma_lambda_layer.engines.athena import to_duckdb
+    from sigma_lambda_layer.engines.securitylake import SMOKE_QUERY, securitylake_records
+    from sigma_lambda_layer.views.securitylake import securitylake_view
+    from tests.support.corpus import aws_rule_paths
+
+    texts = [p.read_text(encoding="utf-8") for p in aws_rule_paths()]
+    queries = [str(r.output) for r in convert(texts, target="securitylake", collect_errors=True) if r.ok]
+    assert len(queries) == 53
+    for query in queries:
+        tree = sqlglot.parse_one(query, read="trino")
+        assert sqlglot.parse_one(tree.sql(dialect="trino"), read="trino") == tree, query
+    page = (Path(__file__).parents[1] / "docs" / "targets" / "securitylake.md").read_text(encoding="utf-8")
+    assert SMOKE_QUERY in page
+    database = securitylake_records([securitylake_view(r) for r in cloudtrail_records()])
+    unbounded = SMOKE_QUERY.replace("WHERE time_dt > CURRENT_TIMESTAMP - INTERVAL '1' DAY\n", "")
+    rows = database.connection.execute(to_duckdb(unbounded.replace("LIMIT 20", ""))).fetchall()
+    assert len(rows) == len(cloudtrail_records())
+    assert all(any(row[i] is not None for row in rows) for i in range(len(rows[0])))

@@ -13,6 +13,15 @@ from typing import Any
 
 from sigma_lambda_layer.engines.athena import AthenaRecords
 
+#: The query docs/targets/securitylake.md asks a user to run once on their table: the columns, the JSON text,
+#: the ``unmapped`` key and the booleans the compiled queries rely on (the tests run it on the proxy too).
+SMOKE_QUERY = """SELECT api.operation, api.service.name, src_endpoint.ip, src_endpoint.domain, actor.user.uid,
+       actor.user.type, json_extract_scalar(api.request.data, '$.bucketName') AS bucket,
+       element_at(unmapped, 'recipientAccountId') AS recipient, is_mfa, actor.session.is_mfa, time_dt
+FROM "amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"
+WHERE time_dt > CURRENT_TIMESTAMP - INTERVAL '1' DAY
+LIMIT 20"""
+
 
 def securitylake_records(rows: Sequence[Mapping[str, Any]]) -> AthenaRecords:
     """A DuckDB database holding Security Lake rows under the target's default names."""
