@@ -166,14 +166,15 @@ def test_plugin_shims_register_what_the_registry_says(
 
 
 def options_table() -> str:
-    """docs/cli.md's options table: one row per option, with the targets that read it."""
-    rows: dict[str, tuple[list[str], str, str]] = {}
+    """docs/cli.md's options table: one row per option, with the targets that read it (an option name two
+    targets declare with another default or meaning, such as ``table``, gets one row each)."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
     for target in TARGETS.values():
         for option in target.options:
             default = "" if option.default is None else f"`{option.default}`"
-            rows.setdefault(option.shown, ([], default, option.doc))[0].append(target.id)
+            rows.setdefault((option.shown, default, option.doc), []).append(target.id)
     lines = ["| option | targets | default | meaning |", "|---|---|---|---|"]
-    for name, (targets, default, doc) in rows.items():
+    for (name, default, doc), targets in rows.items():
         lines.append(f"| `{name}` | {', '.join(targets)} | {default} | {doc.replace('|', '&#124;')} |")
     return "\n".join(lines) + "\n"
 

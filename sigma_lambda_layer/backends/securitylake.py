@@ -45,12 +45,12 @@ class SecurityLakeBackend(AthenaBackend):
     options: ClassVar[tuple[BackendOption, ...]] = (
         BackendOption(
             "table",
-            "the Security Lake table (amazon_security_lake_table_<region>_cloud_trail_mgmt_2_0)",
+            "the Security Lake table (amazon_security_lake_table_REGION_cloud_trail_mgmt_2_0, REGION as us_east_1)",
             DEFAULT_TABLE,
         ),
         BackendOption(
             "database",
-            "the Security Lake Glue database (amazon_security_lake_glue_db_<region>)",
+            "the Security Lake Glue database (amazon_security_lake_glue_db_REGION)",
             DEFAULT_DATABASE,
         ),
     )
