@@ -336,3 +336,26 @@ def test_securitylake_every_query_parses_as_trino_and_the_smoke_query_runs() -> 
     rows = database.connection.execute(to_duckdb(unbounded.replace("LIMIT 20", ""))).fetchall()
     assert len(rows) == len(cloudtrail_records())
     assert all(any(row[i] is not None for row in rows) for i in range(len(rows[0])))
+
+
+@requires_corpus
+def test_securitylake_time_window_on_time_dt() -> None:
+    """The hunt's window as Security Lake prunes it (``time_dt``), run on the proxy over the corpus rows."""
+    from datetime import datetime, timedelta, timezone
+
+    from sigma_lambda_layer.backends.securitylake import DEFAULT_DATABASE, DEFAULT_TABLE, time_window
+    from sigma_lambda_layer.engines.securitylake import securitylake_records
+    from sigma_lambda_layer.views.securitylake import securitylake_view
+
+    records = cloudtrail_records()
+    database = securitylake_records([securitylake_view(r) for r in records])
+    since = datetime(2023, 1, 1, tzinfo=timezone(timedelta(hours=2)))  # 2022-12-31 22:00 UTC
+    until = datetime(2024, 1, 1)
+    times = [ocsf._time(r.get("eventTime")) for r in records]
+    expected = {
+        i for i, t in enumerate(times) if t is not None and since <= t < until.replace(tzinfo=timezone.utc)
+    }
+    assert 0 < len(expected) < len(records)
+    table = f'"{DEFAULT_DATABASE}"."{DEFAULT_TABLE}"'
+    assert database.hits(f"SELECT * FROM {table} WHERE {time_window(since, until)}") == expected
+    assert time_window() == "TRUE"

@@ -14,6 +14,7 @@ This class only declares what differs for Security Lake's table:
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from sigma.conversion.state import ConversionState
@@ -73,3 +74,16 @@ class SecurityLakeBackend(AthenaBackend):
             "eventName": required_values(tree, FIELD_MAP["eventName"].path),
             "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
         }
+
+
+def time_window(since: datetime | None = None, until: datetime | None = None) -> str:
+    """A ``WHERE`` term keeping the events from ``since`` (inclusive) to ``until`` (exclusive) by ``time_dt``,
+    the bound AWS's source version 2 examples put on every query: Security Lake's Iceberg tables prune their
+    data files by it, so the scan (and the bill) covers only the window. ``TRUE`` when neither is given.
+    Naive datetimes are UTC; aware ones are converted to UTC (``time_dt`` holds UTC)."""
+    terms = []
+    for bound, op in ((since, ">="), (until, "<")):
+        if bound is not None:
+            utc = bound.astimezone(timezone.utc).replace(tzinfo=None) if bound.tzinfo else bound
+            terms.append(f"time_dt {op} TIMESTAMP '{utc.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}'")
+    return " AND ".join(terms) or "TRUE"
