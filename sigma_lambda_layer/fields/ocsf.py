@@ -33,7 +33,9 @@ Sources (:data:`SOURCES` keys):
   (source version 2: database ``amazon_security_lake_glue_db_<region>``, table
   ``amazon_security_lake_table_<region>_cloud_trail_mgmt_2_0``, ``time_dt`` filters, ``api.response.error``
   holding CloudTrail's error codes verbatim, ``src_endpoint.ip``, ``actor.user.uid``) and "Security Lake
-  queries for AWS source version 1" (the ``accountid``, ``region``, ``eventday`` partition columns).
+  queries for AWS source version 1" and AWS's query library (awslabs/aws-security-analytics-bootstrap,
+  ``amazon_security_lake_queries``: the ``accountid``, ``region``, ``eventday`` partition columns of source
+  version 1; whether version 2 keeps ``eventday`` is not verified, and no compiled query reads it).
 """
 
 from __future__ import annotations
