@@ -475,3 +475,17 @@ def test_athena_json_column_holding_an_array_is_walked() -> None:
         {"requestParameters": {"userName": "v"}},
     ]
     _check("sel:\n  requestParameters.userName: v\ncondition: sel", records, {0, 1})
+
+
+def test_athena_field_table_of_another_schema_maps_fields_and_subtrees() -> None:
+    """A table with its own field table (``renames``, as an OCSF table has): fixed fields by name, a free-form
+    root with its keys carried; anything else has no column."""
+    other = table.TableSchema(
+        "test_renames",
+        (table.Node("api", "struct", (table.Node("operation", "string"), table.Node("request", "json"))),),
+        "a test table",
+        renames={"eventName": "api.operation", "requestParameters": "api.request"},
+    )
+    assert table.cloudtrail_path("eventName", other) == "api.operation"
+    assert table.cloudtrail_path("requestParameters.bucketName", other) == "api.request.bucketName"
+    assert table.cloudtrail_path("eventSource", other) is None

@@ -82,6 +82,7 @@ from sigma_lambda_layer.backends.duckdb import (
     _INTEGER_RE,
     _IPV4_RE,
     _SIGMAS,
+    DuckDBBackend,
     _groupings,
     _like_pattern,
     _Names,
@@ -620,13 +621,8 @@ class AthenaBackend(TextQueryBackend):
     ) -> str:
         return self._leaf(cond.field, self._number_test(cast(SigmaNumber, cond.value).number, "="), state)
 
-    _COMPARE: ClassVar[dict[CompareOperators, str]] = {
-        CompareOperators.LT: "<",
-        CompareOperators.LTE: "<=",
-        CompareOperators.GT: ">",
-        CompareOperators.GTE: ">=",
-        CompareOperators.NEQ: "<>",
-    }
+    #: the same SQL comparison operators as DuckDB's
+    _COMPARE: ClassVar[dict[CompareOperators, str]] = DuckDBBackend._COMPARE
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -751,16 +747,9 @@ class AthenaBackend(TextQueryBackend):
         literals = list(dict.fromkeys(literal for _, literal in pairs))
         return f"{side.format(t=access.text)} IN ({', '.join(literals)})"
 
-    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
-        """``NOT coalesce(x, false)``: a plain leaf is NULL on a record without the field, and Sigma's ``not``
-        is true there."""
-        arg = cond.args[0]
-        inner = (
-            self.convert_condition_group(arg, state)
-            if arg.__class__ in self.precedence
-            else self.convert_condition(arg, state)
-        )
-        return f"NOT coalesce({inner}, false)"
+    #: ``NOT coalesce(x, false)``, as on DuckDB: a plain leaf is NULL on a record without the field, and
+    #: Sigma's ``not`` is true there
+    convert_condition_not = DuckDBBackend.convert_condition_not
 
     # ------------------------------------------------------------------ keywords
 
@@ -787,13 +776,8 @@ class AthenaBackend(TextQueryBackend):
     ) -> str:
         return f"SELECT * FROM {sql_identifier(self.database)}.{sql_identifier(self.table)} WHERE {query}"
 
-    def finalize_query_condition(
-        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
-    ) -> str:
-        return query
-
-    def finalize_output_condition(self, queries: list[str]) -> list[str]:
-        return queries
+    finalize_query_condition = DuckDBBackend.finalize_query_condition
+    finalize_output_condition = DuckDBBackend.finalize_output_condition
 
     def finalize_query_ddl(
         self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
@@ -838,8 +822,7 @@ class AthenaBackend(TextQueryBackend):
             "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
         }
 
-    def finalize_output_hunt(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return queries
+    finalize_output_hunt = DuckDBBackend.finalize_output_hunt
 
 
 def _cidr_test(t: str, network: IPv4Network | IPv6Network) -> str:

@@ -90,8 +90,10 @@ class TableSchema:
     columns: tuple[Node, ...]
     source: str
     partitions: tuple[Partition, ...] = ()
-    #: CloudTrail field name -> node path in this table, for the fields a table reads by another name
-    #: (the CloudTrail table reads every field by its lowercased name: empty)
+    #: CloudTrail field name -> node path in this table, for a table that reads the fields by other names
+    #: (OCSF): when given, it is the whole field table; a free-form root (``requestParameters``) maps its
+    #: subtree, the keys kept (``api.request.data.bucketName``). The CloudTrail table reads every field by
+    #: its lowercased name: empty.
     renames: Mapping[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> Node | None:
@@ -339,32 +341,46 @@ def athena_row(record: Mapping[str, Any], table: TableSchema = CLOUDTRAIL) -> di
 # --------------------------------------------------------------------------------------- types
 
 
+@dataclass(frozen=True)
+class _TypeSpelling:
+    """How one SQL dialect spells the node kinds (a dialect difference as data)."""
+
+    text: str
+    member: str  # a struct member: {name}, {type}
+    struct: str  # {members}
+    array: str  # {element}
+    map: str  # {value}
+
+
+_HIVE = _TypeSpelling(
+    "STRING", "{name}:{type}", "STRUCT<{members}>", "ARRAY<{element}>", "MAP<STRING,{value}>"
+)
+_DUCKDB = _TypeSpelling(
+    "VARCHAR", '"{name}" {type}', "STRUCT({members})", "{element}[]", "MAP(VARCHAR, {value})"
+)
+
+
+def _spell(node: Node, how: _TypeSpelling) -> str:
+    if node.kind in ("string", "json"):
+        return how.text
+    if node.kind == "struct":
+        members = ", ".join(how.member.format(name=m.name, type=_spell(m, how)) for m in node.members)
+        return how.struct.format(members=members)
+    if node.kind == "array":
+        return how.array.format(element=_spell(node.element, how))
+    if node.kind == "map":
+        return how.map.format(value=_spell(node.element, how))
+    return node.kind.upper()  # BIGINT, BOOLEAN, DOUBLE, INT, TIMESTAMP: one spelling in both
+
+
 def hive_type(node: Node) -> str:
     """The node's type as the DDL spells it (``STRUCT<type:STRING,...>``)."""
-    if node.kind in ("string", "json"):
-        return "STRING"
-    if node.kind in ("bigint", "boolean", "double", "int", "timestamp"):
-        return node.kind.upper()
-    if node.kind == "struct":
-        return "STRUCT<" + ", ".join(f"{m.name}:{hive_type(m)}" for m in node.members) + ">"
-    if node.kind == "array":
-        return f"ARRAY<{hive_type(node.element)}>"
-    return f"MAP<STRING,{hive_type(node.element)}>"
+    return _spell(node, _HIVE)
 
 
 def duckdb_type(node: Node) -> str:
     """The node's type in DuckDB (the offline proxy's table): VARCHAR, STRUCT(...), ...[], MAP(...)."""
-    if node.kind in ("string", "json"):
-        return "VARCHAR"
-    if node.kind in ("bigint", "boolean", "double", "timestamp"):
-        return node.kind.upper()
-    if node.kind == "int":
-        return "INTEGER"
-    if node.kind == "struct":
-        return "STRUCT(" + ", ".join(f'"{m.name}" {duckdb_type(m)}' for m in node.members) + ")"
-    if node.kind == "array":
-        return f"{duckdb_type(node.element)}[]"
-    return f"MAP(VARCHAR, {duckdb_type(node.element)})"
+    return _spell(node, _DUCKDB)
 
 
 # --------------------------------------------------------------------------------------- DDL
@@ -545,9 +561,15 @@ def cloudtrail_path(field: str, table: TableSchema = CLOUDTRAIL) -> str | None:
     name is not CloudTrail's spelling of a field (the pipeline refuses both, saying which)."""
     from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM
 
-    if field in table.renames:
-        return table.renames[field]
     root = next((r for r in sorted(FREE_FORM, key=len, reverse=True) if field.startswith(r + ".")), None)
+    if table.renames:  # another table (OCSF): only its field table counts, a subtree root carrying its keys
+        if field in table.renames:
+            path: str | None = table.renames[field]
+        elif root is not None and root in table.renames:
+            path = table.renames[root] + field[len(root) :]
+        else:
+            return None
+        return path if path is not None and resolve(table, path) is not None else None
     if field in FIXED_FIELDS:
         path = field.lower()
     elif root is not None:

@@ -29,7 +29,7 @@ from sigma.processing.transformations import SetStateTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 
 from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
-from sigma_lambda_layer.fields.athena import CLOUDTRAIL, STATE_SCHEMA, TableSchema, cloudtrail_path
+from sigma_lambda_layer.fields.athena import CLOUDTRAIL, STATE_SCHEMA, TableSchema, cloudtrail_path, schema
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, refuse_object_field
 from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
@@ -52,8 +52,8 @@ def athena_field(field: str, table: TableSchema = CLOUDTRAIL) -> str:
             kind=UnsupportedFieldError,
         )
     unsupported(
-        f"CloudTrail field {field!r} has no column in the documented Athena CloudTrail table: its SerDe drops "
-        "keys the DDL does not declare, so no query over that table can see the value",
+        f"CloudTrail field {field!r} has no column in the Athena table ({table.source}): the table keeps only "
+        "the keys its DDL declares, so no query over it can see the value",
         field=field,
         hint="use a target that keeps the whole record (duckdb, splunk, cloudwatch), or add the column "
         "to your table and a pipeline that maps it",
@@ -63,12 +63,16 @@ def athena_field(field: str, table: TableSchema = CLOUDTRAIL) -> str:
 
 @dataclass
 class CloudTrailToAthenaFields(FieldMappingTransformationBase):
-    """Rename CloudTrail fields to their paths in the Athena CloudTrail table (see the module docstring)."""
+    """Rename CloudTrail fields to their paths in an Athena table (see the module docstring): the CloudTrail
+    table, or another registered schema (:data:`sigma_lambda_layer.fields.athena.SCHEMAS`) with its field
+    table (``renames``)."""
+
+    schema_id: str = CLOUDTRAIL.id
 
     def apply_field_name(self, field: str | None) -> str | None:
         if field is None:  # keywords: the backend refuses them
             return None
-        path = athena_field(field)
+        path = athena_field(field, schema(self.schema_id))
         return None if path == field else path
 
 
