@@ -359,3 +359,18 @@ def test_securitylake_time_window_on_time_dt() -> None:
     table = f'"{DEFAULT_DATABASE}"."{DEFAULT_TABLE}"'
     assert database.hits(f"SELECT * FROM {table} WHERE {time_window(since, until)}") == expected
     assert time_window() == "TRUE"
+
+
+def test_securitylake_source_ip_exists_and_all_on_the_proxy() -> None:
+    records = [
+        {"sourceIPAddress": "10.1.2.3"},
+        {"sourceIPAddress": "AWS Internal"},
+        {"sourceIPAddress": None},
+        {},
+    ]
+    _on_proxy("sel:\n  sourceIPAddress|exists: true\ncondition: sel", records, {0, 1})
+    _on_proxy("sel:\n  sourceIPAddress|exists: false\ncondition: sel", records, {2, 3})
+    _on_proxy("sel:\n  sourceIPAddress|contains|all: ['AWS', 'Internal']\ncondition: sel", records, {1})
+    _on_proxy(
+        "sel:\n  sourceIPAddress|contains|all: ['AWS', '10.']\ncondition: not sel", records, {0, 1, 2, 3}
+    )
