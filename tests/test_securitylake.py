@@ -171,6 +171,7 @@ def test_securitylake_renamed_rule_means_the_rule_on_the_row(
         ("sel:\n  eventCategory: Management\ncondition: sel", UnsupportedFieldError, "default value"),
         ("sel:\n  status: Success\ncondition: sel", UnsupportedFieldError, "not a CloudTrail record field"),
         ("sel:\n  eventTime|startswith: '2024'\ncondition: sel", UnsupportedFieldError, "timestamp"),
+        ("sel:\n  eventTime|exists: true\ncondition: sel", UnsupportedFieldError, "no timestamp"),
         (
             "sel:\n  additionalEventData.MFAUsed|cased: 'Yes'\ncondition: sel",
             UnsupportedFieldError,

@@ -175,7 +175,7 @@ SOURCES: Final[dict[str, str]] = {
 #: ``api.request.data``), its keys reached inside the text; ``true_false``: the strings ``true``/``false``
 #: as a boolean; ``yes_no``: ``Yes``/``No`` as a boolean; ``ip_or_domain``: ``sourceIPAddress``, split in two
 #: columns; ``unmapped``: the string under its dotted CloudTrail path in ``unmapped``; ``timestamp``: the
-#: ISO-8601 text as a timestamp (value tests refused; presence kept).
+#: ISO-8601 text as a timestamp (every test refused: a text that is no timestamp is lost).
 Storage = Literal["copy", "json", "true_false", "yes_no", "ip_or_domain", "unmapped", "timestamp"]
 
 
@@ -236,13 +236,13 @@ FIELD_MAP: Final[dict[str, OcsfField]] = {
         "actor.session.created_time_dt",
         "ocsf-dossier",
         "timestamp",
-        "a timestamp: only `null`/presence can be tested",
+        "a timestamp: its text is not kept, so no test is exact (refused)",
     ),
     "eventTime": OcsfField(
         "time_dt",
         "ocsf-dossier",
         "timestamp",
-        "a timestamp (and `time`, epoch ms): only presence can be tested",
+        "a timestamp (and `time`, epoch ms): its text is not kept, so no test is exact (refused)",
     ),
     "additionalEventData.LoginTo": OcsfField("dst_endpoint.svc_name", "ocsf-dossier"),
     "additionalEventData.MFAUsed": OcsfField(

@@ -11,7 +11,7 @@ form changed the value:
   ``null`` needs both empty (AND). Which text counts as an address is then irrelevant to the query.
 - ``mfaAuthenticated`` (``true``/``false``) and ``additionalEventData.MFAUsed`` (``Yes``/``No``) are booleans:
   those values become the boolean; any other value, a wildcard or a regular expression is refused.
-- ``eventTime`` and ``creationDate`` are timestamps: only ``null`` and presence tests are kept.
+- ``eventTime`` and ``creationDate`` are timestamps: their text is gone, so every test on them is refused.
 - a field whose OCSF column is shared with another CloudTrail field, or that has no column at all, or that is
   not a CloudTrail field (``status``, which is an OCSF column of another meaning), is refused with the reason
   (:data:`sigma_lambda_layer.fields.ocsf.REFUSED`), as is a field-less keyword search.
@@ -107,12 +107,15 @@ class CloudTrailToOcsfTransformation(FieldMappingTransformationBase):
                 raise
         if home.storage == "ip_or_domain":
             return self._either_column(item, values)
-        if home.storage == "timestamp" and tests:
+        if home.storage == "timestamp":
+            # Not even null/exists: a record whose text is no timestamp (a redacted 'eventTime') has a value
+            # for the rule and a NULL column in the table.
             self._refuse(
                 item,
                 f"CloudTrail field {item.field!r} is a timestamp in Security Lake ({home.path}): its ISO-8601 text "
-                "is not stored, so a value test would not mean what it means on the record",
-                tests[0],
+                "is not stored (a text that is no timestamp is lost), so no test on it means what it means on "
+                "the record",
+                values[0] if values else None,
             )
         if home.storage in _BOOLEAN_TEXT:
             values = [self._boolean(item, home, v) for v in values]
