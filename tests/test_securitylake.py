@@ -172,6 +172,7 @@ def test_securitylake_renamed_rule_means_the_rule_on_the_row(
         ("sel:\n  status: Success\ncondition: sel", UnsupportedFieldError, "not a CloudTrail record field"),
         ("sel:\n  eventTime|startswith: '2024'\ncondition: sel", UnsupportedFieldError, "timestamp"),
         ("sel:\n  eventTime|exists: true\ncondition: sel", UnsupportedFieldError, "no timestamp"),
+        ("sel:\n  additionalEventData.MFAUsed: null\ncondition: sel", UnsupportedFieldError, "presence"),
         (
             "sel:\n  additionalEventData.MFAUsed|cased: 'Yes'\ncondition: sel",
             UnsupportedFieldError,

@@ -230,7 +230,7 @@ FIELD_MAP: Final[dict[str, OcsfField]] = {
         "actor.session.is_mfa",
         "ocsf-dossier",
         "true_false",
-        "a boolean: only the values `true` and `false` (any case) can be tested",
+        "a boolean: only the values `true` and `false` (any case) can be tested, not presence",
     ),
     "userIdentity.sessionContext.attributes.creationDate": OcsfField(
         "actor.session.created_time_dt",
@@ -249,7 +249,7 @@ FIELD_MAP: Final[dict[str, OcsfField]] = {
         "is_mfa",
         "ocsf-bloblang",
         "yes_no",
-        "a boolean: only the values `Yes` and `No` (any case) can be tested",
+        "a boolean: only the values `Yes` and `No` (any case) can be tested, not presence",
     ),
     "resources.ARN": OcsfField("resources.uid", "ocsf-dossier", note="any element of the array"),
     "resources.accountId": OcsfField(

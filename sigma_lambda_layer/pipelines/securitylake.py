@@ -10,7 +10,8 @@ form changed the value:
   for a service name; exactly one holds the value, so a value test (``|cidr`` included) reads both (OR) and
   ``null`` needs both empty (AND). Which text counts as an address is then irrelevant to the query.
 - ``mfaAuthenticated`` (``true``/``false``) and ``additionalEventData.MFAUsed`` (``Yes``/``No``) are booleans:
-  those values become the boolean; any other value, a wildcard or a regular expression is refused.
+  those values become the boolean; any other value, a wildcard, a regular expression or a presence test
+  (another value is NULL in the table) is refused.
 - ``eventTime`` and ``creationDate`` are timestamps: their text is gone, so every test on them is refused.
 - a field whose OCSF column is shared with another CloudTrail field, or that has no column at all, or that is
   not a CloudTrail field (``status``, which is an OCSF column of another meaning), is refused with the reason
@@ -143,9 +144,16 @@ class CloudTrailToOcsfTransformation(FieldMappingTransformationBase):
 
     def _boolean(self, item: SigmaDetectionItem, home: OcsfField, value: SigmaType) -> SigmaType:
         """``true``/``false`` (``Yes``/``No``) as the boolean Security Lake stores; other values are refused."""
-        if isinstance(value, (SigmaNull, SigmaExists, SigmaBool)):
-            return value
         true, false = _BOOLEAN_TEXT[home.storage]
+        if isinstance(value, (SigmaNull, SigmaExists)):
+            self._refuse(
+                item,
+                f"CloudTrail field {item.field!r} is the boolean {home.path} in Security Lake: a value other than "
+                f"{true!r}/{false!r} is lost there, so the field's presence cannot be tested",
+                value,
+            )
+        if isinstance(value, SigmaBool):
+            return value
         if isinstance(value, SigmaString) and not value.contains_special():
             # The row holds the boolean of the text in any case (ocsf_row), so a case-insensitive test is exact.
             # A cased one is exact only where AWS writes the one spelling the value has: mfaAuthenticated's
