@@ -35,7 +35,7 @@ KNOWN_LIMITATIONS: dict[tuple[str, str], str] = {
             "aws_ec2_vm_export_failure",
             "aws_iam_s3browser_templated_s3_bucket_policy_creation",
         )
-        for target in ("splunk", "lucene", "eql", "esql", "cloudwatch")
+        for target in ("splunk", "lucene", "eql", "esql", "cloudwatch", "athena")
     },
     **{
         (stem, "eql"): _EQL_FLATTENED
@@ -50,7 +50,7 @@ KNOWN_LIMITATIONS: dict[tuple[str, str], str] = {
             "aws_update_login_profile",
         )
     },
-    **{("aws_delete_saml_provider", target): _NO_STATUS for target in ("lucene", "eql", "esql")},
+    **{("aws_delete_saml_provider", target): _NO_STATUS for target in ("lucene", "eql", "esql", "athena")},
     ("aws_ecs_task_definition_cred_endpoint_query", "lucene"): (
         "|contains on a flattened key: Elasticsearch refuses wildcard queries on keyed flattened sub-fields"
     ),

@@ -166,8 +166,8 @@ def test_plugin_shims_register_what_the_registry_says(
 
 
 def options_table() -> str:
-    """docs/cli.md's options table: one row per option, with the targets that read it (an option name two
-    targets declare with another default or meaning, such as ``table``, gets one row each)."""
+    """docs/cli.md's options table: one row per option declaration (name, default and meaning), with the
+    targets that declare it so (two targets' ``table`` options with other defaults are two rows)."""
     rows: dict[tuple[str, str, str], list[str]] = {}
     for target in TARGETS.values():
         for option in target.options:

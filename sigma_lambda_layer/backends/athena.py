@@ -902,7 +902,9 @@ def partition_window(since: date | None = None, until: date | None = None, colum
     """A ``WHERE`` term keeping only the days from ``since`` to ``until`` (inclusive) of the ``timestamp``
     partition (``yyyy/MM/dd`` text, whose order is the days' order), so partition projection reads only those
     days' S3 prefixes; ``TRUE`` when neither is given. ``sigma-lambda hunt --engine athena`` ANDs it with the
-    rules' conditions (the record-level window on ``eventtime`` is the caller's)."""
+    rules' conditions (the record-level window on ``eventtime`` is the caller's). CloudTrail files an object
+    under the day it delivers it, minutes after its events: a caller whose window ends on a day passes the
+    day after as ``until`` (hunt does)."""
     terms = []
     if since is not None:
         terms.append(f"{sql_identifier(column)} >= {sql_string(since.strftime('%Y/%m/%d'))}")
