@@ -185,6 +185,17 @@ TARGETS: dict[str, Target] = {
             "sigma_lambda_layer.engines.athena:run_athena",
         ),
         Target(
+            "securitylake",
+            "Amazon Athena (Trino SQL) over Amazon Security Lake's CloudTrail table (OCSF 1.1, source version 2)",
+            "Amazon Security Lake (Athena SQL)",
+            "sql",
+            "sql",
+            "sigma_lambda_layer.backends.securitylake:SecurityLakeBackend",
+            "aws_cloudtrail_securitylake",
+            "sigma_lambda_layer.views.securitylake:securitylake_view",
+            "sigma_lambda_layer.engines.securitylake:run_securitylake",
+        ),
+        Target(
             "eventbridge",
             "Amazon EventBridge event patterns over CloudTrail events (real-time rules, no SIEM)",
             "EventBridge event pattern",
@@ -226,6 +237,11 @@ PIPELINES: dict[str, PipelineEntry] = {
             "aws_cloudtrail_athena",
             "CloudTrail fields as columns of the Amazon Athena CloudTrail table (lowercase, JSON-text subtrees)",
             "sigma_lambda_layer.pipelines.athena:aws_cloudtrail_athena",
+        ),
+        PipelineEntry(
+            "aws_cloudtrail_securitylake",
+            "CloudTrail fields as OCSF 1.1 columns of Amazon Security Lake's CloudTrail table (source version 2)",
+            "sigma_lambda_layer.pipelines.securitylake:aws_cloudtrail_securitylake",
         ),
         PipelineEntry(
             "aws_cloudtrail_eventbridge",

@@ -130,6 +130,7 @@ def test_cli_list_commands() -> None:
         "cloudwatch",
         "duckdb",
         "athena",
+        "securitylake",
         "eventbridge",
     ]
     code, out, _ = run("list", "pipelines")

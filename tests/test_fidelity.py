@@ -172,6 +172,11 @@ def test_athena_fidelity(fidelity: FidelityRun) -> None:
     _check(fidelity, "athena")
 
 
+def test_securitylake_fidelity(fidelity: FidelityRun) -> None:
+    """The Athena proxy over Security Lake's OCSF table, each record mapped by the project's ocsf_row."""
+    _check(fidelity, "securitylake")
+
+
 def test_fidelity_summary(fidelity: FidelityRun) -> None:
     """Print the summary and scores, including the stock backends' (reported, never asserted)."""
     text = "\n".join(summary_lines(fidelity))

@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final, Literal
 
-NodeKind = Literal["string", "json", "struct", "array", "map", "bigint", "boolean", "double"]
+NodeKind = Literal[
+    "string", "json", "struct", "array", "map", "bigint", "boolean", "double", "int", "timestamp"
+]
 
 #: Pipeline state key naming the table schema a rule's fields are resolved in (a :data:`SCHEMAS` id).
 STATE_SCHEMA: Final = "athena_schema"
@@ -183,7 +185,10 @@ ORGANIZATION_PARTITIONS: Final = (
 )
 
 #: Table schemas by id, as ``module:attribute`` (loaded on first use; other tables register here).
-SCHEMAS: Final[dict[str, str]] = {"cloudtrail": "sigma_lambda_layer.fields.athena:CLOUDTRAIL"}
+SCHEMAS: Final[dict[str, str]] = {
+    "cloudtrail": "sigma_lambda_layer.fields.athena:CLOUDTRAIL",
+    "ocsf": "sigma_lambda_layer.fields.ocsf:SECURITY_LAKE",
+}
 
 
 @cache
@@ -365,7 +370,7 @@ def _spell(node: Node, how: _TypeSpelling) -> str:
         return how.array.format(element=_spell(node.element, how))
     if node.kind == "map":
         return how.map.format(value=_spell(node.element, how))
-    return node.kind.upper()  # BIGINT, BOOLEAN, DOUBLE: one spelling in both
+    return node.kind.upper()  # BIGINT, BOOLEAN, DOUBLE, INT, TIMESTAMP: one spelling in both
 
 
 def hive_type(node: Node) -> str:

@@ -295,6 +295,21 @@ def _run_athena(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
     return results
 
 
+def _run_securitylake(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+    """The Athena proxy over Security Lake's OCSF table: every row (the project's CloudTrail -> OCSF mapping)
+    loaded once, every Trino query transpiled and run on it (sigma_lambda_layer/engines/securitylake.py)."""
+    from sigma_lambda_layer.engines.securitylake import securitylake_records
+
+    database = securitylake_records(views)
+    results: list[EngineResult] = []
+    for query in queries:
+        try:
+            results.append(set().union(*(database.hits(text) for text in query.texts)))
+        except Exception as exc:  # the engine's refusal is the finding
+            results.append(exc)
+    return results
+
+
 def _lucene_missing() -> str | None:
     from tests.engines.lucene_engine import LuceneEngine
 
@@ -313,6 +328,8 @@ _TEST_ENGINES: Final[
     "duckdb": (("duckdb",), _run_duckdb, lambda: None),
     # The Athena proxy, with every row loaded once for all queries.
     "athena": (("duckdb", "sqlglot"), _run_athena, lambda: None),
+    # The same proxy over the OCSF table, with every row loaded once for all queries.
+    "securitylake": (("duckdb", "sqlglot"), _run_securitylake, lambda: None),
 }
 
 
