@@ -207,12 +207,17 @@ def window_sql(since: datetime | None, until: datetime | None, partition_column:
     if since is not None:
         tests.append(f"{moment} >= from_iso8601_timestamp({quote_string(_iso(since))})")
     if until is not None:
-        tests.append(f"{moment} < from_iso8601_timestamp({quote_string(_iso(until))})")
+        tests.append(f"{moment} < from_iso8601_timestamp({quote_string(_iso(until, up=True))})")
     return " AND ".join(tests) or None
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _iso(moment: datetime, *, up: bool = False) -> str:
+    """UTC ISO 8601 with milliseconds (``from_iso8601_timestamp`` reads them; CloudTrail's times are whole
+    seconds). ``up`` rounds a sub-millisecond part up, so an exclusive ``until`` keeps what it must."""
+    moment = moment.astimezone(timezone.utc)
+    if up and moment.microsecond % 1000:
+        moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _select_list(columns: Sequence[Column]) -> str:
@@ -315,12 +320,23 @@ def record_from_row(row: dict[str, str | None], columns: Sequence[Column] = TABL
             continue
         if column.kind in ("json", "complex"):
             try:
-                record[column.field] = json.loads(value)
+                parsed = json.loads(value)
             except ValueError:
                 record[column.field] = value
+                continue
+            # A struct's JSON names every member; a null one is a key the record did not have (or null).
+            record[column.field] = _without_nulls(parsed) if column.kind == "complex" else parsed
         else:
             record[column.field] = value
     return record
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def hit_values(record: dict[str, Any]) -> dict[str, Any]:
@@ -624,13 +640,47 @@ def hunt_athena(
     keep_records: int | None = None,
     client: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     progress: Callable[[int, int, int, int], None] | None = None,
 ) -> HuntResult:
     """The hunt on Athena (see :func:`sigma_lambda_layer.hunt.hunt` with ``engine="athena"``)."""
-    from sigma_lambda_layer.hunt import Hit, HuntResult
-
     start = time.perf_counter()
     compiled, rule_errors = compile_athena_rules(rules)
+    return hunt_compiled(
+        compiled,
+        rule_errors,
+        options=options,
+        since=since,
+        until=until,
+        on_hit=on_hit,
+        keep_records=keep_records,
+        client=client,
+        sleep=sleep,
+        clock=clock,
+        progress=progress,
+        started=start,
+    )
+
+
+def hunt_compiled(
+    compiled: list[AthenaRule],
+    rule_errors: Sequence[SigmaLambdaError],
+    *,
+    options: AthenaOptions,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    on_hit: Callable[[Hit], None] | None = None,
+    keep_records: int | None = None,
+    client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    progress: Callable[[int, int, int, int], None] | None = None,
+    started: float | None = None,
+) -> HuntResult:
+    """The hunt of rules already compiled (their ``sql`` a Trino condition): plan, run, hits."""
+    from sigma_lambda_layer.hunt import Hit, HuntResult
+
+    start = time.perf_counter() if started is None else started
     batches, too_long = plan(compiled, options, since, until)
     errors: list[SigmaLambdaError] = [*rule_errors, *too_long]
     run = AthenaRun(options, windowed=since is not None or until is not None)
@@ -683,7 +733,9 @@ def hunt_athena(
             progress(done_batches[0], len(batches), run.bytes_scanned, 0)
 
     if batches:
-        runner = AthenaRunner(client if client is not None else athena_client(options), options, sleep=sleep)
+        runner = AthenaRunner(
+            client if client is not None else athena_client(options), options, sleep=sleep, clock=clock
+        )
 
         def rows_then_progress(stats: QueryStats, rows: Iterator[dict[str, str | None]]) -> None:
             on_rows(stats, rows)
