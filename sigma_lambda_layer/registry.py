@@ -174,6 +174,17 @@ TARGETS: dict[str, Target] = {
             "sigma_lambda_layer.engines.duckdb:run_duckdb",
         ),
         Target(
+            "athena",
+            "Amazon Athena (Trino SQL) over the CloudTrail table of the Athena User Guide, with its DDL",
+            "Amazon Athena SQL",
+            "sql",
+            "sql",
+            "sigma_lambda_layer.backends.athena:AthenaBackend",
+            "aws_cloudtrail_athena",
+            "sigma_lambda_layer.views.athena:athena_view",
+            "sigma_lambda_layer.engines.athena:run_athena",
+        ),
+        Target(
             "eventbridge",
             "Amazon EventBridge event patterns over CloudTrail events (real-time rules, no SIEM)",
             "EventBridge event pattern",
@@ -210,6 +221,11 @@ PIPELINES: dict[str, PipelineEntry] = {
             "aws_cloudtrail_duckdb",
             "CloudTrail records as DuckDB JSON (raw CloudTrail field names)",
             "sigma_lambda_layer.pipelines.duckdb:aws_cloudtrail_duckdb",
+        ),
+        PipelineEntry(
+            "aws_cloudtrail_athena",
+            "CloudTrail fields as columns of the Amazon Athena CloudTrail table (lowercase, JSON-text subtrees)",
+            "sigma_lambda_layer.pipelines.athena:aws_cloudtrail_athena",
         ),
         PipelineEntry(
             "aws_cloudtrail_eventbridge",

@@ -33,6 +33,7 @@ FOREIGN_VOCABULARY: Final[dict[tuple[str, str], str]] = {
     ("backends/lucene.py", "detection_rule_language"): "Kibana rule language",
     ("artifacts/kibana.py", "language"): "Kibana saved-search query language",
     ("artifacts/kibana.py", "rule_type"): "Kibana rule type (ES|QL rules take no filters)",
+    ("engines/athena.py", "dialect"): "sqlglot dialect the offline Athena proxy writes",
 }
 
 

@@ -280,6 +280,21 @@ def _run_duckdb(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
     return results
 
 
+def _run_athena(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+    """The offline Athena proxy: every Athena row loaded once into DuckDB in the DDL's types, every Trino
+    query transpiled by sqlglot and run on it (sigma_lambda_layer/engines/athena.py)."""
+    from sigma_lambda_layer.engines.athena import AthenaRecords
+
+    database = AthenaRecords(views)
+    results: list[EngineResult] = []
+    for query in queries:
+        try:
+            results.append(set().union(*(database.hits(text) for text in query.texts)))
+        except Exception as exc:  # the engine's refusal is the finding
+            results.append(exc)
+    return results
+
+
 def _lucene_missing() -> str | None:
     from tests.engines.lucene_engine import LuceneEngine
 
@@ -296,6 +311,8 @@ _TEST_ENGINES: Final[
     "esql": (("tests.engines.esql_engine",), _one_by_one(_run_esql), lambda: None),
     # DuckDB itself, with every record loaded once for all queries (the shipped engine loads per query).
     "duckdb": (("duckdb",), _run_duckdb, lambda: None),
+    # The Athena proxy, with every row loaded once for all queries.
+    "athena": (("duckdb", "sqlglot"), _run_athena, lambda: None),
 }
 
 
