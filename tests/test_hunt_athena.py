@@ -22,11 +22,13 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ import pytest
 from sigma_lambda_layer.hunt import athena as athena_mod
 from sigma_lambda_layer.hunt.athena import AthenaOptions, AthenaRunner, plan, window_sql
 from sigma_lambda_layer.hunt.scan import CompiledRule
+from tests.support.corpus import requires_corpus
 
 boto3 = pytest.importorskip("boto3")
 moto = pytest.importorskip("moto")
@@ -259,25 +262,41 @@ def test_window_prunes_partitions_through_the_day_after_until() -> None:
 # --------------------------------------------------------------------------------------- the runner on moto
 
 
+#: Where the harness says each row's S3 object is (Athena's ``"$path"`` pseudo-column; not in the proxy table).
+TRAIL_PREFIX = "s3://trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/"
+
+
 @functools.cache
 def _corpus_proxy() -> tuple[Callable[[str], Any], dict[str, int]]:
     from tests.support.corpus import cloudtrail_records
 
-    return _proxy(cloudtrail_records())
+    return _proxy(tuple(json.dumps(r) for r in cloudtrail_records()))
 
 
-def _proxy(records: Sequence[dict[str, Any]]) -> tuple[Callable[[str], Any], dict[str, int]]:
-    """The offline Athena: (SQL -> columns and rows, partition -> bytes of its records)."""
-    try:
-        from devproxy import DevProxy  # TEMPORARY until engines/athena.py lands
-    except ImportError:
-        pytest.skip("the athena target's offline proxy (engines/athena.py) is not there yet")
+def _proxy(texts: Sequence[str]) -> tuple[Callable[[str], Any], dict[str, int]]:
+    """The offline Athena over some records (JSON texts): the ``athena`` target's proxy table (each record's
+    row as the SerDe reads it, in the DDL's types, partitioned by day), with a ``"$path"`` per row. Returns
+    (SQL -> column names and rows, partition value -> bytes of its records' JSON)."""
+    from sigma_lambda_layer.engines.athena import load_records, to_duckdb
 
-    proxy = DevProxy(records)
+    proxy = load_records([json.loads(t) for t in texts])
+    db = proxy.connection
+    table = '"default"."cloudtrail_logs"'
+    db.execute(f'ALTER TABLE {table} ADD COLUMN "$path" VARCHAR')
+    db.execute(
+        f"""UPDATE {table} SET "$path" = '{TRAIL_PREFIX}' || coalesce("timestamp", 'none') || '/' || _id || '.json.gz'"""
+    )
     sizes: Counter[str] = Counter()
-    for record in records:
-        sizes[str(record.get("eventTime", ""))[:10].replace("-", "/")] += len(json.dumps(record).encode())
-    return proxy.run, dict(sizes)
+    for index, partition in db.execute(f'SELECT _id, "timestamp" FROM {table}').fetchall():
+        sizes[partition or ""] += len(texts[index].encode())
+    lock = threading.Lock()
+
+    def run(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with lock:
+            cursor = db.execute(to_duckdb(sql))
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+    return run, dict(sizes)
 
 
 @pytest.fixture
@@ -453,3 +472,112 @@ def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.Monkey
     with pytest.raises(UsageError) as caught:
         athena_mod.athena_client(AthenaOptions(region=REGION))
     assert "pip install" in (caught.value.hint or "") and "[athena]" in (caught.value.hint or "")
+
+
+# --------------------------------------------------------------------------------------- end to end
+
+
+def _in_window(record: dict[str, Any], since: datetime, until: datetime) -> bool:
+    text = record.get("eventTime")
+    if not isinstance(text, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return since <= moment < until
+
+
+def _hit_key(title: str, event_id: Any, event_time: Any, event_name: Any) -> tuple[str, ...]:
+    return (title, str(event_id), str(event_time), str(event_name))
+
+
+@requires_corpus
+def test_hunt_engine_athena_end_to_end_equals_the_evaluator(
+    aws: Any,
+    moto_athena: MotoAthena,
+    corpus: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+    from sigma.collection import SigmaCollection
+
+    from sigma_lambda_layer.cli import main
+    from sigma_lambda_layer.evaluator import RuleEvaluator
+    from tests.support.corpus import AWS_RULES, OUR_RULES
+
+    monkeypatch.setattr(athena_mod, "POLL_FIRST", 0.01)
+    aws.create_work_group(Name="hunters", Configuration={})
+    since, until = datetime(2023, 7, 1, tzinfo=timezone.utc), datetime(2024, 9, 1, tzinfo=timezone.utc)
+    report, output = tmp_path / "hunt.html", tmp_path / "hits.jsonl"
+    args = [
+        "hunt", str(AWS_RULES), str(OUR_RULES), "--engine", "athena", "--region", REGION,
+        "--workgroup", "hunters", "--output-location", "s3://athena-results/hunt/", "--database", "default",
+        "--table", "cloudtrail_logs", "--since", "2023-07-01", "--until", "2024-09-01",
+        "--report", str(report), "--output", str(output), "--json",
+    ]  # fmt: skip
+    done = CliRunner().invoke(main, args, catch_exceptions=False)
+    summary = json.loads(done.stdout)
+    refused = {Path(e["location"].split(":")[0]).resolve() for e in summary["errors"]}
+    assert done.exit_code == (1 if refused else 0), done.stderr
+    # Every refusal is the athena target's own (located at a rule file), not a query that failed.
+    failed = [e["message"] for e in summary["errors"] if e["type"] == "AthenaQueryError"]
+    assert not failed, failed
+
+    # The reference: the evaluator, on the records in the window, for every rule that compiled.
+    expected: Counter[tuple[str, ...]] = Counter()
+    ran = 0
+    for path in [*sorted(AWS_RULES.glob("*.yml")), *sorted(OUR_RULES.glob("*.yml"))]:
+        if path.name.endswith(".tests.yml") or path.resolve() in refused:
+            continue
+        for rule in SigmaCollection.from_yaml(path.read_text(encoding="utf-8")).rules:
+            ran += 1
+            evaluator = RuleEvaluator(rule)  # type: ignore[arg-type]
+            for record in corpus:
+                if _in_window(record, since, until) and evaluator.matches(record):
+                    expected[
+                        _hit_key(
+                            str(rule.title),
+                            record.get("eventID"),
+                            record.get("eventTime"),
+                            record.get("eventName"),
+                        )
+                    ] += 1
+    assert ran > 50 and sum(expected.values()) > 20
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    found = Counter(_hit_key(h["rule_title"], h["event_id"], h["event_time"], h["event_name"]) for h in lines)
+    missed, extra = expected - found, found - expected
+    assert not missed and not extra, f"missed: {sorted(missed)[:5]}; extra: {sorted(extra)[:5]}"
+
+    # The batches: fewer queries than rules, each windowed on the partition column, pruning the corpus.
+    athena = summary["athena"]
+    assert 1 <= len(athena["queries"]) < ran and len(moto_athena.started) == len(athena["queries"])
+    assert all(
+        "\"timestamp\" >= '2023/07/01'" in sql and "\"timestamp\" <= '2024/09/01'" in sql
+        for sql in moto_athena.started
+    )
+    total = sum(moto_athena.partition_bytes.values())
+    assert (
+        0
+        < athena["bytes_scanned"]
+        == sum(moto_athena.scanned(sql) for sql in moto_athena.started)
+        < total * len(moto_athena.started)
+    )
+    assert all(q["state"] == "SUCCEEDED" and q["execution_id"] in moto_athena.ids for q in athena["queries"])
+    assert summary["hits"] == len(lines) == sum(r["hits"] for r in summary["rules"])
+    # Each hit: its record rebuilt from the row (CloudTrail's names), its S3 object, the hit's fields.
+    for hit in lines:
+        assert hit["file"].startswith(TRAIL_PREFIX), hit["file"]
+        assert any(
+            (r.get("eventID"), r.get("eventTime"), r.get("eventName"))
+            == (hit["event_id"], hit["event_time"], hit["record"]["eventName"])
+            and (r.get("awsRegion"), r.get("sourceIPAddress")) == (hit["aws_region"], hit["source_ip"])
+            and r.get("requestParameters") == hit["record"].get("requestParameters")
+            for r in corpus
+        ), hit
+    # The terminal summary is not printed with --json; the report names the queries and the bytes scanned.
+    page = report.read_text()
+    assert "Athena queries" in page and f"{len(athena['queries'])} Athena quer" in page
+    assert all(q["execution_id"] in page for q in athena["queries"])

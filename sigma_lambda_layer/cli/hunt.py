@@ -63,9 +63,12 @@ def _athena_options(**given: Any) -> Any:
     """``--engine athena``'s options as :class:`..hunt.athena.AthenaOptions` (unset ones keep its defaults)."""
     from sigma_lambda_layer.hunt.athena import AthenaOptions
 
-    if given.get("partition_column") == "":
-        given["partition_column"] = None
-    return AthenaOptions(**{k: v for k, v in given.items() if v is not None or k == "partition_column"})
+    options = {k: v for k, v in given.items() if v is not None}
+    if options.get("partition_column") == "":  # --partition-column '': a table without the partition
+        options["partition_column"] = None
+    if "max_queries" in options:
+        options["max_running"] = options.pop("max_queries")
+    return AthenaOptions(**options)
 
 
 @click.command("hunt")

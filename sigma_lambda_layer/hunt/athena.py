@@ -31,6 +31,7 @@ window's values are formatted from parsed datetimes, and rule text reaches the S
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import uuid
@@ -82,33 +83,56 @@ class Column:
     kind: str = "string"
 
 
-#: The CloudTrail table's columns as AWS's documented DDL has them (Athena user guide, "Create a table for
-#: CloudTrail logs in Athena using manual partitioning" / partition projection), under CloudTrail's names.
-TABLE_COLUMNS: tuple[Column, ...] = (
-    Column("eventversion", "eventVersion"),
-    Column("useridentity", "userIdentity", "complex"),
-    Column("eventtime", "eventTime"),
-    Column("eventsource", "eventSource"),
-    Column("eventname", "eventName"),
-    Column("awsregion", "awsRegion"),
-    Column("sourceipaddress", "sourceIPAddress"),
-    Column("useragent", "userAgent"),
-    Column("errorcode", "errorCode"),
-    Column("errormessage", "errorMessage"),
-    Column("requestparameters", "requestParameters", "json"),
-    Column("responseelements", "responseElements", "json"),
-    Column("additionaleventdata", "additionalEventData", "json"),
-    Column("requestid", "requestID"),
-    Column("eventid", "eventID"),
-    Column("resources", "resources", "complex"),
-    Column("eventtype", "eventType"),
-    Column("apiversion", "apiVersion"),
-    Column("readonly", "readOnly"),
-    Column("recipientaccountid", "recipientAccountId"),
-    Column("serviceeventdetails", "serviceEventDetails", "json"),
-    Column("sharedeventid", "sharedEventID"),
-    Column("vpcendpointid", "vpcEndpointId"),
-)
+#: CloudTrail's names of the table's top-level columns (the DDL lowercases them; CloudTrail record fields,
+#: docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
+CLOUDTRAIL_NAMES: dict[str, str] = {
+    name.lower(): name
+    for name in [
+        "eventVersion",
+        "userIdentity",
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "awsRegion",
+        "sourceIPAddress",
+        "userAgent",
+        "errorCode",
+        "errorMessage",
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+        "requestID",
+        "eventID",
+        "readOnly",
+        "resources",
+        "eventType",
+        "apiVersion",
+        "recipientAccountId",
+        "serviceEventDetails",
+        "sharedEventID",
+        "vpcEndpointId",
+        "vpcEndpointAccountId",
+        "eventCategory",
+        "addendum",
+        "sessionCredentialFromConsole",
+        "edgeDeviceDetails",
+        "tlsDetails",
+        "managementEvent",
+    ]
+}
+
+
+@functools.cache
+def table_columns(schema_id: str = "cloudtrail") -> tuple[Column, ...]:
+    """The record columns of a table schema (:mod:`sigma_lambda_layer.fields.athena`, the ``athena`` target's
+    own table: what ``convert --format ddl`` creates), each with how the hunt reads it back."""
+    from sigma_lambda_layer.fields.athena import schema
+
+    kinds = {"string": "string", "bigint": "string", "boolean": "string", "double": "string", "json": "json"}
+    return tuple(
+        Column(node.name, CLOUDTRAIL_NAMES.get(node.name, node.name), kinds.get(node.kind, "complex"))
+        for node in schema(schema_id).columns
+    )
 
 
 def quote_identifier(name: str) -> str:
@@ -167,12 +191,13 @@ AthenaRule = CompiledRule
 
 
 def compile_athena_rules(rules: Any) -> tuple[list[AthenaRule], list[SigmaLambdaError]]:
-    """The rules through the ``athena`` target (format ``condition``); failures are returned, located."""
+    """The rules through the ``athena`` target (format ``hunt``: each condition, over the table's columns, and
+    the rule's level); failures are returned, located."""
     from sigma_lambda_layer.api import convert
 
     compiled: list[AthenaRule] = []
     errors: list[SigmaLambdaError] = []
-    for result in convert(rules, target="athena", format="condition", collect_errors=True):
+    for result in convert(rules, target="athena", format="hunt", collect_errors=True):
         if result.error is not None:
             errors.append(result.error)
             continue
@@ -248,12 +273,13 @@ def batch_sql(
     rules: Sequence[tuple[int, AthenaRule]],
     options: AthenaOptions,
     window: str | None,
-    columns: Sequence[Column] = TABLE_COLUMNS,
+    columns: Sequence[Column] | None = None,
 ) -> str:
     """One query for ``rules`` (each with its index in the hunt). The outer query returns every column as
     text: the matched tags joined by commas (``array_join``), not Athena's display form of an array."""
     tags = ", ".join(f"IF(({rule.sql}), {quote_string(tag(index))})" for index, rule in rules)
     where = f" WHERE {window}" if window else ""
+    columns = table_columns() if columns is None else columns
     outer = ", ".join(["sigma_file", *(quote_identifier(c.name) for c in columns)])
     return (
         f"SELECT {outer}, array_join(sigma_matched, ',') AS sigma_rules FROM (SELECT {_select_list(columns)}, "
@@ -267,7 +293,7 @@ def plan(
     options: AthenaOptions,
     since: datetime | None = None,
     until: datetime | None = None,
-    columns: Sequence[Column] = TABLE_COLUMNS,
+    columns: Sequence[Column] | None = None,
 ) -> tuple[list[Batch], list[AthenaQueryError]]:
     """The hunt's queries: the rules in order, as many to a query as fit under ``options.max_query_bytes``.
     A rule too long for a query of its own is returned as an error (it cannot run on Athena)."""
@@ -309,12 +335,12 @@ def plan(
 # --------------------------------------------------------------------------------------- rows to hits
 
 
-def record_from_row(row: dict[str, str | None], columns: Sequence[Column] = TABLE_COLUMNS) -> dict[str, Any]:
+def record_from_row(row: dict[str, str | None], columns: Sequence[Column] | None = None) -> dict[str, Any]:
     """The CloudTrail record a table row holds: each non-null column under its CloudTrail name, the JSON
     columns parsed (a JSON column that does not parse is kept as its text). Nested struct keys are the
     DDL's (lower case), as Athena stores them."""
     record: dict[str, Any] = {}
-    for column in columns:
+    for column in table_columns() if columns is None else columns:
         value = row.get(column.name)
         if value is None:
             continue
