@@ -75,8 +75,11 @@ class MotoAthena:
     partition_column: str = "timestamp"
     #: (query number from 0, SQL) -> a StateChangeReason to fail it with, or None
     fail: Callable[[int, str], str | None] = lambda n, sql: None
+    #: called with the number of GetQueryExecution calls so far, before each is answered
+    on_poll: Callable[[int], None] = lambda count: None
     started: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    polls: int = 0
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         harness = self
@@ -100,6 +103,8 @@ class MotoAthena:
             return json.dumps(result)
 
         def execution(response: AthenaResponse) -> str:
+            harness.polls += 1
+            harness.on_poll(harness.polls)
             out = json.loads(execution_original(response))
             query = out["QueryExecution"]
             found = response.athena_backend.executions[query["QueryExecutionId"]]
@@ -581,3 +586,73 @@ def test_hunt_engine_athena_end_to_end_equals_the_evaluator(
     page = report.read_text()
     assert "Athena queries" in page and f"{len(athena['queries'])} Athena quer" in page
     assert all(q["execution_id"] in page for q in athena["queries"])
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from sigma_lambda_layer.cli import main
+
+    return CliRunner().invoke(main, ["hunt", *args], catch_exceptions=False)
+
+
+def test_cli_sigterm_stops_every_running_query_and_exits_130(
+    aws: Any, moto_athena: MotoAthena, never_ends: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    monkeypatch.setattr(athena_mod, "POLL_FIRST", 0.01)
+    rule = tmp_path / "rule.yml"
+    rule.write_text(
+        "title: console login\nlogsource: {product: aws, service: cloudtrail}\n"
+        "detection: {selection: {eventName: ConsoleLogin}, condition: selection}\n",
+        encoding="utf-8",
+    )
+
+    def terminate(count: int) -> None:
+        if count == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    moto_athena.on_poll = terminate
+    before = signal.getsignal(signal.SIGTERM)
+    done = _cli(str(rule), "--engine", "athena", "--region", REGION, "--since", "2024-01-01")
+    assert done.exit_code == 130, done.stderr
+    assert "every running Athena query was stopped" in done.stderr
+    [execution_id] = moto_athena.ids
+    state = aws.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]["State"]
+    assert state == "CANCELLED"
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the hunt's only while it runs
+
+
+def test_cli_exit_codes_of_engine_options(aws: Any, tmp_path: Path) -> None:
+    rule = tmp_path / "rule.yml"
+    rule.write_text(
+        "title: t\nlogsource: {product: aws, service: cloudtrail}\n"
+        "detection: {selection: {eventName: x}, condition: selection}\n",
+        encoding="utf-8",
+    )
+    log = tmp_path / "l.jsonl"
+    log.write_text("{}\n", encoding="utf-8")
+    assert _cli(str(rule), "--logs", str(log), "--workgroup", "w").exit_code == 2  # an Athena option, duckdb
+    assert _cli(str(rule), "--engine", "athena", "--logs", str(log)).exit_code == 2
+    bad = _cli(str(rule), "--engine", "athena", "--region", REGION, "--output-location", "bucket/x")
+    assert bad.exit_code == 2 and "not an S3 URI" in bad.stderr
+    assert _cli(str(rule)).exit_code == 2  # duckdb needs --logs
+
+
+def test_cli_a_failed_query_exits_1_with_its_reason(
+    aws: Any, moto_athena: MotoAthena, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(athena_mod, "POLL_FIRST", 0.01)
+    reason = "HIVE_BAD_DATA: Error parsing field value for field 15"
+    moto_athena.fail = lambda number, sql: reason
+    rule = tmp_path / "rule.yml"
+    rule.write_text(
+        "title: console login\nlogsource: {product: aws, service: cloudtrail}\n"
+        "detection: {selection: {eventName: ConsoleLogin}, condition: selection}\n",
+        encoding="utf-8",
+    )
+    done = _cli(str(rule), "--engine", "athena", "--region", REGION, "--since", "2024-01-01", "--fail-on-hit")
+    assert done.exit_code == 1
+    assert f"error: {rule}: Athena query {moto_athena.ids[0]} (batch 1 of 1) FAILED: {reason}" in done.stderr

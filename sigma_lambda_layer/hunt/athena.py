@@ -164,7 +164,7 @@ class AthenaOptions:
     profile: str | None = None
     #: the partition column the window prunes (partition projection, ``yyyy/MM/dd``); None: no pruning
     partition_column: str | None = "timestamp"
-    #: queries running at once (Athena's default quota of active DML queries is 20-25 per account)
+    #: queries running at once (Athena's quota of active DML queries, queued ones included, varies by Region)
     max_running: int = 4
     #: a batch's SQL stays under this many UTF-8 bytes
     max_query_bytes: int = QUERY_STRING_MAX - QUERY_MARGIN
