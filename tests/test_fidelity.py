@@ -166,6 +166,12 @@ def test_duckdb_fidelity(fidelity: FidelityRun) -> None:
     _check(fidelity, "duckdb")
 
 
+def test_athena_fidelity(fidelity: FidelityRun) -> None:
+    """The offline proxy (DuckDB over the DDL's shape, queries transpiled by sqlglot) agrees with the
+    evaluator, apart from differences the table's row explains (struct keys read case-insensitively)."""
+    _check(fidelity, "athena")
+
+
 def test_fidelity_summary(fidelity: FidelityRun) -> None:
     """Print the summary and scores, including the stock backends' (reported, never asserted)."""
     text = "\n".join(summary_lines(fidelity))

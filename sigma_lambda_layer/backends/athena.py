@@ -72,6 +72,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer import casing
 from sigma_lambda_layer.backends.duckdb import (
     _CASELESS,
     _DECIMAL_RE,
@@ -143,7 +144,66 @@ def _like(side: str, pattern: str) -> str:
 
 # --------------------------------------------------------------------------------------- regular expressions
 
-_LINE_ANCHOR_FLAGS = re.compile(r"\(\?[a-zA-Z]*[mxu]")
+_INLINE_FLAGS = re.compile(r"\(\?[a-zA-Z-]+[:)]")
+
+
+_CASE_UNSAFE_ESCAPE = re.compile(r"\\[xuUN0-7]")
+
+
+def case_classes(pattern: str) -> str:
+    """Python ``re`` source matching case-insensitively by the project's rule without any flag: each literal
+    character becomes its :func:`~sigma_lambda_layer.casing.char_class` (``k`` -> ``[kK\u212a]``), each class
+    gains its members' partners (ranges through :func:`~sigma_lambda_layer.casing.range_partners`), as
+    :func:`~sigma_lambda_layer.casing.compile_regex` reads ``|i`` for the evaluator. Trino's ``(?i)`` (Java,
+    Unicode-aware), RE2's and Python's ``re.IGNORECASE`` each fold other characters together (the long s,
+    the Kelvin sign, ``ß``), so no flag is left for an engine to read its own way.
+    """
+    if _CASE_UNSAFE_ESCAPE.search(pattern):
+        unsupported(
+            f"regular expression {pattern!r} with |i uses a code escape (\\x, \\u, \\N, octal): its "
+            "character's case partners cannot be added without reading it; write the character itself"
+        )
+    out: list[str] = []
+    i = 0
+    in_class = False
+    extra: set[str] = set()
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                out.append("".join(re.escape(p) for p in sorted(extra)) + "]")
+                in_class = False
+                i += 1
+                continue
+            if i + 2 < len(pattern) and pattern[i + 1] == "-" and pattern[i + 2] not in "]\\":
+                out.append(pattern[i : i + 3])
+                extra |= casing.range_partners(c, pattern[i + 2])
+                i += 3
+                continue
+            extra |= casing.char_class(c) - {c}
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class, extra = True, set()
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+            if pattern[i : i + 1] == "]":
+                out.append("\\]")
+                i += 1
+            continue
+        group = casing.char_class(c) if c.isalpha() else frozenset({c})
+        out.append("[" + "".join(re.escape(m) for m in sorted(group)) + "]" if len(group) > 1 else c)
+        i += 1
+    return "".join(out)
 
 
 def trino_regex(pattern: str, flags: set[SigmaRegularExpressionFlag]) -> str:
@@ -157,17 +217,13 @@ def trino_regex(pattern: str, flags: set[SigmaRegularExpressionFlag]) -> str:
     groups ``(?P<..>)`` (Java spells them ``(?<..>)``), and ``[`` or ``&&`` inside a class (Java's nested
     classes and intersections).
     """
-    if SigmaRegularExpressionFlag.IGNORECASE in flags:
-        unsupported(
-            f"regular expression {pattern!r} with |i: Trino's (?i) (Java, Unicode-aware), RE2's and the "
-            "project's case-insensitive comparison (a.lower() == b.lower()) do not fold the same characters",
-            hint="spell the case variants in the pattern ([Aa]) and drop |i",
-        )
-    if "(?P" in pattern or _LINE_ANCHOR_FLAGS.search(pattern) or "(?i" in pattern or "(?s" in pattern:
+    if "(?P" in pattern or _INLINE_FLAGS.search(pattern):
         unsupported(
             f"regular expression {pattern!r} uses a named group or an inline flag, which Trino's Java syntax "
-            "reads differently from Python's; use the |re modifiers (|m, |s) instead",
+            "reads differently from Python's; use the |re modifiers (|i, |m, |s) instead",
         )
+    if SigmaRegularExpressionFlag.IGNORECASE in flags:
+        pattern = case_classes(pattern)
     multiline = SigmaRegularExpressionFlag.MULTILINE in flags
     dotall = SigmaRegularExpressionFlag.DOTALL in flags
     body = python_regex_to_re2(pattern, multiline)
@@ -226,7 +282,10 @@ class _Access:
         present: str | None = None,
         gate: str | None = None,
         fast_present: str | None = None,
+        over: tuple[str, str, str] | None = None,
     ) -> None:
+        #: an array of structs searched in place: (array, lambda variable, the element's text)
+        self.over = over
         self.text, self.texts, self.present, self.gate, self.fast_present = (
             text,
             texts,
@@ -386,10 +445,12 @@ class AthenaBackend(TextQueryBackend):
         leaf = steps[-1].node
         if leaf.kind in ("struct", "array"):
             unsupported("an array element's struct is not a value")
-        texts = f"transform({array}, {e} -> {self._text_of(leaf, inner)})"
-        t = self._names("t")
-        present = f"any_match({texts}, {t} -> {t} IS NOT NULL)"
-        return _Access(texts=texts, present=present)
+        text = self._text_of(leaf, inner)
+        return _Access(
+            texts=f"transform({array}, {e} -> {text})",
+            present=f"any_match({array}, {e} -> {text} IS NOT NULL)",
+            over=(array, e, text),
+        )
 
     def _json_access(self, column: str, rest: str | None) -> _Access:
         """A field inside a JSON-text column: the plain read gated by a walk (module docstring)."""
@@ -465,6 +526,9 @@ class AthenaBackend(TextQueryBackend):
         access = self._access(field, state)
         if access.texts is None:
             return str(test(access.text))
+        if access.over is not None:
+            array, e, text = access.over
+            return f"any_match({array}, {e} -> coalesce({test(text)}, false))"
         t = self._names("t")
         listed = f"any_match({access.texts}, {t} -> coalesce({test(t)}, false))"
         if access.gate is None or access.text is None:

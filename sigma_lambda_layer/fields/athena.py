@@ -477,3 +477,53 @@ def ddl(
         f"LOCATION {quote_literal(location_text)}\n"
         f"TBLPROPERTIES (\n{props}\n)"
     )
+
+
+# --------------------------------------------------------------------------------------- the row as a record
+
+
+@cache
+def _spellings() -> dict[str, str]:
+    """Lowercased CloudTrail path -> CloudTrail's spelling of its last key, from the record schema."""
+    from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM
+
+    out: dict[str, str] = {}
+    for path in (*FIXED_FIELDS, *FREE_FORM):
+        parts = path.split(".")
+        for i in range(1, len(parts) + 1):
+            out.setdefault(".".join(parts[:i]).lower(), parts[i - 1])
+    return out
+
+
+def as_record(row: Mapping[str, Any], table: TableSchema = CLOUDTRAIL) -> dict[str, Any]:
+    """The CloudTrail record a row of the CloudTrail table stands for: each column and member under
+    CloudTrail's spelling of its key, the JSON-text columns parsed, NULLs left out.
+
+    It is what any query over the table can know of the record: the reference evaluator run on it gives the
+    answer an exact Athena query must give (the fidelity harness counts a difference the row explains, such
+    as a record's ``sessioncontext`` read as ``sessionContext``, as a storage gap, not a wrong query).
+    """
+    spelled = _spellings()
+
+    def back(node: Node, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        if node.kind == "json":
+            return json.loads(value)
+        if node.kind == "struct":
+            out = {}
+            for m in node.members:
+                inner = back(m, value.get(m.name), f"{path}.{m.name}" if path else m.name)
+                if inner is not None:
+                    out[spelled.get(f"{path}.{m.name}" if path else m.name, m.name)] = inner
+            return out
+        if node.kind == "array":
+            return [back(node.element, v, path) for v in value]
+        return value
+
+    record: dict[str, Any] = {}
+    for column in table.columns:
+        value = back(column, row.get(column.name), column.name)
+        if value is not None:
+            record[spelled.get(column.name, column.name)] = value
+    return record
