@@ -656,3 +656,37 @@ def test_cli_a_failed_query_exits_1_with_its_reason(
     done = _cli(str(rule), "--engine", "athena", "--region", REGION, "--since", "2024-01-01", "--fail-on-hit")
     assert done.exit_code == 1
     assert f"error: {rule}: Athena query {moto_athena.ids[0]} (batch 1 of 1) FAILED: {reason}" in done.stderr
+
+
+@requires_corpus
+def test_each_result_row_becomes_the_record_the_table_holds(corpus: list[dict[str, Any]]) -> None:
+    """Every corpus record, through the proxy's table and the hunt's SELECT list, back to a record: the same
+    as the target's own ``as_record`` of the record's row; also when a struct comes back as a JSON array
+    (Presto's and Trino's legacy ROW-to-JSON cast)."""
+    from sigma_lambda_layer.fields.athena import CLOUDTRAIL, as_record, athena_row
+
+    run_sql, _ = _corpus_proxy()
+    sql = athena_mod.batch_sql([(0, CompiledRule("all", None, None, None, "true"))], AthenaOptions(), None)
+    names, rows = run_sql(sql)
+    assert len(rows) == len(corpus)
+    nodes = {c.name: c for c in CLOUDTRAIL.columns}
+
+    def legacy(node: Any, value: Any) -> Any:
+        if node.kind == "struct" and isinstance(value, dict):
+            return [legacy(m, value.get(m.name)) for m in node.members]
+        if node.kind == "array" and isinstance(value, list):
+            return [legacy(node.element, v) for v in value]
+        return value
+
+    by_path = {row[names.index("sigma_file")]: dict(zip(names, row, strict=True)) for row in rows}
+    for index, record in enumerate(corpus):
+        [row] = [r for p, r in by_path.items() if p.endswith(f"/{index}.json.gz")]
+        expected = as_record(athena_row(record))
+        assert athena_mod.record_from_row(row) == expected, index
+        old = {
+            k: json.dumps(legacy(nodes[k], json.loads(v)))
+            if k in nodes and v and nodes[k].kind == "struct"
+            else v
+            for k, v in row.items()
+        }
+        assert athena_mod.record_from_row(old) == expected, index

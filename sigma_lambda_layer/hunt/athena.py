@@ -74,65 +74,20 @@ class AthenaQueryError(SigmaLambdaError):
 
 @dataclass(frozen=True)
 class Column:
-    """A column of the CloudTrail table: its name, the CloudTrail field it holds, how to read it back."""
+    """A column of the table as the hunt selects it: ``complex`` ones (structs, arrays, maps) as their JSON
+    text (``json_format(CAST(c AS JSON))``), the others as they are."""
 
     name: str
-    field: str
-    #: ``string`` (as is), ``json`` (a STRING of JSON text: parsed), ``complex`` (a struct or an array:
-    #: selected as ``json_format(CAST(c AS JSON))`` and parsed)
-    kind: str = "string"
-
-
-#: CloudTrail's names of the table's top-level columns (the DDL lowercases them; CloudTrail record fields,
-#: docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
-CLOUDTRAIL_NAMES: dict[str, str] = {
-    name.lower(): name
-    for name in [
-        "eventVersion",
-        "userIdentity",
-        "eventTime",
-        "eventSource",
-        "eventName",
-        "awsRegion",
-        "sourceIPAddress",
-        "userAgent",
-        "errorCode",
-        "errorMessage",
-        "requestParameters",
-        "responseElements",
-        "additionalEventData",
-        "requestID",
-        "eventID",
-        "readOnly",
-        "resources",
-        "eventType",
-        "apiVersion",
-        "recipientAccountId",
-        "serviceEventDetails",
-        "sharedEventID",
-        "vpcEndpointId",
-        "vpcEndpointAccountId",
-        "eventCategory",
-        "addendum",
-        "sessionCredentialFromConsole",
-        "edgeDeviceDetails",
-        "tlsDetails",
-        "managementEvent",
-    ]
-}
+    complex: bool = False
 
 
 @functools.cache
 def table_columns(schema_id: str = "cloudtrail") -> tuple[Column, ...]:
     """The record columns of a table schema (:mod:`sigma_lambda_layer.fields.athena`, the ``athena`` target's
-    own table: what ``convert --format ddl`` creates), each with how the hunt reads it back."""
+    own table: what ``convert --format ddl`` creates)."""
     from sigma_lambda_layer.fields.athena import schema
 
-    kinds = {"string": "string", "bigint": "string", "boolean": "string", "double": "string", "json": "json"}
-    return tuple(
-        Column(node.name, CLOUDTRAIL_NAMES.get(node.name, node.name), kinds.get(node.kind, "complex"))
-        for node in schema(schema_id).columns
-    )
+    return tuple(Column(n.name, n.kind in ("struct", "array", "map")) for n in schema(schema_id).columns)
 
 
 def quote_identifier(name: str) -> str:
@@ -251,7 +206,7 @@ def _select_list(columns: Sequence[Column]) -> str:
     parts = ['"$path" AS sigma_file']
     for column in columns:
         name = quote_identifier(column.name)
-        parts.append(f"json_format(CAST({name} AS JSON)) AS {name}" if column.kind == "complex" else name)
+        parts.append(f"json_format(CAST({name} AS JSON)) AS {name}" if column.complex else name)
     return ", ".join(parts)
 
 
@@ -335,33 +290,54 @@ def plan(
 # --------------------------------------------------------------------------------------- rows to hits
 
 
-def record_from_row(row: dict[str, str | None], columns: Sequence[Column] | None = None) -> dict[str, Any]:
-    """The CloudTrail record a table row holds: each non-null column under its CloudTrail name, the JSON
-    columns parsed (a JSON column that does not parse is kept as its text). Nested struct keys are the
-    DDL's (lower case), as Athena stores them."""
-    record: dict[str, Any] = {}
-    for column in table_columns() if columns is None else columns:
-        value = row.get(column.name)
-        if value is None:
+def record_from_row(row: dict[str, str | None], schema_id: str = "cloudtrail") -> dict[str, Any]:
+    """The CloudTrail record a result row holds: the row's values as the table types them, then
+    :func:`sigma_lambda_layer.fields.athena.as_record` (every column and struct member under CloudTrail's
+    spelling, the JSON-text columns parsed, NULLs left out). A JSON-text column that does not parse is kept
+    as its text."""
+    from sigma_lambda_layer.fields.athena import as_record, schema
+
+    table = schema(schema_id)
+    values: dict[str, Any] = {}
+    for node in table.columns:
+        text = row.get(node.name)
+        if text is None:
             continue
-        if column.kind in ("json", "complex"):
+        if node.kind == "json":
+            values[node.name] = text if _parses(text) else json.dumps(text)
+        elif node.kind in ("struct", "array", "map"):
             try:
-                parsed = json.loads(value)
+                values[node.name] = _named(node, json.loads(text))
             except ValueError:
-                record[column.field] = value
-                continue
-            # A struct's JSON names every member; a null one is a key the record did not have (or null).
-            record[column.field] = _without_nulls(parsed) if column.kind == "complex" else parsed
+                continue  # not Athena's JSON of the value: nothing to rebuild it from
         else:
-            record[column.field] = value
-    return record
+            values[node.name] = text
+    return as_record(values, table)
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _named(node: Any, value: Any) -> Any:
+    """A struct's JSON as an object. Trino casts a ROW to a JSON object of its field names; older Presto (and
+    Trino's ``deprecated.legacy-row-to-json-cast``) to an array in field order, named here by the schema."""
+    if value is None:
+        return None
+    if node.kind == "struct":
+        if isinstance(value, list):
+            value = dict(zip((m.name for m in node.members), value, strict=False))
+        if not isinstance(value, dict):
+            return None
+        return {m.name: _named(m, value.get(m.name)) for m in node.members}
+    if node.kind == "array" and isinstance(value, list):
+        return [_named(node.element, v) for v in value]
+    if node.kind == "map" and isinstance(value, dict):
+        return {k: _named(node.element, v) for k, v in value.items()}
     return value
 
 
