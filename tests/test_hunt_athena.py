@@ -361,8 +361,15 @@ def test_runner_pages_results_polls_with_backoff_and_reports_statistics(
     clock = FakeClock()
     options = AthenaOptions(output_location="s3://results/hunt/", workgroup="hunters")
     aws.create_work_group(Name="hunters", Configuration={})
+    progress: list[tuple[int, ...]] = []
     result = athena_mod.hunt_compiled(
-        [EVERY_RECORD, CONSOLE], [], options=options, client=aws, sleep=clock.sleep, clock=clock
+        [EVERY_RECORD, CONSOLE],
+        [],
+        options=options,
+        client=aws,
+        sleep=clock.sleep,
+        clock=clock,
+        progress=lambda *done: progress.append(done),
     )
     assert result.ok, [str(e) for e in result.errors]
     [sql] = moto_athena.started
@@ -379,6 +386,7 @@ def test_runner_pages_results_polls_with_backoff_and_reports_statistics(
     assert query.state == "SUCCEEDED" and query.execution_id == moto_athena.ids[0]
     assert query.bytes_scanned == moto_athena.scanned(sql) == sum(moto_athena.partition_bytes.values()) > 0
     assert result.athena.bytes_scanned == query.bytes_scanned
+    assert progress == [(1, 1, query.bytes_scanned, 0)]
     # Polled four times before SUCCEEDED, each delay 1.5 times the one before.
     assert clock.sleeps == pytest.approx([0.5, 0.75, 1.125, 1.6875])
     # What the runner asked of Athena.
@@ -636,6 +644,7 @@ def test_cli_exit_codes_of_engine_options(aws: Any, tmp_path: Path) -> None:
     log.write_text("{}\n", encoding="utf-8")
     assert _cli(str(rule), "--logs", str(log), "--workgroup", "w").exit_code == 2  # an Athena option, duckdb
     assert _cli(str(rule), "--engine", "athena", "--logs", str(log)).exit_code == 2
+    assert _cli(str(rule), "--engine", "athena", "--region", REGION, "--threads", "2").exit_code == 2
     bad = _cli(str(rule), "--engine", "athena", "--region", REGION, "--output-location", "bucket/x")
     assert bad.exit_code == 2 and "not an S3 URI" in bad.stderr
     assert _cli(str(rule)).exit_code == 2  # duckdb needs --logs

@@ -22,10 +22,21 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_HITS = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
 
 
-def _progress(enabled: bool) -> object:
-    """A one-line progress display on stderr (files and bytes), or None."""
+def _progress(enabled: bool, engine: str = "duckdb") -> object:
+    """A one-line progress display on stderr (files and bytes; Athena: queries and bytes scanned), or None."""
     if not enabled:
         return None
+
+    def queries(done: int, total: int, scanned: int, _: int) -> None:
+        end = "\n" if done == total else ""
+        click.echo(
+            f"\rathena: {done}/{total} quer(ies) done, {scanned / 1e9:.2f} GB scanned" + end,
+            err=True,
+            nl=False,
+        )
+
+    if engine == "athena":
+        return queries
 
     def show(done_files: int, files: int, done_bytes: int, total: int) -> None:
         end = "\n" if done_files == files else ""
@@ -140,7 +151,7 @@ def hunt_command(
     from sigma_lambda_layer.hunt import HitWriter, hunt
     from sigma_lambda_layer.hunt.report import REPORT_HITS_PER_RULE
 
-    progress = _progress(not quiet and sys.stderr.isatty() and engine == "duckdb")
+    progress = _progress(not quiet and sys.stderr.isatty(), engine)
     try:
         if engine == "duckdb" and not logs:
             raise UsageError(
@@ -151,6 +162,8 @@ def hunt_command(
             raise UsageError(f"{given}: only with --engine athena")
         if engine == "athena" and logs:
             raise UsageError("--logs is for --engine duckdb: Athena reads the table's S3 objects itself")
+        if engine == "athena" and threads:
+            raise UsageError("--threads is for --engine duckdb", hint="--max-queries bounds Athena's queries")
         options = _athena_options(**athena) if engine == "athena" else None
         with (
             HitWriter(output) as writer,

@@ -327,8 +327,10 @@ def _hunt_elsewhere(
     window: tuple[datetime | None, datetime | None],
     on_hit: Callable[[Hit], None] | None,
     keep_records: int | None,
+    progress: Progress | None,
 ) -> HuntResult:
-    """``hunt(engine=...)`` for an engine other than the embedded DuckDB (today: ``athena``)."""
+    """``hunt(engine=...)`` for an engine other than the embedded DuckDB (today: ``athena``; ``progress``
+    gets (queries done, queries, bytes scanned so far, 0))."""
     if engine != "athena":
         raise UsageError(f"unknown hunt engine {engine!r}", hint="duckdb or athena")
     from sigma_lambda_layer.hunt.athena import AthenaOptions, hunt_athena
@@ -336,7 +338,13 @@ def _hunt_elsewhere(
     if not isinstance(options, AthenaOptions):
         options = AthenaOptions(**(options or {}))
     return hunt_athena(
-        rules, options=options, since=window[0], until=window[1], on_hit=on_hit, keep_records=keep_records
+        rules,
+        options=options,
+        since=window[0],
+        until=window[1],
+        on_hit=on_hit,
+        keep_records=keep_records,
+        progress=progress,
     )
 
 
@@ -371,7 +379,7 @@ def hunt(
     start = time.perf_counter()
     window = parse_time(since), parse_time(until)
     if engine != "duckdb":  # ---- hook: --engine athena (hunt/athena.py)
-        return _hunt_elsewhere(engine, athena, rules, window, on_hit, keep_records)
+        return _hunt_elsewhere(engine, athena, rules, window, on_hit, keep_records, progress)
     if logs is None:
         raise UsageError("hunt needs logs to scan", hint="files, folders, or - for stdin")
     compiled, rule_errors = compile_rules(rules)

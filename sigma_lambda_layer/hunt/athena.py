@@ -727,12 +727,12 @@ def hunt_compiled(
             )
         )
 
-    done_batches = [0]
+    ended: list[QueryStats] = []
 
     def on_end(stats: QueryStats) -> None:
-        done_batches[0] += 1
+        ended.append(stats)
         if progress is not None:
-            progress(done_batches[0], len(batches), run.bytes_scanned, 0)
+            progress(len(ended), len(batches), sum(q.bytes_scanned for q in ended), 0)
 
     if batches:
         runner = AthenaRunner(
