@@ -75,6 +75,8 @@ class MotoAthena:
     partition_column: str = "timestamp"
     #: (query number from 0, SQL) -> a StateChangeReason to fail it with, or None
     fail: Callable[[int, str], str | None] = lambda n, sql: None
+    #: (execution id, NextToken offset) -> an error message to answer GetQueryResults with, or None
+    results_error: Callable[[str, int], str | None] = lambda exec_id, offset: None
     #: called with the number of GetQueryExecution calls so far, before each is answered
     on_poll: Callable[[int], None] = lambda count: None
     started: list[str] = field(default_factory=list)
@@ -97,6 +99,9 @@ class MotoAthena:
             rows = result["ResultSet"]["Rows"]
             size = int(response._get_param("MaxResults") or 1000)
             offset = int(response._get_param("NextToken") or 0)
+            message = harness.results_error(exec_id, offset)
+            if message is not None:
+                return response.error(message, 400)  # type: ignore[return-value]
             result["ResultSet"]["Rows"] = rows[offset : offset + size]
             if offset + size < len(rows):
                 result["NextToken"] = str(offset + size)
@@ -699,3 +704,19 @@ def test_each_result_row_becomes_the_record_the_table_holds(corpus: list[dict[st
             for k, v in row.items()
         }
         assert athena_mod.record_from_row(old) == expected, index
+
+
+def test_results_that_cannot_be_read_are_an_error_and_the_hits_before_are_kept(
+    aws: Any, moto_athena: MotoAthena, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(athena_mod, "PAGE_SIZE", 100)
+    moto_athena.results_error = lambda exec_id, offset: "Query has expired" if offset >= 200 else None
+    clock = FakeClock()
+    result = athena_mod.hunt_compiled(
+        [EVERY_RECORD], [], options=AthenaOptions(), client=aws, sleep=clock.sleep, clock=clock
+    )
+    [query] = result.athena.queries
+    assert query.state == "RESULTS UNREAD" and query.pages == 2  # the third page was refused
+    assert len(result.hits) == query.rows == 199  # two pages of 100 rows, the header first
+    [error] = result.rule_errors
+    assert "GetQueryResults after 199 row(s)" in str(error) and "Query has expired" in str(error)

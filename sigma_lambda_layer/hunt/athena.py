@@ -558,10 +558,28 @@ class AthenaRunner:
                     self.sleep(wake - now)
                 for qid in [q for q in list(self.running) if due[q][0] <= self.clock()]:
                     stats = self.running[qid]
-                    if self._poll(stats):
+                    try:
+                        ended = self._poll(stats)
+                    except botocore.exceptions.ClientError as exc:  # retries are botocore's: give up
+                        ended, stats.state, stats.reason = (
+                            True,
+                            "UNKNOWN",
+                            f"GetQueryExecution: {_client_error(exc)}",
+                        )
+                        with contextlib.suppress(Exception):
+                            self.client.stop_query_execution(QueryExecutionId=qid)
+                    if ended:
                         del self.running[qid]
                         if stats.state == "SUCCEEDED":
-                            on_rows(stats, self.rows(stats))
+                            try:
+                                on_rows(stats, self.rows(stats))
+                            except botocore.exceptions.ClientError as exc:
+                                stats.state = "RESULTS UNREAD"
+                                stats.reason = (
+                                    f"GetQueryResults after {stats.rows} row(s) (the hits before are kept): "
+                                    f"{_client_error(exc)}"
+                                )
+                                on_error(stats, stats.reason)
                         else:
                             on_error(stats, stats.reason or stats.state)
                     else:
