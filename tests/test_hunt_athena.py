@@ -507,6 +507,13 @@ def _in_window(record: dict[str, Any], since: datetime, until: datetime) -> bool
     return since <= moment < until
 
 
+def _principal(record: dict[str, Any]) -> Any:
+    """The DuckDB hunt's principal: ``coalesce(userIdentity.arn, .principalId, .type)``."""
+    identity = record.get("userIdentity")
+    identity = identity if isinstance(identity, dict) else {}
+    return next((identity[k] for k in ("arn", "principalId", "type") if identity.get(k) is not None), None)
+
+
 def _hit_key(title: str, event_id: Any, event_time: Any, event_name: Any) -> tuple[str, ...]:
     return (title, str(event_id), str(event_time), str(event_name))
 
@@ -593,6 +600,7 @@ def test_hunt_engine_athena_end_to_end_equals_the_evaluator(
             == (hit["event_id"], hit["event_time"], hit["record"]["eventName"])
             and (r.get("awsRegion"), r.get("sourceIPAddress")) == (hit["aws_region"], hit["source_ip"])
             and r.get("requestParameters") == hit["record"].get("requestParameters")
+            and _principal(r) == hit["principal"]
             for r in corpus
         ), hit
     # The terminal summary is not printed with --json; the report names the queries and the bytes scanned.
