@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from sigma_lambda_layer.fields import elastic, splunk
+from sigma_lambda_layer.fields import athena, elastic, splunk
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "targets"
 TABLES: dict[str, Callable[[], str]] = {
     "splunk.md": splunk.markdown_table,
     "elastic.md": elastic.markdown_table,
+    "athena.md": athena.markdown_table,
 }
 
 

@@ -31,8 +31,8 @@ Meaning, as on every target (the duckdb backend's module docstring says each cho
   (:func:`trino_regex`);
 * **numbers and booleans** as CloudTrail types them: a Sigma number equals a value whose text is a decimal of
   that value, a Sigma boolean a value whose text is ``true``/``false`` in any case;
-* ``|cidr`` parses IPv4 text with Python ``ipaddress``' rules in plain SQL (``sourceipaddress`` values such
-  as ``lambda.amazonaws.com`` never match); IPv6 networks are refused (not yet exact here);
+* ``|cidr`` parses IPv4 and IPv6 text with Python ``ipaddress``' rules in plain SQL, as the duckdb backend
+  does (``sourceipaddress`` values such as ``lambda.amazonaws.com`` never match);
 * **missing fields**: a leaf is NULL (or an ``any_match`` over nothing); ``NOT coalesce(x, false)`` makes a
   missing field never equal a value. ``null`` means no value (absent or JSON ``null``).
 * **keywords** (field-less values) are refused: the table has no "every value" column, and a ``LIKE`` over
@@ -42,6 +42,7 @@ Meaning, as on every target (the duckdb backend's module docstring says each cho
 from __future__ import annotations
 
 import re
+from datetime import date
 from ipaddress import IPv4Network, IPv6Network
 from itertools import pairwise
 from typing import Any, ClassVar, cast
@@ -799,13 +800,86 @@ class AthenaBackend(TextQueryBackend):
 
 
 def _cidr_test(t: str, network: IPv4Network | IPv6Network) -> str:
-    """Text ``t`` is an IPv4 address (Python ``ipaddress`` syntax) inside ``network``."""
-    if not isinstance(network, IPv4Network):
-        unsupported(
-            f"|cidr with the IPv6 network {network}: not expressed exactly for Athena yet",
-            hint="use an IPv4 network, or the duckdb target",
-        )
-    lo, hi = int(network.network_address), int(network.broadcast_address)
-    octets = " + ".join(f"CAST(split_part({t}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
-    anchored = sql_string(rf"\A{_IPV4_RE}\z")
-    return f"CASE WHEN regexp_like({t}, {anchored}) THEN {octets} BETWEEN {lo} AND {hi} ELSE false END"
+    """Text ``t`` is an IP address of ``network``'s version (Python ``ipaddress`` syntax) inside it."""
+    if isinstance(network, IPv4Network):
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        return f"CASE WHEN regexp_like({t}, {_V4}) THEN {_v4_number(t)} BETWEEN {lo} AND {hi} ELSE false END"
+    lo_hex = f"{int(network.network_address):032x}"
+    hi_hex = f"{int(network.broadcast_address):032x}"
+    return f"coalesce({_ipv6_hex(t)} BETWEEN '{lo_hex}' AND '{hi_hex}', false)"
+
+
+_V4 = sql_string(rf"\A{_IPV4_RE}\z")
+_V4_TAIL = sql_string(rf":{_IPV4_RE}\z")
+_HEX_DIGITS = "'0123456789abcdef'"
+
+
+def _v4_number(t: str) -> str:
+    return " + ".join(f"CAST(split_part({t}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
+
+
+def _let(value: str, name: str, body: str) -> str:
+    """``body`` with ``name`` bound to ``value`` (a one-element ``transform``; Trino and DuckDB alike)."""
+    return f"transform(ARRAY[{value}], {name} -> {body})[1]"
+
+
+def _hex4(n: str) -> str:
+    """The four lowercase hex digits of ``n`` (0..65535), by lookup (no base conversion DuckDB shares)."""
+    return " || ".join(
+        f"substr({_HEX_DIGITS}, CAST(floor({n} / {16**k}) AS BIGINT) % 16 + 1, 1)" for k in (3, 2, 1, 0)
+    )
+
+
+def _ipv6_hex(s: str) -> str:
+    """SQL: the 32 lowercase hex digits of IPv6 address text ``s``, NULL unless Python's ``ipaddress``
+    accepts it (one ``::`` standing for at least one group, 1-4 hex digits a group, an optional IPv4 tail,
+    an optional non-empty zone id after one ``%``): the duckdb backend's reading, in functions Trino has."""
+    zone_ok = (
+        f"(strpos({s}, '%') = 0 OR (length({s}) - length(replace({s}, '%', '')) = 1 "
+        f"AND substr({s}, length({s})) <> '%'))"
+    )
+    v4 = "regexp_extract(ip_a, '[0-9.]+\\z')"
+    o = [f"CAST(split_part({v4}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
+    v4_hex = f"{_hex4(f'({o[0]} * 256 + {o[1]})')} || ':' || {_hex4(f'({o[2]} * 256 + {o[3]})')}"
+    text = (
+        "CASE WHEN strpos(ip_a, '.') = 0 THEN ip_a "
+        f"WHEN regexp_like(ip_a, {_V4_TAIL}) THEN regexp_replace(ip_a, '[0-9.]+\\z', '') || {v4_hex} END"
+    )
+    empty = "CAST(ARRAY[] AS ARRAY(VARCHAR))"
+    head = (
+        f"CASE WHEN strpos(ip_t, '::') > 0 THEN (CASE WHEN split_part(ip_t, '::', 1) = '' THEN {empty} "
+        "ELSE split(split_part(ip_t, '::', 1), ':') END) ELSE split(ip_t, ':') END"
+    )
+    tail = (
+        f"CASE WHEN strpos(ip_t, '::') > 0 THEN (CASE WHEN substr(ip_t, strpos(ip_t, '::') + 2) = '' "
+        f"THEN {empty} ELSE split(substr(ip_t, strpos(ip_t, '::') + 2), ':') END) ELSE {empty} END"
+    )
+    hexed = (
+        "CASE WHEN NOT any_match(concat(ip_h, ip_l), ip_g -> NOT regexp_like(ip_g, '\\A[0-9a-f]{1,4}\\z')) "
+        "AND ((strpos(ip_t, '::') = 0 AND cardinality(ip_h) = 8) "
+        "OR (strpos(ip_t, '::') > 0 AND cardinality(ip_h) + cardinality(ip_l) <= 7)) "
+        "THEN array_join(transform(ip_h, ip_g -> lpad(ip_g, 4, '0')), '') "
+        "|| lpad('', CAST(4 * (8 - cardinality(ip_h) - cardinality(ip_l)) AS INTEGER), '0') "
+        "|| array_join(transform(ip_l, ip_g -> lpad(ip_g, 4, '0')), '') END"
+    )
+    groups = _let(head, "ip_h", _let(tail, "ip_l", hexed))
+    checked = (
+        "CASE WHEN ip_t IS NOT NULL AND regexp_like(ip_t, '\\A[0-9a-f:]+\\z') "
+        "AND length(ip_t) - length(replace(ip_t, '::', '')) <= 2 AND strpos(ip_t, ':::') = 0 "
+        f"THEN {groups} END"
+    )
+    inner = _let(f"lower(split_part({s}, '%', 1))", "ip_a", _let(text, "ip_t", checked))
+    return f"(CASE WHEN {zone_ok} THEN {inner} END)"
+
+
+def partition_window(since: date | None = None, until: date | None = None, column: str = "timestamp") -> str:
+    """A ``WHERE`` term keeping only the days from ``since`` to ``until`` (inclusive) of the ``timestamp``
+    partition (``yyyy/MM/dd`` text, whose order is the days' order), so partition projection reads only those
+    days' S3 prefixes; ``TRUE`` when neither is given. ``sigma-lambda hunt --engine athena`` ANDs it with the
+    rules' conditions (the record-level window on ``eventtime`` is the caller's)."""
+    terms = []
+    if since is not None:
+        terms.append(f"{sql_identifier(column)} >= {sql_string(since.strftime('%Y/%m/%d'))}")
+    if until is not None:
+        terms.append(f"{sql_identifier(column)} <= {sql_string(until.strftime('%Y/%m/%d'))}")
+    return " AND ".join(terms) or "TRUE"

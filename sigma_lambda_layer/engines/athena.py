@@ -24,6 +24,20 @@ from typing import Any
 
 from sigma_lambda_layer.fields.athena import CLOUDTRAIL, TableSchema, athena_row, duckdb_type
 
+#: Run once against a real Athena table (docs/targets/athena.md, "Confirm on your table"): every column must
+#: be true. It checks the Trino behaviours the offline proxy assumes; the fidelity tests run it on the proxy.
+SMOKE_QUERY = r"""SELECT
+  regexp_like('a1', '\Aa\p{Nd}\z') AS unicode_class_and_anchors,
+  regexp_like('a' || chr(13) || 'c', '\Aa[^\n]c\z') AS class_not_newline,
+  NOT regexp_like('ab' || chr(10), '\Aab\z') AS end_of_text,
+  'a%b' LIKE 'a\%b' ESCAPE '\' AS like_escape,
+  lower(chr(304)) = 'i' AS lower_per_code_point,
+  json_extract_scalar('{"a":{"b":1}}', '$.a') IS NULL AS scalar_of_object_is_null,
+  json_extract_scalar('{"a.b":"v"}', '$["a.b"]') = 'v' AS quoted_json_key,
+  TRY_CAST(json_extract('{"a":"s"}', '$.a') AS ARRAY(JSON)) IS NULL AS not_an_array,
+  any_match(CAST(json_extract('{"a":[1,"2"]}', '$.a') AS ARRAY(JSON)), x -> json_extract_scalar(x, '$') = '2')
+    AS any_element"""
+
 _SCALAR_JSON_TYPES = ("VARCHAR", "BIGINT", "UBIGINT", "HUGEINT", "DOUBLE", "BOOLEAN")
 
 

@@ -527,3 +527,60 @@ def as_record(row: Mapping[str, Any], table: TableSchema = CLOUDTRAIL) -> dict[s
         if value is not None:
             record[spelled.get(column.name, column.name)] = value
     return record
+
+
+# --------------------------------------------------------------------------------------- the field table
+
+
+def cloudtrail_path(field: str, table: TableSchema = CLOUDTRAIL) -> str | None:
+    """The table path of a CloudTrail field: a fixed field's lowercased path, a free-form field's JSON-text
+    column (or map) with its keys as CloudTrail spells them; None where the table has no column for it, or the
+    name is not CloudTrail's spelling of a field (the pipeline refuses both, saying which)."""
+    from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM
+
+    if field in table.renames:
+        return table.renames[field]
+    root = next((r for r in sorted(FREE_FORM, key=len, reverse=True) if field.startswith(r + ".")), None)
+    if field in FIXED_FIELDS:
+        path = field.lower()
+    elif root is not None:
+        path = root.lower() + field[len(root) :]
+    else:
+        return None
+    return path if resolve(table, path) is not None else None
+
+
+_KIND_DOC: Final = {
+    "string": "STRING",
+    "json": "JSON text (`json_extract_scalar`)",
+    "map": "MAP value (`element_at`)",
+}
+
+
+def markdown_table(table: TableSchema = CLOUDTRAIL) -> str:
+    """The field table of docs/targets/athena.md: every CloudTrail fixed field and free-form subtree, its path
+    in the table, how it is read, or "no column" (refused)."""
+    from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM
+
+    rows = ["| CloudTrail field | Athena column | read as |", "|---|---|---|"]
+    for name in FIXED_FIELDS:
+        path = cloudtrail_path(name, table)
+        if path is None:
+            rows.append(f"| `{name}` | no column (refused) | |")
+            continue
+        found = resolve(table, path)
+        assert found is not None
+        array = any(s.node.kind == "array" for s in found.steps)
+        how = _KIND_DOC.get(found.leaf.kind, found.leaf.kind.upper()) + (", any element" if array else "")
+        rows.append(f"| `{name}` | `{path}` | {how} |")
+    for name in FREE_FORM:
+        path = cloudtrail_path(f"{name}.key", table)
+        if path is None:
+            rows.append(f"| `{name}.*` | no column (refused) | |")
+            continue
+        found = resolve(table, path)
+        assert found is not None
+        kind = "json" if found.json_rest is not None else found.steps[-2].node.kind
+        column = path[: -len(".key")]
+        rows.append(f"| `{name}.*` | `{column}` + the keys as CloudTrail spells them | {_KIND_DOC[kind]} |")
+    return "\n".join(rows)

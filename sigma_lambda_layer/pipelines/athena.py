@@ -29,7 +29,7 @@ from sigma.processing.transformations import SetStateTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 
 from sigma_lambda_layer.errors import UnsupportedFieldError, unsupported
-from sigma_lambda_layer.fields.athena import CLOUDTRAIL, STATE_SCHEMA, TableSchema, resolve
+from sigma_lambda_layer.fields.athena import CLOUDTRAIL, STATE_SCHEMA, TableSchema, cloudtrail_path
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, refuse_object_field
 from sigma_lambda_layer.pipelines.builder import cloudtrail_pipeline
 
@@ -39,12 +39,10 @@ PIPELINE_ID = "aws_cloudtrail_athena"
 def athena_field(field: str, table: TableSchema = CLOUDTRAIL) -> str:
     """The table path of CloudTrail field ``field``, or a refusal naming why the table cannot hold it."""
     refuse_object_field(field)
-    root = next((r for r in sorted(FREE_FORM, key=len, reverse=True) if field.startswith(r + ".")), None)
-    if field in FIXED_FIELDS:
-        path = field.lower()
-    elif root is not None:
-        path = root.lower() + field[len(root) :]
-    else:
+    path = cloudtrail_path(field, table)
+    if path is not None:
+        return path
+    if field not in FIXED_FIELDS and not any(field.startswith(r + ".") for r in FREE_FORM):
         unsupported(
             f"{field!r} is not a CloudTrail field the Athena table declares: its columns and struct members are "
             "CloudTrail's documented fields, read by their lowercased names, so another spelling or an "
@@ -53,16 +51,14 @@ def athena_field(field: str, table: TableSchema = CLOUDTRAIL) -> str:
             hint="name the field as the CloudTrail record contents page spells it (see docs/targets/athena.md)",
             kind=UnsupportedFieldError,
         )
-    if resolve(table, path) is None:
-        unsupported(
-            f"CloudTrail field {field!r} has no column in the documented Athena CloudTrail table: its SerDe drops "
-            "keys the DDL does not declare, so no query over that table can see the value",
-            field=field,
-            hint="use a target that keeps the whole record (duckdb, splunk, cloudwatch), or add the column "
-            "to your table and a pipeline that maps it",
-            kind=UnsupportedFieldError,
-        )
-    return path
+    unsupported(
+        f"CloudTrail field {field!r} has no column in the documented Athena CloudTrail table: its SerDe drops "
+        "keys the DDL does not declare, so no query over that table can see the value",
+        field=field,
+        hint="use a target that keeps the whole record (duckdb, splunk, cloudwatch), or add the column "
+        "to your table and a pipeline that maps it",
+        kind=UnsupportedFieldError,
+    )
 
 
 @dataclass
