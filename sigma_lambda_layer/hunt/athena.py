@@ -59,8 +59,6 @@ USD_PER_TB = 5.0
 MIN_BILLED_BYTES = 10 * 1000**2
 #: Poll delays: the first poll after this, each next one 1.5 times later, never more than the cap.
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.5, 1.5, 5.0
-#: The partition value format of partition projection on ``timestamp`` (``projection.timestamp.format``).
-PARTITION_FORMAT = "%Y/%m/%d"
 _ENDED = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
@@ -174,14 +172,15 @@ def window_sql(since: datetime | None, until: datetime | None, partition_column:
     ``eventtime`` (the exact bound). CloudTrail files an object under the day it delivers it, minutes after
     its events, so the partition range runs to the day after ``until``'s. None without a window."""
     tests = []
-    if partition_column:
-        column = quote_identifier(partition_column)
-        if since is not None:
-            day = since.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
-            tests.append(f"{column} >= {quote_string(day)}")
-        if until is not None:
-            last = (until.astimezone(timezone.utc) - timedelta(microseconds=1)) + timedelta(days=1)
-            tests.append(f"{column} <= {quote_string(last.strftime(PARTITION_FORMAT))}")
+    if partition_column and (since is not None or until is not None):
+        from sigma_lambda_layer.backends.athena import partition_window
+
+        quote_identifier(partition_column)  # a bad name is a usage error, before the backend sees it
+        first = since.astimezone(timezone.utc).date() if since is not None else None
+        last = None
+        if until is not None:  # the day of the last instant before until, and the day after it
+            last = (until.astimezone(timezone.utc) - timedelta(microseconds=1)).date() + timedelta(days=1)
+        tests.append(partition_window(first, last, partition_column))
     # try(): an eventtime that is not ISO 8601 is outside any window, it does not fail the query.
     moment = "try(from_iso8601_timestamp(eventtime))"
     if since is not None:
