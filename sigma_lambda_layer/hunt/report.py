@@ -89,7 +89,8 @@ _SUMMARY_HEAD = (
 
 def summary_table(result: HuntResult) -> str:
     """The notebook display: the counts, one row per rule, and the errors."""
-    head = f"<div><b>{_e(result.scope())}, {len(result.rules)} rule(s): {len(result.hits)} hit(s)</b></div>"
+    scope = f"{result.records} record(s), {result.files} file(s)" if result.athena is None else result.scope()
+    head = f"<div><b>{_e(scope)}, {len(result.rules)} rule(s): {len(result.hits)} hit(s)</b></div>"
     errors = "".join(f"<li class=err>{_e(err)}</li>" for err in result.errors)
     return f"{head}<table>{_SUMMARY_HEAD}{_summary_rows(result.summaries())}</table>" + (
         f"<ul>{errors}</ul>" if errors else ""
