@@ -392,6 +392,10 @@ def test_runner_pages_results_polls_with_backoff_and_reports_statistics(
     assert query.bytes_scanned == moto_athena.scanned(sql) == sum(moto_athena.partition_bytes.values()) > 0
     assert result.athena.bytes_scanned == query.bytes_scanned
     assert progress == [(1, 1, query.bytes_scanned, 0)]
+    # No window: the whole table, and the summary says what that costs.
+    assert '"timestamp"' not in sql and "eventtime)) >=" not in sql
+    assert any(n.startswith("warning: no --since/--until") and "USD per TB" in n for n in result.notes)
+    assert result.athena.headline() in result.summary_lines()
     # Polled four times before SUCCEEDED, each delay 1.5 times the one before.
     assert clock.sleeps == pytest.approx([0.5, 0.75, 1.125, 1.6875])
     # What the runner asked of Athena.
