@@ -453,3 +453,25 @@ def test_athena_partition_window_prunes_by_day() -> None:
     query = f'SELECT * FROM "default"."cloudtrail_logs" WHERE {window}'
     assert load_records(records).hits(query) == {1}
     assert partition_window() == "TRUE"
+
+
+def test_athena_value_lists_are_in_lists_and_not_in_keeps_missing_fields() -> None:
+    records = [{"eventName": "StopLogging"}, {"eventName": "DeleteTrail"}, {"eventName": "GetTrail"}, {}]
+    query = _check(
+        "sel:\n  eventName:\n    - StopLogging\n    - DeleteTrail\ncondition: sel", records, {0, 1}
+    )
+    assert query.endswith("WHERE eventname IN ('StopLogging', 'DeleteTrail')")
+    _check("sel:\n  eventName:\n    - StopLogging\n    - DeleteTrail\ncondition: not sel", records, {2, 3})
+    agents = [{"userAgent": "AWS-CLI"}, {"userAgent": "Boto3"}, {"userAgent": "x"}]
+    query = _check("sel:\n  userAgent:\n    - aws-cli\n    - boto3\ncondition: sel", agents, {0, 1})
+    assert query.endswith("WHERE lower(replace(useragent, 'İ', 'i\u0307')) IN ('aws-cli', 'boto3')")
+
+
+def test_athena_json_column_holding_an_array_is_walked() -> None:
+    """The evaluator walks a free-form subtree that is an array (never in CloudTrail, but a record can say
+    so): the plain read's gate sees the column itself too."""
+    records = [
+        {"requestParameters": [{"userName": "u"}, {"userName": "v"}]},
+        {"requestParameters": {"userName": "v"}},
+    ]
+    _check("sel:\n  requestParameters.userName: v\ncondition: sel", records, {0, 1})

@@ -475,11 +475,11 @@ class AthenaBackend(TextQueryBackend):
         v, t = self._names("v"), self._names("t")
         texts = f"transform({leaves}, {v} -> json_extract_scalar({v}, '$'))"
         present = f"any_match({leaves}, {t} -> coalesce(json_format({t}) <> 'null', false))"
-        # The plain read is exact unless a prefix of the path (the full path too) holds an array, or a
+        # The plain read is exact unless the column or a prefix of the path (the full path too) holds an array, or a
         # dotted key could hold the value.
         witnesses = [
             f"TRY_CAST(json_extract({column}, {sql_string(json_path(segments[:i]))}) AS ARRAY(JSON)) IS NOT NULL"
-            for i in range(len(segments), 0, -1)
+            for i in range(len(segments), -1, -1)  # the full path first; the column itself last
         ]
         dotted = sorted(
             {
@@ -538,22 +538,31 @@ class AthenaBackend(TextQueryBackend):
 
     # ------------------------------------------------------------------ value tests
 
+    @staticmethod
+    def _equality(value: SigmaString, cased: bool) -> tuple[str, str] | None:
+        """For a value without wildcards: the record side (a template over ``{t}``) and the literal it must
+        equal; None for a pattern."""
+        if value.contains_special():
+            return None
+        plain = "".join(cast(Any, value.s))
+        wanted = plain if cased else plain.lower()
+        if not cased and _SIGMAS & set(wanted):
+            unsupported(
+                f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
+                "(final form), which Trino's lower() does not; use |cased or a wildcard"
+            )
+        if cased or set(wanted) <= _CASELESS:
+            side = "{t}"
+        elif "i" in wanted or "\u0307" in wanted:
+            side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
+        else:
+            side = "lower({t})"
+        return side, sql_string(wanted)
+
     def _string_test(self, value: SigmaString, cased: bool) -> Any:
-        plain = None if value.contains_special() else "".join(cast(Any, value.s))
-        if plain is not None:
-            wanted = plain if cased else plain.lower()
-            if not cased and _SIGMAS & set(wanted):
-                unsupported(
-                    f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
-                    "(final form), which Trino's lower() does not; use |cased or a wildcard"
-                )
-            literal = sql_string(wanted)
-            if cased or set(wanted) <= _CASELESS:
-                side = "{t}"
-            elif "i" in wanted or "\u0307" in wanted:
-                side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
-            else:
-                side = "lower({t})"
+        equality = self._equality(value, cased)
+        if equality is not None:
+            side, literal = equality
             return lambda t: f"{side.format(t=t)} = {literal}"
         parts = [p for p in cast(Any, value.s) if p is not SpecialChars.WILDCARD_MULTI]
         if not parts:
@@ -707,6 +716,40 @@ class AthenaBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         unsupported("query expressions are not supported for Athena")
+
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
+        """``x IN ('a', 'b')`` where every branch is an equality of the same plain column read the same way
+        (``eventname IN ('StopLogging', 'DeleteTrail')``), as a SQL user writes a list; a plain OR otherwise."""
+        listed = self._in_list(cond, state)
+        return listed if listed is not None else super().convert_condition_or(cond, state)
+
+    def _in_list(self, cond: ConditionOR, state: ConversionState) -> str | None:
+        if len(cond.args) < 2 or not all(
+            isinstance(a, ConditionFieldEqualsValueExpression) for a in cond.args
+        ):
+            return None
+        args = cast(list[ConditionFieldEqualsValueExpression], cond.args)
+        if len({a.field for a in args}) != 1 or not all(isinstance(a.value, SigmaString) for a in args):
+            return None
+        parts = [
+            self._equality(cast(SigmaString, a.value), isinstance(a.value, SigmaCasedString)) for a in args
+        ]
+        if any(p is None for p in parts):
+            return None
+        pairs = cast(list[tuple[str, str]], parts)
+        # A literal of caseless characters compares the same on any side; lower() with the İ rewrite is exact
+        # wherever plain lower() is (module docstring): the list takes the most general side its values need.
+        needed = {side for side, literal in pairs if not set(literal[1:-1]) <= _CASELESS}
+        if len(needed) > 1:
+            if "{t}" in needed:
+                return None
+            needed = {next(side for side in needed if "replace" in side)}
+        access = self._access(args[0].field, state)
+        if access.texts is not None or access.text is None:
+            return None
+        side = next(iter(needed), "{t}")
+        literals = list(dict.fromkeys(literal for _, literal in pairs))
+        return f"{side.format(t=access.text)} IN ({', '.join(literals)})"
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         """``NOT coalesce(x, false)``: a plain leaf is NULL on a record without the field, and Sigma's ``not``
