@@ -2,23 +2,41 @@
 
 Exit codes (docs/hunt.md): 0 every input scanned and every rule compiled, hits or not; 1 some file, line or
 record could not be read, or some rule could not be compiled (everything else was still scanned); 2 usage
-error; 3 with ``--fail-on-hit``, no error and at least one hit.
+error; 3 with ``--fail-on-hit``, no error and at least one hit; 130 interrupted (``--engine athena``: every
+running query was stopped first).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_HITS = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
-def _progress(enabled: bool) -> object:
-    """A one-line progress display on stderr (files and bytes), or None."""
+def _progress(enabled: bool, engine: str = "duckdb") -> object:
+    """A one-line progress display on stderr (files and bytes; Athena: queries and bytes scanned), or None."""
     if not enabled:
         return None
+
+    def queries(done: int, total: int, scanned: int, _: int) -> None:
+        end = "\n" if done == total else ""
+        click.echo(
+            f"\rathena: {done}/{total} quer(ies) done, {scanned / 1e9:.2f} GB scanned" + end,
+            err=True,
+            nl=False,
+        )
+
+    if engine == "athena":
+        return queries
 
     def show(done_files: int, files: int, done_bytes: int, total: int) -> None:
         end = "\n" if done_files == files else ""
@@ -33,14 +51,52 @@ def _progress(enabled: bool) -> object:
     return show
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while the hunt runs, so that it stops its Athena queries as Ctrl-C
+    does (a container or CI job is ended by SIGTERM)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: no handler, Ctrl-C still stops the queries
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _athena_options(**given: Any) -> Any:
+    """``--engine athena``'s options as :class:`..hunt.athena.AthenaOptions` (unset ones keep its defaults)."""
+    from sigma_lambda_layer.hunt.athena import AthenaOptions
+
+    options = {k: v for k, v in given.items() if v is not None}
+    if options.get("partition_column") == "":  # --partition-column '': a table without the partition
+        options["partition_column"] = None
+    if "max_queries" in options:
+        options["max_running"] = options.pop("max_queries")
+    return AthenaOptions(**options)
+
+
 @click.command("hunt")
 @click.argument("rules", nargs=-1, required=True)
 @click.option(
     "--logs",
     "logs",
     multiple=True,
-    required=True,
-    help="CloudTrail log file or folder (recursive, e.g. an AWSLogs/ S3 copy), or - for stdin (repeatable).",
+    help="CloudTrail log file or folder (recursive, e.g. an AWSLogs/ S3 copy), or - for stdin (repeatable; "
+    "--engine duckdb).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "athena"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: scan --logs here; athena: query the CloudTrail table on Amazon Athena (see docs/hunt.md).",
 )
 @click.option("--since", help="Only records with eventTime at or after this ISO 8601 time (UTC by default).")
 @click.option("--until", help="Only records with eventTime before this ISO 8601 time.")
@@ -57,6 +113,21 @@ def _progress(enabled: bool) -> object:
 @click.option("--fail-on-hit", is_flag=True, help="Exit 3 when there is at least one hit (for CI).")
 @click.option("--threads", type=click.IntRange(1, 256), help="DuckDB threads (default: every core).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary (errors are still printed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@click.option("--database", help="Athena: the CloudTrail table's database (default: default).")
+@click.option("--table", help="Athena: the CloudTrail table (default: cloudtrail_logs).")
+@click.option("--catalog", help="Athena: the data catalog (default: AwsDataCatalog).")
+@click.option("--workgroup", help="Athena: the workgroup to run in (default: the account's primary).")
+@click.option("--output-location", help="Athena: s3:// URI for query results (default: the workgroup's).")
+@click.option("--region", help="Athena: the AWS region (default: boto3's, e.g. AWS_REGION or the profile's).")
+@click.option("--profile", help="Athena: the AWS profile (default: boto3's credential chain).")
+@click.option(
+    "--partition-column",
+    help="Athena: the yyyy/MM/dd partition column --since/--until prune (default: timestamp; '' for none).",
+)
+@click.option(
+    "--max-queries", type=click.IntRange(1, 100), help="Athena: queries running at once (default: 4)."
+)
 @click.pass_context
 def hunt_command(
     ctx: click.Context,
@@ -69,16 +140,35 @@ def hunt_command(
     fail_on_hit: bool,
     threads: int | None,
     quiet: bool,
+    engine: str,
+    as_json: bool,
+    **athena: Any,
 ) -> None:
-    """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB."""
+    """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB, or (--engine athena)
+    over the CloudTrail table on Amazon Athena."""
     from sigma_lambda_layer.cli._common import print_error, write_atomic
     from sigma_lambda_layer.errors import UsageError
     from sigma_lambda_layer.hunt import HitWriter, hunt
     from sigma_lambda_layer.hunt.report import REPORT_HITS_PER_RULE
 
-    progress = _progress(not quiet and sys.stderr.isatty())
+    progress = _progress(not quiet and sys.stderr.isatty(), engine)
     try:
-        with HitWriter(output) as writer:
+        if engine == "duckdb" and not logs:
+            raise UsageError(
+                "--logs is required with --engine duckdb", hint="a file, a folder, or - for stdin"
+            )
+        if engine == "duckdb" and any(v is not None for v in athena.values()):
+            given = ", ".join("--" + k.replace("_", "-") for k, v in athena.items() if v is not None)
+            raise UsageError(f"{given}: only with --engine athena")
+        if engine == "athena" and logs:
+            raise UsageError("--logs is for --engine duckdb: Athena reads the table's S3 objects itself")
+        if engine == "athena" and threads:
+            raise UsageError("--threads is for --engine duckdb", hint="--max-queries bounds Athena's queries")
+        options = _athena_options(**athena) if engine == "athena" else None
+        with (
+            HitWriter(output) as writer,
+            _sigterm_interrupts() if engine == "athena" else contextlib.nullcontext(),
+        ):
             result = hunt(
                 list(rules),
                 list(logs),
@@ -89,19 +179,28 @@ def hunt_command(
                 on_hit=writer.write,
                 # Records stay on disk (--output); the report lists the first hits of each rule.
                 keep_records=REPORT_HITS_PER_RULE if report is not None else 0,
+                engine=engine,
+                athena=options,
             )
     except UsageError as exc:
         print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        print_error(
+            "interrupted" + (": every running Athena query was stopped" if engine == "athena" else "")
+        )
+        ctx.exit(EXIT_INTERRUPTED)
     except OSError as exc:
         print_error(f"error: cannot write {output}: {exc.strerror or exc}")
         ctx.exit(EXIT_ERRORS)
     if report is not None:
         write_atomic(report, result.html_report())
+    if as_json:
+        click.echo(json.dumps(result.to_summary(), ensure_ascii=False, indent=2))
     for line in result.summary_lines():
         if line.startswith("error: "):
             print_error(line)
-        elif not quiet:
+        elif not quiet and not as_json:
             click.echo(line, err=True)
     if not result.ok:
         ctx.exit(EXIT_ERRORS)

@@ -107,6 +107,8 @@ class HuntResult:
     outside_window: int = 0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: ``engine="athena"``: the queries, bytes scanned and engine time (:class:`.athena.AthenaRun`)
+    athena: Any = None
 
     @property
     def errors(self) -> list[SigmaLambdaError]:
@@ -143,12 +145,25 @@ class HuntResult:
             )
         return out
 
+    def scope(self) -> str:
+        """What was searched: records and files, or (Athena) the queries, bytes scanned, engine time."""
+        if self.athena is not None:
+            return str(self.athena.headline())
+        return f"{self.records} record(s) in {self.files} file(s)"
+
     def summary_lines(self) -> list[str]:
         """The terminal summary."""
-        lines = [
-            f"scanned {self.records} record(s) in {self.files} file(s) with {len(self.rules)} rule(s) "
-            f"in {self.seconds:.1f} s: {len(self.hits)} hit(s)"
-        ]
+        if self.athena is not None:  # --engine athena
+            lines = [
+                f"ran {len(self.rules)} rule(s) in {self.seconds:.1f} s: {len(self.hits)} hit(s)",
+                self.athena.headline(),
+                *self.athena.lines(),
+            ]
+        else:
+            lines = [
+                f"scanned {self.records} record(s) in {self.files} file(s) with {len(self.rules)} rule(s) "
+                f"in {self.seconds:.1f} s: {len(self.hits)} hit(s)"
+            ]
         if self.outside_window:
             lines.append(
                 f"{self.outside_window} record(s) outside --since/--until (or without a readable eventTime)"
@@ -168,6 +183,34 @@ class HuntResult:
         for error in self.errors:
             lines.append(f"error: {error}")
         return lines
+
+    def to_summary(self) -> dict[str, Any]:
+        """The ``hunt --json`` object: totals, per-rule summaries, errors and (Athena) every query."""
+        return {
+            "engine": "athena" if self.athena is not None else "duckdb",
+            "seconds": round(self.seconds, 3),
+            "records": self.records,
+            "files": self.files,
+            "outside_window": self.outside_window,
+            "hits": len(self.hits),
+            "rules": [
+                {
+                    "title": s.title,
+                    "id": s.id,
+                    "path": s.path,
+                    "level": s.level,
+                    "hits": s.hits,
+                    "first_seen": s.first_seen,
+                    "last_seen": s.last_seen,
+                    "top_principals": [list(p) for p in s.top_principals],
+                    "top_source_ips": [list(p) for p in s.top_source_ips],
+                }
+                for s in self.summaries()
+            ],
+            "errors": [{"location": str(e.location), **e.to_dict()} for e in self.errors],
+            "notes": self.notes,
+            **({"athena": self.athena.to_dict(self.rules)} if self.athena is not None else {}),
+        }
 
     def to_jsonl(self) -> str:
         return "".join(json.dumps(h.to_dict(), ensure_ascii=False) + "\n" for h in self.hits)
@@ -277,9 +320,37 @@ def compile_rules(rules: Any) -> tuple[list[CompiledRule], list[SigmaLambdaError
     return compiled, errors
 
 
+def _hunt_elsewhere(
+    engine: str,
+    options: Any,
+    rules: Any,
+    window: tuple[datetime | None, datetime | None],
+    on_hit: Callable[[Hit], None] | None,
+    keep_records: int | None,
+    progress: Progress | None,
+) -> HuntResult:
+    """``hunt(engine=...)`` for an engine other than the embedded DuckDB (today: ``athena``; ``progress``
+    gets (queries done, queries, bytes scanned so far, 0))."""
+    if engine != "athena":
+        raise UsageError(f"unknown hunt engine {engine!r}", hint="duckdb or athena")
+    from sigma_lambda_layer.hunt.athena import AthenaOptions, hunt_athena
+
+    if not isinstance(options, AthenaOptions):
+        options = AthenaOptions(**(options or {}))
+    return hunt_athena(
+        rules,
+        options=options,
+        since=window[0],
+        until=window[1],
+        on_hit=on_hit,
+        keep_records=keep_records,
+        progress=progress,
+    )
+
+
 def hunt(
     rules: Any,
-    logs: str | Path | Sequence[str | Path],
+    logs: str | Path | Sequence[str | Path] | None = None,
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
@@ -287,6 +358,8 @@ def hunt(
     progress: Progress | None = None,
     on_hit: Callable[[Hit], None] | None = None,
     keep_records: int | None = None,
+    engine: str = "duckdb",
+    athena: Any = None,
 ) -> HuntResult:
     """Run ``rules`` (anything :func:`~sigma_lambda_layer.api.convert` accepts) over CloudTrail ``logs``
     (files, folders searched recursively, ``"-"`` for stdin) and return every hit.
@@ -298,9 +371,17 @@ def hunt(
     ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way).
     ``keep_records`` bounds memory on big hunts: only the first that many hits of each rule keep their
     record in the result (the others keep every other field); None keeps every record.
+
+    ``engine="athena"`` runs the rules on Amazon Athena instead (``logs`` is ignored, give None): ``athena`` is
+    an :class:`.athena.AthenaOptions` or a dict of its fields (database, table, workgroup, output_location,
+    region, profile, ...); see :mod:`.athena`.
     """
     start = time.perf_counter()
     window = parse_time(since), parse_time(until)
+    if engine != "duckdb":  # ---- hook: --engine athena (hunt/athena.py)
+        return _hunt_elsewhere(engine, athena, rules, window, on_hit, keep_records, progress)
+    if logs is None:
+        raise UsageError("hunt needs logs to scan", hint="files, folders, or - for stdin")
     compiled, rule_errors = compile_rules(rules)
     hits: list[Hit] = []
     kept = [0] * len(compiled)

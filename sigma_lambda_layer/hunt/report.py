@@ -89,13 +89,27 @@ _SUMMARY_HEAD = (
 
 def summary_table(result: HuntResult) -> str:
     """The notebook display: the counts, one row per rule, and the errors."""
-    head = (
-        f"<div><b>{result.records} record(s), {result.files} file(s), {len(result.rules)} rule(s): "
-        f"{len(result.hits)} hit(s)</b></div>"
-    )
+    scope = f"{result.records} record(s), {result.files} file(s)" if result.athena is None else result.scope()
+    head = f"<div><b>{_e(scope)}, {len(result.rules)} rule(s): {len(result.hits)} hit(s)</b></div>"
     errors = "".join(f"<li class=err>{_e(err)}</li>" for err in result.errors)
     return f"{head}<table>{_SUMMARY_HEAD}{_summary_rows(result.summaries())}</table>" + (
         f"<ul>{errors}</ul>" if errors else ""
+    )
+
+
+def _queries_table(result: HuntResult) -> str:
+    """``--engine athena``: one row per query (its rules, state, bytes scanned, engine time)."""
+    if result.athena is None:
+        return ""
+    rows = "".join(
+        f"<tr><td class=n>{q.batch}</td><td>{_e(q.execution_id or '-')}</td><td>{_e(q.state)}</td>"
+        f"<td class=n>{len(q.rules)}</td><td class=n>{q.bytes_scanned}</td><td class=n>{q.engine_ms / 1000:.1f}</td>"
+        f"<td class=n>{q.rows}</td><td>{_e(q.reason or '')}</td></tr>"
+        for q in result.athena.queries
+    )
+    return (
+        "<h2>Athena queries</h2><table><tr><th>query</th><th>execution id</th><th>state</th><th>rules</th>"
+        f"<th>bytes scanned</th><th>engine s</th><th>rows</th><th>reason</th></tr>{rows}</table>"
     )
 
 
@@ -135,9 +149,10 @@ def html_report(result: HuntResult) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>sigma-lambda hunt report</title><style>{_CSS}</style></head><body>"
-        f"<h1>sigma-lambda hunt</h1><p>{result.records} record(s) in {result.files} file(s), "
+        f"<h1>sigma-lambda hunt</h1><p>{_e(result.scope())}, "
         f"{len(result.rules)} rule(s), {len(result.hits)} hit(s), {result.seconds:.1f} s.</p>"
         f"<h2>Rules</h2><table>{_SUMMARY_HEAD}{_summary_rows(summaries)}</table>"
+        + _queries_table(result)
         + (f"<h2>Errors</h2><ul>{errors}</ul>" if errors else "")
         + "".join(sections)
         + "</body></html>"
