@@ -1,15 +1,19 @@
-"""The scan: batches of log files through one embedded DuckDB, every rule in one pass over each batch.
+"""The scan: batches of log files through one embedded DuckDB, every rule in one query over each batch.
 
-Per batch (files up to :data:`BATCH_BYTES` of estimated JSON text) one query does everything:
-``read_json_objects`` parses the files on all threads, each document is unwrapped into its CloudTrail records
-(``record JSON``, the ``duckdb`` target's contract), one ``json_extract`` per record reads the dispatch
-columns (lower-cased ``eventSource``/``eventName``), every plain field the rules compare and the columns of a
-hit, and every rule's condition is evaluated on the same row, each led by its dispatch test (the
-eventName/eventSource values its condition requires, see
-:func:`sigma_lambda_layer.backends.duckdb.required_values`) inside a ``CASE``, so its full condition meets only
-the records that can match. The rules that matched a record are set bits of a mask; only the records with a
-bit set (the hits), and per file the record counts, leave the query. Nothing else is stored, so memory stays
-flat whatever the input size, and no record is parsed by Python.
+Per batch (files up to :data:`BATCH_BYTES` of estimated JSON text) two queries do the work:
+
+1. the **load**: ``read_json_objects`` parses the files on all threads, each document is unwrapped into its
+   CloudTrail records (``record JSON``, the ``duckdb`` target's contract), and one ``json_extract`` per record
+   reads the dispatch columns (lower-cased ``eventSource``/``eventName``) and every plain field the rules
+   compare, into the table ``batch``;
+2. the **match**: every rule's condition, each led by its dispatch test (the eventName/eventSource values its
+   condition requires, see :func:`sigma_lambda_layer.backends.duckdb.required_values`), is one ``CASE`` setting
+   the rule's bit of a mask, all in one pass over ``batch``; the records with a bit set become one row per
+   (rule, record) in the table ``hits``, with the hit columns read from the record there.
+
+The hits leave DuckDB as small rows (no record, unless the caller keeps records) and, for ``--output`` in
+JSON lines, as a file DuckDB writes itself (``COPY ... (FORMAT json)``): no record is parsed or serialised
+by Python. The tables are replaced by the next batch, so memory stays flat whatever the input size.
 
 ``read_json`` (schema detection) is not used: real CloudTrail has keys that differ only by case
 (``principalId``/``principalid``), which DuckDB's struct inference rejects; ``read_json_objects`` keeps each
@@ -186,15 +190,15 @@ class Scanner:
         self.jsonl_sink: Callable[[Path], None] | None = None
         self._parts = 0
 
-    # ------------------------------------------------------------------ the query
+    # ------------------------------------------------------------------ the queries
 
     def _pointers(self) -> list[str]:
-        """The JSON Pointers every record is read at, in one parse: dispatch, plain fields, hit columns."""
+        """The JSON Pointers every record is read at by the load, in one parse: dispatch, plain fields, time."""
         return [
             "/eventSource",
             "/eventName",
             *("/" + p[2:].replace(".", "/") for p in self.columns),
-            *HIT_POINTERS,
+            "/eventTime",
         ]
 
     def _queries(self) -> tuple[str, str]:
@@ -207,13 +211,12 @@ class Scanner:
         every test compares every record's string.)
         """
         pointers = self._pointers()
-        hit_from = 3 + len(self.columns)  # 1-based index of the first hit pointer in ``k``
         text = "json_extract_string(k[{i}], '$')"  # the JSON value as the rules' plain reads see it
         kind = "(CASE WHEN starts_with(k[{i}], '[') THEN 'ARRAY' WHEN k[{i}] IS NOT NULL THEN 'VALUE' END)"
         lowered = "lower(replace(" + text + ", '" + _DOTTED_I + "', 'i\u0307'))"
         plain = "".join(f", {text.format(i=i + 3)} AS {name}" for i, name in enumerate(self.columns.values()))
         hit_columns = "".join(f", {sql} AS {name}" for name, sql in HIT_COLUMNS.items())
-        window = self._window(text.format(i=hit_from + HIT_POINTERS.index("/eventTime")))
+        window = self._window(text.format(i=len(pointers)))
         load = (
             "CREATE OR REPLACE TEMP TABLE batch AS WITH docs AS ({docs}) "
             f"SELECT filename, record, {lowered.format(i=1)} AS es, {kind.format(i=1)} AS es_type, "
@@ -305,7 +308,7 @@ class Scanner:
         self._match(readable)
 
     def _load(self, files: list[LogFile]) -> None:
-        """The whole scan of ``files`` into the small table ``matched`` (per file: counts and hits)."""
+        """``files`` read into the table ``batch`` (one row per record; raises what DuckDB cannot read)."""
         parts = []
         for gz in (True, False):
             chosen = [f for f in files if f.gzip is gz]
@@ -348,7 +351,9 @@ class Scanner:
             finally:
                 part.unlink(missing_ok=True)
         record = "record"
-        if self.record_quota is not None:
+        if self.record_quota is not None and not any(self.record_quota):
+            record = "NULL"
+        elif self.record_quota is not None:
             quota = "[" + ", ".join(map(str, self.record_quota)) + "]"
             record = f"CASE WHEN row_number() OVER (PARTITION BY rule) <= {quota}[rule + 1] THEN record END"
         rows = self.db.execute(
