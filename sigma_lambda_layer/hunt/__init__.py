@@ -307,7 +307,8 @@ def hunt(
     after each batch with (files done, files, bytes done, bytes). Bad input never raises: it is returned in
     :attr:`HuntResult.input_errors`.
 
-    ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way).
+    ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way; a
+    :class:`HitWriter`'s own ``write`` on a JSON-lines file is recognised, and DuckDB writes its lines).
     ``keep_records`` bounds memory on big hunts: only the first that many hits of each rule keep their
     record in the result (the others keep every other field); None keeps every record.
     """
@@ -315,10 +316,11 @@ def hunt(
     window = parse_time(since), parse_time(until)
     compiled, rule_errors = compile_rules(rules)
     hits: list[Hit] = []
-    # The CLI's --output writer: DuckDB writes its JSON lines itself, and no hit needs its record in Python
-    # unless the caller keeps some.
+    # The CLI's --output writer (``on_hit=writer.write``) on JSON lines: DuckDB writes the lines itself, and
+    # no hit needs its record in Python unless the caller keeps some.
     writer = getattr(on_hit, "__self__", None)
-    sink = writer if isinstance(writer, HitWriter) and writer.takes_jsonl else None
+    is_write = getattr(on_hit, "__func__", None) is HitWriter.write
+    sink = writer if is_write and isinstance(writer, HitWriter) and writer.takes_jsonl else None
     per_hit = on_hit if sink is None else None
 
     kept = [0] * len(compiled)
