@@ -23,10 +23,8 @@ record as JSON text, and JSON key lookup is case-sensitive.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -172,7 +170,7 @@ class Scanner:
         self.columns = plain_columns([rule.sql for rule in self.rules])
         self.words = max(1, -(-len(self.rules) // WORD_BITS))
         self.db.execute(
-            "CREATE TABLE rules (rule INTEGER, rule_title VARCHAR, rule_id VARCHAR, "
+            "CREATE TEMP TABLE rules (rule INTEGER, rule_title VARCHAR, rule_id VARCHAR, "
             "rule_level VARCHAR, rule_path VARCHAR)"
         )
         if self.rules:
@@ -180,11 +178,7 @@ class Scanner:
                 "INSERT INTO rules VALUES (?, ?, ?, ?, ?)",
                 [(i, r.title, r.id, r.level, r.path) for i, r in enumerate(self.rules)],
             )
-        self.workers = max(1, threads or os.cpu_count() or 1)
-        self.cursors = [self.db.cursor() for _ in range(self.workers)]
-        self._load_sql = self._queries()[0]
-        self._match_sqls = [self._queries(w, self.workers)[1] for w in range(self.workers)]
-        self._hits = "(" + " UNION ALL ".join(f"SELECT * FROM hits_{w}" for w in range(self.workers)) + ")"
+        self._load_sql, self._match_sql = self._queries()
         self.totals = ScanTotals()
         self.errors: list[LogInputError] = []
         #: called once per batch with its hit rows (:data:`HitRow`), rules in the order given
@@ -207,9 +201,8 @@ class Scanner:
             "/eventTime",
         ]
 
-    def _queries(self, worker: int = 0, workers: int = 1) -> tuple[str, str]:
-        """The per-batch SQL: the load of ``docs`` (filename, json) into ``batch``, and the rules over it
-        (over the rows ``rowid % workers = worker``, into ``hits_<worker>``).
+    def _queries(self) -> tuple[str, str]:
+        """The per-batch SQL: the load of ``docs`` (filename, json) into ``batch``, and the rules over it.
 
         The load reads every record once (one ``json_extract_string`` with every pointer) into columns; the
         rules then run in one query over the stored batch. Evaluating them in the load's own streaming
@@ -254,8 +247,8 @@ class Scanner:
         # The masks are computed once in a materialized CTE: a filter on them over a plain subquery is pushed
         # down by the optimizer as a copy of the whole expression, which evaluates every rule twice.
         match = (
-            f"CREATE OR REPLACE TABLE hits_{worker} AS WITH marked AS MATERIALIZED (SELECT rowid AS row, "
-            f"{', '.join(masks)} FROM batch WHERE en_type IS NOT NULL AND inside AND rowid % {workers} = {worker}) "
+            f"CREATE OR REPLACE TEMP TABLE hits AS WITH marked AS MATERIALIZED (SELECT rowid AS row, "
+            f"{', '.join(masks)} FROM batch WHERE en_type IS NOT NULL AND inside) "
             f"SELECT rule, file{hit_columns}, record FROM (SELECT unnest({rules}) AS rule, names.name AS file, "
             f"record, json_extract_string(record, [{', '.join(map(sql_string, HIT_POINTERS))}]) AS h "
             "FROM (SELECT * FROM marked WHERE " + any_hit + ") AS m JOIN batch ON batch.rowid = m.row "
@@ -343,7 +336,7 @@ class Scanner:
 
     def _load(self, files: list[LogFile]) -> None:
         """``files`` read into the table ``batch`` (one row per record; raises what DuckDB cannot read)."""
-        self.db.execute(f"CREATE OR REPLACE TABLE batch AS {self.records_sql(files)}")
+        self.db.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {self.records_sql(files)}")
 
     def _match(self, files: list[LogFile]) -> None:
         by_path = {str(f.path): f for f in files}
@@ -358,27 +351,16 @@ class Scanner:
             self.totals.records += records
             self.totals.outside_window += outside
         self.totals.files += len(files)
-        self.db.execute("CREATE OR REPLACE TABLE names (path VARCHAR, name VARCHAR)")
+        self.db.execute("CREATE OR REPLACE TEMP TABLE names (path VARCHAR, name VARCHAR)")
         self.db.executemany("INSERT INTO names VALUES (?, ?)", [(str(f.path), f.name) for f in files])
-
-        # A batch of a few tens of thousands of records is one DuckDB row group, which one thread scans: the
-        # rules run on ``workers`` cursors (connections to the same in-memory database) from as many Python
-        # threads, each over its share of the rows.
-        def run(worker: int) -> None:
-            self.cursors[worker].execute(self._match_sqls[worker])
-
-        if self.workers == 1:
-            run(0)
-        else:
-            with ThreadPoolExecutor(self.workers) as pool:
-                list(pool.map(run, range(self.workers)))
+        self.db.execute(self._match_sql)
         if self.jsonl_sink is not None:
             self._parts += 1
             part = self.spool / f"hits-{self._parts:06d}.jsonl"
             fields = ", ".join(f"h.{name}" for name in HIT_COLUMNS)
             self.db.execute(
                 "COPY (SELECT r.rule_title, r.rule_id, r.rule_level, r.rule_path, h.file, "
-                f"{fields}, h.record FROM {self._hits} h JOIN rules r USING (rule)) "
+                f"{fields}, h.record FROM hits h JOIN rules r USING (rule)) "
                 f"TO {sql_string(str(part))} (FORMAT json)"
             )
             try:
@@ -392,7 +374,7 @@ class Scanner:
             quota = "[" + ", ".join(map(str, self.record_quota)) + "]"
             record = f"CASE WHEN row_number() OVER (PARTITION BY rule) <= {quota}[rule + 1] THEN record END"
         rows = self.db.execute(
-            f"SELECT rule, file, {', '.join(HIT_COLUMNS)}, CAST({record} AS VARCHAR) FROM {self._hits} ORDER BY rule"
+            f"SELECT rule, file, {', '.join(HIT_COLUMNS)}, CAST({record} AS VARCHAR) FROM hits ORDER BY rule"
         ).fetchall()
         if self.record_quota is not None:
             for row in rows:
@@ -411,6 +393,4 @@ class Scanner:
         return " AND ".join(tests) or None
 
     def close(self) -> None:
-        for cursor in self.cursors:
-            cursor.close()
         self.db.close()
