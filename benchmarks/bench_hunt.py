@@ -14,9 +14,15 @@ each copy with a fresh ``eventID`` and ``eventTime``, into CloudTrail's S3 layou
 * **hunt**: the ``sigma-lambda hunt`` command with the 57 SigmaHQ AWS CloudTrail rules plus ours and
   ``--output`` (every hit written), in its own process, timed from start to exit; its peak resident memory
   is that process's (``wait4``);
-* **evaluator**: the reference evaluator (gunzip, ``json.loads``, every rule on every record) on a sample.
+* **evaluator**: the reference evaluator (gunzip, ``json.loads``, every rule on every record) on a sample;
+* two bounds, to read the hunt/floor ratio: **unwrap**, ``count(*)`` of the records unnested from the same
+  files (each ``Records`` document parsed a second time and every record written out as its own JSON, the
+  least any per-record scan does); and the **bare scan**, hunt's own load query with every rule's condition
+  as one ``WHERE``, ``count(*)`` (no batch table, no hit leaves DuckDB): the most a scan of these rules
+  with DuckDB's JSON functions could do. Both in their own process, like the floor.
 
-It prints records per second for each and the ratios (hunt/floor, hunt/evaluator); it asserts nothing.
+It prints records per second for each, the ratios (hunt/floor, hunt/evaluator, and each bound/floor) and
+the load average during the run; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -88,6 +94,44 @@ print(json.dumps({"seconds": time.perf_counter() - start, "objects": count,
 """
 
 
+_UNWRAP = """
+import json, resource, sys, time
+import duckdb
+files = json.loads(open(sys.argv[1]).read())
+start = time.perf_counter()
+listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+db = duckdb.connect()
+db.execute('SET enable_progress_bar = false')
+count = db.execute(
+    f"SELECT count(*) FROM (SELECT unnest(json_extract(json, '$.Records[*]')) AS record FROM "
+    f"read_json_objects([{listed}], format='auto', compression='gzip', maximum_object_size=67108864)) "
+    "WHERE record IS NOT NULL").fetchone()[0]
+print(json.dumps({"seconds": time.perf_counter() - start, "records": count,
+                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_BARE = """
+import json, resource, sys, tempfile, time
+from pathlib import Path
+arguments = json.loads(open(sys.argv[1]).read())
+from sigma_lambda_layer.hunt import compile_rules
+from sigma_lambda_layer.hunt.inputs import LogFile
+from sigma_lambda_layer.hunt.scan import Scanner
+compiled, errors = compile_rules(arguments["rules"])
+files = [LogFile(f, Path(f), 1, True) for f in arguments["files"]]
+with tempfile.TemporaryDirectory() as spool:
+    scanner = Scanner(compiled, Path(spool))
+    sql = (f"SELECT count(*) FROM ({scanner.records_sql(files)}) "
+           f"WHERE en_type IS NOT NULL AND ({scanner.any_rule_sql()})")
+    start = time.perf_counter()
+    count = scanner.db.execute(sql).fetchone()[0]
+    seconds = time.perf_counter() - start
+    scanner.close()
+print(json.dumps({"seconds": seconds, "matching": count, "rules": len(compiled),
+                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
@@ -150,19 +194,37 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--corpus", type=Path, default=REPO / ".." / "shared" / "corpus")
     parser.add_argument("--sample", type=int, default=5_000, help="records for the evaluator")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="build the data set in this folder and keep it; reuse it if already built there",
+    )
     args = parser.parse_args()
     rules = rule_paths(args.corpus.resolve())
-    with tempfile.TemporaryDirectory(prefix="bench-hunt-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-hunt-") as scratch:
         t = time.perf_counter()
-        files = build(args.corpus.resolve(), Path(tmp), args.records)
+        tmp = str(args.data) if args.data is not None else scratch
+        built = sorted(Path(tmp).glob("AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz"))
+        if args.data is not None and len(built) == -(-args.records // PER_FILE):
+            files = sorted(built, key=lambda f: f.name.rsplit("_", 1)[-1])  # reused: same seed, same bytes
+        else:
+            files = build(args.corpus.resolve(), Path(tmp), args.records)
         size = sum(f.stat().st_size for f in files)
         print(
             f"data set: {args.records} records, {len(files)} files, {size / 1e6:.0f} MB gzip "
             f"(built in {time.perf_counter() - t:.0f} s)"
         )
-        floor = _child(_FLOOR, [str(f) for f in files])
-        hunted = run_hunt(rules, Path(tmp) / "AWSLogs", Path(tmp) / "hits.jsonl")
+        listed = [str(f) for f in files]
+        loads = [os.getloadavg()[0]]
+        floor = _child(_FLOOR, listed)
+        loads.append(os.getloadavg()[0])
+        hunted = run_hunt(rules, Path(tmp) / "AWSLogs", Path(scratch) / "hits.jsonl")
+        loads.append(os.getloadavg()[0])
+        unwrap = _child(_UNWRAP, listed)
+        bare = _child(_BARE, {"rules": [str(r) for r in rules], "files": listed})
+        loads.append(os.getloadavg()[0])
         rate, seen = evaluator_rate(rules, files, args.sample)
+        loads.append(os.getloadavg()[0])
     floor_rate = args.records / float(floor["seconds"])  # type: ignore[arg-type]
     hunt_rate = args.records / float(hunted["seconds"])  # type: ignore[arg-type]
     floor_mb = int(floor["peak_kb"]) / 1024  # type: ignore[call-overload]
@@ -180,7 +242,18 @@ def main() -> None:
         f"{hunt_rate:,.0f} rec/s, peak {hunt_mb:.0f} MB"
     )
     print(f"evaluator: {seen} records, {rate:,.0f} rec/s")
+    for name, step in (
+        ("unwrap (records unnested, counted)", unwrap),
+        ("bare scan (load + every rule's WHERE)", bare),
+    ):
+        step_rate = args.records / float(step["seconds"])  # type: ignore[arg-type]
+        detail = f", {step['matching']:,} matching records" if "matching" in step else ""
+        print(
+            f"{name}: {step['seconds']:.1f} s, {step_rate:,.0f} rec/s, {step_rate / floor_rate:.2f}x the floor, "
+            f"peak {int(step['peak_kb']) / 1024:.0f} MB{detail}"  # type: ignore[call-overload]
+        )
     print(f"ratios: hunt/floor = {hunt_rate / floor_rate:.2f}x, hunt/evaluator = {hunt_rate / rate:.1f}x")
+    print(f"load average (1 min) before/after each step: {', '.join(f'{x:.1f}' for x in loads)}")
 
 
 if __name__ == "__main__":

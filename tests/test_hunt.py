@@ -282,3 +282,31 @@ def test_hunt_result_displays_and_converts(tmp_path: Path) -> None:
     report = result.html_report()
     assert "<script>" not in report and "<b>x</b>" not in report and "&lt;b&gt;x&lt;/b&gt;" in report
     assert io.StringIO(result.to_jsonl()).read().count("\n") == 1
+
+
+@requires_corpus
+def test_hunt_cli_jsonl_written_by_duckdb_equals_the_api_hits(tmp_path: Path) -> None:
+    """``--output x.jsonl`` is written by DuckDB (COPY), not from the Hit objects: the same hits, every field."""
+    paths = [str(p) for p in _rule_paths()]
+    logs = sorted(CLOUDTRAIL.glob("*.jsonl"))
+    out = tmp_path / "hits.jsonl"
+    done = _cli(*paths, *(a for log in logs for a in ("--logs", str(log))), "--output", str(out), "-q")
+    assert done.returncode == 0, done.stderr.decode()
+    written = Counter(_key(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines())
+    result = hunt(paths, logs)
+    expected = Counter(_key(h.to_dict()) for h in result.hits)
+    assert written == expected and sum(expected.values()) > 100
+
+
+@requires_corpus
+def test_hunt_keep_records_keeps_the_first_records_of_each_rule() -> None:
+    logs = sorted(CLOUDTRAIL.glob("*.jsonl"))
+    paths = [str(p) for p in _rule_paths()]
+    full, kept = hunt(paths, logs), hunt(paths, logs, keep_records=2)
+    assert Counter((h.rule_title, h.event_id) for h in full.hits) == Counter(
+        (h.rule_title, h.event_id) for h in kept.hits
+    )
+    per_rule: Counter[str] = Counter(h.rule_title for h in full.hits)
+    with_record: Counter[str] = Counter(h.rule_title for h in kept.hits if h.record is not None)
+    assert with_record == Counter({rule: min(2, n) for rule, n in per_rule.items()})
+    assert all(json.loads(h.record) for h in kept.hits if h.record is not None)

@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -269,6 +270,17 @@ class HitWriter:
             record = hit.record if hit.record is not None else "null"
             self._handle.write(fields[: -len("null}")] + record + "}\n")
 
+    @property
+    def takes_jsonl(self) -> bool:
+        """Whether the target is JSON lines, which :meth:`append_jsonl` can fill without a :class:`Hit`."""
+        return self._handle is not None and self._csv is None
+
+    def append_jsonl(self, part: Path) -> None:
+        """Append a JSON-lines file of hits written by DuckDB (the scan's fast path, see ``hunt()``)."""
+        self._handle.flush()
+        with part.open("rb") as source:
+            shutil.copyfileobj(source, self._handle.buffer, 1 << 20)
+
     def __exit__(self, kind: Any, *rest: Any) -> None:
         if self._handle is None:
             return
@@ -368,7 +380,8 @@ def hunt(
     after each batch with (files done, files, bytes done, bytes). Bad input never raises: it is returned in
     :attr:`HuntResult.input_errors`.
 
-    ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way).
+    ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way; a
+    :class:`HitWriter`'s own ``write`` on a JSON-lines file is recognised, and DuckDB writes its lines).
     ``keep_records`` bounds memory on big hunts: only the first that many hits of each rule keep their
     record in the result (the others keep every other field); None keeps every record.
 
@@ -384,25 +397,39 @@ def hunt(
         raise UsageError("hunt needs logs to scan", hint="files, folders, or - for stdin")
     compiled, rule_errors = compile_rules(rules)
     hits: list[Hit] = []
-    kept = [0] * len(compiled)
+    # The CLI's --output writer (``on_hit=writer.write``) on JSON lines: DuckDB writes the lines itself, and
+    # no hit needs its record in Python unless the caller keeps some.
+    writer = getattr(on_hit, "__self__", None)
+    is_write = getattr(on_hit, "__func__", None) is HitWriter.write
+    sink = writer if is_write and isinstance(writer, HitWriter) and writer.takes_jsonl else None
+    per_hit = on_hit if sink is None else None
 
-    def collect(index: int, file: Any, values: dict[str, Any]) -> None:
-        rule = compiled[index]
-        hit = Hit(rule.title, rule.id, rule.level, rule.path, file.name, **values)
-        if on_hit is not None:
-            on_hit(hit)
-        if keep_records is not None:
-            kept[index] += 1
-            if kept[index] > keep_records:
-                object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
-        hits.append(hit)
+    kept = [0] * len(compiled)
+    rules = [(r.title, r.id, r.level, r.path) for r in compiled]
+
+    def collect(rows: list[tuple[Any, ...]]) -> None:
+        """One batch's hit rows (see :data:`.scan.HitRow`) as :class:`Hit` objects."""
+        append = hits.append
+        for index, *values in rows:
+            hit = Hit(*rules[index], *values)
+            if per_hit is not None:
+                per_hit(hit)
+                if keep_records is not None:
+                    kept[index] += 1
+                    if kept[index] > keep_records:
+                        object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
+            append(hit)
 
     paths = [logs] if isinstance(logs, (str, Path)) else list(logs)
     with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
         spool = Path(spool_name)
         found = discover(paths, spool)
         scanner = Scanner(compiled, spool, since=window[0], until=window[1], threads=threads)
-        scanner.on_hit = collect
+        scanner.on_hits = collect
+        if sink is not None:
+            scanner.jsonl_sink = sink.append_jsonl
+        if keep_records is not None and per_hit is None:
+            scanner.record_quota = [keep_records] * len(compiled)
         try:
             scanner.scan(found.files, progress)
         finally:
