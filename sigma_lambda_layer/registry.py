@@ -256,6 +256,11 @@ ALL_TARGETS = "all"
 DEFAULT_TARGET = "splunk"
 #: The target ``sigma-lambda hunt`` compiles rules for (its ``hunt`` format runs on the embedded DuckDB).
 HUNT_TARGET = "duckdb"
+#: ``hunt --engine athena``: the target whose ``hunt`` format runs on Amazon Athena (hunt/athena.py).
+HUNT_ATHENA_TARGET = "athena"
+#: The engines of ``sigma-lambda hunt``, each named after the target whose queries it runs; the first is the
+#: default (log files on this machine).
+HUNT_ENGINES: tuple[str, ...] = (HUNT_TARGET, HUNT_ATHENA_TARGET)
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> UsageError:

@@ -34,6 +34,7 @@ FOREIGN_VOCABULARY: Final[dict[tuple[str, str], str]] = {
     ("artifacts/kibana.py", "language"): "Kibana saved-search query language",
     ("artifacts/kibana.py", "rule_type"): "Kibana rule type (ES|QL rules take no filters)",
     ("engines/athena.py", "dialect"): "sqlglot dialect the offline Athena proxy writes",
+    ("hunt/athena.py", "_BOTO3_SERVICE"): "boto3 service name of the Athena API",
 }
 
 

@@ -18,11 +18,13 @@ from typing import Any
 
 import click
 
+from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_TARGET
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_HITS = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
 
 
-def _progress(enabled: bool, engine: str = "duckdb") -> object:
+def _progress(enabled: bool, engine: str = HUNT_TARGET) -> object:
     """A one-line progress display on stderr (files and bytes; Athena: queries and bytes scanned), or None."""
     if not enabled:
         return None
@@ -35,7 +37,7 @@ def _progress(enabled: bool, engine: str = "duckdb") -> object:
             nl=False,
         )
 
-    if engine == "athena":
+    if engine == HUNT_ATHENA_TARGET:
         return queries
 
     def show(done_files: int, files: int, done_bytes: int, total: int) -> None:
@@ -82,6 +84,43 @@ def _athena_options(**given: Any) -> Any:
     return AthenaOptions(**options)
 
 
+def _check_engine_options(
+    engine: str, logs: tuple[str, ...], threads: int | None, athena: dict[str, Any]
+) -> None:
+    """Options that belong to the other engine are usage errors, not silently ignored."""
+    from sigma_lambda_layer.errors import UsageError
+
+    if engine == HUNT_TARGET and not logs:
+        raise UsageError("--logs is required with --engine duckdb", hint="a file, a folder, or - for stdin")
+    if engine == HUNT_TARGET and any(v is not None for v in athena.values()):
+        given = ", ".join("--" + k.replace("_", "-") for k, v in athena.items() if v is not None)
+        raise UsageError(f"{given}: only with --engine athena")
+    if engine == HUNT_ATHENA_TARGET and logs:
+        raise UsageError("--logs is for --engine duckdb: Athena reads the table's S3 objects itself")
+    if engine == HUNT_ATHENA_TARGET and threads:
+        raise UsageError("--threads is for --engine duckdb", hint="--max-queries bounds Athena's queries")
+
+
+def _finish(
+    ctx: click.Context, result: Any, *, report: Path | None, as_json: bool, quiet: bool, fail_on_hit: bool
+) -> None:
+    """The report file, the --json summary, the terminal summary and the exit code of a finished hunt."""
+    from sigma_lambda_layer.cli._common import print_error, write_atomic
+
+    if report is not None:
+        write_atomic(report, result.html_report())
+    if as_json:
+        click.echo(json.dumps(result.to_summary(), ensure_ascii=False, indent=2))
+    for line in result.summary_lines():
+        if line.startswith("error: "):
+            print_error(line)
+        elif not quiet and not as_json:
+            click.echo(line, err=True)
+    if not result.ok:
+        ctx.exit(EXIT_ERRORS)
+    ctx.exit(EXIT_HITS if fail_on_hit and result.hits else EXIT_OK)
+
+
 @click.command("hunt")
 @click.argument("rules", nargs=-1, required=True)
 @click.option(
@@ -93,8 +132,8 @@ def _athena_options(**given: Any) -> Any:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["duckdb", "athena"]),
-    default="duckdb",
+    type=click.Choice(list(HUNT_ENGINES)),
+    default=HUNT_TARGET,
     show_default=True,
     help="duckdb: scan --logs here; athena: query the CloudTrail table on Amazon Athena (see docs/hunt.md).",
 )
@@ -146,28 +185,18 @@ def hunt_command(
 ) -> None:
     """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB, or (--engine athena)
     over the CloudTrail table on Amazon Athena."""
-    from sigma_lambda_layer.cli._common import print_error, write_atomic
+    from sigma_lambda_layer.cli._common import print_error
     from sigma_lambda_layer.errors import UsageError
     from sigma_lambda_layer.hunt import HitWriter, hunt
     from sigma_lambda_layer.hunt.report import REPORT_HITS_PER_RULE
 
     progress = _progress(not quiet and sys.stderr.isatty(), engine)
     try:
-        if engine == "duckdb" and not logs:
-            raise UsageError(
-                "--logs is required with --engine duckdb", hint="a file, a folder, or - for stdin"
-            )
-        if engine == "duckdb" and any(v is not None for v in athena.values()):
-            given = ", ".join("--" + k.replace("_", "-") for k, v in athena.items() if v is not None)
-            raise UsageError(f"{given}: only with --engine athena")
-        if engine == "athena" and logs:
-            raise UsageError("--logs is for --engine duckdb: Athena reads the table's S3 objects itself")
-        if engine == "athena" and threads:
-            raise UsageError("--threads is for --engine duckdb", hint="--max-queries bounds Athena's queries")
-        options = _athena_options(**athena) if engine == "athena" else None
+        _check_engine_options(engine, logs, threads, athena)
+        options = _athena_options(**athena) if engine == HUNT_ATHENA_TARGET else None
         with (
             HitWriter(output) as writer,
-            _sigterm_interrupts() if engine == "athena" else contextlib.nullcontext(),
+            _sigterm_interrupts() if engine == HUNT_ATHENA_TARGET else contextlib.nullcontext(),
         ):
             result = hunt(
                 list(rules),
@@ -187,21 +216,11 @@ def hunt_command(
         ctx.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         print_error(
-            "interrupted" + (": every running Athena query was stopped" if engine == "athena" else "")
+            "interrupted"
+            + (": every running Athena query was stopped" if engine == HUNT_ATHENA_TARGET else "")
         )
         ctx.exit(EXIT_INTERRUPTED)
     except OSError as exc:
         print_error(f"error: cannot write {output}: {exc.strerror or exc}")
         ctx.exit(EXIT_ERRORS)
-    if report is not None:
-        write_atomic(report, result.html_report())
-    if as_json:
-        click.echo(json.dumps(result.to_summary(), ensure_ascii=False, indent=2))
-    for line in result.summary_lines():
-        if line.startswith("error: "):
-            print_error(line)
-        elif not quiet and not as_json:
-            click.echo(line, err=True)
-    if not result.ok:
-        ctx.exit(EXIT_ERRORS)
-    ctx.exit(EXIT_HITS if fail_on_hit and result.hits else EXIT_OK)
+    _finish(ctx, result, report=report, as_json=as_json, quiet=quiet, fail_on_hit=fail_on_hit)

@@ -42,9 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 from sigma_lambda_layer.errors import Location, SigmaLambdaError, UsageError
 from sigma_lambda_layer.hunt.scan import CompiledRule
+from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET
+
+#: boto3's name of the Athena API (not a target id).
+_BOTO3_SERVICE = "athena"
 
 if TYPE_CHECKING:
-    from sigma_lambda_layer.hunt import Hit, HuntResult
+    from sigma_lambda_layer.hunt.results import Hit, HuntResult
 
 #: ``StartQueryExecution``'s ``QueryString`` maximum length, from botocore's Athena service model
 #: (``botocore/data/athena/2017-05-18/service-2.json``, shape ``QueryString``: min 1, max 262144); Athena's
@@ -150,7 +154,7 @@ def compile_athena_rules(rules: Any) -> tuple[list[AthenaRule], list[SigmaLambda
 
     compiled: list[AthenaRule] = []
     errors: list[SigmaLambdaError] = []
-    for result in convert(rules, target="athena", format="hunt", collect_errors=True):
+    for result in convert(rules, target=HUNT_ATHENA_TARGET, format="hunt", collect_errors=True):
         if result.error is not None:
             errors.append(result.error)
             continue
@@ -472,7 +476,7 @@ def athena_client(options: AthenaOptions) -> Any:
         session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
         # Standard retries: StartQueryExecution throttles (TooManyRequestsException) under load.
         config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 8})
-        return session.client("athena", config=config)
+        return session.client(_BOTO3_SERVICE, config=config)
     except botocore.exceptions.ProfileNotFound as exc:
         raise UsageError(str(exc), hint="see aws configure list-profiles") from None
     except botocore.exceptions.NoRegionError:
@@ -697,7 +701,7 @@ def hunt_compiled(
     started: float | None = None,
 ) -> HuntResult:
     """The hunt of rules already compiled (their ``sql`` a Trino condition): plan, run, hits."""
-    from sigma_lambda_layer.hunt import Hit, HuntResult
+    from sigma_lambda_layer.hunt.results import Hit, HuntResult
 
     start = time.perf_counter() if started is None else started
     batches, too_long = plan(compiled, options, since, until)

@@ -186,7 +186,7 @@ class Scanner:
         #: per rule, how many more hits get their record in :attr:`on_hits` (None: every hit)
         self.record_quota: list[int] | None = None
         #: if set, called once per batch with a JSON-lines file of that batch's hits (written by DuckDB,
-        #: fields as :data:`sigma_lambda_layer.hunt.HIT_FIELDS`); the file is deleted afterwards
+        #: fields as :data:`sigma_lambda_layer.hunt.results.HIT_FIELDS`); the file is deleted afterwards
         self.jsonl_sink: Callable[[Path], None] | None = None
         self._parts = 0
 

@@ -1,0 +1,278 @@
+"""What a hunt returns: hits, per-rule summaries, the result object and the hit writer.
+
+A leaf of :mod:`sigma_lambda_layer.hunt`: both engines (the DuckDB scan in ``__init__`` and
+:mod:`.athena`) build these objects, so they live apart from either (no import cycle).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma_lambda_layer.errors import SigmaLambdaError
+from sigma_lambda_layer.hunt.inputs import LogInputError
+from sigma_lambda_layer.hunt.scan import CompiledRule
+from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_TARGET
+
+#: The fields of a hit in JSON lines and CSV output, in order.
+HIT_FIELDS = (
+    "rule_title",
+    "rule_id",
+    "rule_level",
+    "rule_path",
+    "file",
+    "event_time",
+    "event_source",
+    "event_name",
+    "aws_region",
+    "principal",
+    "source_ip",
+    "event_id",
+    "record",
+)
+
+
+@dataclass(frozen=True, slots=True)  # slots: a big hunt holds many hits
+class Hit:
+    """One record one rule matched. ``record`` is the CloudTrail record's JSON text (None when the hunt
+    kept only the first records of each rule, see ``keep_records``)."""
+
+    rule_title: str
+    rule_id: str | None
+    rule_level: str | None
+    rule_path: str | None
+    file: str
+    event_time: str | None
+    event_source: str | None
+    event_name: str | None
+    aws_region: str | None
+    principal: str | None
+    source_ip: str | None
+    event_id: str | None
+    record: str | None = field(repr=False)
+
+    def to_dict(self, *, parsed_record: bool = True) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in HIT_FIELDS}
+        if parsed_record and self.record is not None:
+            out["record"] = json.loads(self.record)
+        return out
+
+
+@dataclass(frozen=True)
+class RuleSummary:
+    """One rule's outcome: its hits, first and last seen, the top principals and source addresses."""
+
+    title: str
+    id: str | None
+    path: str | None
+    level: str | None
+    hits: int
+    first_seen: str | None
+    last_seen: str | None
+    top_principals: tuple[tuple[str, int], ...]
+    top_source_ips: tuple[tuple[str, int], ...]
+
+
+@dataclass
+class HuntResult:
+    """What a hunt found and everything it could not read."""
+
+    hits: list[Hit]
+    rules: list[CompiledRule]
+    #: rules that could not be compiled (unsupported constructs, bad YAML), located
+    rule_errors: list[SigmaLambdaError]
+    #: log files, lines or records that could not be read, located
+    input_errors: list[LogInputError]
+    records: int
+    files: int
+    outside_window: int = 0
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    #: ``engine="athena"``: the queries, bytes scanned and engine time (:class:`.athena.AthenaRun`)
+    athena: Any = None
+
+    @property
+    def errors(self) -> list[SigmaLambdaError]:
+        return [*self.rule_errors, *self.input_errors]
+
+    @property
+    def ok(self) -> bool:
+        """Every rule compiled and every input was read (hits or not)."""
+        return not self.rule_errors and not self.input_errors
+
+    def summaries(self, top: int = 3) -> list[RuleSummary]:
+        """Per rule, in the order given, hits or not."""
+        by_rule: dict[tuple[str, str | None, str | None], list[Hit]] = {
+            (r.title, r.id, r.path): [] for r in self.rules
+        }
+        for hit in self.hits:
+            by_rule.setdefault((hit.rule_title, hit.rule_id, hit.rule_path), []).append(hit)
+        out = []
+        for rule in self.rules:
+            hits = by_rule[(rule.title, rule.id, rule.path)]
+            times = sorted(h.event_time for h in hits if h.event_time)
+            out.append(
+                RuleSummary(
+                    rule.title,
+                    rule.id,
+                    rule.path,
+                    rule.level,
+                    len(hits),
+                    times[0] if times else None,
+                    times[-1] if times else None,
+                    tuple(Counter(h.principal for h in hits if h.principal).most_common(top)),
+                    tuple(Counter(h.source_ip for h in hits if h.source_ip).most_common(top)),
+                )
+            )
+        return out
+
+    def scope(self) -> str:
+        """What was searched: records and files, or (Athena) the queries, bytes scanned, engine time."""
+        if self.athena is not None:
+            return str(self.athena.headline())
+        return f"{self.records} record(s) in {self.files} file(s)"
+
+    def summary_lines(self) -> list[str]:
+        """The terminal summary."""
+        if self.athena is not None:  # --engine athena
+            lines = [
+                f"ran {len(self.rules)} rule(s) in {self.seconds:.1f} s: {len(self.hits)} hit(s)",
+                self.athena.headline(),
+                *self.athena.lines(),
+            ]
+        else:
+            lines = [
+                f"scanned {self.records} record(s) in {self.files} file(s) with {len(self.rules)} rule(s) "
+                f"in {self.seconds:.1f} s: {len(self.hits)} hit(s)"
+            ]
+        if self.outside_window:
+            lines.append(
+                f"{self.outside_window} record(s) outside --since/--until (or without a readable eventTime)"
+            )
+        lines += self.notes
+        for s in sorted(self.summaries(), key=lambda s: -s.hits):
+            if not s.hits:
+                continue
+            lines.append(f"  {s.hits:>7}  {s.title}  [{s.level or '-'}]  {s.first_seen} .. {s.last_seen}")
+            if s.top_principals:
+                lines.append("           principals: " + ", ".join(f"{p} ({n})" for p, n in s.top_principals))
+            if s.top_source_ips:
+                lines.append("           source IPs: " + ", ".join(f"{p} ({n})" for p, n in s.top_source_ips))
+        quiet = sum(1 for s in self.summaries() if not s.hits)
+        if quiet:
+            lines.append(f"  {quiet} rule(s) without hits")
+        for error in self.errors:
+            lines.append(f"error: {error}")
+        return lines
+
+    def to_summary(self) -> dict[str, Any]:
+        """The ``hunt --json`` object: totals, per-rule summaries, errors and (Athena) every query."""
+        return {
+            "engine": HUNT_ATHENA_TARGET if self.athena is not None else HUNT_TARGET,
+            "seconds": round(self.seconds, 3),
+            "records": self.records,
+            "files": self.files,
+            "outside_window": self.outside_window,
+            "hits": len(self.hits),
+            "rules": [
+                {
+                    "title": s.title,
+                    "id": s.id,
+                    "path": s.path,
+                    "level": s.level,
+                    "hits": s.hits,
+                    "first_seen": s.first_seen,
+                    "last_seen": s.last_seen,
+                    "top_principals": [list(p) for p in s.top_principals],
+                    "top_source_ips": [list(p) for p in s.top_source_ips],
+                }
+                for s in self.summaries()
+            ],
+            "errors": [{"location": str(e.location), **e.to_dict()} for e in self.errors],
+            "notes": self.notes,
+            **({HUNT_ATHENA_TARGET: self.athena.to_dict(self.rules)} if self.athena is not None else {}),
+        }
+
+    def to_jsonl(self) -> str:
+        return "".join(json.dumps(h.to_dict(), ensure_ascii=False) + "\n" for h in self.hits)
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HIT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for hit in self.hits:
+            writer.writerow(hit.to_dict(parsed_record=False))
+        return buffer.getvalue()
+
+    def to_pandas(self) -> Any:
+        """One row per hit (the JSON lines fields; ``record`` as JSON text). Needs pandas."""
+        import pandas as pd
+
+        return pd.DataFrame([h.to_dict(parsed_record=False) for h in self.hits], columns=list(HIT_FIELDS))
+
+    def html_report(self) -> str:
+        """A self-contained HTML page: per-rule timelines and every hit (see :mod:`.report`)."""
+        from sigma_lambda_layer.hunt.report import html_report
+
+        return html_report(self)
+
+    def _repr_html_(self) -> str:
+        from sigma_lambda_layer.hunt.report import summary_table
+
+        return summary_table(self)
+
+
+class HitWriter:
+    """Hits streamed to a file as they are found: JSON lines, or CSV for a ``.csv`` name; written to a
+    temporary file beside the target and renamed at the end, so a reader never sees half a file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._handle: Any = None
+        self._csv: Any = None
+
+    def __enter__(self) -> HitWriter:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            self._handle = self._tmp.open("w", encoding="utf-8", newline="")
+            if self.path.suffix.lower() == ".csv":
+                self._csv = csv.DictWriter(self._handle, fieldnames=HIT_FIELDS, lineterminator="\n")
+                self._csv.writeheader()
+        return self
+
+    def write(self, hit: Hit) -> None:
+        if self._csv is not None:
+            self._csv.writerow(hit.to_dict(parsed_record=False))
+        elif self._handle is not None:
+            # The record is DuckDB's JSON text already: spliced in, not parsed and dumped again.
+            fields = json.dumps(hit.to_dict(parsed_record=False) | {"record": None}, ensure_ascii=False)
+            record = hit.record if hit.record is not None else "null"
+            self._handle.write(fields[: -len("null}")] + record + "}\n")
+
+    @property
+    def takes_jsonl(self) -> bool:
+        """Whether the target is JSON lines, which :meth:`append_jsonl` can fill without a :class:`Hit`."""
+        return self._handle is not None and self._csv is None
+
+    def append_jsonl(self, part: Path) -> None:
+        """Append a JSON-lines file of hits written by DuckDB (the scan's fast path, see ``hunt()``)."""
+        self._handle.flush()
+        with part.open("rb") as source:
+            shutil.copyfileobj(source, self._handle.buffer, 1 << 20)
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        if self._handle is None:
+            return
+        self._handle.close()
+        if kind is None and self.path is not None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
