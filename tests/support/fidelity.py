@@ -266,11 +266,8 @@ def _run_lucene(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
     return results
 
 
-def _run_duckdb(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
-    """DuckDB itself: every record loaded once as ``cloudtrail(id, record JSON)``, every query run on it."""
-    from sigma_lambda_layer.engines.duckdb import DuckDBRecords
-
-    database = DuckDBRecords(views)
+def _sql_hits(database: Any, queries: Sequence[Query]) -> list[EngineResult]:
+    """Every query run on one database loaded once; the engine's refusal of a query is the finding."""
     results: list[EngineResult] = []
     for query in queries:
         try:
@@ -278,6 +275,13 @@ def _run_duckdb(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
         except Exception as exc:  # the engine's refusal is the finding
             results.append(exc)
     return results
+
+
+def _run_duckdb(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
+    """DuckDB itself: every record loaded once as ``cloudtrail(id, record JSON)``, every query run on it."""
+    from sigma_lambda_layer.engines.duckdb import DuckDBRecords
+
+    return _sql_hits(DuckDBRecords(views), queries)
 
 
 def _run_athena(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
@@ -285,14 +289,7 @@ def _run_athena(queries: Sequence[Query], views: list[Any]) -> list[EngineResult
     query transpiled by sqlglot and run on it (sigma_lambda_layer/engines/athena.py)."""
     from sigma_lambda_layer.engines.athena import AthenaRecords
 
-    database = AthenaRecords(views)
-    results: list[EngineResult] = []
-    for query in queries:
-        try:
-            results.append(set().union(*(database.hits(text) for text in query.texts)))
-        except Exception as exc:  # the engine's refusal is the finding
-            results.append(exc)
-    return results
+    return _sql_hits(AthenaRecords(views), queries)
 
 
 def _run_securitylake(queries: Sequence[Query], views: list[Any]) -> list[EngineResult]:
@@ -300,14 +297,7 @@ def _run_securitylake(queries: Sequence[Query], views: list[Any]) -> list[Engine
     loaded once, every Trino query transpiled and run on it (sigma_lambda_layer/engines/securitylake.py)."""
     from sigma_lambda_layer.engines.securitylake import securitylake_records
 
-    database = securitylake_records(views)
-    results: list[EngineResult] = []
-    for query in queries:
-        try:
-            results.append(set().union(*(database.hits(text) for text in query.texts)))
-        except Exception as exc:  # the engine's refusal is the finding
-            results.append(exc)
-    return results
+    return _sql_hits(securitylake_records(views), queries)
 
 
 def _lucene_missing() -> str | None:
