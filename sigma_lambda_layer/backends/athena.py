@@ -16,7 +16,9 @@ any other table described the same way (Amazon Security Lake's OCSF table):
   a key that itself holds a dot, is walked as the reference evaluator walks it
   (:mod:`sigma_lambda_layer.evaluator.paths`: arrays on the way searched element by element, two levels,
   every grouping of dotted segments into keys), through ``transform``/``filter``/``flatten`` over
-  ``ARRAY(JSON)``. A plain ``json_extract_scalar`` decides every other record.
+  ``ARRAY(JSON)``. A plain ``json_extract_scalar`` decides every other record. A column the schema marks
+  ``json_object`` (CloudTrail's ``requestParameters`` ...: an object in every record) is not tried as an
+  array itself.
 
 Meaning, as on every target (the duckdb backend's module docstring says each choice at length):
 

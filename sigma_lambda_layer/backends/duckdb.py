@@ -19,7 +19,9 @@ Choices that keep the rule's meaning, each where the obvious SQL would not:
   walks (:mod:`sigma_lambda_layer.evaluator.paths`): arrays met on the way are searched element by element
   (two levels of nesting), an array at the end counts each element, and a dotted name also tries keys that
   themselves contain dots. A fast path tests the plain object path first; the general list form runs only
-  on rows where the fast path did not already decide a match.
+  on rows where the fast path did not already decide a match. A prefix the CloudTrail schema proves an
+  object reached by plain keys (:func:`sigma_lambda_layer.fields.cloudtrail.object_prefix`:
+  ``requestParameters``) is read with one pointer: no array or dotted-key alternative for it.
 * **Plain reads**: where the CloudTrail schema proves a field one JSON string at its plain object path
   (:func:`sigma_lambda_layer.fields.cloudtrail.is_scalar_string_field`: ``eventName``, ``userAgent``,
   ``userIdentity.arn``...), the test reads ``record->>'$.f'`` (VARCHAR; NULL when missing or JSON null), as
