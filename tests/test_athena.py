@@ -467,14 +467,26 @@ def test_athena_value_lists_are_in_lists_and_not_in_keeps_missing_fields() -> No
     assert query.endswith("WHERE lower(replace(useragent, 'İ', 'i\u0307')) IN ('aws-cli', 'boto3')")
 
 
-def test_athena_json_column_holding_an_array_is_walked() -> None:
-    """The evaluator walks a free-form subtree that is an array (never in CloudTrail, but a record can say
-    so): the plain read's gate sees the column itself too."""
+def test_athena_json_column_proven_an_object_is_read_by_key() -> None:
+    """``requestParameters`` is a JSON object in every record AWS writes (``fields.cloudtrail.OBJECT_FIELDS``,
+    from the record contents page), so the schema marks its column ``json_object`` and the query reads its keys
+    without trying the column itself as an array; an array below the key is still walked. A ``json`` node
+    the schema does not prove an object keeps the walk over the column (its gate names ``$``)."""
+    node = CLOUDTRAIL.column("requestparameters")
+    assert node is not None and node.json_object
     records = [
-        {"requestParameters": [{"userName": "u"}, {"userName": "v"}]},
+        {"requestParameters": {"userName": ["u", "v"]}},
         {"requestParameters": {"userName": "v"}},
+        {"requestParameters": {"userName": "u"}},
+        {"requestParameters": None},
+        {},
     ]
-    _check("sel:\n  requestParameters.userName: v\ncondition: sel", records, {0, 1})
+    query = _check("sel:\n  requestParameters.userName: v\ncondition: sel", records, {0, 1})
+    assert "json_extract(requestparameters, '$')" not in query
+    from sigma_lambda_layer.backends.athena import AthenaBackend
+
+    walked = AthenaBackend()._json_access("c", "userName", is_object=False)
+    assert walked.gate is not None and "json_extract(c, '$')" in walked.gate
 
 
 def test_athena_field_table_of_another_schema_maps_fields_and_subtrees() -> None:

@@ -16,7 +16,9 @@ any other table described the same way (Amazon Security Lake's OCSF table):
   a key that itself holds a dot, is walked as the reference evaluator walks it
   (:mod:`sigma_lambda_layer.evaluator.paths`: arrays on the way searched element by element, two levels,
   every grouping of dotted segments into keys), through ``transform``/``filter``/``flatten`` over
-  ``ARRAY(JSON)``. A plain ``json_extract_scalar`` decides every other record.
+  ``ARRAY(JSON)``. A plain ``json_extract_scalar`` decides every other record. A column the schema marks
+  ``json_object`` (CloudTrail's ``requestParameters`` ...: an object in every record) is not tried as an
+  array itself.
 
 Meaning, as on every target (the duckdb backend's module docstring says each choice at length):
 
@@ -406,7 +408,7 @@ class AthenaBackend(TextQueryBackend):
         found = self._resolve(field, state)
         steps = found.steps
         if found.json_rest is not None:
-            return self._json_access(self._sql_path(steps), found.json_rest)
+            return self._json_access(self._sql_path(steps), found.json_rest, found.leaf.json_object)
         leaf = found.leaf
         if leaf.kind in ("struct", "array", "map"):
             unsupported(f"field {field!r} is a {leaf.kind} in the Athena table, not a value", field=field)
@@ -454,8 +456,12 @@ class AthenaBackend(TextQueryBackend):
             over=(array, e, text),
         )
 
-    def _json_access(self, column: str, rest: str | None) -> _Access:
-        """A field inside a JSON-text column: the plain read gated by a walk (module docstring)."""
+    def _json_access(self, column: str, rest: str | None, is_object: bool = False) -> _Access:
+        """A field inside a JSON-text column: the plain read gated by a walk (module docstring).
+
+        ``is_object``: the schema proves the column's JSON an object in every record (``Node.json_object``),
+        so its first key is one ``json_extract`` and the column itself is never tried as an array.
+        """
         if rest is None:
             j = f"json_extract({column}, '$')"
             return _Access(
@@ -466,7 +472,13 @@ class AthenaBackend(TextQueryBackend):
         groupings = _groupings(segments)
         lists = []
         for keys in groupings:
-            expr = f"ARRAY[json_extract({column}, '$')]"
+            if is_object:
+                y = self._names("y")
+                first = sql_string(json_path([keys[0]]))
+                expr = f"filter(ARRAY[json_extract({column}, {first})], {y} -> {y} IS NOT NULL)"
+                keys = keys[1:]
+            else:
+                expr = f"ARRAY[json_extract({column}, '$')]"
             for key in keys:
                 expr = self._step(expr, key)
             lists.append(expr)
@@ -480,7 +492,8 @@ class AthenaBackend(TextQueryBackend):
         # dotted key could hold the value.
         witnesses = [
             f"TRY_CAST(json_extract({column}, {sql_string(json_path(segments[:i]))}) AS ARRAY(JSON)) IS NOT NULL"
-            for i in range(len(segments), -1, -1)  # the full path first; the column itself last
+            # the full path first; the column itself last, unless the schema proves it an object
+            for i in range(len(segments), 0 if is_object else -1, -1)
         ]
         dotted = sorted(
             {

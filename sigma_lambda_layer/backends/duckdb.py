@@ -19,7 +19,9 @@ Choices that keep the rule's meaning, each where the obvious SQL would not:
   walks (:mod:`sigma_lambda_layer.evaluator.paths`): arrays met on the way are searched element by element
   (two levels of nesting), an array at the end counts each element, and a dotted name also tries keys that
   themselves contain dots. A fast path tests the plain object path first; the general list form runs only
-  on rows where the fast path did not already decide a match.
+  on rows where the fast path did not already decide a match. A prefix the CloudTrail schema proves an
+  object reached by plain keys (:func:`sigma_lambda_layer.fields.cloudtrail.object_prefix`:
+  ``requestParameters``) is read with one pointer: no array or dotted-key alternative for it.
 * **Plain reads**: where the CloudTrail schema proves a field one JSON string at its plain object path
   (:func:`sigma_lambda_layer.fields.cloudtrail.is_scalar_string_field`: ``eventName``, ``userAgent``,
   ``userIdentity.arn``...), the test reads ``record->>'$.f'`` (VARCHAR; NULL when missing or JSON null), as
@@ -82,7 +84,7 @@ from sigma.types import (
 
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
 from sigma_lambda_layer.errors import unsupported
-from sigma_lambda_layer.fields.cloudtrail import is_scalar_string_field
+from sigma_lambda_layer.fields.cloudtrail import is_scalar_string_field, object_prefix
 
 DEFAULT_TABLE = "cloudtrail"
 #: The JSON column every query reads.
@@ -209,10 +211,13 @@ def _step(values: str, key: str, names: _Names) -> str:
 def field_values(field: str, names: _Names) -> str:
     """SQL for the list of leaf values (JSON) of ``field`` in ``record``: the evaluator's ``FieldPath``."""
     lists = []
-    for keys in _groupings(field.split(".")):
+    # The prefix the CloudTrail schema proves a plain object path (fields.cloudtrail.object_prefix) is read
+    # with the first key below it in one pointer; only the keys below it are grouped and walked.
+    prefix = object_prefix(field)
+    for keys in _groupings(field.split(".")[len(prefix) :]):
         # The record itself is an object: its first key is one lookup.
         y = names("y")
-        first = sql_string(json_pointer([keys[0]]))
+        first = sql_string(json_pointer([*prefix, keys[0]]))
         expr = f"list_filter([json_extract({COLUMN}, {first})], lambda {y}: {y} IS NOT NULL)"
         for key in keys[1:]:
             expr = _step(expr, key, names)
@@ -393,12 +398,18 @@ class DuckDBBackend(TextQueryBackend):
         segments = field.split(".")
         if any(s.isdigit() for s in segments):  # a pointer would index arrays: only the general walk
             return f"({general()})"
-        pointers = [json_pointer(segments[:i]) for i in range(len(segments), 0, -1)]  # full path first
+        # A prefix the schema proves an object reached by plain keys (fields.cloudtrail.object_prefix) is
+        # neither an array nor reachable through a dotted key: no witness on it.
+        prefix = object_prefix(field)
+        below = segments[len(prefix) :]
+        pointers = [
+            json_pointer(segments[:i]) for i in range(len(segments), len(prefix), -1)
+        ]  # full path first
         witnesses = [f"json_type(_j[{i + 1}]) = 'ARRAY'" for i in range(len(pointers))]
         dotted = sorted(
             {
-                json_pointer(g[: next(i for i, k in enumerate(g) if "." in k) + 1])
-                for g in _groupings(segments)
+                json_pointer([*prefix, *g[: next(i for i, k in enumerate(g) if "." in k) + 1]])
+                for g in _groupings(below)
                 if any("." in k for k in g)
             }
         )

@@ -61,6 +61,10 @@ class Node:
     members: tuple[Node, ...] = ()
     #: where the value comes from, for the docs' field table (``userIdentity.sessionContext.sessionIssuer.arn``)
     doc: str = ""
+    #: a ``json`` node whose CloudTrail value is a JSON object in every record AWS writes
+    #: (:data:`sigma_lambda_layer.fields.cloudtrail.OBJECT_FIELDS`), so its text is never an array: the
+    #: backend reads its keys without trying the column itself as an array (see :func:`json_object`)
+    json_object: bool = False
 
     def member(self, name: str) -> Node | None:
         """The struct member called ``name`` (DDL names are lowercase; the SerDe matches lowercased keys)."""
@@ -108,6 +112,14 @@ def _struct(name: str, *members: Node, doc: str = "") -> Node:
     return Node(name, "struct", members, doc=doc)
 
 
+def json_object(name: str, cloudtrail: str) -> Node:
+    """A ``json`` column or member holding the CloudTrail field ``cloudtrail`` as JSON text, marked
+    ``json_object`` where the CloudTrail schema proves that field an object in every record."""
+    from sigma_lambda_layer.fields.cloudtrail import OBJECT_FIELDS
+
+    return Node(name, "json", json_object=cloudtrail in OBJECT_FIELDS)
+
+
 _SESSION_ISSUER = _struct(
     "sessionissuer", _s("type"), _s("principalid"), _s("arn"), _s("accountid"), _s("username")
 )
@@ -150,9 +162,9 @@ CLOUDTRAIL: Final = TableSchema(
         _s("useragent"),
         _s("errorcode"),
         _s("errormessage"),
-        Node("requestparameters", "json"),
-        Node("responseelements", "json"),
-        Node("additionaleventdata", "json"),
+        json_object("requestparameters", "requestParameters"),
+        json_object("responseelements", "responseElements"),
+        json_object("additionaleventdata", "additionalEventData"),
         _s("requestid"),
         _s("eventid"),
         _s("readonly"),
@@ -160,7 +172,7 @@ CLOUDTRAIL: Final = TableSchema(
         _s("eventtype"),
         _s("apiversion"),
         _s("recipientaccountid"),
-        Node("serviceeventdetails", "json"),
+        json_object("serviceeventdetails", "serviceEventDetails"),
         _s("sharedeventid"),
         _s("vpcendpointid"),
         _s("vpcendpointaccountid"),

@@ -167,3 +167,27 @@ def is_scalar_string_field(path: str) -> bool:
     of walking arrays and dotted keys (the duckdb target's ``record->>'$.eventName'``).
     """
     return path in FIXED_FIELDS and path not in _NOT_STRINGS and not array_prefixes(path)
+
+
+def object_prefix(path: str) -> tuple[str, ...]:
+    """The longest proper prefix of ``path`` (as keys) that every record AWS writes reaches by plain key
+    lookups through JSON objects: each key lies in the record or in an object of documented keys (none holds
+    a dot, so no dotted key can stand for two segments), and each prefix is a JSON object
+    (:data:`OBJECT_FIELDS`; absent or JSON null also allowed) or not there at all, never an array.
+
+    ``requestParameters.layers`` -> ``("requestParameters",)``: the record contents page lists the top-level
+    keys (none dotted) and gives ``requestParameters`` as the request's parameters object; its own keys are
+    the API's and may hold dots, so the walk stops there. ``resources.ARN`` -> ``()`` (an array). Targets use
+    it to read that prefix with one plain path instead of walking arrays and dotted keys on it (the duckdb
+    and athena targets' generic walk then starts below it).
+    """
+    parts = path.split(".")
+    out: list[str] = []
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[:i])
+        if prefix not in OBJECT_FIELDS:
+            break
+        out.append(parts[i - 1])
+        if any(prefix == root or prefix.startswith(root + ".") for root in FREE_FORM):
+            break  # the object's keys are the API's own: the next key may hold a dot
+    return tuple(out)

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final, Literal
 
-from sigma_lambda_layer.fields.athena import Node, TableSchema, resolve
+from sigma_lambda_layer.fields.athena import Node, TableSchema, json_object, resolve
 from sigma_lambda_layer.fields.cloudtrail import FIXED_FIELDS, FREE_FORM, array_prefixes
 
 # --------------------------------------------------------------------------------------------------------------
@@ -115,8 +115,8 @@ SECURITY_LAKE: Final = TableSchema(
             _s("operation"),
             _s("version"),
             _struct("service", _s("name")),
-            _struct("request", _s("uid"), Node("data", "json")),
-            _struct("response", _s("error"), _s("message"), Node("data", "json")),
+            _struct("request", _s("uid"), json_object("data", "requestParameters")),
+            _struct("response", _s("error"), _s("message"), json_object("data", "responseElements")),
         ),
         _struct("src_endpoint", _s("ip"), _s("domain"), _s("uid")),
         _struct("dst_endpoint", _s("svc_name")),
