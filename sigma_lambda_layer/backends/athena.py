@@ -303,6 +303,9 @@ class AthenaBackend(TextQueryBackend):
     """Trino SQL over an Athena table described by a schema (see the module docstring)."""
 
     name: ClassVar[str] = "Amazon Athena (Trino SQL) over the CloudTrail table"
+    #: the columns the pipeline renames eventSource and eventName to: the ``hunt`` format names the values a
+    #: rule requires there (hunt's dispatch)
+    hunt_dispatch_paths: ClassVar[tuple[str, str]] = ("eventsource", "eventname")
     formats: ClassVar[dict[str, str]] = {
         "default": 'SELECT * FROM "<database>"."<table>" WHERE <condition> (options database, table)',
         "condition": "the WHERE condition alone, over the table's columns",
@@ -830,8 +833,8 @@ class AthenaBackend(TextQueryBackend):
             tree = conditions[index].parse() if index < len(conditions) else None
         return {
             "condition": query,
-            "eventSource": required_values(tree, "eventsource"),
-            "eventName": required_values(tree, "eventname"),
+            "eventSource": required_values(tree, self.hunt_dispatch_paths[0]),
+            "eventName": required_values(tree, self.hunt_dispatch_paths[1]),
             "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
         }
 

@@ -17,12 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from sigma.conversion.state import ConversionState
-from sigma.correlations import SigmaCorrelationRule
-from sigma.rule import SigmaRule
-
 from sigma_lambda_layer.backends.athena import AthenaBackend
-from sigma_lambda_layer.backends.duckdb import required_values
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
 from sigma_lambda_layer.fields.ocsf import DATABASE_TEMPLATE, DEFAULT_REGION, FIELD_MAP, TABLE_TEMPLATE
 
@@ -43,6 +38,10 @@ class SecurityLakeBackend(AthenaBackend):
         "condition": FormatFile("text", "sql"),
         "hunt": FormatFile("json", "json"),
     }
+    hunt_dispatch_paths: ClassVar[tuple[str, str]] = (
+        FIELD_MAP["eventSource"].path,
+        FIELD_MAP["eventName"].path,
+    )
     options: ClassVar[tuple[BackendOption, ...]] = (
         BackendOption(
             "table",
@@ -60,20 +59,6 @@ class SecurityLakeBackend(AthenaBackend):
         super().__init__(processing_pipeline, collect_errors, **options)
         self.table = str(options.get("table") or DEFAULT_TABLE)
         self.database = str(options.get("database") or DEFAULT_DATABASE)
-
-    def finalize_query_hunt(
-        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
-    ) -> dict[str, Any]:
-        tree: Any = None
-        if isinstance(rule, SigmaRule):
-            conditions = rule.detection.parsed_condition
-            tree = conditions[index].parse() if index < len(conditions) else None
-        return {
-            "condition": query,
-            "eventSource": required_values(tree, FIELD_MAP["eventSource"].path),
-            "eventName": required_values(tree, FIELD_MAP["eventName"].path),
-            "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
-        }
 
 
 def time_window(since: datetime | None = None, until: datetime | None = None) -> str:
