@@ -156,7 +156,7 @@ class MotoAthena:
             return sum(self.partition_bytes.values())
         where = " AND ".join(sqlglot.transpile(t, read="trino", write="duckdb")[0] for t in tests)
         values = ", ".join(f"('{p}')" for p in self.partition_bytes)
-        kept = duckdb.sql(
+        kept = duckdb.execute(
             f'SELECT "{self.partition_column}" FROM (VALUES {values}) t("{self.partition_column}") '
             f"WHERE {where}"
         ).fetchall()
@@ -258,7 +258,7 @@ def test_window_prunes_partitions_through_the_day_after_until() -> None:
         read="trino",
         write="duckdb",
     )[0]
-    kept = duckdb.sql(
+    kept = duckdb.execute(
         f'SELECT "timestamp" FROM (VALUES {", ".join(f"({chr(39)}{d}{chr(39)})" for d in days)}) '
         f'v("timestamp") WHERE {where} ORDER BY 1'
     ).fetchall()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
+from sigma.conditions import ConditionAND, ConditionOR
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_lambda_layer.errors import UnsupportedConstructError, UnsupportedFieldError
@@ -106,11 +107,8 @@ def test_securitylake_source_ip_reads_both_columns_and_null_needs_both_empty() -
         for d in (value_test, null_test)
     ]
     assert fields == [["src_endpoint.ip", "src_endpoint.domain"]] * 2
-    assert (
-        value_test.item_linking.__name__ == "ConditionOR"
-        and null_test.item_linking.__name__ == "ConditionAND"
-    )
-    records = [
+    assert value_test.item_linking is ConditionOR and null_test.item_linking is ConditionAND
+    records: list[dict[str, Any]] = [
         {"sourceIPAddress": "203.0.113.7"},
         {"sourceIPAddress": "lambda.amazonaws.com"},
         {"sourceIPAddress": None},
@@ -234,7 +232,7 @@ def _on_proxy(detection: str, records: list[dict[str, Any]], expected: set[int])
 
 
 def test_securitylake_source_ip_on_the_proxy() -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"sourceIPAddress": "10.1.2.3"},
         {"sourceIPAddress": "lambda.amazonaws.com"},
         {"sourceIPAddress": "2001:db8::1"},
@@ -248,7 +246,7 @@ def test_securitylake_source_ip_on_the_proxy() -> None:
 
 
 def test_securitylake_unmapped_booleans_and_arrays_on_the_proxy() -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"recipientAccountId": "111122223333", "readOnly": False, "resources": [{"ARN": "arn:aws:s3:::b"}]},
         {"recipientAccountId": "444455556666", "readOnly": True, "resources": [{"type": "AWS::S3::Bucket"}]},
         {"userIdentity": {"sessionContext": {"attributes": {"mfaAuthenticated": "true"}}}},
@@ -364,7 +362,7 @@ def test_securitylake_time_window_on_time_dt() -> None:
 
 
 def test_securitylake_source_ip_exists_and_all_on_the_proxy() -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"sourceIPAddress": "10.1.2.3"},
         {"sourceIPAddress": "AWS Internal"},
         {"sourceIPAddress": None},
