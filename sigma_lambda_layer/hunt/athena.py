@@ -38,17 +38,15 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sigma_lambda_layer.errors import Location, SigmaLambdaError, UsageError
+from sigma_lambda_layer.hunt.results import Hit, HuntResult
 from sigma_lambda_layer.hunt.scan import CompiledRule
 from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET
 
 #: boto3's name of the Athena API (not a target id).
 _BOTO3_SERVICE = "athena"
-
-if TYPE_CHECKING:
-    from sigma_lambda_layer.hunt.results import Hit, HuntResult
 
 #: ``StartQueryExecution``'s ``QueryString`` maximum length, from botocore's Athena service model
 #: (``botocore/data/athena/2017-05-18/service-2.json``, shape ``QueryString``: min 1, max 262144); Athena's
@@ -701,8 +699,6 @@ def hunt_compiled(
     started: float | None = None,
 ) -> HuntResult:
     """The hunt of rules already compiled (their ``sql`` a Trino condition): plan, run, hits."""
-    from sigma_lambda_layer.hunt.results import Hit, HuntResult
-
     start = time.perf_counter() if started is None else started
     batches, too_long = plan(compiled, options, since, until)
     errors: list[SigmaLambdaError] = [*rule_errors, *too_long]
