@@ -120,8 +120,11 @@ def gather(inputs: Any, stdin_text: str | None = None) -> list[_Unit]:
 # --- converting units ---------------------------------------------------------------------------------------
 
 
-def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
-    """Parse and convert a list of units (in this process)."""
+def _process(
+    units: list[_Unit], config: Config, keep: list[tuple[Any, Any]] | None = None
+) -> list[UnitOutcome]:
+    """Parse and convert a list of units (in this process). With ``keep``, each converted result is also
+    appended there with its rule as parsed, before any pipeline ran (``hunt``'s native engine evaluates it)."""
     loaded = LoadResult()
     outcomes: dict[int, UnitOutcome] = {}
     owner: dict[str, int] = {}
@@ -147,11 +150,14 @@ def _process(units: list[_Unit], config: Config) -> list[UnitOutcome]:
     sources, load_errors = rules_of(loaded)
     for error in load_errors:
         outcomes[owner.get(error.location.path or "", 0)].errors.append(error)
-    converted = convert_sources(sources, config)
+    converted = convert_sources(sources, config, reuse_last=keep is None)
     for source, per_target in zip(sources, converted, strict=True):
         index = owner[source.path] if source.file is not None and source.path in owner else object_unit or 0
         path = outcomes[index].path
-        outcomes[index].results.extend(replace(r, path=path) for r in per_target.values())
+        results = [replace(r, path=path) for r in per_target.values()]
+        outcomes[index].results.extend(results)
+        if keep is not None:
+            keep.extend((r, source.rule) for r in results)
     return [outcomes[i] for i in range(len(units))]
 
 
@@ -439,3 +445,15 @@ def finalize_batch(target: Target, config: Config, queries: list[Any]) -> Any:
     )
     backend.init_processing_pipeline(config.format)
     return backend.finalize(list(queries), config.format)
+
+
+def convert_keeping_rules(
+    inputs: Any, config: Config, stdin_text: str | None = None
+) -> tuple[list[UnitOutcome], list[tuple[Any, Any]]]:
+    """:func:`run` in this process, uncached, also returning each result with its rule before any pipeline.
+
+    For ``hunt``'s native engine, which converts the rules for the ``duckdb`` target (the same refusals and
+    dispatch values as that engine) and evaluates the rules as written with the reference evaluator.
+    """
+    keep: list[tuple[Any, Any]] = []
+    return _process(gather(inputs, stdin_text), config, keep), keep

@@ -258,9 +258,12 @@ DEFAULT_TARGET = "splunk"
 HUNT_TARGET = "duckdb"
 #: ``hunt --engine athena``: the target whose ``hunt`` format runs on Amazon Athena (hunt/athena.py).
 HUNT_ATHENA_TARGET = "athena"
-#: The engines of ``sigma-lambda hunt``, each named after the target whose queries it runs; the first is the
-#: default (log files on this machine).
-HUNT_ENGINES: tuple[str, ...] = (HUNT_TARGET, HUNT_ATHENA_TARGET)
+#: ``hunt --engine native`` (the default): the reference evaluator over log files on this machine
+#: (hunt/native.py); it compiles the rules for ``HUNT_TARGET`` for that target's refusals and dispatch values.
+HUNT_NATIVE = "native"
+#: The engines of ``sigma-lambda hunt``: the native one, then each named after the target whose queries it
+#: runs. The first is the default.
+HUNT_ENGINES: tuple[str, ...] = (HUNT_NATIVE, HUNT_TARGET, HUNT_ATHENA_TARGET)
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> UsageError:

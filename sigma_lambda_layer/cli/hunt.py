@@ -18,13 +18,13 @@ from typing import Any
 
 import click
 
-from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_TARGET
+from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_NATIVE
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_HITS = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
 
 
-def _progress(enabled: bool, engine: str = HUNT_TARGET) -> object:
+def _progress(enabled: bool, engine: str = HUNT_NATIVE) -> object:
     """A one-line progress display on stderr (files and bytes; Athena: queries and bytes scanned), or None."""
     if not enabled:
         return None
@@ -90,15 +90,17 @@ def _check_engine_options(
     """Options that belong to the other engine are usage errors, not silently ignored."""
     from sigma_lambda_layer.errors import UsageError
 
-    if engine == HUNT_TARGET and not logs:
-        raise UsageError("--logs is required with --engine duckdb", hint="a file, a folder, or - for stdin")
-    if engine == HUNT_TARGET and any(v is not None for v in athena.values()):
+    if engine != HUNT_ATHENA_TARGET and not logs:
+        raise UsageError(
+            f"--logs is required with --engine {engine}", hint="a file, a folder, or - for stdin"
+        )
+    if engine != HUNT_ATHENA_TARGET and any(v is not None for v in athena.values()):
         given = ", ".join("--" + k.replace("_", "-") for k, v in athena.items() if v is not None)
         raise UsageError(f"{given}: only with --engine athena")
     if engine == HUNT_ATHENA_TARGET and logs:
-        raise UsageError("--logs is for --engine duckdb: Athena reads the table's S3 objects itself")
+        raise UsageError("--logs is for the local engines: Athena reads the table's S3 objects itself")
     if engine == HUNT_ATHENA_TARGET and threads:
-        raise UsageError("--threads is for --engine duckdb", hint="--max-queries bounds Athena's queries")
+        raise UsageError("--threads is for the local engines", hint="--max-queries bounds Athena's queries")
 
 
 def _finish(
@@ -128,14 +130,15 @@ def _finish(
     "logs",
     multiple=True,
     help="CloudTrail log file or folder (recursive, e.g. an AWSLogs/ S3 copy), or - for stdin (repeatable; "
-    "--engine duckdb).",
+    "not with --engine athena).",
 )
 @click.option(
     "--engine",
     type=click.Choice(list(HUNT_ENGINES)),
-    default=HUNT_TARGET,
+    default=HUNT_NATIVE,
     show_default=True,
-    help="duckdb: scan --logs here; athena: query the CloudTrail table on Amazon Athena (see docs/hunt.md).",
+    help="native: scan --logs here with the reference evaluator on every core; duckdb: scan them with the "
+    "duckdb target's SQL; athena: query the CloudTrail table on Amazon Athena (see docs/hunt.md).",
 )
 @click.option("--since", help="Only records with eventTime at or after this ISO 8601 time (UTC by default).")
 @click.option("--until", help="Only records with eventTime before this ISO 8601 time.")
@@ -150,7 +153,11 @@ def _finish(
     help="Write a self-contained HTML report (timeline per rule, every hit).",
 )
 @click.option("--fail-on-hit", is_flag=True, help="Exit 3 when there is at least one hit (for CI).")
-@click.option("--threads", type=click.IntRange(1, 256), help="DuckDB threads (default: every core).")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    help="Worker processes (native) or DuckDB threads (duckdb); default: every core.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary (errors are still printed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 @click.option("--database", help="Athena: the CloudTrail table's database (default: default).")

@@ -18,43 +18,66 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# hunt's native engine evaluates simdjson's lazy records in place (hunt/native.py)
+from simdjson import Array as _LazyArray
+from simdjson import Object as _LazyObject
+
+#: What a JSON array and a JSON object can be here: parsed by ``json``, or simdjson's lazy proxies.
+LISTS = (list, _LazyArray)
+MAPPINGS = (dict, _LazyObject, Mapping)
+
+
+_MISSING = object()
+#: Mappings whose ``get`` is a plain lookup (the fast path of a one-segment field name).
+_PLAIN_MAPPINGS = (dict, _LazyObject)
+
 
 @dataclass(frozen=True)
 class FieldPath:
     """A dotted field name split once, with the candidate keys precomputed for speed."""
 
     name: str
-    #: ``keys[i]`` lists the keys that start at segment ``i``: ``seg[i]``, ``seg[i].seg[i+1]``, ...
-    keys: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    #: ``keys[i]`` lists the keys that start at segment ``i`` with the segment after each:
+    #: ``(seg[i], i + 1)``, ``(seg[i].seg[i+1], i + 2)``, ...
+    keys: tuple[tuple[tuple[str, int], ...], ...] = field(init=False, repr=False, compare=False)
+    #: the key of a field name without a dot (the common case), else None
+    single: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         segments = self.name.split(".")
         keys = tuple(
-            tuple(".".join(segments[start:end]) for end in range(start + 1, len(segments) + 1))
+            tuple((".".join(segments[start:end]), end) for end in range(start + 1, len(segments) + 1))
             for start in range(len(segments))
         )
         object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "single", segments[0] if len(segments) == 1 else None)
 
     def values(self, record: Mapping[str, Any]) -> list[Any]:
         """Every leaf value at this path; empty when the record lacks the field."""
         out: list[Any] = []
+        if self.single is not None and isinstance(record, _PLAIN_MAPPINGS):
+            value = record.get(self.single, _MISSING)
+            if value is not _MISSING:
+                _flatten(value, out)
+            return out
         self._walk(record, 0, out)
         return out
 
     def _walk(self, node: Any, start: int, out: list[Any]) -> None:
         if start == len(self.keys):
             _flatten(node, out)
-        elif isinstance(node, list):
+        elif isinstance(node, LISTS):
             for element in node:
                 self._walk(element, start, out)
-        elif isinstance(node, Mapping):
-            for length, key in enumerate(self.keys[start], start=1):
-                if key in node:
-                    self._walk(node[key], start + length, out)
+        elif isinstance(node, MAPPINGS):
+            for key, end in self.keys[start]:
+                child = node.get(key, _MISSING)
+                if child is not _MISSING:
+                    self._walk(child, end, out)
 
 
 def _flatten(value: Any, out: list[Any]) -> None:
-    if isinstance(value, list):
+    if isinstance(value, LISTS):
         for element in value:
             _flatten(element, out)
     else:
@@ -63,10 +86,10 @@ def _flatten(value: Any, out: list[Any]) -> None:
 
 def scalar_leaves(node: Any, out: list[Any]) -> list[Any]:
     """Every non-null scalar anywhere in ``node`` (what keywords search); keys excluded."""
-    if isinstance(node, Mapping):
+    if isinstance(node, MAPPINGS):
         for value in node.values():
             scalar_leaves(value, out)
-    elif isinstance(node, list):
+    elif isinstance(node, LISTS):
         for element in node:
             scalar_leaves(element, out)
     elif node is not None:

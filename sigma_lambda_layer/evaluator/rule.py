@@ -44,7 +44,11 @@ class AllOf(Node):
     children: tuple[Node, ...]
 
     def matches(self, record: Record) -> bool:
-        return all(child.matches(record) for child in self.children)
+        # Loops, not all()/any() over a generator: these run for every record of a hunt.
+        for child in self.children:  # noqa: SIM110
+            if not child.matches(record):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class AnyOf(Node):
     children: tuple[Node, ...]
 
     def matches(self, record: Record) -> bool:
-        return any(child.matches(record) for child in self.children)
+        for child in self.children:  # noqa: SIM110
+            if child.matches(record):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,11 @@ class FieldTest(Node):
     test: ValueTest
 
     def matches(self, record: Record) -> bool:
-        return any(self.test.test(value) for value in self.path.values(record))
+        test = self.test.test
+        for value in self.path.values(record):  # noqa: SIM110
+            if test(value):
+                return True
+        return False
 
 
 @dataclass(frozen=True)

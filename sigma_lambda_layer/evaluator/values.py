@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sigma.types import (
     CompareOperators,
@@ -89,6 +89,11 @@ class StringMatch(ValueTest):
     anywhere: bool = False
     #: case-insensitive: the pattern is lowercase and meets the lowercased value (:mod:`sigma_lambda_layer.casing`)
     fold: bool = False
+    #: a whole-value match whose pattern is a plain text with at most a ``*`` at either end: that text
+    #: (folded like the pattern) and how the (folded) value must hold it, decided without the regex
+    #: engine: ``==`` (no star), ``in`` (both), ``startswith`` (star at the end), ``endswith`` (at the start)
+    literal: str | None = None
+    shape: str = "=="
 
     def test(self, value: Any) -> bool:
         text = as_text(value)
@@ -96,6 +101,14 @@ class StringMatch(ValueTest):
             return False
         if self.fold:
             text = casing.fold(text)
+        literal = self.literal
+        if literal is not None:
+            shape = self.shape
+            if shape == "==":
+                return text == literal
+            if shape == "in":
+                return literal in text
+            return text.startswith(literal) if shape == "startswith" else text.endswith(literal)
         # Time-bounded: a wildcard value with many stars backtracks polynomially (docs/hostile-input.md).
         return bounded(self.pattern, text, full=not self.anywhere)
 
@@ -239,6 +252,22 @@ def wildcard_pattern(value: SigmaString) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+def _plain_shape(parts: Any, fold: bool) -> tuple[str | None, str]:
+    """``(text, shape)`` of a string value that is plain text with at most one ``*`` at either end (see
+    :class:`StringMatch`), or ``(None, "==")``. The text is folded part by part, as in :func:`wildcard_pattern`."""
+    items = list(parts)
+    lead = bool(items) and items[0] is SpecialChars.WILDCARD_MULTI
+    trail = len(items) > int(lead) and items[-1] is SpecialChars.WILDCARD_MULTI
+    middle = items[int(lead) : len(items) - int(trail)]
+    if not all(isinstance(part, str) for part in middle):
+        return None, "=="
+    text = "".join(casing.fold(part) if fold else part for part in cast(list[str], middle))
+    if lead and not middle and not trail:  # a lone "*"
+        return "", "in"
+    shape = "in" if lead and trail else "endswith" if lead else "startswith" if trail else "=="
+    return text, shape
+
+
 def regex_pattern(value: SigmaRegularExpression) -> re.Pattern[str]:
     if value.regexp.contains_placeholder():
         raise EvaluationError(f"regular expression {value.regexp} holds an unresolved placeholder")
@@ -260,9 +289,9 @@ def compile_value(value: SigmaType, *, keyword: bool = False) -> ValueTest:
     if isinstance(value, SigmaExpansion):
         return AnyOf(tuple(compile_value(v, keyword=keyword) for v in value.values))
     if isinstance(value, SigmaString):
-        return StringMatch(
-            wildcard_pattern(value), anywhere=keyword, fold=not isinstance(value, SigmaCasedString)
-        )
+        fold = not isinstance(value, SigmaCasedString)
+        literal, shape = (None, "==") if keyword else _plain_shape(value.s, fold)
+        return StringMatch(wildcard_pattern(value), anywhere=keyword, fold=fold, literal=literal, shape=shape)
     if isinstance(value, SigmaRegularExpression):
         return RegexMatch(regex_pattern(value), shown=str(value.regexp))
     if keyword:

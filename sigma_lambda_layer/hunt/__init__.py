@@ -1,4 +1,4 @@
-"""Hunting: run Sigma rules over CloudTrail log files on an embedded DuckDB, no SIEM needed.
+"""Hunting: run Sigma rules over CloudTrail log files on this machine (or on Athena), no SIEM needed.
 
 ``hunt(rules, logs)`` compiles the rules for the ``duckdb`` target (the same compiler, pipeline and
 refusals as ``convert --target duckdb``), scans the log files in bounded batches (:mod:`.scan`) and returns
@@ -24,7 +24,7 @@ from typing import Any
 from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
 from sigma_lambda_layer.hunt.inputs import LogInputError, discover
 from sigma_lambda_layer.hunt.scan import CompiledRule, Progress, Scanner, dispatch_sql
-from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_TARGET
+from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_NATIVE, HUNT_TARGET
 
 __all__ = ["Hit", "HitWriter", "HuntResult", "LogInputError", "RuleSummary", "hunt", "parse_time"]
 
@@ -83,7 +83,7 @@ def _hunt_elsewhere(
     """``hunt(engine=...)`` for an engine other than the embedded DuckDB (today: ``athena``; ``progress``
     gets (queries done, queries, bytes scanned so far, 0))."""
     if engine != HUNT_ATHENA_TARGET:
-        raise UsageError(f"unknown hunt engine {engine!r}", hint="duckdb or athena")
+        raise UsageError(f"unknown hunt engine {engine!r}", hint=", ".join(HUNT_ENGINES))
     from sigma_lambda_layer.hunt.athena import AthenaOptions, hunt_athena
 
     if not isinstance(options, AthenaOptions):
@@ -109,7 +109,7 @@ def hunt(
     progress: Progress | None = None,
     on_hit: Callable[[Hit], None] | None = None,
     keep_records: int | None = None,
-    engine: str = HUNT_TARGET,
+    engine: str = HUNT_NATIVE,
     athena: Any = None,
 ) -> HuntResult:
     """Run ``rules`` (anything :func:`~sigma_lambda_layer.api.convert` accepts) over CloudTrail ``logs``
@@ -124,16 +124,34 @@ def hunt(
     ``keep_records`` bounds memory on big hunts: only the first that many hits of each rule keep their
     record in the result (the others keep every other field); None keeps every record.
 
+    ``engine`` picks how: ``"native"`` (the default, :mod:`.native`) runs the reference evaluator behind a
+    dispatch table on every core; ``"duckdb"`` runs the ``duckdb`` target's SQL on an embedded DuckDB
+    (:mod:`.scan`); both report the same hits on CloudTrail's canonical spellings (docs/hunt.md).
     ``engine="athena"`` runs the rules on Amazon Athena instead (``logs`` is ignored, give None): ``athena`` is
     an :class:`.athena.AthenaOptions` or a dict of its fields (database, table, workgroup, output_location,
     region, profile, ...); see :mod:`.athena`.
     """
     start = time.perf_counter()
     window = parse_time(since), parse_time(until)
-    if engine != HUNT_TARGET:  # ---- hook: --engine athena (hunt/athena.py)
+    if engine not in (HUNT_NATIVE, HUNT_TARGET):  # ---- hook: --engine athena (hunt/athena.py)
         return _hunt_elsewhere(engine, athena, rules, window, on_hit, keep_records, progress)
     if logs is None:
         raise UsageError("hunt needs logs to scan", hint="files, folders, or - for stdin")
+    paths = [logs] if isinstance(logs, (str, Path)) else list(logs)
+    if engine == HUNT_NATIVE:
+        from sigma_lambda_layer.hunt.native import hunt_native
+
+        return hunt_native(
+            rules,
+            paths,
+            since=window[0],
+            until=window[1],
+            threads=threads,
+            progress=progress,
+            on_hit=on_hit,
+            keep_records=keep_records,
+            start=start,
+        )
     compiled, rule_errors = compile_rules(rules)
     hits: list[Hit] = []
     # The CLI's --output writer (``on_hit=writer.write``) on JSON lines: DuckDB writes the lines itself, and
@@ -159,7 +177,6 @@ def hunt(
                         object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
             append(hit)
 
-    paths = [logs] if isinstance(logs, (str, Path)) else list(logs)
     with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
         spool = Path(spool_name)
         found = discover(paths, spool)
@@ -184,4 +201,5 @@ def hunt(
         outside_window=scanner.totals.outside_window,
         notes=found.notes,
         seconds=time.perf_counter() - start,
+        engine=HUNT_TARGET,
     )

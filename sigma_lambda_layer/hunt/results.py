@@ -12,13 +12,13 @@ import json
 import os
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sigma_lambda_layer.errors import SigmaLambdaError
 from sigma_lambda_layer.hunt.inputs import LogInputError
-from sigma_lambda_layer.hunt.scan import CompiledRule
 from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_TARGET
 
 #: The fields of a hit in JSON lines and CSV output, in order.
@@ -65,6 +65,27 @@ class Hit:
         return out
 
 
+def jsonl_line(hit: Hit) -> str:
+    """The hit as one line of ``--output`` JSON lines (``record`` as an object, or null)."""
+    # The record is JSON text already (DuckDB's or simdjson's): spliced in, not parsed and dumped again.
+    fields = json.dumps(hit.to_dict(parsed_record=False) | {"record": None}, ensure_ascii=False)
+    record = hit.record if hit.record is not None else "null"
+    return fields[: -len("null}")] + record + "}\n"
+
+
+class RuleInfo(Protocol):
+    """What a hunt's result needs of a rule, whichever engine compiled it."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def level(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class RuleSummary:
     """One rule's outcome: its hits, first and last seen, the top principals and source addresses."""
@@ -85,7 +106,7 @@ class HuntResult:
     """What a hunt found and everything it could not read."""
 
     hits: list[Hit]
-    rules: list[CompiledRule]
+    rules: Sequence[RuleInfo]
     #: rules that could not be compiled (unsupported constructs, bad YAML), located
     rule_errors: list[SigmaLambdaError]
     #: log files, lines or records that could not be read, located
@@ -97,6 +118,8 @@ class HuntResult:
     seconds: float = 0.0
     #: ``engine="athena"``: the queries, bytes scanned and engine time (:class:`.athena.AthenaRun`)
     athena: Any = None
+    #: the engine that ran the hunt (``HUNT_ENGINES``: native, duckdb or athena)
+    engine: str = HUNT_TARGET
 
     @property
     def errors(self) -> list[SigmaLambdaError]:
@@ -157,7 +180,8 @@ class HuntResult:
                 f"{self.outside_window} record(s) outside --since/--until (or without a readable eventTime)"
             )
         lines += self.notes
-        for s in sorted(self.summaries(), key=lambda s: -s.hits):
+        summaries = self.summaries()
+        for s in sorted(summaries, key=lambda s: -s.hits):
             if not s.hits:
                 continue
             lines.append(f"  {s.hits:>7}  {s.title}  [{s.level or '-'}]  {s.first_seen} .. {s.last_seen}")
@@ -165,7 +189,7 @@ class HuntResult:
                 lines.append("           principals: " + ", ".join(f"{p} ({n})" for p, n in s.top_principals))
             if s.top_source_ips:
                 lines.append("           source IPs: " + ", ".join(f"{p} ({n})" for p, n in s.top_source_ips))
-        quiet = sum(1 for s in self.summaries() if not s.hits)
+        quiet = sum(1 for s in summaries if not s.hits)
         if quiet:
             lines.append(f"  {quiet} rule(s) without hits")
         for error in self.errors:
@@ -175,7 +199,7 @@ class HuntResult:
     def to_summary(self) -> dict[str, Any]:
         """The ``hunt --json`` object: totals, per-rule summaries, errors and (Athena) every query."""
         return {
-            "engine": HUNT_ATHENA_TARGET if self.athena is not None else HUNT_TARGET,
+            "engine": HUNT_ATHENA_TARGET if self.athena is not None else self.engine,
             "seconds": round(self.seconds, 3),
             "records": self.records,
             "files": self.files,
@@ -252,15 +276,19 @@ class HitWriter:
         if self._csv is not None:
             self._csv.writerow(hit.to_dict(parsed_record=False))
         elif self._handle is not None:
-            # The record is DuckDB's JSON text already: spliced in, not parsed and dumped again.
-            fields = json.dumps(hit.to_dict(parsed_record=False) | {"record": None}, ensure_ascii=False)
-            record = hit.record if hit.record is not None else "null"
-            self._handle.write(fields[: -len("null}")] + record + "}\n")
+            self._handle.write(jsonl_line(hit))
 
     @property
     def takes_jsonl(self) -> bool:
         """Whether the target is JSON lines, which :meth:`append_jsonl` can fill without a :class:`Hit`."""
         return self._handle is not None and self._csv is None
+
+    def append_target(self) -> Path:
+        """The file JSON lines may be appended to directly (by other processes, opened for appending):
+        this writer's own lines written so far are flushed first, and it must write none until they are done."""
+        assert self.takes_jsonl
+        self._handle.flush()
+        return Path(self._tmp)
 
     def append_jsonl(self, part: Path) -> None:
         """Append a JSON-lines file of hits written by DuckDB (the scan's fast path, see ``hunt()``)."""

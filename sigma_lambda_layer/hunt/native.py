@@ -1,0 +1,840 @@
+"""The native hunt engine: the reference evaluator itself, behind a dispatch table, on every core.
+
+``hunt()``'s default engine. Where the ``duckdb`` engine (:mod:`.scan`) runs the ``duckdb`` target's SQL,
+this one runs the rules as written with the reference evaluator (:mod:`sigma_lambda_layer.evaluator`, the
+meaning every target is proven against), so its hits are the evaluator's by construction. What makes it fast:
+
+* **Reading.** A gzip file is inflated with ISA-L (``isal``, about twice zlib's speed), and a CloudTrail
+  ``{"Records": [...]}`` document, a JSON array or JSON lines are parsed with simdjson (``pysimdjson``), whose
+  records stay lazy proxies over the parsed document: reading ``eventName`` and ``eventSource`` costs a
+  lookup, not a Python dict.
+* **Dispatch.** Every rule's condition says which ``eventSource``/``eventName`` values it can match at all
+  (:func:`sigma_lambda_layer.backends.duckdb.required_values`, the same as the ``duckdb`` engine). A record
+  meets only the rules its (case-folded) pair allows, looked up once per distinct pair; a record no rule
+  can match is never turned into a dict. The test is a superset of the evaluator's (a string equal to the
+  rule's value case-insensitively is in the set), an array-valued field is never skipped, and a rule
+  without such values meets every record.
+* **Every core.** Files are spread over worker processes (one per core), each with the compiled rules; hits
+  come back as small tuples, and for ``--output`` in JSON lines each worker writes its own lines.
+
+Anything the fast reader does not take (CloudWatch Logs exports and subscription payloads, EventBridge
+events, concatenated or pretty-printed objects, a corrupt gzip, invalid UTF-8, a record without
+``eventName``, a number simdjson cannot hold) is read by the Python reader of :mod:`.inputs`, with its
+located errors, and evaluated the same way.
+
+One difference from ``json.loads`` is left as it is: where a record has the same key twice, simdjson's
+lookup (the dispatch) sees the first and the dict the evaluator gets holds the last, as in the ``duckdb``
+engine; CloudTrail never writes such a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from simdjson import Array as _Array
+from simdjson import Object as _Object
+
+from sigma_lambda_layer import casing
+from sigma_lambda_layer.errors import Location, SigmaLambdaError
+from sigma_lambda_layer.evaluator.paths import FieldPath
+from sigma_lambda_layer.evaluator.values import as_text
+from sigma_lambda_layer.hunt.inputs import LogFile, LogInputError, read_records
+from sigma_lambda_layer.hunt.results import HIT_FIELDS, Hit, HitWriter, HuntResult
+
+#: Below this many bytes of input (on disk) the scan runs in this process: starting workers costs more.
+INLINE_BYTES = 8 << 20
+#: Distinct (eventSource, eventName) pairs remembered by the dispatch table before it starts afresh.
+DISPATCH_CACHE = 1 << 16
+_ARRAY = object()  # the dispatch key of an array-valued field: never skipped
+_MISSING = object()
+
+Progress = Callable[[int, int, int, int], None]
+
+
+@dataclass(frozen=True)
+class NativeRule:
+    """A rule ready for the native engine: the evaluator's tree and the values its dispatch needs."""
+
+    title: str
+    id: str | None
+    path: str | None
+    level: str | None
+    root: Any  # sigma_lambda_layer.evaluator.rule.Node
+    #: case-folded values ``eventSource``/``eventName`` must hold for the rule to match (None: any)
+    event_source: frozenset[str] | None
+    event_name: frozenset[str] | None
+    #: the record's top-level keys the rule can read (None: the whole record, e.g. a keyword)
+    top_keys: frozenset[str] | None = None
+    #: case-folded values ``userIdentity.type`` must hold (None: any), read off the evaluator's tree
+    identity_type: frozenset[str] | None = None
+    #: texts the raw JSON of a document must hold for the rule to match one of its records: every group
+    #: needs one of its (literal, folded) texts (:func:`required_texts`); used for rules without dispatch
+    needs: tuple[tuple[tuple[bytes, bool], ...], ...] = ()
+
+    def admits(self, source: Any, name: Any, identity: Any = _ARRAY) -> bool:
+        """Whether a record with these dispatch keys can match (a superset of the rule's meaning)."""
+        return (
+            (self.event_source is None or source is _ARRAY or source in self.event_source)
+            and (self.event_name is None or name is _ARRAY or name in self.event_name)
+            and (self.identity_type is None or identity is _ARRAY or identity in self.identity_type)
+        )
+
+
+def compile_rules(rules: Any) -> tuple[list[NativeRule], list[SigmaLambdaError]]:
+    """The rules through the ``duckdb`` target's ``hunt`` format (its refusals, located, and its dispatch
+    values), each evaluated as written (before any pipeline) by the reference evaluator."""
+    from sigma_lambda_layer.batch import convert_keeping_rules
+    from sigma_lambda_layer.conversion import configure
+    from sigma_lambda_layer.evaluator import RuleEvaluator
+    from sigma_lambda_layer.evaluator.errors import EvaluationError
+    from sigma_lambda_layer.registry import HUNT_TARGET
+
+    _, config = configure(HUNT_TARGET, "hunt")
+    outcomes, kept = convert_keeping_rules(rules, config)
+    errors: list[SigmaLambdaError] = [e for o in outcomes for e in o.errors]
+    compiled: list[NativeRule] = []
+    by_result = {id(result): rule for result, rule in kept}
+    for outcome in outcomes:
+        for result in outcome.results:
+            if result.error is not None:
+                errors.append(result.error)
+                continue
+            try:
+                evaluator = RuleEvaluator(by_result[id(result)])
+            except EvaluationError as error:
+                errors.append(error)
+                continue
+            parts = result.output if isinstance(result.output, list) else [result.output]
+            compiled.append(
+                NativeRule(
+                    result.title or result.id or "untitled",
+                    result.id,
+                    result.path,
+                    parts[0]["level"],
+                    evaluator.root,
+                    _union([p["eventSource"] for p in parts]),
+                    _union([p["eventName"] for p in parts]),
+                    top_keys(evaluator.root),
+                    required_text(evaluator.root, IDENTITY_TYPE.name),
+                    tuple(required_texts(evaluator.root)),
+                )
+            )
+    return compiled, errors
+
+
+def top_keys(node: Any) -> frozenset[str] | None:
+    """The top-level record keys an evaluator tree can read, or None if it reads the whole record.
+
+    A field path ``a.b.c`` is looked up at the top as ``a``, ``a.b`` and ``a.b.c`` (keys may hold dots,
+    :mod:`sigma_lambda_layer.evaluator.paths`); a keyword reads every value.
+    """
+    from sigma_lambda_layer.evaluator import rule as nodes
+
+    if isinstance(node, (nodes.AllOf, nodes.AnyOf)):
+        found = [top_keys(child) for child in node.children]
+        return None if any(f is None for f in found) else frozenset().union(*found)  # type: ignore[arg-type]
+    if isinstance(node, nodes.Not):
+        return top_keys(node.child)
+    paths = [
+        getattr(node, name) for name in ("path", "other") if isinstance(getattr(node, name, None), FieldPath)
+    ]
+    if not paths or isinstance(node, nodes.Keyword):
+        return None
+    return frozenset(key for path in paths for key, _ in path.keys[0])
+
+
+#: The third dispatch key, read only for records whose eventSource/eventName admit a rule that tests it:
+#: SigmaHQ's rules on every event (root use, assumed roles) start with it.
+IDENTITY_TYPE = FieldPath("userIdentity.type")
+
+
+def required_text(node: Any, name: str) -> frozenset[str] | None:
+    """Case-folded strings field ``name`` must equal (one of them) for the evaluator tree to match, or None.
+
+    :func:`sigma_lambda_layer.backends.duckdb.required_values` on the evaluator's own tree: a whole-value
+    string test of the field gives its text (a ``|cased`` one its folded text, a superset), ``or`` the
+    union of its branches if each gives some, ``and`` the intersection of those that give some.
+    """
+    from sigma_lambda_layer.evaluator import rule as nodes
+    from sigma_lambda_layer.evaluator import values
+
+    if isinstance(node, nodes.FieldTest) and node.path.name == name:
+        tests = node.test.tests if isinstance(node.test, values.AnyOf) else (node.test,)
+        if all(
+            isinstance(t, values.StringMatch) and t.literal is not None and t.shape == "==" for t in tests
+        ):
+            return frozenset(casing.fold(t.literal) for t in tests)  # type: ignore[attr-defined]
+        return None
+    if isinstance(node, nodes.AnyOf):
+        branches = [required_text(child, name) for child in node.children]
+        if any(b is None for b in branches):
+            return None
+        return frozenset().union(*branches)  # type: ignore[arg-type]
+    if isinstance(node, nodes.AllOf):
+        known = [b for b in (required_text(child, name) for child in node.children) if b is not None]
+        return frozenset.intersection(*known) if known else None
+    return None
+
+
+#: Characters of JSON number text: a text made only of these could match a number's text, which the raw
+#: JSON may spell differently (``1E2`` for 100.0).
+_NUMBER_CHARS = frozenset("0123456789.eE+-")
+#: The only characters above U+007F whose lowercase holds an ASCII character (İ, the Kelvin sign): checked
+#: over every code point by tests/test_hunt_native.py.
+FOLDS_TO_ASCII = ("\u0130", "\u212a")
+_FOLDS_TO_ASCII_UTF8 = tuple(c.encode("utf-8") for c in FOLDS_TO_ASCII)
+
+
+def _usable(text: str, folded: bool) -> tuple[bytes, bool] | None:
+    """``text`` as a raw-JSON needle, if its presence in a decoded value implies its bytes in the document.
+
+    A value's text is in the document as JSON wrote it: unescaped unless a character of it was escaped
+    (``\\uXXXX`` for any, ``\\/``, ``\\"``, ``\\\\``, and control characters): :func:`doc_needs` only
+    trusts a document without ``\\u`` (and without ``\\/`` for a text with a slash), and a text holding
+    a quote, a backslash or a control character is not used. A folded text is looked up in the document's
+    ASCII-lowercased bytes, so it must be ASCII (and the document free of :data:`FOLDS_TO_ASCII`).
+    """
+    if not text or all(c in _NUMBER_CHARS for c in text):
+        return None
+    if any(c in '"\\' or ord(c) < 0x20 for c in text) or (folded and not text.isascii()):
+        return None
+    return text.encode("utf-8"), folded
+
+
+def required_texts(node: Any) -> list[tuple[tuple[bytes, bool], ...]]:
+    """Groups of raw texts a document must hold (one of each group) for ``node`` to match a record of it.
+
+    A string test's plain text (``==``, ``contains``, ``startswith``, ``endswith``), a ``|re``'s longest
+    run of literal characters outside any group or alternative; ``and`` needs all its children's groups,
+    ``or`` one group made of a group of each child (if each has one); ``not`` and the rest need nothing.
+    """
+    from sigma_lambda_layer.evaluator import rule as nodes
+    from sigma_lambda_layer.evaluator import values
+
+    if isinstance(node, nodes.FieldTest):
+        tests = node.test.tests if isinstance(node.test, values.AnyOf) else (node.test,)
+        group = []
+        for test in tests:
+            needle = None
+            if isinstance(test, values.StringMatch) and test.literal is not None:
+                needle = _usable(test.literal, test.fold)
+            elif isinstance(test, values.RegexMatch):
+                run = _regex_literal(test.pattern)
+                needle = None if run is None else _usable(run, False)
+            if needle is None:
+                return []
+            group.append(needle)
+        return [tuple(group)]
+    if isinstance(node, nodes.AllOf):
+        return [group for child in node.children for group in required_texts(child)]
+    if isinstance(node, nodes.AnyOf):
+        firsts = [required_texts(child)[:1] for child in node.children]
+        if not firsts or any(not f for f in firsts):
+            return []
+        return [tuple(needle for f in firsts for needle in f[0])]
+    return []
+
+
+def _regex_literal(pattern: Any) -> str | None:
+    """The longest run of literal characters at the top level of a case-sensitive pattern, or None."""
+    import re
+
+    try:
+        import re._parser as sre_parse  # type: ignore[import-not-found]
+    except ImportError:  # Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # no prefilter for a pattern this parser reads differently
+        return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    best = run = ""
+    for op, av in parsed:
+        if op is sre_parse.LITERAL:
+            run += chr(av)
+            best = max(best, run, key=len)
+        else:
+            run = ""
+    return best or None
+
+
+def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None) -> bool:
+    """Whether the document ``data`` (``lowered``: its ASCII lowercase) can hold a record ``rule`` matches."""
+    for group in rule.needs:
+        for needle, folded in group:
+            haystack = lowered if folded and lowered is not None else data
+            if (b"/" in needle and b"\\/" in data) or needle in haystack:
+                break
+        else:
+            return False
+    return True
+
+
+def _union(values: list[list[str] | None]) -> frozenset[str] | None:
+    """The rule's dispatch set over its conditions (OR-linked): None as soon as one says nothing."""
+    if any(v is None for v in values):
+        return None
+    return frozenset(casing.fold(v) for vs in values for v in vs or ())
+
+
+# ------------------------------------------------------------------------------------------ one file
+
+
+#: The hit's columns, from the record dict: (key path, ...) per column, the first present one wins.
+_HIT_COLUMNS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("eventTime",),),
+    (("eventSource",),),
+    (("eventName",),),
+    (("awsRegion",),),
+    (("userIdentity", "arn"), ("userIdentity", "principalId"), ("userIdentity", "type")),
+    (("sourceIPAddress",),),
+    (("eventID",),),
+)
+
+
+#: The top-level keys the hit columns read.
+_HIT_KEYS = frozenset(keys[0] for choices in _HIT_COLUMNS for keys in choices)
+_COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _HIT_COLUMNS
+#: a str as JSON text, as ``json.dumps(value, ensure_ascii=False)`` writes it (the C encoder it uses)
+_json_string: Callable[[str], str] = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
+
+
+def _column(record: dict[str, Any], choices: tuple[tuple[str, ...], ...]) -> str | None:
+    """A hit column as ``json_extract_string`` reads it: a string as is, another value as its JSON text."""
+    for keys in choices:
+        node: Any = record
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            return (
+                node if isinstance(node, str) else json.dumps(node, ensure_ascii=False, separators=(",", ":"))
+            )
+    return None
+
+
+def identity_key(record: dict[str, Any]) -> Any:
+    """The ``userIdentity.type`` dispatch key of a record dict (every value the evaluator would see)."""
+    found = IDENTITY_TYPE.values(record)
+    return _ARRAY if len(found) > 1 else _key(found[0]) if found else None
+
+
+def _lazy_identity_key(record: Any, present: list[str]) -> Any:
+    """:func:`identity_key` of a simdjson record (``present``: its top-level keys)."""
+    if "userIdentity.type" in present or "userIdentity" not in present:
+        return _ARRAY if "userIdentity.type" in present else None
+    identity = record["userIdentity"]
+    if type(identity) is _Object:
+        value = identity.get("type")
+        return _ARRAY if type(value) is _Array else _key(value)
+    return _ARRAY if type(identity) is _Array else None
+
+
+def _materialize(
+    record: Any, keys: frozenset[str] | None, present: list[str] | None = None
+) -> dict[str, Any]:
+    """The part of a simdjson record the rules read, as the dict ``json.loads`` gives (the whole record
+    when ``keys`` is None): every rule test on it decides as on the whole record, since a field path only
+    ever starts at one of these keys (:func:`top_keys`). simdjson's nested lookups cost more than building
+    these few values."""
+    if keys is None:
+        return dict(record.as_dict())
+    out: dict[str, Any] = {}
+    # Only keys the record has are asked for: a missing key costs simdjson an exception internally.
+    for key in keys.intersection(record.keys() if present is None else present):
+        value = record[key]
+        kind = type(value)
+        out[key] = value.as_dict() if kind is _Object else value.as_list() if kind is _Array else value
+    return out
+
+
+@dataclass
+class _Job:
+    """What a worker needs, sent once (pickled) to each."""
+
+    rules: list[NativeRule]
+    since: datetime | None
+    until: datetime | None
+    #: per rule, how many hits of each file keep their record text (None: every hit)
+    keep_records: int | None
+    #: the JSON-lines file the hits are appended to (``--output``), or None
+    jsonl_path: str | None
+
+
+@dataclass
+class FileOutcome:
+    """One file scanned (plain data: crosses the process boundary)."""
+
+    index: int
+    records: int = 0
+    outside_window: int = 0
+    #: (message, line, hint) of each located error in this file
+    errors: list[tuple[str, int | None, str | None]] = field(default_factory=list)
+    #: (rule index, the seven hit columns..., record JSON text or None)
+    hits: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class _Fallback(Exception):
+    """The fast reader does not take this file: the Python reader does."""
+
+
+class FileScanner:
+    """The rules over one file at a time (one per process)."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.rules = job.rules
+        self._dispatch: dict[tuple[Any, Any, Any, frozenset[int]], tuple[tuple[int, ...], Any, bool]] = {}
+        #: the rules that meet every record (no dispatch values) and say what their documents must hold
+        self._prefiltered = [
+            i
+            for i, r in enumerate(self.rules)
+            if r.needs and r.event_source is None and r.event_name is None and r.identity_type is None
+        ]
+        self._parser: Any = None
+        self._raw_dispatch: dict[
+            frozenset[int], dict[tuple[Any, ...], tuple[tuple[int, ...], Any, bool]]
+        ] = {}
+        #: per rule, the hits of the current file that kept their record text
+        self._kept: dict[int, int] = {}
+
+    # ---- dispatch and evaluation
+
+    def candidates(
+        self, source: Any, name: Any, identity: Any = _ARRAY, excluded: frozenset[int] = frozenset()
+    ) -> tuple[tuple[int, ...], Any, bool]:
+        """The rules a record with these dispatch keys can match, the top-level keys they read (None: the
+        whole record), and whether narrowing by ``userIdentity.type`` would drop some (then ask again with
+        ``identity``, the record's :func:`identity_key`). ``excluded``: rules its document cannot match."""
+        key = (_key(source), _key(name), identity, excluded)
+        found = self._dispatch.get(key)
+        if found is None:
+            if len(self._dispatch) >= DISPATCH_CACHE:
+                self._dispatch.clear()
+            chosen = tuple(
+                i for i, rule in enumerate(self.rules) if i not in excluded and rule.admits(*key[:3])
+            )
+            reads = [self.rules[i].top_keys for i in chosen]
+            keys = None if any(r is None for r in reads) else frozenset().union(*reads)  # type: ignore[arg-type]
+            typed = identity is _ARRAY and any(self.rules[i].identity_type is not None for i in chosen)
+            found = self._dispatch[key] = (chosen, keys, typed)
+        return found
+
+    def inside(self, time: Any) -> bool:
+        """``--since``/``--until`` on ``eventTime`` (a record without a readable time is outside any window)."""
+        since, until = self.job.since, self.job.until
+        if since is None and until is None:
+            return True
+        moment = _moment(time)
+        if moment is None:
+            return False
+        return (since is None or moment >= since) and (until is None or moment < until)
+
+    # ---- files
+
+    def scan(self, index: int, file: LogFile) -> FileOutcome:
+        outcome = FileOutcome(index)
+        self._kept = {}
+        self._start_file(file)
+        try:
+            self._fast(file, outcome)
+        except _Fallback:
+            self._parser = None  # a fresh parser: no proxy of the abandoned document may outlive it
+            outcome = FileOutcome(index)
+            self._kept = {}
+            self._start_file(file)
+            self._slow(file, outcome)
+        self._flush_lines()
+        return outcome
+
+    def _start_file(self, file: LogFile) -> None:
+        self._file = file.name
+        self._prefixes: dict[int, bytes] = {}
+        self._lines: list[bytes] | None = [] if self.job.jsonl_path is not None else None
+
+    def _fast(self, file: LogFile, outcome: FileOutcome) -> None:
+        if file.slow:
+            raise _Fallback
+        try:
+            data = _inflate(file.path) if file.gzip else file.path.read_bytes()
+        except (OSError, EOFError, ValueError) as error:  # corrupt or truncated: the Python reader locates it
+            raise _Fallback from error
+        try:
+            self._documents(data, outcome)
+        except (ValueError, RuntimeError, TypeError, KeyError, IndexError, OverflowError) as error:
+            raise _Fallback from error
+
+    def _documents(self, data: bytes, outcome: FileOutcome) -> None:
+        import simdjson
+
+        stripped = data.lstrip()
+        if stripped.startswith(b"{") and b"\n{" not in stripped.rstrip():
+            documents: Iterator[bytes] = iter((data,))  # one document (CloudTrail's own files)
+        elif stripped.startswith(b"["):
+            documents = iter((data,))
+        else:
+            documents = (line for line in data.split(b"\n") if line.strip())
+        parser = self._parser or simdjson.Parser()
+        self._parser = parser
+        for document in documents:
+            self._document(parser.parse(document), outcome, self.excluded(document))
+
+    def excluded(self, data: bytes) -> frozenset[int]:
+        """The rules without dispatch values that no record of the raw JSON document ``data`` can match."""
+        if not self._prefiltered or b"\\u" in data:
+            return frozenset()
+        folds = data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
+        lowered = data.lower() if folds else None
+        return frozenset(
+            i
+            for i in self._prefiltered
+            if (folds or all(not f for g in self.rules[i].needs for _, f in g))
+            and not doc_needs_met(self.rules[i], data, lowered)
+        )
+
+    def _document(self, document: Any, outcome: FileOutcome, excluded: frozenset[int] = frozenset()) -> None:
+        import simdjson
+
+        records: Any
+        if isinstance(document, simdjson.Array):
+            records = document
+        elif isinstance(document, simdjson.Object):
+            inner = document.get("Records")
+            if isinstance(inner, simdjson.Array):
+                records = inner
+            elif inner is not None or any(k in document for k in ("logEvents", "events", "detail-type")):
+                raise _Fallback  # the other wrappers of inputs.unwrap, and a Records that is not a list
+            else:
+                records = (document,)
+        else:
+            raise _Fallback
+        windowed = self.job.since is not None or self.job.until is not None
+        # The dispatch of a record by its raw eventSource/eventName strings (no fold per record): the
+        # same strings always give the same entry of :meth:`candidates`.
+        cache = self._raw_dispatch.setdefault(excluded, {})
+        candidates = self.candidates
+        for record in records:
+            if type(record) is not _Object:
+                raise _Fallback  # the Python reader locates it, with its line
+            name = record.get("eventName", _MISSING)
+            if name is _MISSING:
+                raise _Fallback
+            if windowed and not self.inside(record.get("eventTime")):
+                outcome.outside_window += 1
+                continue
+            outcome.records += 1
+            source = record.get("eventSource")
+            entry = cache.get((source, name)) if type(source) is str and type(name) is str else None
+            if entry is None:
+                entry = candidates(source, name, _ARRAY, excluded)
+                if type(source) is str and type(name) is str and len(cache) < DISPATCH_CACHE:
+                    cache[(source, name)] = entry
+            chosen, keys, typed = entry
+            if not chosen:
+                continue
+            present = list(record.keys())
+            if typed:
+                identity = _lazy_identity_key(record, present)
+                narrowed = (
+                    cache.get((source, name, identity)) if type(source) is str and type(name) is str else None
+                )
+                if narrowed is None:
+                    narrowed = candidates(source, name, identity, excluded)
+                    if type(source) is str and type(name) is str and len(cache) < DISPATCH_CACHE:
+                        cache[(source, name, identity)] = narrowed
+                chosen, keys, _ = narrowed
+                if not chosen:
+                    continue
+            self._evaluate(chosen, _materialize(record, keys, present), outcome, record)
+
+    def _slow(self, file: LogFile, outcome: FileOutcome) -> None:
+        records, errors = read_records(file)
+        outcome.errors = [(e.message, e.location.line, e.hint) for e in errors]
+        for _, record in records:
+            if not self.inside(record.get("eventTime")):
+                outcome.outside_window += 1
+                continue
+            outcome.records += 1
+            source, name = record.get("eventSource"), record.get("eventName")
+            chosen, _, typed = self.candidates(source, name)
+            if chosen and typed:
+                chosen, _, _ = self.candidates(source, name, identity_key(record))
+            if chosen:
+                self._evaluate(chosen, record, outcome, None)
+
+    def _evaluate(
+        self, chosen: tuple[int, ...], record: dict[str, Any], outcome: FileOutcome, lazy: Any
+    ) -> None:
+        matched = [i for i in chosen if self.rules[i].root.matches(record)]
+        if not matched:
+            return
+        source = record
+        if lazy is not None and not _HIT_KEYS.issubset(record):  # the keys the rules did not read
+            source = record | _materialize(lazy, _HIT_KEYS.difference(record))
+        columns = tuple(_column(source, c) for c in _HIT_COLUMNS)
+        raw: bytes | None = None
+        if self._lines is not None:
+            raw = _record_bytes(record, lazy)
+            tail = ", ".join(
+                f'"{name}": {"null" if value is None else _json_string(value)}'
+                for name, value in zip(_COLUMN_NAMES, columns, strict=True)
+            ).encode("utf-8")
+            for i in matched:
+                self._lines += [self._prefix(i), tail, b', "record": ', raw, b"}\n"]
+        keep = self.job.keep_records
+        text: str | None = None
+        for i in matched:
+            wanted = keep is None or self._kept.get(i, 0) < keep
+            if wanted:
+                self._kept[i] = self._kept.get(i, 0) + 1
+                if text is None:
+                    text = (raw or _record_bytes(record, lazy)).decode("utf-8")
+            outcome.hits.append((i, *columns, text if wanted else None))
+
+    def _prefix(self, rule: int) -> bytes:
+        """The start of a hit's JSON line for ``rule`` in the current file (:func:`.results.jsonl_line`)."""
+        found = self._prefixes.get(rule)
+        if found is None:
+            r = self.rules[rule]
+            fields = {"rule_title": r.title, "rule_id": r.id, "rule_level": r.level, "rule_path": r.path}
+            found = (json.dumps(fields | {"file": self._file}, ensure_ascii=False)[:-1] + ", ").encode(
+                "utf-8"
+            )
+            self._prefixes[rule] = found
+        return found
+
+    def _flush_lines(self) -> None:
+        """This file's JSON lines, appended to ``--output`` in one write (under the workers' lock)."""
+        if not self._lines or self.job.jsonl_path is None:
+            return
+        block = b"".join(self._lines)
+        with _LOCK if _LOCK is not None else contextlib.nullcontext(), open(self.job.jsonl_path, "ab") as out:
+            out.write(block)
+
+
+def _record_bytes(record: Any, lazy: Any) -> bytes:
+    """The record's JSON text: simdjson's minified text of the parsed record, or ``json.dumps`` of it."""
+    if lazy is not None:
+        return bytes(lazy.mini)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _key(value: Any) -> Any:
+    """A dispatch key: the folded text of a scalar (numbers and booleans as their JSON text)."""
+    if isinstance(value, str):
+        return casing.fold(value)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "Array":
+        return _ARRAY
+    text = as_text(value)
+    return None if text is None else casing.fold(text)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _inflate(path: Path) -> bytes:
+    """A gzip file's bytes inflated with ISA-L (zlib's reader where isal is missing)."""
+    raw = path.read_bytes()
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel
+        import gzip
+
+        return gzip.decompress(raw)
+    return igzip.decompress(raw)
+
+
+# ------------------------------------------------------------------------------------------ the workers
+
+_WORKER: FileScanner | None = None
+#: the workers' lock around appending to ``--output`` (one write per file, never interleaved)
+_LOCK: Any = None
+
+
+def _worker_start(parent: int, job: bytes, lock: Any) -> None:
+    from sigma_lambda_layer.batch import _worker_start as die_with_parent
+
+    die_with_parent(parent)
+    global _WORKER, _LOCK
+    _WORKER = FileScanner(pickle.loads(job))
+    _LOCK = lock
+
+
+def _worker_scan(tasks: list[tuple[int, LogFile]]) -> list[FileOutcome]:
+    assert _WORKER is not None
+    return [_WORKER.scan(index, file) for index, file in tasks]
+
+
+@dataclass
+class NativeScan:
+    """The files scanned: totals, located errors and the hits (in file order per worker)."""
+
+    records: int = 0
+    files: int = 0
+    outside_window: int = 0
+    errors: list[LogInputError] = field(default_factory=list)
+
+
+def scan(
+    rules: Sequence[NativeRule],
+    files: Sequence[LogFile],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    threads: int | None,
+    keep_records: int | None,
+    jsonl_path: Path | None,
+    on_outcome: Callable[[LogFile, FileOutcome], None],
+    progress: Progress | None = None,
+) -> NativeScan:
+    """Scan ``files`` with ``rules``; ``on_outcome`` gets each file's outcome as it is done (in no set order)."""
+    job = _Job(list(rules), since, until, keep_records, None if jsonl_path is None else str(jsonl_path))
+    totals = NativeScan()
+    total_bytes = sum(f.size for f in files)
+    done_bytes = 0
+    workers = max(1, threads or os.cpu_count() or 1)
+
+    def take(outcome: FileOutcome) -> None:
+        nonlocal done_bytes
+        file = files[outcome.index]
+        totals.files += 1
+        totals.records += outcome.records
+        totals.outside_window += outcome.outside_window
+        totals.errors.extend(
+            LogInputError(message, location=Location(file.name, line), hint=hint)
+            for message, line, hint in outcome.errors
+        )
+        on_outcome(file, outcome)
+        done_bytes += file.size
+        if progress is not None:
+            progress(totals.files, len(files), done_bytes, total_bytes)
+
+    if workers == 1 or total_bytes < INLINE_BYTES or not rules or len(files) < 2:
+        scanner = FileScanner(job)
+        for index, file in enumerate(files):
+            take(scanner.scan(index, file))
+        return totals
+    import multiprocessing
+
+    from sigma_lambda_layer.batch import _workers_end_with_us
+
+    tasks = _tasks(files, workers)
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(os.getpid(), pickle.dumps(job), context.Lock()),
+    )
+    with pool, _workers_end_with_us(pool):
+        for future in as_completed([pool.submit(_worker_scan, t) for t in tasks]):
+            for outcome in future.result():
+                take(outcome)
+    return totals
+
+
+def _tasks(files: Sequence[LogFile], workers: int) -> list[list[tuple[int, LogFile]]]:
+    """Files in tasks of about 8 MiB on disk (at least one file, at least four tasks per worker)."""
+    budget = max(1, min(8 << 20, sum(f.size for f in files) // (workers * 4)))
+    tasks: list[list[tuple[int, LogFile]]] = [[]]
+    weight = 0
+    for index, file in enumerate(files):
+        if tasks[-1] and weight + file.size > budget:
+            tasks.append([])
+            weight = 0
+        tasks[-1].append((index, file))
+        weight += file.size
+    return tasks
+
+
+def hunt_native(
+    rules: Any,
+    paths: list[str | Path],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    threads: int | None,
+    progress: Progress | None,
+    on_hit: Callable[[Hit], None] | None,
+    keep_records: int | None,
+    start: float,
+) -> HuntResult:
+    """``hunt()`` on this engine (see :func:`sigma_lambda_layer.hunt.hunt` for the arguments)."""
+    import time
+
+    from sigma_lambda_layer.hunt.inputs import discover
+    from sigma_lambda_layer.registry import HUNT_NATIVE
+
+    compiled, rule_errors = compile_rules(rules)
+    writer = getattr(on_hit, "__self__", None)
+    is_write = getattr(on_hit, "__func__", None) is HitWriter.write
+    sink = writer if is_write and isinstance(writer, HitWriter) and writer.takes_jsonl else None
+    per_hit = on_hit if sink is None else None
+    hits: list[Hit] = []
+    kept = [0] * len(compiled)
+
+    def collect(file: LogFile, outcome: FileOutcome) -> None:
+        append = hits.append
+        for index, *columns, text in outcome.hits:
+            rule = compiled[index]
+            hit = Hit(rule.title, rule.id, rule.level, rule.path, file.name, *columns, text)  # type: ignore[arg-type,call-arg]
+            if per_hit is not None:
+                per_hit(hit)
+            if keep_records is not None and text is not None:
+                kept[index] += 1
+                if kept[index] > keep_records:
+                    object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
+            append(hit)
+
+    with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
+        spool = Path(spool_name)
+        found = discover(paths, spool)
+        totals = scan(
+            compiled,
+            found.files,
+            since=since,
+            until=until,
+            threads=threads,
+            keep_records=None if per_hit is not None else keep_records,
+            jsonl_path=sink.append_target() if sink is not None else None,
+            on_outcome=collect,
+            progress=progress,
+        )
+    hits.sort(key=lambda h: (h.event_time or "", h.rule_title))
+    return HuntResult(
+        hits=hits,
+        rules=compiled,
+        rule_errors=rule_errors,
+        input_errors=[*found.errors, *totals.errors],
+        records=totals.records,
+        files=totals.files,
+        outside_window=totals.outside_window,
+        notes=found.notes,
+        seconds=time.perf_counter() - start,
+        engine=HUNT_NATIVE,
+    )
