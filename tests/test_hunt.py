@@ -25,6 +25,9 @@ from sigma_lambda_layer.hunt import hunt
 from tests.support.corpus import AWS_RULES, CLOUDTRAIL, OUR_RULES, REPO, cloudtrail_records, requires_corpus
 from tests.support.rulekit import rule_yaml
 
+#: The two engines that scan log files here: every API test runs on both (the default first).
+ENGINES = pytest.mark.parametrize("engine", ["native", "duckdb"])
+
 
 def _key(record: Any) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False)
@@ -80,14 +83,15 @@ COLLIDING_RULES = {
 }
 
 
+@ENGINES
 @requires_corpus
-def test_hunt_reports_exactly_the_evaluator_hits_on_the_corpus(tmp_path: Path) -> None:
+def test_hunt_reports_exactly_the_evaluator_hits_on_the_corpus(tmp_path: Path, engine: str) -> None:
     for name, detection in COLLIDING_RULES.items():
         (tmp_path / f"{name}.yml").write_text(rule_yaml(detection, title=name), encoding="utf-8")
     paths = [*_rule_paths(), *sorted(tmp_path.glob("*.yml"))]
     records = cloudtrail_records()
     assert any(_case_colliding(r) for r in records), "the corpus should hold case-colliding keys"
-    result = hunt([str(p) for p in paths], sorted(CLOUDTRAIL.glob("*.jsonl")))
+    result = hunt([str(p) for p in paths], sorted(CLOUDTRAIL.glob("*.jsonl")), engine=engine)
     assert not result.rule_errors, [str(e) for e in result.rule_errors]
     assert not result.input_errors, [str(e) for e in result.input_errors]
     assert result.records == len(records)
@@ -113,7 +117,9 @@ RULE = rule_yaml(
 )
 
 
-def _record(n: int, name: str = "ConsoleLogin", time: str = "2024-05-01T10:00:00Z", **extra: Any) -> dict[str, Any]:
+def _record(
+    n: int, name: str = "ConsoleLogin", time: str = "2024-05-01T10:00:00Z", **extra: Any
+) -> dict[str, Any]:
     return {
         "eventVersion": "1.08",
         "eventTime": time,
@@ -139,7 +145,8 @@ def _ids(result: Any) -> list[str]:
 # --------------------------------------------------------------------------------------- input formats
 
 
-def test_hunt_reads_every_cloudtrail_delivery_format(tmp_path: Path) -> None:
+@ENGINES
+def test_hunt_reads_every_cloudtrail_delivery_format(tmp_path: Path, engine: str) -> None:
     logs = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2024" / "05" / "01"
     logs.mkdir(parents=True)
     # CloudTrail's S3 file: {"Records": [...]}, gzipped.
@@ -168,17 +175,26 @@ def test_hunt_reads_every_cloudtrail_delivery_format(tmp_path: Path) -> None:
     digest.mkdir()
     (digest / "d.json.gz").write_bytes(gzip.compress(b'{"digestStartTime": "x"}'))
 
-    result = hunt(str(_rule_file(tmp_path)), [str(tmp_path)])
+    result = hunt(str(_rule_file(tmp_path)), [str(tmp_path)], engine=engine)
     assert [str(e) for e in result.input_errors] == []
     assert _ids(result) == [f"id-{n}" for n in (1, 3, 4, 5, 6, 7, 8, 9)]
     assert result.records == 9
     assert any("CloudTrail-Digest" in n for n in result.notes)
 
 
-def test_hunt_since_until_filter_on_event_time(tmp_path: Path) -> None:
+@ENGINES
+def test_hunt_since_until_filter_on_event_time(tmp_path: Path, engine: str) -> None:
     times = ["2024-04-30T23:59:59Z", "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z", "2024-05-02T00:00:00Z"]
-    (tmp_path / "l.jsonl").write_text("".join(json.dumps(_record(i, time=t)) + "\n" for i, t in enumerate(times)))
-    result = hunt(str(_rule_file(tmp_path)), [str(tmp_path / "l.jsonl")], since="2024-05-01", until="2024-05-02")
+    (tmp_path / "l.jsonl").write_text(
+        "".join(json.dumps(_record(i, time=t)) + "\n" for i, t in enumerate(times))
+    )
+    result = hunt(
+        str(_rule_file(tmp_path)),
+        [str(tmp_path / "l.jsonl")],
+        since="2024-05-01",
+        until="2024-05-02",
+        engine=engine,
+    )
     assert _ids(result) == ["id-1", "id-2"]
     assert result.outside_window == 2
 
@@ -186,21 +202,29 @@ def test_hunt_since_until_filter_on_event_time(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------- hostile input
 
 
-def test_hunt_hostile_folder_gives_located_errors_and_every_good_hit(tmp_path: Path) -> None:
+@ENGINES
+def test_hunt_hostile_folder_gives_located_errors_and_every_good_hit(tmp_path: Path, engine: str) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     good = gzip.compress(json.dumps({"Records": [_record(1), _record(2)]}).encode())
     (logs / "good.json.gz").write_bytes(good)
     (logs / "good.jsonl").write_text(json.dumps(_record(3)) + "\n")
-    (logs / "truncated.json.gz").write_bytes(gzip.compress(((json.dumps(_record(4)) + "\n") * 200).encode())[:-30])
+    (logs / "truncated.json.gz").write_bytes(
+        gzip.compress(((json.dumps(_record(4)) + "\n") * 200).encode())[:-30]
+    )
     (logs / "corrupt.json.gz").write_bytes(good[:12] + bytes(range(256)) * 4)
     (logs / "truncated.json").write_text(json.dumps({"Records": [_record(5)]})[:-40])
     (logs / "binary.log").write_bytes(bytes(range(256)) * 8)
     (logs / "empty.json").write_bytes(b"")
-    lines = [json.dumps(_record(6)), "this is not json", json.dumps({"eventTime": "x"}), json.dumps(_record(7))]
+    lines = [
+        json.dumps(_record(6)),
+        "this is not json",
+        json.dumps({"eventTime": "x"}),
+        json.dumps(_record(7)),
+    ]
     (logs / "mixed.jsonl").write_text("\n".join(lines) + "\n")
 
-    result = hunt(str(_rule_file(tmp_path)), [str(logs)])
+    result = hunt(str(_rule_file(tmp_path)), [str(logs)], engine=engine)
     errors = [str(e) for e in result.input_errors]
     by_file: dict[str, list[str]] = {}
     for error in result.input_errors:
@@ -229,10 +253,12 @@ def test_hunt_hostile_folder_gives_located_errors_and_every_good_hit(tmp_path: P
 # --------------------------------------------------------------------------------------- CLI
 
 
-def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def _cli(
+    *args: str, stdin: bytes | None = None, engine: str = "native"
+) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "sigma_lambda_layer", "hunt", *args],
+        [sys.executable, "-m", "sigma_lambda_layer", "hunt", "--engine", engine, *args],
         input=stdin,
         capture_output=True,
         env=env,
@@ -240,41 +266,46 @@ def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[
     )
 
 
-def test_hunt_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
+@ENGINES
+def test_hunt_cli_exit_codes_and_outputs(tmp_path: Path, engine: str) -> None:
     rule = str(_rule_file(tmp_path))
     log = tmp_path / "l.jsonl"
     log.write_text(json.dumps(_record(1)) + "\n" + json.dumps(_record(2, "GetObject")) + "\n")
     out = tmp_path / "hits.jsonl"
-    done = _cli(rule, "--logs", str(log), "--output", str(out))
+    done = _cli(rule, "--logs", str(log), "--output", str(out), engine=engine)
     assert done.returncode == 0, done.stderr.decode()
     assert [json.loads(line)["event_id"] for line in out.read_text().splitlines()] == ["id-1"]
     assert b"1 hit(s)" in done.stderr
-    assert _cli(rule, "--logs", str(log), "--fail-on-hit", "-q").returncode == 3
+    assert _cli(rule, "--logs", str(log), "--fail-on-hit", "-q", engine=engine).returncode == 3
     (tmp_path / "quiet.jsonl").write_text(json.dumps(_record(2, "GetObject")) + "\n")
-    assert _cli(rule, "--logs", str(tmp_path / "quiet.jsonl"), "--fail-on-hit").returncode == 0
+    assert _cli(rule, "--logs", str(tmp_path / "quiet.jsonl"), "--fail-on-hit", engine=engine).returncode == 0
     (tmp_path / "bad.jsonl").write_text("{not json\n")
-    bad = _cli(rule, "--logs", str(log), "--logs", str(tmp_path / "bad.jsonl"), "--output", str(out))
+    bad = _cli(
+        rule, "--logs", str(log), "--logs", str(tmp_path / "bad.jsonl"), "--output", str(out), engine=engine
+    )
     assert bad.returncode == 1
     assert f"{tmp_path / 'bad.jsonl'}:1: not JSON".encode() in bad.stderr
     assert len(out.read_text().splitlines()) == 1  # the good file's hit is still written
-    assert _cli(rule, "--logs", str(log), "--since", "yesterday").returncode == 2
+    assert _cli(rule, "--logs", str(log), "--since", "yesterday", engine=engine).returncode == 2
     csv_out = tmp_path / "hits.csv"
-    assert _cli(rule, "--logs", str(log), "--output", str(csv_out), "-q").returncode == 0
+    assert _cli(rule, "--logs", str(log), "--output", str(csv_out), "-q", engine=engine).returncode == 0
     assert csv_out.read_text().splitlines()[0].startswith("rule_title,rule_id,rule_level")
 
 
-def test_hunt_cli_reads_stdin(tmp_path: Path) -> None:
+@ENGINES
+def test_hunt_cli_reads_stdin(tmp_path: Path, engine: str) -> None:
     rule = str(_rule_file(tmp_path))
     data = gzip.compress(json.dumps({"Records": [_record(1), _record(2)]}).encode())
-    done = _cli(rule, "--logs", "-", "--output", str(tmp_path / "h.jsonl"), stdin=data)
+    done = _cli(rule, "--logs", "-", "--output", str(tmp_path / "h.jsonl"), stdin=data, engine=engine)
     assert done.returncode == 0, done.stderr.decode()
     assert len((tmp_path / "h.jsonl").read_text().splitlines()) == 2
 
 
-def test_hunt_result_displays_and_converts(tmp_path: Path) -> None:
+@ENGINES
+def test_hunt_result_displays_and_converts(tmp_path: Path, engine: str) -> None:
     pd = pytest.importorskip("pandas")
     (tmp_path / "l.jsonl").write_text(json.dumps(_record(1, userAgent="<b>x</b>")) + "\n")
-    result = hunt(str(_rule_file(tmp_path)), str(tmp_path / "l.jsonl"))
+    result = hunt(str(_rule_file(tmp_path)), str(tmp_path / "l.jsonl"), engine=engine)
     frame = result.to_pandas()
     assert isinstance(frame, pd.DataFrame) and list(frame["event_id"]) == ["id-1"]
     table = result._repr_html_()
@@ -284,25 +315,30 @@ def test_hunt_result_displays_and_converts(tmp_path: Path) -> None:
     assert io.StringIO(result.to_jsonl()).read().count("\n") == 1
 
 
+@ENGINES
 @requires_corpus
-def test_hunt_cli_jsonl_written_by_duckdb_equals_the_api_hits(tmp_path: Path) -> None:
-    """``--output x.jsonl`` is written by DuckDB (COPY), not from the Hit objects: the same hits, every field."""
+def test_hunt_cli_jsonl_output_equals_the_api_hits(tmp_path: Path, engine: str) -> None:
+    """``--output x.jsonl`` is written by the engine (DuckDB's COPY, or the native workers' own lines), not
+    from the Hit objects: the same hits, every field."""
     paths = [str(p) for p in _rule_paths()]
     logs = sorted(CLOUDTRAIL.glob("*.jsonl"))
     out = tmp_path / "hits.jsonl"
-    done = _cli(*paths, *(a for log in logs for a in ("--logs", str(log))), "--output", str(out), "-q")
+    done = _cli(
+        *paths, *(a for log in logs for a in ("--logs", str(log))), "--output", str(out), "-q", engine=engine
+    )
     assert done.returncode == 0, done.stderr.decode()
     written = Counter(_key(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines())
-    result = hunt(paths, logs)
+    result = hunt(paths, logs, engine=engine)
     expected = Counter(_key(h.to_dict()) for h in result.hits)
     assert written == expected and sum(expected.values()) > 100
 
 
+@ENGINES
 @requires_corpus
-def test_hunt_keep_records_keeps_the_first_records_of_each_rule() -> None:
+def test_hunt_keep_records_keeps_the_first_records_of_each_rule(engine: str) -> None:
     logs = sorted(CLOUDTRAIL.glob("*.jsonl"))
     paths = [str(p) for p in _rule_paths()]
-    full, kept = hunt(paths, logs), hunt(paths, logs, keep_records=2)
+    full, kept = hunt(paths, logs, engine=engine), hunt(paths, logs, keep_records=2, engine=engine)
     assert Counter((h.rule_title, h.event_id) for h in full.hits) == Counter(
         (h.rule_title, h.event_id) for h in kept.hits
     )

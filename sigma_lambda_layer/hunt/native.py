@@ -8,8 +8,8 @@ meaning every target is proven against), so its hits are the evaluator's by cons
   ``{"Records": [...]}`` document, a JSON array or JSON lines are parsed with simdjson (``pysimdjson``), whose
   records stay lazy proxies over the parsed document: reading ``eventName`` and ``eventSource`` costs a
   lookup, not a Python dict.
-* **Dispatch.** Every rule's condition says which ``eventSource``/``eventName`` values it can match at all
-  (:func:`sigma_lambda_layer.backends.duckdb.required_values`, the same as the ``duckdb`` engine). A record
+* **Dispatch.** Every rule's condition says which ``eventSource``/``eventName`` (and ``userIdentity.type``)
+  values it can match at all (:func:`required_text`, read off the evaluator's tree). A record
   meets only the rules its (case-folded) pair allows, looked up once per distinct pair; a record no rule
   can match is never turned into a dict. The test is a superset of the evaluator's (a string equal to the
   rule's value case-insensitively is in the set), an array-valued field is never skipped, and a rule
@@ -91,10 +91,16 @@ class NativeRule:
 
 
 def compile_rules(rules: Any) -> tuple[list[NativeRule], list[SigmaLambdaError]]:
-    """The rules through the ``duckdb`` target's ``hunt`` format (its refusals, located, and its dispatch
-    values), each evaluated as written (before any pipeline) by the reference evaluator."""
+    """Every CloudTrail rule of ``rules`` as the reference evaluator reads it (before any pipeline), with
+    its dispatch values read off the evaluator's own tree (:func:`required_text`).
+
+    The rules are loaded and gated as ``convert --target duckdb`` loads them (the same located load errors
+    and log source refusals); a rule that target's SQL cannot express (an ``unsupported`` refusal) still
+    runs here, since the evaluator decides it.
+    """
     from sigma_lambda_layer.batch import convert_keeping_rules
     from sigma_lambda_layer.conversion import configure
+    from sigma_lambda_layer.errors import is_out_of_scope, is_unsupported
     from sigma_lambda_layer.evaluator import RuleEvaluator
     from sigma_lambda_layer.evaluator.errors import EvaluationError
     from sigma_lambda_layer.registry import HUNT_TARGET
@@ -106,27 +112,33 @@ def compile_rules(rules: Any) -> tuple[list[NativeRule], list[SigmaLambdaError]]
     by_result = {id(result): rule for result, rule in kept}
     for outcome in outcomes:
         for result in outcome.results:
-            if result.error is not None:
-                errors.append(result.error)
+            rule = by_result.get(id(result))
+            if rule is None or (
+                result.error is not None
+                and (is_out_of_scope(result.error) or not is_unsupported(result.error))
+            ):
+                if result.error is not None:
+                    errors.append(result.error)
                 continue
             try:
-                evaluator = RuleEvaluator(by_result[id(result)])
+                evaluator = RuleEvaluator(rule)
             except EvaluationError as error:
-                errors.append(error)
+                errors.append(error if result.error is None else result.error)
                 continue
-            parts = result.output if isinstance(result.output, list) else [result.output]
+            root = evaluator.root
+            level = getattr(getattr(rule, "level", None), "name", None)
             compiled.append(
                 NativeRule(
                     result.title or result.id or "untitled",
                     result.id,
                     result.path,
-                    parts[0]["level"],
-                    evaluator.root,
-                    _union([p["eventSource"] for p in parts]),
-                    _union([p["eventName"] for p in parts]),
-                    top_keys(evaluator.root),
-                    required_text(evaluator.root, IDENTITY_TYPE.name),
-                    tuple(required_texts(evaluator.root)),
+                    None if level is None else str(level).lower(),
+                    root,
+                    required_text(root, "eventSource"),
+                    required_text(root, "eventName"),
+                    top_keys(root),
+                    required_text(root, IDENTITY_TYPE.name),
+                    tuple(required_texts(root)),
                 )
             )
     return compiled, errors
@@ -281,13 +293,6 @@ def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None) -> bool:
         else:
             return False
     return True
-
-
-def _union(values: list[list[str] | None]) -> frozenset[str] | None:
-    """The rule's dispatch set over its conditions (OR-linked): None as soon as one says nothing."""
-    if any(v is None for v in values):
-        return None
-    return frozenset(casing.fold(v) for vs in values for v in vs or ())
 
 
 # ------------------------------------------------------------------------------------------ one file
