@@ -49,24 +49,14 @@ from ipaddress import IPv4Network, IPv6Network
 from itertools import pairwise
 from typing import Any, ClassVar, cast
 
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionItem,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
-)
-from sigma.conversion.base import TextQueryBackend
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR, ConditionValueExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.types import (
-    CompareOperators,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
-    SigmaCompareExpression,
     SigmaFieldReference,
     SigmaNumber,
     SigmaRegularExpression,
@@ -76,22 +66,15 @@ from sigma.types import (
 )
 
 from sigma_lambda_layer import casing
+from sigma_lambda_layer.backends import _sql
+from sigma_lambda_layer.backends._sql import CASELESS, DOTTED_I, SQLBackend
 from sigma_lambda_layer.backends.duckdb import (
-    _CASELESS,
     _DECIMAL_RE,
-    _DOTTED_I,
-    _DOTTED_I_STANDIN,
     _INTEGER_RE,
-    _IPV4_RE,
-    _SIGMAS,
-    DuckDBBackend,
     _groupings,
-    _like_pattern,
     _Names,
-    _per_char_lower,
     _re2_error,
     python_regex_to_re2,
-    required_values,
 )
 from sigma_lambda_layer.dialect import BackendOption, FormatFile, matching
 from sigma_lambda_layer.errors import unsupported
@@ -111,16 +94,12 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def sql_string(text: str) -> str:
     """A Trino string literal: quotes doubled (backslashes are literal in Trino string literals)."""
-    if "\x00" in text:
-        unsupported("a NUL character cannot appear in an Athena string literal")
-    return "'" + text.replace("'", "''") + "'"
+    return _sql.sql_string(text, "an Athena")
 
 
 def sql_identifier(name: str) -> str:
     """A double-quoted identifier, a double quote doubled (database and table names from options)."""
-    if not name or "\x00" in name:
-        unsupported(f"invalid Athena identifier {name!r}")
-    return '"' + name.replace('"', '""') + '"'
+    return _sql.sql_identifier(name, f"invalid Athena identifier {name!r}")
 
 
 def column_name(name: str) -> str:
@@ -139,11 +118,6 @@ def json_path(keys: tuple[str, ...] | list[str]) -> str:
                 unsupported(f"JSON key {key!r} cannot be quoted in an Athena (Trino) JSON path")
             out += f'["{key}"]'
     return out
-
-
-def _like(side: str, pattern: str) -> str:
-    escape = " ESCAPE '\\'" if "\\" in pattern else ""
-    return f"{side} LIKE {sql_string(pattern)}{escape}"
 
 
 # --------------------------------------------------------------------------------------- regular expressions
@@ -299,10 +273,11 @@ class _Access:
         )
 
 
-class AthenaBackend(TextQueryBackend):
+class AthenaBackend(SQLBackend):
     """Trino SQL over an Athena table described by a schema (see the module docstring)."""
 
     name: ClassVar[str] = "Amazon Athena (Trino SQL) over the CloudTrail table"
+    engine: ClassVar[str] = "Athena"
     #: the columns the pipeline renames eventSource and eventName to: the ``hunt`` format names the values a
     #: rule requires there (hunt's dispatch)
     hunt_dispatch_paths: ClassVar[tuple[str, str]] = ("eventsource", "eventname")
@@ -363,21 +338,6 @@ class AthenaBackend(TextQueryBackend):
         ),
         BackendOption("start", "ddl: first day of the timestamp projection (yyyy/MM/dd)", "2020/01/01"),
     )
-
-    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
-        ConditionNOT,
-        ConditionAND,
-        ConditionOR,
-    )
-    group_expression: ClassVar[str] = "({expr})"
-    parenthesize: bool = True
-    token_separator: str = " "
-    or_token: ClassVar[str] = "OR"
-    and_token: ClassVar[str] = "AND"
-    not_token: ClassVar[str] = "NOT"
-    eq_token: ClassVar[str] = " = "
-    str_quote: ClassVar[str] = "'"
-    escape_char: ClassVar[str] = "'"
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
@@ -561,19 +521,7 @@ class AthenaBackend(TextQueryBackend):
         equal; None for a pattern."""
         if value.contains_special():
             return None
-        plain = "".join(cast(Any, value.s))
-        wanted = plain if cased else plain.lower()
-        if not cased and _SIGMAS & set(wanted):
-            unsupported(
-                f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
-                "(final form), which Trino's lower() does not; use |cased or a wildcard"
-            )
-        if cased or set(wanted) <= _CASELESS:
-            side = "{t}"
-        elif "i" in wanted or "\u0307" in wanted:
-            side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
-        else:
-            side = "lower({t})"
+        side, wanted = _sql.equality("".join(cast(Any, value.s)), cased, "Trino")
         return side, sql_string(wanted)
 
     def _string_test(self, value: SigmaString, cased: bool) -> Any:
@@ -584,19 +532,8 @@ class AthenaBackend(TextQueryBackend):
         parts = [p for p in cast(Any, value.s) if p is not SpecialChars.WILDCARD_MULTI]
         if not parts:
             return lambda t: f"{t} IS NOT NULL"
-        literal_text = "".join(p for p in cast(Any, value.s) if isinstance(p, str))
-        if cased or set(literal_text) <= _CASELESS:
-            pattern = _like_pattern(value, lambda s: s)
-            side = "{t}"
-        else:
-            pattern = _like_pattern(value, _per_char_lower)
-            needs_standin = "i" in literal_text.lower() or _DOTTED_I in literal_text
-            side = (
-                f"lower(replace({{t}}, '{_DOTTED_I}', '{_DOTTED_I_STANDIN}'))"
-                if needs_standin
-                else "lower({t})"
-            )
-        return lambda t: _like(side.format(t=t), pattern)
+        side, pattern = _sql.like_side(value, cased)
+        return lambda t: _sql.like(side.format(t=t), pattern, sql_string)
 
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -637,16 +574,11 @@ class AthenaBackend(TextQueryBackend):
     ) -> str:
         return self._leaf(cond.field, self._number_test(cast(SigmaNumber, cond.value).number, "="), state)
 
-    #: the same SQL comparison operators as DuckDB's
-    _COMPARE: ClassVar[dict[CompareOperators, str]] = DuckDBBackend._COMPARE
-
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value = cast(SigmaCompareExpression, cond.value)
-        if not isinstance(value.number, SigmaNumber) or type(value.number) is not SigmaNumber:
-            unsupported("timestamp-part comparisons are not supported for Athena")
-        return self._leaf(cond.field, self._number_test(value.number.number, self._COMPARE[value.op]), state)
+        number, op = self._comparison(cond)
+        return self._leaf(cond.field, self._number_test(number, op), state)
 
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -703,7 +635,7 @@ class AthenaBackend(TextQueryBackend):
             elif access.gate is not None:
                 listed = f"(CASE WHEN {access.gate} THEN {listed} ELSE ARRAY[{access.text}] END)"
             v = self._names("v")
-            return f"transform({listed}, {v} -> lower(replace({v}, '{_DOTTED_I}', 'i\u0307')))"
+            return f"transform({listed}, {v} -> lower(replace({v}, '{DOTTED_I}', 'i\u0307')))"
 
         a, b = self._names("a"), self._names("b")
         if ref.starts_with and ref.ends_with:
@@ -718,16 +650,6 @@ class AthenaBackend(TextQueryBackend):
             f"coalesce(any_match({texts(cond.field)}, {a} -> "
             f"coalesce(any_match({texts(ref.field)}, {b} -> coalesce({compare}, false)), false)), false)"
         )
-
-    def convert_condition_field_eq_val_timestamp_part(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        unsupported("timestamp-part modifiers (minute, hour, ...) are not supported by the Athena backend")
-
-    def convert_condition_field_eq_query_expr(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        unsupported("query expressions are not supported for Athena")
 
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
         """``x IN ('a', 'b')`` where every branch is an equality of the same plain column read the same way
@@ -751,7 +673,7 @@ class AthenaBackend(TextQueryBackend):
         pairs = cast(list[tuple[str, str]], parts)
         # A literal of caseless characters compares the same on any side; lower() with the İ rewrite is exact
         # wherever plain lower() is (module docstring): the list takes the most general side its values need.
-        needed = {side for side, literal in pairs if not set(literal[1:-1]) <= _CASELESS}
+        needed = {side for side, literal in pairs if not set(literal[1:-1]) <= CASELESS}
         if len(needed) > 1:
             if "{t}" in needed:
                 return None
@@ -762,10 +684,6 @@ class AthenaBackend(TextQueryBackend):
         side = next(iter(needed), "{t}")
         literals = list(dict.fromkeys(literal for _, literal in pairs))
         return f"{side.format(t=access.text)} IN ({', '.join(literals)})"
-
-    #: ``NOT coalesce(x, false)``, as on DuckDB: a plain leaf is NULL on a record without the field, and
-    #: Sigma's ``not`` is true there
-    convert_condition_not = DuckDBBackend.convert_condition_not
 
     # ------------------------------------------------------------------ keywords
 
@@ -791,9 +709,6 @@ class AthenaBackend(TextQueryBackend):
         self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
     ) -> str:
         return f"SELECT * FROM {sql_identifier(self.database)}.{sql_identifier(self.table)} WHERE {query}"
-
-    finalize_query_condition = DuckDBBackend.finalize_query_condition
-    finalize_output_condition = DuckDBBackend.finalize_output_condition
 
     def finalize_query_ddl(
         self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
@@ -824,35 +739,18 @@ class AthenaBackend(TextQueryBackend):
         except ValueError as error:
             unsupported(f"cannot write the Athena DDL: {error}", construct="format ddl")
 
-    def finalize_query_hunt(
-        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
-    ) -> dict[str, Any]:
-        tree: Any = None
-        if isinstance(rule, SigmaRule):
-            conditions = rule.detection.parsed_condition
-            tree = conditions[index].parse() if index < len(conditions) else None
-        return {
-            "condition": query,
-            "eventSource": required_values(tree, self.hunt_dispatch_paths[0]),
-            "eventName": required_values(tree, self.hunt_dispatch_paths[1]),
-            "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
-        }
-
-    finalize_output_hunt = DuckDBBackend.finalize_output_hunt
-
 
 def _cidr_test(t: str, network: IPv4Network | IPv6Network) -> str:
     """Text ``t`` is an IP address of ``network``'s version (Python ``ipaddress`` syntax) inside it."""
     if isinstance(network, IPv4Network):
-        lo, hi = int(network.network_address), int(network.broadcast_address)
-        return f"CASE WHEN regexp_like({t}, {_V4}) THEN {_v4_number(t)} BETWEEN {lo} AND {hi} ELSE false END"
-    lo_hex = f"{int(network.network_address):032x}"
-    hi_hex = f"{int(network.broadcast_address):032x}"
-    return f"coalesce({_ipv6_hex(t)} BETWEEN '{lo_hex}' AND '{hi_hex}', false)"
+        return (
+            f"CASE WHEN regexp_like({t}, {_V4}) THEN {_sql.in_network(_v4_number(t), network)} ELSE false END"
+        )
+    return f"coalesce({_sql.in_network(_ipv6_hex(t), network)}, false)"
 
 
-_V4 = sql_string(rf"\A{_IPV4_RE}\z")
-_V4_TAIL = sql_string(rf":{_IPV4_RE}\z")
+_V4 = sql_string(rf"\A{_sql.IPV4_RE}\z")
+_V4_TAIL = sql_string(rf":{_sql.IPV4_RE}\z")
 _HEX_DIGITS = "'0123456789abcdef'"
 
 

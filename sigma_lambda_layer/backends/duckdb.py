@@ -55,24 +55,14 @@ from ipaddress import IPv4Network, IPv6Network
 from itertools import count
 from typing import Any, ClassVar, cast
 
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionItem,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
-)
-from sigma.conversion.base import TextQueryBackend
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionValueExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.types import (
-    CompareOperators,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
-    SigmaCompareExpression,
     SigmaExists,
     SigmaFieldReference,
     SigmaNumber,
@@ -82,6 +72,11 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_lambda_layer.backends import _sql
+from sigma_lambda_layer.backends._sql import DOTTED_I, SQLBackend
+from sigma_lambda_layer.backends._sql import (
+    required_values as required_values,  # hunt's dispatch, re-exported
+)
 from sigma_lambda_layer.dialect import BackendOption, FormatFile
 from sigma_lambda_layer.errors import unsupported
 from sigma_lambda_layer.fields.cloudtrail import is_scalar_string_field, object_prefix
@@ -91,9 +86,6 @@ DEFAULT_TABLE = "cloudtrail"
 COLUMN = "record"
 _SCALAR_TYPES = "('VARCHAR', 'BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE', 'BOOLEAN')"
 _NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE')"
-# Python's ``ipaddress`` IPv4 octet: decimal, no leading zero, at most 255.
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4_RE = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
 # The evaluator's decimal-number reading of a string (evaluator/values.py, ``_DECIMAL``).
 _DECIMAL_RE = r"-?([0-9]+(\.[0-9]+)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
 _INTEGER_RE = r"-?[0-9]+"
@@ -103,28 +95,16 @@ _PY_SPACE = (
 )
 _PY_WORD = r"\p{L}\p{N}_"
 _LOOKAROUND = re.compile(r"\(\?<?[=!]|\(\?P=|\(\?>")
-# Python lowercases İ (U+0130) to two characters; DuckDB to one. A private-use stand-in keeps the
-# per-character wildcard form exact (it matches only itself and the ``?``/``*`` wildcards).
-_DOTTED_I = "\u0130"
-_DOTTED_I_STANDIN = "\ue000"
-_SIGMAS = frozenset("σςΣ")
-#: Characters no other character lowercases to, in Python or DuckDB (checked over every code point): a
-#: case-insensitive comparison with a value made of them alone is an exact one, and needs no lower().
-_CASELESS = frozenset("0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 def sql_string(text: str) -> str:
-    """A SQL string literal: quotes doubled; DuckDB literals treat backslashes literally."""
-    if "\x00" in text:
-        unsupported("a NUL character cannot appear in a DuckDB string literal")
-    return "'" + text.replace("'", "''") + "'"
+    """A DuckDB string literal: quotes doubled; DuckDB literals treat backslashes literally."""
+    return _sql.sql_string(text, "a DuckDB")
 
 
 def sql_identifier(name: str) -> str:
-    """A quoted SQL identifier (table names from the ``table`` option)."""
-    if "\x00" in name or not name:
-        unsupported(f"invalid DuckDB table name {name!r}")
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+    """A quoted SQL identifier (table names from the ``table`` option), each dotted part quoted."""
+    return _sql.sql_identifier(name, f"invalid DuckDB table name {name!r}", dotted=True)
 
 
 def json_pointer(keys: tuple[str, ...] | list[str]) -> str:
@@ -154,12 +134,6 @@ def plain_text(field: str) -> str | None:
     if not is_scalar_string_field(field):
         return None
     return f"{COLUMN}->>{sql_string(json_path(field.split('.')))}"
-
-
-def _like(side: str, pattern: str) -> str:
-    """``side LIKE pattern``, with ``ESCAPE '\\'`` only where the pattern escapes something."""
-    escape = " ESCAPE '\\'" if "\\" in pattern else ""
-    return f"{side} LIKE {sql_string(pattern)}{escape}"
 
 
 def _groupings(segments: list[str]) -> list[tuple[str, ...]]:
@@ -239,26 +213,6 @@ def _any(field: str, test: Any, names: _Names) -> str:
 def _text(v: str) -> str:
     """The text a Sigma string meets: strings, numbers and booleans; NULL for null, objects and arrays."""
     return f"CASE WHEN json_type({v}) IN {_SCALAR_TYPES} THEN json_extract_string({v}, '$') END"
-
-
-def _like_pattern(value: SigmaString, transform: Any) -> str:
-    out: list[str] = []
-    for part in cast(Any, value.s):
-        if part is SpecialChars.WILDCARD_MULTI:
-            out.append("%")
-        elif part is SpecialChars.WILDCARD_SINGLE:
-            out.append("_")
-        elif isinstance(part, str):
-            text = transform(part)
-            out.append(text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
-        else:
-            unsupported(f"placeholder {part!r} left in a value; resolve it with a pipeline before converting")
-    return "".join(out)
-
-
-def _per_char_lower(text: str) -> str:
-    """The rule side of a case-insensitive wildcard, per character (``İ`` -> its stand-in)."""
-    return "".join(_DOTTED_I_STANDIN if c == _DOTTED_I else c.lower() for c in text)
 
 
 @cache
@@ -344,10 +298,13 @@ def python_regex_to_re2(pattern: str, multiline: bool) -> str:
     return translated
 
 
-class DuckDBBackend(TextQueryBackend):
+class DuckDBBackend(SQLBackend):
     """CloudTrail records as DuckDB ``JSON`` -> DuckDB SQL (see the module docstring for the contract)."""
 
     name: ClassVar[str] = "DuckDB SQL over CloudTrail JSON records"
+    engine: ClassVar[str] = "DuckDB"
+    #: the records are CloudTrail's own JSON: the ``hunt`` format reads eventSource and eventName as they are
+    hunt_dispatch_paths: ClassVar[tuple[str, str]] = ("eventSource", "eventName")
     formats: ClassVar[dict[str, str]] = {
         "default": "SELECT * FROM <table> WHERE <condition> (table option, default cloudtrail)",
         "condition": "the WHERE condition alone, over a JSON column named record",
@@ -363,21 +320,6 @@ class DuckDBBackend(TextQueryBackend):
             "table", "table or view holding the records (a JSON column named record)", DEFAULT_TABLE
         ),
     )
-
-    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
-        ConditionNOT,
-        ConditionAND,
-        ConditionOR,
-    )
-    group_expression: ClassVar[str] = "({expr})"
-    parenthesize: bool = True
-    token_separator: str = " "
-    or_token: ClassVar[str] = "OR"
-    and_token: ClassVar[str] = "AND"
-    not_token: ClassVar[str] = "NOT"
-    eq_token: ClassVar[str] = " = "
-    str_quote: ClassVar[str] = "'"
-    escape_char: ClassVar[str] = "'"
 
     def __init__(self, processing_pipeline: Any = None, collect_errors: bool = False, **options: Any):
         super().__init__(processing_pipeline, collect_errors, **options)
@@ -446,19 +388,8 @@ class DuckDBBackend(TextQueryBackend):
         # The parts' own text: to_plain() would put the escape back before a literal * or ?.
         plain = None if value.contains_special() else "".join(cast(Any, value.s))
         if plain is not None and not anywhere:
-            wanted = plain if cased else plain.lower()
-            if not cased and _SIGMAS & set(wanted):
-                unsupported(
-                    f"case-insensitive equality with {plain!r}: Python lowercases Greek sigma by context "
-                    "(final form), which DuckDB's lower() does not; use |cased or a wildcard"
-                )
+            side, wanted = _sql.equality(plain, cased, "DuckDB")
             literal = sql_string(wanted)
-            if cased or set(wanted) <= _CASELESS:
-                side = "{t}"
-            elif "i" in wanted or "\u0307" in wanted:
-                side = f"lower(replace({{t}}, '{_DOTTED_I}', 'i\u0307'))"
-            else:
-                side = "lower({t})"
             safe = not wanted.startswith(("{", "["))
 
             def equals(v: str, raw: bool = False, text: str | None = None) -> str:
@@ -478,25 +409,13 @@ class DuckDBBackend(TextQueryBackend):
                 return f"({text if text is not None else _text(v)} IS NOT NULL)"
 
             return any_text, False
-        literal_text = "".join(p for p in cast(Any, pattern_value.s) if isinstance(p, str))
-        if cased or set(literal_text) <= _CASELESS:
-            pattern = _like_pattern(pattern_value, lambda s: s)
-            side = "{t}"
-        else:
-            pattern = _like_pattern(pattern_value, _per_char_lower)
-            literal_text = "".join(p for p in cast(Any, pattern_value.s) if isinstance(p, str))
-            needs_standin = "i" in literal_text.lower() or _DOTTED_I in literal_text
-            side = (
-                f"lower(replace({{t}}, '{_DOTTED_I}', '{_DOTTED_I_STANDIN}'))"
-                if needs_standin
-                else "lower({t})"
-            )
+        side, pattern = _sql.like_side(pattern_value, cased)
         first = cast(Any, pattern_value.s)[0]
         safe = isinstance(first, str) and not first.startswith(("{", "[")) and first != ""
 
         def like(v: str, raw: bool = False, text: str | None = None) -> str:
             t = text if text is not None else f"json_extract_string({v}, '$')" if raw else _text(v)
-            return _like(side.format(t=t), pattern)
+            return _sql.like(side.format(t=t), pattern, sql_string)
 
         return like, safe
 
@@ -542,21 +461,11 @@ class DuckDBBackend(TextQueryBackend):
     ) -> str:
         return self._leaf(cond.field, self._number_test(cast(SigmaNumber, cond.value).number, "="))
 
-    _COMPARE: ClassVar[dict[CompareOperators, str]] = {
-        CompareOperators.LT: "<",
-        CompareOperators.LTE: "<=",
-        CompareOperators.GT: ">",
-        CompareOperators.GTE: ">=",
-        CompareOperators.NEQ: "<>",
-    }
-
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value = cast(SigmaCompareExpression, cond.value)
-        if not isinstance(value.number, SigmaNumber) or type(value.number) is not SigmaNumber:
-            unsupported("timestamp-part comparisons are not supported for DuckDB")
-        return self._leaf(cond.field, self._number_test(value.number.number, self._COMPARE[value.op]))
+        number, op = self._comparison(cond)
+        return self._leaf(cond.field, self._number_test(number, op))
 
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -649,7 +558,7 @@ class DuckDBBackend(TextQueryBackend):
 
         def texts(field: str) -> str:
             v, t = self._names("v"), self._names("t")
-            lowered = f"lower(replace({_text(v)}, '{_DOTTED_I}', 'i\u0307'))"
+            lowered = f"lower(replace({_text(v)}, '{DOTTED_I}', 'i\u0307'))"
             return (
                 f"list_filter(list_transform({field_values(field, self._names)}, lambda {v}: {lowered}), "
                 f"lambda {t}: {t} IS NOT NULL)"
@@ -667,28 +576,6 @@ class DuckDBBackend(TextQueryBackend):
             f"(len(list_filter({texts(cond.field)}, lambda {a}: "
             f"len(list_filter({texts(ref.field)}, lambda {b}: {compare})) > 0)) > 0)"
         )
-
-    def convert_condition_field_eq_val_timestamp_part(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        unsupported("timestamp-part modifiers (minute, hour, ...) are not supported by the DuckDB backend")
-
-    def convert_condition_field_eq_query_expr(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        unsupported("query expressions are not supported for DuckDB")
-
-    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
-        """``NOT coalesce(x, false)``: a plain leaf (``record->>'$.f' = 'v'``) is NULL on a record without
-        the field, and Sigma's ``not`` is true there. AND/OR need nothing: without NOT, a NULL leaf decides
-        a WHERE exactly as false would (Kleene AND/OR are monotone)."""
-        arg = cond.args[0]
-        inner = (
-            self.convert_condition_group(arg, state)
-            if arg.__class__ in self.precedence
-            else self.convert_condition(arg, state)
-        )
-        return f"NOT coalesce({inner}, false)"
 
     # ------------------------------------------------------------------ keywords
 
@@ -720,73 +607,20 @@ class DuckDBBackend(TextQueryBackend):
     ) -> str:
         return f"SELECT * FROM {self.table} WHERE {query}"
 
-    def finalize_query_condition(
-        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
-    ) -> str:
-        return query
-
-    def finalize_output_condition(self, queries: list[str]) -> list[str]:
-        return queries
-
-    def finalize_query_hunt(
-        self, rule: SigmaRule | SigmaCorrelationRule, query: str, index: int, state: ConversionState
-    ) -> dict[str, Any]:
-        """The condition with what ``sigma-lambda hunt`` needs to dispatch records to it."""
-        tree: Any = None
-        if isinstance(rule, SigmaRule):
-            conditions = rule.detection.parsed_condition
-            tree = conditions[index].parse() if index < len(conditions) else None
-        return {
-            "condition": query,
-            "eventSource": required_values(tree, "eventSource"),
-            "eventName": required_values(tree, "eventName"),
-            "level": level.name.lower() if (level := getattr(rule, "level", None)) is not None else None,
-        }
-
-    def finalize_output_hunt(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return queries
-
-
-def required_values(node: Any, field: str) -> list[str] | None:
-    """Lower-cased values ``field`` must hold as a string (one of them) for ``node`` to match, or None.
-
-    Read off the condition tree: an equality with a plain string gives its value, ``or`` the union of its
-    branches (if each gives some), ``and`` the intersection of those that give some; anything else says
-    nothing. The hunt uses it to skip records a rule cannot match; an array-valued field is never skipped.
-    """
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        value = node.value
-        if node.field == field and isinstance(value, SigmaString) and not value.contains_special():
-            return ["".join(cast(Any, value.s)).lower()]
-        return None
-    if isinstance(node, ConditionOR):
-        branches = [required_values(a, field) for a in node.args]
-        if any(b is None for b in branches):
-            return None
-        return sorted({v for b in branches for v in cast(list[str], b)})
-    if isinstance(node, ConditionAND):
-        known = [set(b) for b in (required_values(a, field) for a in node.args) if b is not None]
-        return sorted(set.intersection(*known)) if known else None
-    return None
-
 
 def _cidr_test(s: str, is_string: str, network: IPv4Network | IPv6Network) -> str:
     """Text ``s`` (a string where ``is_string``) holds an IP address of ``network``'s version inside it."""
     if isinstance(network, IPv4Network):
-        lo, hi = int(network.network_address), int(network.broadcast_address)
         value = (
             f"list_reduce(list_transform(string_split({s}, '.'), lambda p: CAST(p AS BIGINT)), "
             "lambda acc, p: acc * 256 + p)"
         )
         return (
-            f"CASE WHEN {is_string} AND regexp_full_match({s}, {sql_string(_IPV4_RE)}) "
-            f"THEN {value} BETWEEN {lo} AND {hi} ELSE false END"
+            f"CASE WHEN {is_string} AND regexp_full_match({s}, {sql_string(_sql.IPV4_RE)}) "
+            f"THEN {_sql.in_network(value, network)} ELSE false END"
         )
-    lo_hex = f"{int(network.network_address):032x}"
-    hi_hex = f"{int(network.broadcast_address):032x}"
     return (
-        f"CASE WHEN {is_string} THEN coalesce({_ipv6_hex(s)} BETWEEN '{lo_hex}' AND '{hi_hex}', "
-        "false) ELSE false END"
+        f"CASE WHEN {is_string} THEN coalesce({_sql.in_network(_ipv6_hex(s), network)}, false) ELSE false END"
     )
 
 
@@ -804,7 +638,7 @@ def _ipv6_hex(s: str) -> str:
         f"AND NOT ends_with({s}, '%')))"
     )
     # The IPv4 tail (a last group with a dot) becomes two hex groups.
-    v4 = f"regexp_extract(a6, {sql_string(':(' + _IPV4_RE + ')$')}, 1)"
+    v4 = f"regexp_extract(a6, {sql_string(':(' + _sql.IPV4_RE + ')$')}, 1)"
     v4_hex = _let(
         f"list_transform(string_split({v4}, '.'), lambda p: CAST(p AS INTEGER))",
         "o",
