@@ -579,9 +579,9 @@ def _prune(node: Any, path: Any, start: int, reasons: set[str]) -> Any:
         return [_prune(v, path, start, reasons) for v in node]
     if isinstance(node, Mapping):
         out = dict(node)
-        for length, key in enumerate(path.keys[start], start=1):
+        for key, end in path.keys[start]:
             if key in out:
-                pruned = _prune(out[key], path, start + length, reasons)
+                pruned = _prune(out[key], path, end, reasons)
                 if pruned is _GONE:
                     del out[key]
                 else:
