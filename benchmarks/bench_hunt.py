@@ -50,12 +50,29 @@ ACCOUNT = "111122223333"
 REGIONS = ("us-east-1", "eu-west-1")
 
 
-def build(corpus: Path, out: Path, records: int, seed: int = 14) -> list[Path]:
-    """The S3-layout data set: ``records`` records in gzipped Records files (same seed, same bytes)."""
+def build(corpus: Path, out: Path, records: int, seed: int = 14, hit_rate: float | None = None) -> list[Path]:
+    """The S3-layout data set: ``records`` records in gzipped Records files (same seed, same bytes).
+
+    With ``hit_rate``, each record is drawn from the corpus records some rule matches with that probability,
+    else from those no rule matches (the corpus itself is attack samples: 36 % of its draws hit).
+    """
     pool = []
     for path in sorted((corpus / "cloudtrail").glob("*.jsonl")):
         pool += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     rng = random.Random(seed)
+    hits: list[dict[str, object]] = []
+    if hit_rate is not None:
+        from sigma.collection import SigmaCollection
+
+        from sigma_lambda_layer.evaluator import RuleEvaluator
+
+        evaluators = [
+            RuleEvaluator(r)  # type: ignore[arg-type]
+            for p in rule_paths(corpus)
+            for r in SigmaCollection.from_yaml(p.read_text(encoding="utf-8")).rules
+        ]
+        hits = [r for r in pool if any(e.matches(r) for e in evaluators)]
+        pool = [r for r in pool if not any(e.matches(r) for e in evaluators)]
     start = datetime(2024, 5, 1, tzinfo=timezone.utc)
     files = []
     for number in range(0, records, PER_FILE):
@@ -63,7 +80,8 @@ def build(corpus: Path, out: Path, records: int, seed: int = 14) -> list[Path]:
         moment = start + timedelta(seconds=number * 3)
         batch = []
         for offset in range(min(PER_FILE, records - number)):
-            record = dict(pool[rng.randrange(len(pool))])
+            drawn = hits if hit_rate is not None and rng.random() < hit_rate else pool
+            record = dict(drawn[rng.randrange(len(drawn))])
             record["eventID"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             record["eventTime"] = (moment + timedelta(seconds=offset * 3)).strftime("%Y-%m-%dT%H:%M:%SZ")
             batch.append(record)
@@ -256,6 +274,11 @@ def main() -> None:
         type=Path,
         help="build the data set in this folder and keep it; reuse it if already built there",
     )
+    parser.add_argument(
+        "--hit-rate",
+        type=float,
+        help="draw records so that about this fraction hits (e.g. 0.001); default: the corpus mix (36 %%)",
+    )
     args = parser.parse_args()
     rules = rule_paths(args.corpus.resolve())
     with tempfile.TemporaryDirectory(prefix="bench-hunt-") as scratch:
@@ -265,7 +288,7 @@ def main() -> None:
         if args.data is not None and len(built) == -(-args.records // PER_FILE):
             files = sorted(built, key=lambda f: f.name.rsplit("_", 1)[-1])  # reused: same seed, same bytes
         else:
-            files = build(args.corpus.resolve(), Path(tmp), args.records)
+            files = build(args.corpus.resolve(), Path(tmp), args.records, hit_rate=args.hit_rate)
         size = sum(f.stat().st_size for f in files)
         print(
             f"data set: {args.records} records, {len(files)} files, {size / 1e6:.0f} MB gzip "

@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -205,6 +206,8 @@ _NUMBER_CHARS = frozenset("0123456789.eE+-")
 #: over every code point by tests/test_hunt_native.py.
 FOLDS_TO_ASCII = ("\u0130", "\u212a")
 _FOLDS_TO_ASCII_UTF8 = tuple(c.encode("utf-8") for c in FOLDS_TO_ASCII)
+_U_ESCAPE = re.compile(rb"\\u")
+_SLASH_ESCAPE = re.compile(rb"\\/")
 
 
 def _usable(text: str, folded: bool) -> tuple[bytes, bool] | None:
@@ -259,8 +262,6 @@ def required_texts(node: Any) -> list[tuple[tuple[bytes, bool], ...]]:
 
 def _regex_literal(pattern: Any) -> str | None:
     """The longest run of literal characters at the top level of a case-sensitive pattern, or None."""
-    import re
-
     try:
         import re._parser as sre_parse  # type: ignore[import-not-found]
     except ImportError:  # Python 3.10
@@ -283,12 +284,15 @@ def _regex_literal(pattern: Any) -> str | None:
     return best or None
 
 
-def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None) -> bool:
-    """Whether the document ``data`` (``lowered``: its ASCII lowercase) can hold a record ``rule`` matches."""
+def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None, slashed: bool) -> bool:
+    """Whether the document ``data`` can hold a record ``rule`` matches, by its needles alone (the caller
+    checks ``\\u``): ``lowered`` is its ASCII lowercase (None: a folded needle proves nothing, the document
+    holds a character whose lowercase is ASCII), ``slashed`` whether it holds ``\\/``."""
     for group in rule.needs:
         for needle, folded in group:
-            haystack = lowered if folded and lowered is not None else data
-            if (b"/" in needle and b"\\/" in data) or needle in haystack:
+            if (folded and lowered is None) or (slashed and b"/" in needle):
+                break  # this needle cannot be trusted on this document: the group may be met
+            if needle in (lowered if folded else data):  # type: ignore[operator]
                 break
         else:
             return False
@@ -410,6 +414,9 @@ class FileScanner:
             for i, r in enumerate(self.rules)
             if r.needs and r.event_source is None and r.event_name is None and r.identity_type is None
         ]
+        self._slash_needles = any(
+            b"/" in n for i in self._prefiltered for g in self.rules[i].needs for n, _ in g
+        )
         self._parser: Any = None
         self._raw_dispatch: dict[
             frozenset[int], dict[tuple[Any, ...], tuple[tuple[int, ...], Any, bool]]
@@ -500,16 +507,17 @@ class FileScanner:
 
     def excluded(self, data: bytes) -> frozenset[int]:
         """The rules without dispatch values that no record of the raw JSON document ``data`` can match."""
-        if not self._prefiltered or b"\\u" in data:
+        if not self._prefiltered:
             return frozenset()
         folds = data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
         lowered = data.lower() if folds else None
-        return frozenset(
-            i
-            for i in self._prefiltered
-            if (folds or all(not f for g in self.rules[i].needs for _, f in g))
-            and not doc_needs_met(self.rules[i], data, lowered)
+        slashed = self._slash_needles and _SLASH_ESCAPE.search(data) is not None
+        out = frozenset(
+            i for i in self._prefiltered if not doc_needs_met(self.rules[i], data, lowered, slashed)
         )
+        # A \u escape may spell any character of a needle: then nothing is excluded. Asked last (and with
+        # re, which finds a two-byte text three times faster than ``in`` here): most documents exclude none.
+        return out if out and _U_ESCAPE.search(data) is None else frozenset()
 
     def _document(self, document: Any, outcome: FileOutcome, excluded: frozenset[int] = frozenset()) -> None:
         import simdjson
