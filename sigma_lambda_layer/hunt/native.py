@@ -302,38 +302,45 @@ def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None, slashed:
 # ------------------------------------------------------------------------------------------ one file
 
 
-#: The hit's columns, from the record dict: (key path, ...) per column, the first present one wins.
-_HIT_COLUMNS: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("eventTime",),),
-    (("eventSource",),),
-    (("eventName",),),
-    (("awsRegion",),),
-    (("userIdentity", "arn"), ("userIdentity", "principalId"), ("userIdentity", "type")),
-    (("sourceIPAddress",),),
-    (("eventID",),),
-)
-
-
 #: The top-level keys the hit columns read.
-_HIT_KEYS = frozenset(keys[0] for choices in _HIT_COLUMNS for keys in choices)
-_COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _HIT_COLUMNS
+_HIT_KEYS = frozenset(
+    ("eventTime", "eventSource", "eventName", "awsRegion", "userIdentity", "sourceIPAddress", "eventID")
+)
+_COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _hit_columns
 #: a str as JSON text, as ``json.dumps(value, ensure_ascii=False)`` writes it (the C encoder it uses)
 _json_string: Callable[[str], str] = (
     getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 )
 
 
-def _column(record: dict[str, Any], choices: tuple[tuple[str, ...], ...]) -> str | None:
+def _text(value: Any) -> str | None:
     """A hit column as ``json_extract_string`` reads it: a string as is, another value as its JSON text."""
-    for keys in choices:
-        node: Any = record
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is not None:
-            return (
-                node if isinstance(node, str) else json.dumps(node, ensure_ascii=False, separators=(",", ":"))
-            )
-    return None
+    if value is None or type(value) is str:
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _hit_columns(record: dict[str, Any]) -> tuple[str | None, ...]:
+    """The seven hit columns of a record dict, as the duckdb engine reads them (``principal``: the first of
+    ``userIdentity.arn``, ``.principalId``, ``.type``); spelled out, since this runs for every hit."""
+    get = record.get
+    identity = get("userIdentity")
+    principal = None
+    if type(identity) is dict:
+        for key in ("arn", "principalId", "type"):
+            value = identity.get(key)
+            if value is not None:
+                principal = _text(value)
+                break
+    return (
+        _text(get("eventTime")),
+        _text(get("eventSource")),
+        _text(get("eventName")),
+        _text(get("awsRegion")),
+        principal,
+        _text(get("sourceIPAddress")),
+        _text(get("eventID")),
+    )
 
 
 def identity_key(record: dict[str, Any]) -> Any:
@@ -421,6 +428,8 @@ class FileScanner:
         self._raw_dispatch: dict[
             frozenset[int], dict[tuple[Any, ...], tuple[tuple[int, ...], Any, bool]]
         ] = {}
+        #: hit column values already encoded as JSON text
+        self._encoded: dict[str | None, str] = {}
         #: per rule, the hits of the current file that kept their record text
         self._kept: dict[int, int] = {}
 
@@ -598,25 +607,31 @@ class FileScanner:
         source = record
         if lazy is not None and not _HIT_KEYS.issubset(record):  # the keys the rules did not read
             source = record | _materialize(lazy, _HIT_KEYS.difference(record))
-        columns = tuple(_column(source, c) for c in _HIT_COLUMNS)
+        columns = _hit_columns(source)
         raw: bytes | None = None
         if self._lines is not None:
             raw = _record_bytes(record, lazy)
-            tail = ", ".join(
-                f'"{name}": {"null" if value is None else _json_string(value)}'
-                for name, value in zip(_COLUMN_NAMES, columns, strict=True)
-            ).encode("utf-8")
+            encoded = self._encoded
+            if len(encoded) > DISPATCH_CACHE:
+                encoded.clear()
+            parts = []
+            for name, value in zip(_COLUMN_NAMES, columns, strict=True):
+                text = encoded.get(value)
+                if text is None:  # the same source, name, region or principal recurs: encoded once
+                    text = encoded[value] = "null" if value is None else _json_string(value)
+                parts.append(f'"{name}": {text}')
+            tail = ", ".join(parts).encode("utf-8")
             for i in matched:
                 self._lines += [self._prefix(i), tail, b', "record": ', raw, b"}\n"]
         keep = self.job.keep_records
-        text: str | None = None
+        record_text: str | None = None
         for i in matched:
             wanted = keep is None or self._kept.get(i, 0) < keep
             if wanted:
                 self._kept[i] = self._kept.get(i, 0) + 1
-                if text is None:
-                    text = (raw or _record_bytes(record, lazy)).decode("utf-8")
-            outcome.hits.append((i, *columns, text if wanted else None))
+                if record_text is None:
+                    record_text = (raw or _record_bytes(record, lazy)).decode("utf-8")
+            outcome.hits.append((i, *columns, record_text if wanted else None))
 
     def _prefix(self, rule: int) -> bytes:
         """The start of a hit's JSON line for ``rule`` in the current file (:func:`.results.jsonl_line`)."""
