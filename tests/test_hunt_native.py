@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from sigma.types import SigmaString
 
+from sigma_lambda_layer.errors import SigmaLambdaError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.evaluator.values import StringMatch, compile_value
 from sigma_lambda_layer.hunt import HitWriter, hunt, native
@@ -176,3 +179,51 @@ def test_worker_processes_give_the_hits_and_lines_of_one_process(
     assert lines == Counter(canonical(h.to_dict()) for h in inline.hits)
     kept = Counter(h.rule_title for h in pooled.hits if h.record is not None)
     assert kept == Counter({title: 1 for title in {h.rule_title for h in inline.hits}})
+
+
+def _die(tasks: Any) -> Any:
+    os._exit(9)  # a worker killed mid-task (the OOM killer)
+
+
+@requires_corpus
+def test_a_worker_that_dies_is_a_clear_error_not_a_partial_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in range(4):
+        (logs / f"{n}.jsonl").write_text((CLOUDTRAIL / "stratus-red-team_detonation-logs.jsonl").read_text())
+    monkeypatch.setattr(native, "INLINE_BYTES", 0)
+    monkeypatch.setattr(native, "_worker_scan", _die)
+    with pytest.raises(SigmaLambdaError, match="worker process ended abruptly"):
+        hunt(_rule_paths(), [str(logs)], threads=2)
+
+
+_REAL_WORKER_SCAN = native._worker_scan
+
+
+def _slow_but_first(tasks: Any) -> Any:
+    if tasks[0][0] != 0:
+        time.sleep(60)
+    return _REAL_WORKER_SCAN(tasks)
+
+
+@requires_corpus
+def test_ctrl_c_ends_the_workers_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt in the command (Ctrl-C, or SIGTERM in the CLI) terminates the workers instead of
+    waiting for their tasks: here every task but the first would take a minute."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in range(6):
+        (logs / f"{n}.jsonl").write_text((CLOUDTRAIL / "stratus-red-team_detonation-logs.jsonl").read_text())
+    monkeypatch.setattr(native, "INLINE_BYTES", 0)
+    monkeypatch.setattr(native, "_tasks", lambda files, workers: [[(i, f)] for i, f in enumerate(files)])
+    monkeypatch.setattr(native, "_worker_scan", _slow_but_first)
+
+    def interrupt(*_: int) -> None:
+        raise KeyboardInterrupt
+
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        hunt(_rule_paths(), [str(logs)], threads=2, progress=interrupt)
+    assert time.perf_counter() - start < 20

@@ -55,8 +55,9 @@ def _progress(enabled: bool, engine: str = HUNT_NATIVE) -> object:
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt while the hunt runs, so that it stops its Athena queries as Ctrl-C
-    does (a container or CI job is ended by SIGTERM)."""
+    """SIGTERM raises KeyboardInterrupt while the hunt runs, so that it stops as Ctrl-C does (a container
+    or CI job is ended by SIGTERM): Athena's queries are stopped, local workers ended, and the half-written
+    --output file removed."""
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -193,7 +194,7 @@ def hunt_command(
     """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB, or (--engine athena)
     over the CloudTrail table on Amazon Athena."""
     from sigma_lambda_layer.cli._common import print_error
-    from sigma_lambda_layer.errors import UsageError
+    from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
     from sigma_lambda_layer.hunt import HitWriter, hunt
     from sigma_lambda_layer.hunt.report import REPORT_HITS_PER_RULE
 
@@ -203,7 +204,7 @@ def hunt_command(
         options = _athena_options(**athena) if engine == HUNT_ATHENA_TARGET else None
         with (
             HitWriter(output) as writer,
-            _sigterm_interrupts() if engine == HUNT_ATHENA_TARGET else contextlib.nullcontext(),
+            _sigterm_interrupts(),
         ):
             result = hunt(
                 list(rules),
@@ -221,6 +222,9 @@ def hunt_command(
     except UsageError as exc:
         print_error(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
+    except SigmaLambdaError as exc:  # the hunt could not run to the end (a worker process died)
+        print_error(f"error: {exc}")
+        ctx.exit(EXIT_ERRORS)
     except KeyboardInterrupt:
         print_error(
             "interrupted"

@@ -34,9 +34,11 @@ import json
 import os
 import pickle
 import re
+import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -708,6 +710,9 @@ def _worker_start(parent: int, job: bytes, lock: Any) -> None:
     from sigma_lambda_layer.batch import _worker_start as die_with_parent
 
     die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the command stops its workers itself (scan), so a worker
+    # must not turn it into a failed task and go on with the next one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER, _LOCK
     _WORKER = FileScanner(pickle.loads(job))
     _LOCK = lock
@@ -779,11 +784,29 @@ def scan(
         initializer=_worker_start,
         initargs=(os.getpid(), pickle.dumps(job), context.Lock()),
     )
-    with pool, _workers_end_with_us(pool):
-        for future in as_completed([pool.submit(_worker_scan, t) for t in tasks]):
-            for outcome in future.result():
-                take(outcome)
+    try:
+        with _workers_end_with_us(pool):
+            for future in as_completed([pool.submit(_worker_scan, t) for t in tasks]):
+                for outcome in future.result():
+                    take(outcome)
+    except BrokenProcessPool as error:
+        _stop(pool)
+        raise SigmaLambdaError(
+            "a hunt worker process ended abruptly (killed, or out of memory); no result is reported",
+            hint="run again with fewer --threads, or look for the OOM killer in the system log",
+        ) from error
+    except BaseException:  # Ctrl-C (KeyboardInterrupt), or an error while taking an outcome: stop now
+        _stop(pool)
+        raise
+    pool.shutdown()
     return totals
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers at once: no queued task starts, none running finishes."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _tasks(files: Sequence[LogFile], workers: int) -> list[list[tuple[int, LogFile]]]:
