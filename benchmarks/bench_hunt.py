@@ -227,10 +227,10 @@ def run_hunt(rules: list[Path], logs: Path, output: Path, engine: str = "native"
     child = subprocess.Popen(
         [*command, "--output", str(output)], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    tree = _TreeMemory(child.pid)  # sampling from the start: the read below waits for the child's end
+    tree.start()
     assert child.stderr is not None
     summary = child.stderr.read().decode()  # read before waiting: a full pipe would block the child
-    tree = _TreeMemory(child.pid)
-    tree.start()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     tree.done = True

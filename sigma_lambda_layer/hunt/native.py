@@ -849,11 +849,28 @@ def hunt_native(
     hits: list[Hit] = []
     kept = [0] * len(compiled)
 
+    shared: dict[Any, Any] = {}  # one str object per distinct source, name, region, principal, address
+
     def collect(file: LogFile, outcome: FileOutcome) -> None:
         append = hits.append
-        for index, *columns, text in outcome.hits:
+        one = shared.setdefault
+        for index, moment, source, name, region, principal, address, event_id, text in outcome.hits:
             rule = compiled[index]
-            hit = Hit(rule.title, rule.id, rule.level, rule.path, file.name, *columns, text)  # type: ignore[arg-type,call-arg]
+            hit = Hit(
+                rule.title,
+                rule.id,
+                rule.level,
+                rule.path,
+                file.name,
+                moment,
+                one(source, source),
+                one(name, name),
+                one(region, region),
+                one(principal, principal),
+                one(address, address),
+                event_id,
+                text,
+            )
             if per_hit is not None:
                 per_hit(hit)
             if keep_records is not None and text is not None:
