@@ -28,7 +28,7 @@ from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_N
 
 __all__ = ["Hit", "HitWriter", "HuntResult", "LogInputError", "RuleSummary", "hunt", "parse_time"]
 
-from sigma_lambda_layer.hunt.results import Hit, HitWriter, HuntResult, RuleSummary
+from sigma_lambda_layer.hunt.results import Hit, HitCollector, HitWriter, HuntResult, RuleSummary
 
 
 def parse_time(text: str | datetime | None) -> datetime | None:
@@ -153,46 +153,29 @@ def hunt(
             start=start,
         )
     compiled, rule_errors = compile_rules(rules)
-    hits: list[Hit] = []
-    # The CLI's --output writer (``on_hit=writer.write``) on JSON lines: DuckDB writes the lines itself, and
-    # no hit needs its record in Python unless the caller keeps some.
-    writer = getattr(on_hit, "__self__", None)
-    is_write = getattr(on_hit, "__func__", None) is HitWriter.write
-    sink = writer if is_write and isinstance(writer, HitWriter) and writer.takes_jsonl else None
-    per_hit = on_hit if sink is None else None
-
-    kept = [0] * len(compiled)
-    rules = [(r.title, r.id, r.level, r.path) for r in compiled]
+    collector = HitCollector(compiled, on_hit, keep_records)
 
     def collect(rows: list[tuple[Any, ...]]) -> None:
         """One batch's hit rows (see :data:`.scan.HitRow`) as :class:`Hit` objects."""
-        append = hits.append
+        add = collector.add
         for index, *values in rows:
-            hit = Hit(*rules[index], *values)
-            if per_hit is not None:
-                per_hit(hit)
-                if keep_records is not None:
-                    kept[index] += 1
-                    if kept[index] > keep_records:
-                        object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
-            append(hit)
+            add(index, *values)
 
     with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
         spool = Path(spool_name)
         found = discover(paths, spool)
         scanner = Scanner(compiled, spool, since=window[0], until=window[1], threads=threads)
         scanner.on_hits = collect
-        if sink is not None:
-            scanner.jsonl_sink = sink.append_jsonl
-        if keep_records is not None and per_hit is None:
-            scanner.record_quota = [keep_records] * len(compiled)
+        if collector.sink is not None:
+            scanner.jsonl_sink = collector.sink.append_jsonl
+        if collector.engine_keeps is not None:
+            scanner.record_quota = [collector.engine_keeps] * len(compiled)
         try:
             scanner.scan(found.files, progress)
         finally:
             scanner.close()
-    hits.sort(key=lambda h: (h.event_time or "", h.rule_title))
     return HuntResult(
-        hits=hits,
+        hits=collector.sorted_hits(),
         rules=compiled,
         rule_errors=rule_errors,
         input_errors=[*found.errors, *scanner.errors],

@@ -52,7 +52,7 @@ from sigma_lambda_layer.errors import Location, SigmaLambdaError
 from sigma_lambda_layer.evaluator.paths import FieldPath
 from sigma_lambda_layer.evaluator.values import as_text
 from sigma_lambda_layer.hunt.inputs import LogFile, LogInputError, read_records
-from sigma_lambda_layer.hunt.results import HIT_FIELDS, Hit, HitWriter, HuntResult
+from sigma_lambda_layer.hunt.results import HIT_FIELDS, Hit, HitCollector, HuntResult
 
 #: Below this many bytes of input (on disk) the scan runs in this process: starting workers costs more.
 INLINE_BYTES = 8 << 20
@@ -842,42 +842,12 @@ def hunt_native(
     from sigma_lambda_layer.registry import HUNT_NATIVE
 
     compiled, rule_errors = compile_rules(rules)
-    writer = getattr(on_hit, "__self__", None)
-    is_write = getattr(on_hit, "__func__", None) is HitWriter.write
-    sink = writer if is_write and isinstance(writer, HitWriter) and writer.takes_jsonl else None
-    per_hit = on_hit if sink is None else None
-    hits: list[Hit] = []
-    kept = [0] * len(compiled)
-
-    shared: dict[Any, Any] = {}  # one str object per distinct source, name, region, principal, address
+    collector = HitCollector(compiled, on_hit, keep_records)
 
     def collect(file: LogFile, outcome: FileOutcome) -> None:
-        append = hits.append
-        one = shared.setdefault
-        for index, moment, source, name, region, principal, address, event_id, text in outcome.hits:
-            rule = compiled[index]
-            hit = Hit(
-                rule.title,
-                rule.id,
-                rule.level,
-                rule.path,
-                file.name,
-                moment,
-                one(source, source),
-                one(name, name),
-                one(region, region),
-                one(principal, principal),
-                one(address, address),
-                event_id,
-                text,
-            )
-            if per_hit is not None:
-                per_hit(hit)
-            if keep_records is not None and text is not None:
-                kept[index] += 1
-                if kept[index] > keep_records:
-                    object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
-            append(hit)
+        add = collector.add
+        for index, *values in outcome.hits:
+            add(index, file.name, *values)
 
     with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
         spool = Path(spool_name)
@@ -888,14 +858,13 @@ def hunt_native(
             since=since,
             until=until,
             threads=threads,
-            keep_records=None if per_hit is not None else keep_records,
-            jsonl_path=sink.append_target() if sink is not None else None,
+            keep_records=collector.engine_keeps,
+            jsonl_path=collector.sink.append_target() if collector.sink is not None else None,
             on_outcome=collect,
             progress=progress,
         )
-    hits.sort(key=lambda h: (h.event_time or "", h.rule_title))
     return HuntResult(
-        hits=hits,
+        hits=collector.sorted_hits(),
         rules=compiled,
         rule_errors=rule_errors,
         input_errors=[*found.errors, *totals.errors],

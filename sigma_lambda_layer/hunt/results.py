@@ -253,6 +253,59 @@ class HuntResult:
         return summary_table(self)
 
 
+def jsonl_sink(on_hit: Any) -> HitWriter | None:
+    """The :class:`HitWriter` when ``on_hit`` is its own ``write`` on a JSON-lines file (the CLI's
+    ``--output``): an engine then writes the lines itself, and no hit needs its record in Python."""
+    writer = getattr(on_hit, "__self__", None)
+    is_write = getattr(on_hit, "__func__", None) is HitWriter.write
+    return writer if is_write and isinstance(writer, HitWriter) and writer.takes_jsonl else None
+
+
+class HitCollector:
+    """The hits an engine finds, as :class:`Hit` objects: the caller's ``on_hit`` sees each (unless an
+    engine writes the JSON lines itself, :func:`jsonl_sink`), and only the first ``keep_records`` hits of
+    each rule keep their record (None: every one)."""
+
+    def __init__(self, rules: Sequence[RuleInfo], on_hit: Any, keep_records: int | None) -> None:
+        self.sink = jsonl_sink(on_hit)
+        self.per_hit = on_hit if self.sink is None else None
+        #: records per rule the engine still has to hand over (None: all; the caller sees every hit)
+        self.engine_keeps = None if self.per_hit is not None else keep_records
+        self.hits: list[Hit] = []
+        self._keep = keep_records
+        self._kept = [0] * len(rules)
+        self._rules = [(r.title, r.id, r.level, r.path) for r in rules]
+        self._shared: dict[Any, Any] = {}  # one str per distinct source, name, region, principal, address
+
+    def add(self, rule: int, file: str, *values: Any) -> None:
+        """One hit: ``values`` are the columns ``event_time`` .. ``event_id`` and the record text or None."""
+        one = self._shared.setdefault
+        moment, source, name, region, principal, address, event_id, text = values
+        hit = Hit(
+            *self._rules[rule],
+            file,
+            moment,
+            one(source, source),
+            one(name, name),
+            one(region, region),
+            one(principal, principal),
+            one(address, address),
+            event_id,
+            text,
+        )
+        if self.per_hit is not None:
+            self.per_hit(hit)
+        if self._keep is not None and text is not None:
+            self._kept[rule] += 1
+            if self._kept[rule] > self._keep:
+                object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
+        self.hits.append(hit)
+
+    def sorted_hits(self) -> list[Hit]:
+        self.hits.sort(key=lambda h: (h.event_time or "", h.rule_title))
+        return self.hits
+
+
 class HitWriter:
     """Hits streamed to a file as they are found: JSON lines, or CSV for a ``.csv`` name; written to a
     temporary file beside the target and renamed at the end, so a reader never sees half a file."""
