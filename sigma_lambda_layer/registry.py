@@ -254,7 +254,8 @@ PIPELINES: dict[str, PipelineEntry] = {
 ALL_TARGETS = "all"
 #: The target :func:`sigma_lambda_layer.convert` compiles for when none is named.
 DEFAULT_TARGET = "splunk"
-#: The target ``sigma-lambda hunt`` compiles rules for (its ``hunt`` format runs on the embedded DuckDB).
+#: The target ``sigma-lambda hunt`` compiles rules for (its ``hunt`` format runs on the embedded DuckDB with
+#: ``--engine duckdb``; the native engine loads and gates rules through it too).
 HUNT_TARGET = "duckdb"
 #: ``hunt --engine athena``: the target whose ``hunt`` format runs on Amazon Athena (hunt/athena.py).
 HUNT_ATHENA_TARGET = "athena"

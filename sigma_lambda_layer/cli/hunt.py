@@ -191,8 +191,9 @@ def hunt_command(
     as_json: bool,
     **athena: Any,
 ) -> None:
-    """Run Sigma RULES (files or folders) over CloudTrail log files on an embedded DuckDB, or (--engine athena)
-    over the CloudTrail table on Amazon Athena."""
+    """Run Sigma RULES (files or folders) over CloudTrail log files with the reference evaluator on every core
+    (--engine duckdb: the duckdb target's SQL on an embedded DuckDB), or (--engine athena) over the CloudTrail
+    table on Amazon Athena."""
     from sigma_lambda_layer.cli._common import print_error
     from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
     from sigma_lambda_layer.hunt import HitWriter, hunt

@@ -80,7 +80,7 @@ def _hunt_elsewhere(
     keep_records: int | None,
     progress: Progress | None,
 ) -> HuntResult:
-    """``hunt(engine=...)`` for an engine other than the embedded DuckDB (today: ``athena``; ``progress``
+    """``hunt(engine=...)`` for an engine other than the local ones (today: ``athena``; ``progress``
     gets (queries done, queries, bytes scanned so far, 0))."""
     if engine != HUNT_ATHENA_TARGET:
         raise UsageError(f"unknown hunt engine {engine!r}", hint=", ".join(HUNT_ENGINES))
