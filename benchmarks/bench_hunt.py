@@ -100,37 +100,30 @@ def rule_paths(corpus: Path) -> list[Path]:
     return [*aws, *ours]
 
 
-_FLOOR = """
+#: A DuckDB ``count(*)`` over the files' JSON documents (``{docs}``: ``read_json_objects`` of them), timed in
+#: its own process: the floor and the unwrap bound differ only in the query.
+_DUCKDB_COUNT = """
 import json, resource, sys, time
 import duckdb
 files = json.loads(open(sys.argv[1]).read())
 start = time.perf_counter()
 listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+docs = (f"read_json_objects([{listed}], format='auto', compression='gzip', "
+        "maximum_object_size=67108864)")
 db = duckdb.connect()
 db.execute('SET enable_progress_bar = false')
-count = db.execute(
-    f"SELECT count(*) FROM read_json_objects([{listed}], format='auto', compression='gzip', "
-    "maximum_object_size=67108864)").fetchone()[0]
-print(json.dumps({"seconds": time.perf_counter() - start, "objects": count,
+count = db.execute(QUERY.replace("{docs}", docs)).fetchone()[0]
+print(json.dumps({"seconds": time.perf_counter() - start, "count": count,
                   "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
-
-
-_UNWRAP = """
-import json, resource, sys, time
-import duckdb
-files = json.loads(open(sys.argv[1]).read())
-start = time.perf_counter()
-listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-db = duckdb.connect()
-db.execute('SET enable_progress_bar = false')
-count = db.execute(
-    f"SELECT count(*) FROM (SELECT unnest(json_extract(json, '$.Records[*]')) AS record FROM "
-    f"read_json_objects([{listed}], format='auto', compression='gzip', maximum_object_size=67108864)) "
-    "WHERE record IS NOT NULL").fetchone()[0]
-print(json.dumps({"seconds": time.perf_counter() - start, "records": count,
-                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
+_FLOOR = _DUCKDB_COUNT.replace("QUERY", repr("SELECT count(*) FROM {docs}"))
+_UNWRAP = _DUCKDB_COUNT.replace(
+    "QUERY",
+    repr(
+        "SELECT count(*) FROM (SELECT unnest(json_extract(json, '$.Records[*]')) AS record FROM {docs}) "
+        "WHERE record IS NOT NULL"
+    ),
+)
 
 _BARE = """
 import json, resource, sys, tempfile, time

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sigma_lambda_layer.errors import SigmaLambdaError, UsageError
-from sigma_lambda_layer.hunt.inputs import LogInputError, discover
+from sigma_lambda_layer.hunt.inputs import LogInputError, discover, iso_moment
 from sigma_lambda_layer.hunt.scan import CompiledRule, Progress, Scanner, dispatch_sql
 from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_NATIVE, HUNT_TARGET
 
@@ -34,18 +34,10 @@ from sigma_lambda_layer.hunt.results import Hit, HitCollector, HitWriter, HuntRe
 def parse_time(text: str | datetime | None) -> datetime | None:
     """``--since``/``--until``: ISO 8601 (a date, or a date and time; UTC unless an offset is given)."""
     if text is None or isinstance(text, datetime):
-        moment = text
-    else:
-        value = text.strip()
-        value = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise UsageError(
-                f"{text!r} is not an ISO 8601 time", hint="e.g. 2024-05-01 or 2024-05-01T12:00:00Z"
-            ) from None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        return text if text is None or text.tzinfo is not None else text.replace(tzinfo=timezone.utc)
+    moment = iso_moment(text)
+    if moment is None:
+        raise UsageError(f"{text!r} is not an ISO 8601 time", hint="e.g. 2024-05-01 or 2024-05-01T12:00:00Z")
     return moment
 
 

@@ -20,6 +20,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -37,6 +38,20 @@ LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.
 MAX_ERRORS_PER_FILE = 10
 #: Records of stdin are spooled to files of this many lines, so that stdin streams in bounded batches.
 STDIN_CHUNK_LINES = 50_000
+
+
+def iso_moment(value: Any) -> datetime | None:
+    """An ISO 8601 time (a date, or a date and time; ``Z`` or ``z`` for UTC, UTC unless an offset is given),
+    or None if ``value`` is not one: ``--since``/``--until`` and the native engine's window on ``eventTime``."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 class LogInputError(SigmaLambdaError):

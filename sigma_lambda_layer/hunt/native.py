@@ -40,18 +40,20 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from isal import igzip
 from simdjson import Array as _Array
 from simdjson import Object as _Object
+from simdjson import Parser
 
 from sigma_lambda_layer import casing
 from sigma_lambda_layer.errors import Location, SigmaLambdaError
 from sigma_lambda_layer.evaluator.paths import FieldPath
 from sigma_lambda_layer.evaluator.values import as_text
-from sigma_lambda_layer.hunt.inputs import LogFile, LogInputError, read_records
+from sigma_lambda_layer.hunt.inputs import LogFile, LogInputError, iso_moment, read_records
 from sigma_lambda_layer.hunt.results import HIT_FIELDS, Hit, HitCollector, HuntResult
 
 #: Below this many bytes of input (on disk) the scan runs in this process: starting workers costs more.
@@ -216,7 +218,7 @@ def _usable(text: str, folded: bool) -> tuple[bytes, bool] | None:
     """``text`` as a raw-JSON needle, if its presence in a decoded value implies its bytes in the document.
 
     A value's text is in the document as JSON wrote it: unescaped unless a character of it was escaped
-    (``\\uXXXX`` for any, ``\\/``, ``\\"``, ``\\\\``, and control characters): :func:`doc_needs` only
+    (``\\uXXXX`` for any, ``\\/``, ``\\"``, ``\\\\``, and control characters): :meth:`FileScanner.excluded` only
     trusts a document without ``\\u`` (and without ``\\/`` for a text with a slash), and a text holding
     a quote, a backslash or a control character is not used. A folded text is looked up in the document's
     ASCII-lowercased bytes, so it must be ASCII (and the document free of :data:`FOLDS_TO_ASCII`).
@@ -370,7 +372,7 @@ def _materialize(
     ever starts at one of these keys (:func:`top_keys`). simdjson's nested lookups cost more than building
     these few values."""
     if keys is None:
-        return dict(record.as_dict())
+        return record.as_dict()
     out: dict[str, Any] = {}
     # Only keys the record has are asked for: a missing key costs simdjson an exception internally.
     for key in keys.intersection(record.keys() if present is None else present):
@@ -427,9 +429,7 @@ class FileScanner:
             b"/" in n for i in self._prefiltered for g in self.rules[i].needs for n, _ in g
         )
         self._parser: Any = None
-        self._raw_dispatch: dict[
-            frozenset[int], dict[tuple[Any, ...], tuple[tuple[int, ...], Any, bool]]
-        ] = {}
+        self._raw_dispatch: dict[tuple[Any, Any, Any, frozenset[int]], tuple[tuple[int, ...], Any, bool]] = {}
         #: hit column values already encoded as JSON text
         self._encoded: dict[str | None, str] = {}
         #: per rule, the hits of the current file that kept their record text
@@ -457,12 +457,26 @@ class FileScanner:
             found = self._dispatch[key] = (chosen, keys, typed)
         return found
 
+    def _entry(
+        self, source: Any, name: Any, identity: Any, excluded: frozenset[int]
+    ) -> tuple[tuple[int, ...], Any, bool]:
+        """:meth:`candidates`, remembered by the raw eventSource/eventName strings (no fold per record:
+        the same strings always give the same entry)."""
+        plain = type(source) is str and type(name) is str
+        key = (source, name, identity, excluded)
+        found = self._raw_dispatch.get(key) if plain else None
+        if found is None:
+            found = self.candidates(source, name, identity, excluded)
+            if plain and len(self._raw_dispatch) < DISPATCH_CACHE:
+                self._raw_dispatch[key] = found
+        return found
+
     def inside(self, time: Any) -> bool:
         """``--since``/``--until`` on ``eventTime`` (a record without a readable time is outside any window)."""
         since, until = self.job.since, self.job.until
         if since is None and until is None:
             return True
-        moment = _moment(time)
+        moment = iso_moment(time)
         if moment is None:
             return False
         return (since is None or moment >= since) and (until is None or moment < until)
@@ -493,7 +507,8 @@ class FileScanner:
         if file.slow:
             raise _Fallback
         try:
-            data = _inflate(file.path) if file.gzip else file.path.read_bytes()
+            raw = file.path.read_bytes()
+            data = igzip.decompress(raw) if file.gzip else raw  # ISA-L: about twice zlib's speed
         except (OSError, EOFError, ValueError) as error:  # corrupt or truncated: the Python reader locates it
             raise _Fallback from error
         try:
@@ -502,8 +517,6 @@ class FileScanner:
             raise _Fallback from error
 
     def _documents(self, data: bytes, outcome: FileOutcome) -> None:
-        import simdjson
-
         stripped = data.lstrip()
         if stripped.startswith(b"{") and b"\n{" not in stripped.rstrip():
             documents: Iterator[bytes] = iter((data,))  # one document (CloudTrail's own files)
@@ -511,7 +524,7 @@ class FileScanner:
             documents = iter((data,))
         else:
             documents = (line for line in data.split(b"\n") if line.strip())
-        parser = self._parser or simdjson.Parser()
+        parser = self._parser or Parser()
         self._parser = parser
         for document in documents:
             self._document(parser.parse(document), outcome, self.excluded(document))
@@ -531,14 +544,12 @@ class FileScanner:
         return out if out and _U_ESCAPE.search(data) is None else frozenset()
 
     def _document(self, document: Any, outcome: FileOutcome, excluded: frozenset[int] = frozenset()) -> None:
-        import simdjson
-
         records: Any
-        if isinstance(document, simdjson.Array):
+        if isinstance(document, _Array):
             records = document
-        elif isinstance(document, simdjson.Object):
+        elif isinstance(document, _Object):
             inner = document.get("Records")
-            if isinstance(inner, simdjson.Array):
+            if isinstance(inner, _Array):
                 records = inner
             elif inner is not None or any(k in document for k in ("logEvents", "events", "detail-type")):
                 raise _Fallback  # the other wrappers of inputs.unwrap, and a Records that is not a list
@@ -547,10 +558,7 @@ class FileScanner:
         else:
             raise _Fallback
         windowed = self.job.since is not None or self.job.until is not None
-        # The dispatch of a record by its raw eventSource/eventName strings (no fold per record): the
-        # same strings always give the same entry of :meth:`candidates`.
-        cache = self._raw_dispatch.setdefault(excluded, {})
-        candidates = self.candidates
+        entry_of = self._entry
         for record in records:
             if type(record) is not _Object:
                 raise _Fallback  # the Python reader locates it, with its line
@@ -562,25 +570,12 @@ class FileScanner:
                 continue
             outcome.records += 1
             source = record.get("eventSource")
-            entry = cache.get((source, name)) if type(source) is str and type(name) is str else None
-            if entry is None:
-                entry = candidates(source, name, _ARRAY, excluded)
-                if type(source) is str and type(name) is str and len(cache) < DISPATCH_CACHE:
-                    cache[(source, name)] = entry
-            chosen, keys, typed = entry
+            chosen, keys, typed = entry_of(source, name, _ARRAY, excluded)
             if not chosen:
                 continue
             present = list(record.keys())
             if typed:
-                identity = _lazy_identity_key(record, present)
-                narrowed = (
-                    cache.get((source, name, identity)) if type(source) is str and type(name) is str else None
-                )
-                if narrowed is None:
-                    narrowed = candidates(source, name, identity, excluded)
-                    if type(source) is str and type(name) is str and len(cache) < DISPATCH_CACHE:
-                        cache[(source, name, identity)] = narrowed
-                chosen, keys, _ = narrowed
+                chosen, keys, _ = entry_of(source, name, _lazy_identity_key(record, present), excluded)
                 if not chosen:
                     continue
             self._evaluate(chosen, _materialize(record, keys, present), outcome, record)
@@ -594,9 +589,9 @@ class FileScanner:
                 continue
             outcome.records += 1
             source, name = record.get("eventSource"), record.get("eventName")
-            chosen, _, typed = self.candidates(source, name)
+            chosen, _, typed = self._entry(source, name, _ARRAY, frozenset())
             if chosen and typed:
-                chosen, _, _ = self.candidates(source, name, identity_key(record))
+                chosen, _, _ = self._entry(source, name, identity_key(record), frozenset())
             if chosen:
                 self._evaluate(chosen, record, outcome, None)
 
@@ -669,34 +664,10 @@ def _key(value: Any) -> Any:
         return casing.fold(value)
     if value is None:
         return None
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "Array":
+    if isinstance(value, (list, tuple, _Array)):
         return _ARRAY
     text = as_text(value)
     return None if text is None else casing.fold(text)
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
-def _inflate(path: Path) -> bytes:
-    """A gzip file's bytes inflated with ISA-L (zlib's reader where isal is missing)."""
-    raw = path.read_bytes()
-    try:
-        from isal import igzip
-    except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel
-        import gzip
-
-        return gzip.decompress(raw)
-    return igzip.decompress(raw)
 
 
 # ------------------------------------------------------------------------------------------ the workers
