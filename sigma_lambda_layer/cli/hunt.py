@@ -121,7 +121,7 @@ def _finish(
             click.echo(line, err=True)
     if not result.ok:
         ctx.exit(EXIT_ERRORS)
-    ctx.exit(EXIT_HITS if fail_on_hit and result.hits else EXIT_OK)
+    ctx.exit(EXIT_HITS if fail_on_hit and result.hit_count else EXIT_OK)
 
 
 @click.command("hunt")
@@ -217,6 +217,8 @@ def hunt_command(
                 on_hit=writer.write,
                 # Records stay on disk (--output); the report lists the first hits of each rule.
                 keep_records=REPORT_HITS_PER_RULE if report is not None else 0,
+                # Only the report lists hits: else each rule's summary is kept, not its hits.
+                keep_hits=report is not None,
                 engine=engine,
                 athena=options,
             )

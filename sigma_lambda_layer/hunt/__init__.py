@@ -26,9 +26,26 @@ from sigma_lambda_layer.hunt.inputs import LogInputError, discover, iso_moment
 from sigma_lambda_layer.hunt.scan import CompiledRule, Progress, Scanner, dispatch_sql
 from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_ENGINES, HUNT_NATIVE, HUNT_TARGET
 
-__all__ = ["Hit", "HitWriter", "HuntResult", "LogInputError", "RuleSummary", "hunt", "parse_time"]
+__all__ = [
+    "Hit",
+    "HitWriter",
+    "HuntResult",
+    "LogInputError",
+    "RuleStats",
+    "RuleSummary",
+    "hunt",
+    "parse_time",
+]
 
-from sigma_lambda_layer.hunt.results import Hit, HitCollector, HitWriter, HuntResult, RuleSummary
+from sigma_lambda_layer.hunt.results import (
+    Hit,
+    HitCollector,
+    HitWriter,
+    HuntResult,
+    RuleStats,
+    RuleSummary,
+    stats_of,
+)
 
 
 def parse_time(text: str | datetime | None) -> datetime | None:
@@ -103,6 +120,7 @@ def hunt(
     keep_records: int | None = None,
     engine: str = HUNT_NATIVE,
     athena: Any = None,
+    keep_hits: bool = True,
 ) -> HuntResult:
     """Run ``rules`` (anything :func:`~sigma_lambda_layer.api.convert` accepts) over CloudTrail ``logs``
     (files, folders searched recursively, ``"-"`` for stdin) and return every hit.
@@ -114,7 +132,10 @@ def hunt(
     ``on_hit`` sees every hit, with its record, as it is found (the CLI streams ``--output`` this way; a
     :class:`HitWriter`'s own ``write`` on a JSON-lines file is recognised, and DuckDB writes its lines).
     ``keep_records`` bounds memory on big hunts: only the first that many hits of each rule keep their
-    record in the result (the others keep every other field); None keeps every record.
+    record in the result (the others keep every other field); None keeps every record. ``keep_hits=False``
+    keeps no :class:`Hit` at all: the result holds the per-rule summaries (:attr:`HuntResult.stats`) and
+    ``on_hit`` still sees every hit, so memory stays flat however many hits there are (the CLI does this
+    unless it writes a ``--report``).
 
     ``engine`` picks how: ``"native"`` (the default, :mod:`.native`) runs the reference evaluator behind a
     dispatch table on every core; ``"duckdb"`` runs the ``duckdb`` target's SQL on an embedded DuckDB
@@ -126,7 +147,10 @@ def hunt(
     start = time.perf_counter()
     window = parse_time(since), parse_time(until)
     if engine not in (HUNT_NATIVE, HUNT_TARGET):  # ---- hook: --engine athena (hunt/athena.py)
-        return _hunt_elsewhere(engine, athena, rules, window, on_hit, keep_records, progress)
+        remote = _hunt_elsewhere(engine, athena, rules, window, on_hit, keep_records, progress)
+        if not keep_hits:
+            remote.stats, remote.hits = stats_of(remote.rules, remote.hits), []
+        return remote
     if logs is None:
         raise UsageError("hunt needs logs to scan", hint="files, folders, or - for stdin")
     paths = [logs] if isinstance(logs, (str, Path)) else list(logs)
@@ -142,10 +166,11 @@ def hunt(
             progress=progress,
             on_hit=on_hit,
             keep_records=keep_records,
+            keep_hits=keep_hits,
             start=start,
         )
     compiled, rule_errors = compile_rules(rules)
-    collector = HitCollector(compiled, on_hit, keep_records)
+    collector = HitCollector(compiled, on_hit, keep_records, keep_hits)
 
     def collect(rows: list[tuple[Any, ...]]) -> None:
         """One batch's hit rows (see :data:`.scan.HitRow`) as :class:`Hit` objects."""
@@ -177,4 +202,5 @@ def hunt(
         notes=found.notes,
         seconds=time.perf_counter() - start,
         engine=HUNT_TARGET,
+        stats=collector.stats,
     )

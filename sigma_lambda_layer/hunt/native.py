@@ -36,7 +36,7 @@ import pickle
 import re
 import signal
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -54,7 +54,7 @@ from sigma_lambda_layer.errors import Location, SigmaLambdaError
 from sigma_lambda_layer.evaluator.paths import FieldPath
 from sigma_lambda_layer.evaluator.values import as_text
 from sigma_lambda_layer.hunt.inputs import LogFile, LogInputError, iso_moment, read_records
-from sigma_lambda_layer.hunt.results import HIT_FIELDS, Hit, HitCollector, HuntResult
+from sigma_lambda_layer.hunt.results import HIT_FIELDS, Hit, HitCollector, HuntResult, RuleStats
 
 #: Below this many bytes of input (on disk) the scan runs in this process: starting workers costs more.
 INLINE_BYTES = 8 << 20
@@ -212,6 +212,8 @@ FOLDS_TO_ASCII = ("\u0130", "\u212a")
 _FOLDS_TO_ASCII_UTF8 = tuple(c.encode("utf-8") for c in FOLDS_TO_ASCII)
 _U_ESCAPE = re.compile(rb"\\u")
 _SLASH_ESCAPE = re.compile(rb"\\/")
+_ANY_ESCAPE = re.compile(rb"\\[u/]")
+_FIRST_BYTE = re.compile(rb"[ \t\r\n]*(.)", re.DOTALL)
 
 
 def _usable(text: str, folded: bool) -> tuple[bytes, bool] | None:
@@ -311,6 +313,8 @@ _HIT_KEYS = frozenset(
     ("eventTime", "eventSource", "eventName", "awsRegion", "userIdentity", "sourceIPAddress", "eventID")
 )
 _COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _hit_columns
+#: a hit's JSON line from its first column to the record's text (``{}``: each column's JSON text)
+_TAIL = ", ".join(f'"{name}": {{}}' for name in _COLUMN_NAMES) + ', "record": '
 #: a str as JSON text, as ``json.dumps(value, ensure_ascii=False)`` writes it (the C encoder it uses)
 _json_string: Callable[[str], str] = (
     getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
@@ -345,6 +349,34 @@ def _hit_columns(record: dict[str, Any]) -> tuple[str | None, ...]:
         _text(get("sourceIPAddress")),
         _text(get("eventID")),
     )
+
+
+def _lazy_hit_columns(record: dict[str, Any], lazy: Any, present: list[str] | None) -> tuple[str | None, ...]:
+    """:func:`_hit_columns` of a simdjson record, of which ``record`` holds the keys the rules read: the
+    others are read from ``lazy`` (a missing key is looked up in ``present``, its keys: no exception)."""
+    view: dict[str, Any] = {}
+    for key in _HIT_KEYS:
+        if key in record:
+            view[key] = record[key]
+        elif present is None or key in present:
+            value = lazy.get(key)
+            kind = type(value)
+            if kind is _Object:
+                if key == "userIdentity":  # only the principal's keys, as _hit_columns reads them
+                    inner = list(value.keys())
+                    value = {k: _plain(value[k]) for k in ("arn", "principalId", "type") if k in inner}
+                else:
+                    value = value.as_dict()
+            elif kind is _Array:
+                value = value.as_list()
+            view[key] = value
+    return _hit_columns(view)
+
+
+def _plain(value: Any) -> Any:
+    """A simdjson value as ``json.loads`` gives it."""
+    kind = type(value)
+    return value.as_dict() if kind is _Object else value.as_list() if kind is _Array else value
 
 
 def identity_key(record: dict[str, Any]) -> Any:
@@ -393,6 +425,8 @@ class _Job:
     keep_records: int | None
     #: the JSON-lines file the hits are appended to (``--output``), or None
     jsonl_path: str | None
+    #: whether each hit goes back to the command (else only each rule's :class:`RuleStats`)
+    send_hits: bool = True
 
 
 @dataclass
@@ -406,6 +440,8 @@ class FileOutcome:
     errors: list[tuple[str, int | None, str | None]] = field(default_factory=list)
     #: (rule index, the seven hit columns..., record JSON text or None)
     hits: list[tuple[Any, ...]] = field(default_factory=list)
+    #: per rule index, the summary of this file's hits when they are not sent (``_Job.send_hits``)
+    stats: dict[int, RuleStats] = field(default_factory=dict)
 
 
 class _Fallback(Exception):
@@ -428,6 +464,7 @@ class FileScanner:
         self._slash_needles = any(
             b"/" in n for i in self._prefiltered for g in self.rules[i].needs for n, _ in g
         )
+        self._folded_needles = any(f for i in self._prefiltered for g in self.rules[i].needs for _, f in g)
         self._parser: Any = None
         self._raw_dispatch: dict[tuple[Any, Any, Any, frozenset[int]], tuple[tuple[int, ...], Any, bool]] = {}
         #: hit column values already encoded as JSON text
@@ -517,31 +554,37 @@ class FileScanner:
             raise _Fallback from error
 
     def _documents(self, data: bytes, outcome: FileOutcome) -> None:
-        stripped = data.lstrip()
-        if stripped.startswith(b"{") and b"\n{" not in stripped.rstrip():
-            documents: Iterator[bytes] = iter((data,))  # one document (CloudTrail's own files)
-        elif stripped.startswith(b"["):
-            documents = iter((data,))
-        else:
-            documents = (line for line in data.split(b"\n") if line.strip())
         parser = self._parser or Parser()
         self._parser = parser
-        for document in documents:
-            self._document(parser.parse(document), outcome, self.excluded(document))
+        start = _FIRST_BYTE.match(data)
+        if start is not None and start.group(1) in b"{[":
+            try:  # one document (CloudTrail's own files, an array): parsed without copying the text
+                document = parser.parse(data)
+            except ValueError:  # more than one: JSON lines (a real syntax error falls back per line)
+                if start.group(1) == b"[":
+                    raise
+            else:
+                self._document(document, outcome, self.excluded(data))
+                return
+        for line in data.split(b"\n"):
+            if line.strip():
+                self._document(parser.parse(line), outcome, self.excluded(line))
 
     def excluded(self, data: bytes) -> frozenset[int]:
         """The rules without dispatch values that no record of the raw JSON document ``data`` can match."""
         if not self._prefiltered:
             return frozenset()
+        # A \u escape may spell any character of a needle: then nothing is excluded. One pass finds out
+        # for both escapes in the common case of neither (re finds a two-byte text faster than ``in``).
+        escaped = _ANY_ESCAPE.search(data) is not None
+        if escaped and _U_ESCAPE.search(data) is not None:
+            return frozenset()
+        slashed = escaped and self._slash_needles and _SLASH_ESCAPE.search(data) is not None
         folds = data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
-        lowered = data.lower() if folds else None
-        slashed = self._slash_needles and _SLASH_ESCAPE.search(data) is not None
-        out = frozenset(
+        lowered = data.lower() if folds and self._folded_needles else None
+        return frozenset(
             i for i in self._prefiltered if not doc_needs_met(self.rules[i], data, lowered, slashed)
         )
-        # A \u escape may spell any character of a needle: then nothing is excluded. Asked last (and with
-        # re, which finds a two-byte text three times faster than ``in`` here): most documents exclude none.
-        return out if out and _U_ESCAPE.search(data) is None else frozenset()
 
     def _document(self, document: Any, outcome: FileOutcome, excluded: frozenset[int] = frozenset()) -> None:
         records: Any
@@ -578,7 +621,7 @@ class FileScanner:
                 chosen, keys, _ = entry_of(source, name, _lazy_identity_key(record, present), excluded)
                 if not chosen:
                     continue
-            self._evaluate(chosen, _materialize(record, keys, present), outcome, record)
+            self._evaluate(chosen, _materialize(record, keys, present), outcome, record, present)
 
     def _slow(self, file: LogFile, outcome: FileOutcome) -> None:
         records, errors = read_records(file)
@@ -596,30 +639,33 @@ class FileScanner:
                 self._evaluate(chosen, record, outcome, None)
 
     def _evaluate(
-        self, chosen: tuple[int, ...], record: dict[str, Any], outcome: FileOutcome, lazy: Any
+        self,
+        chosen: tuple[int, ...],
+        record: dict[str, Any],
+        outcome: FileOutcome,
+        lazy: Any,
+        present: list[str] | None = None,
     ) -> None:
-        matched = [i for i in chosen if self.rules[i].root.matches(record)]
+        rules = self.rules
+        matched = [i for i in chosen if rules[i].root.matches(record)]
         if not matched:
             return
-        source = record
-        if lazy is not None and not _HIT_KEYS.issubset(record):  # the keys the rules did not read
-            source = record | _materialize(lazy, _HIT_KEYS.difference(record))
-        columns = _hit_columns(source)
+        columns = _hit_columns(record) if lazy is None else _lazy_hit_columns(record, lazy, present)
         raw: bytes | None = None
         if self._lines is not None:
             raw = _record_bytes(record, lazy)
-            encoded = self._encoded
-            if len(encoded) > DISPATCH_CACHE:
-                encoded.clear()
-            parts = []
-            for name, value in zip(_COLUMN_NAMES, columns, strict=True):
-                text = encoded.get(value)
-                if text is None:  # the same source, name, region or principal recurs: encoded once
-                    text = encoded[value] = "null" if value is None else _json_string(value)
-                parts.append(f'"{name}": {text}')
-            tail = ", ".join(parts).encode("utf-8")
+            tail = self._tail(columns)
             for i in matched:
-                self._lines += [self._prefix(i), tail, b', "record": ', raw, b"}\n"]
+                self._lines += [self._prefix(i), tail, raw, b"}\n"]
+        if not self.job.send_hits:  # the rule's summary is all the command needs of a hit
+            stats = outcome.stats
+            moment, principal, address = columns[0], columns[4], columns[5]
+            for i in matched:
+                found = stats.get(i)
+                if found is None:
+                    found = stats[i] = RuleStats()
+                found.add(moment, principal, address)
+            return
         keep = self.job.keep_records
         record_text: str | None = None
         for i in matched:
@@ -629,6 +675,19 @@ class FileScanner:
                 if record_text is None:
                     record_text = (raw or _record_bytes(record, lazy)).decode("utf-8")
             outcome.hits.append((i, *columns, record_text if wanted else None))
+
+    def _tail(self, columns: tuple[str | None, ...]) -> bytes:
+        """The hit columns of a JSON line (:func:`.results.jsonl_line`), up to the record's text."""
+        encoded = self._encoded
+        if len(encoded) > DISPATCH_CACHE:
+            encoded.clear()
+        texts = []
+        for value in columns:
+            text = encoded.get(value)
+            if text is None:  # the same source, name, region or principal recurs: encoded once
+                text = encoded[value] = "null" if value is None else _json_string(value)
+            texts.append(text)
+        return _TAIL.format(*texts).encode("utf-8")
 
     def _prefix(self, rule: int) -> bytes:
         """The start of a hit's JSON line for ``rule`` in the current file (:func:`.results.jsonl_line`)."""
@@ -715,9 +774,13 @@ def scan(
     jsonl_path: Path | None,
     on_outcome: Callable[[LogFile, FileOutcome], None],
     progress: Progress | None = None,
+    send_hits: bool = True,
 ) -> NativeScan:
-    """Scan ``files`` with ``rules``; ``on_outcome`` gets each file's outcome as it is done (in no set order)."""
-    job = _Job(list(rules), since, until, keep_records, None if jsonl_path is None else str(jsonl_path))
+    """Scan ``files`` with ``rules``; ``on_outcome`` gets each file's outcome as it is done (in no set order):
+    its hits, or with ``send_hits=False`` only each rule's stats."""
+    job = _Job(
+        list(rules), since, until, keep_records, None if jsonl_path is None else str(jsonl_path), send_hits
+    )
     totals = NativeScan()
     total_bytes = sum(f.size for f in files)
     done_bytes = 0
@@ -805,6 +868,7 @@ def hunt_native(
     on_hit: Callable[[Hit], None] | None,
     keep_records: int | None,
     start: float,
+    keep_hits: bool = True,
 ) -> HuntResult:
     """``hunt()`` on this engine (see :func:`sigma_lambda_layer.hunt.hunt` for the arguments)."""
     import time
@@ -813,12 +877,13 @@ def hunt_native(
     from sigma_lambda_layer.registry import HUNT_NATIVE
 
     compiled, rule_errors = compile_rules(rules)
-    collector = HitCollector(compiled, on_hit, keep_records)
+    collector = HitCollector(compiled, on_hit, keep_records, keep_hits)
 
     def collect(file: LogFile, outcome: FileOutcome) -> None:
         add = collector.add
         for index, *values in outcome.hits:
             add(index, file.name, *values)
+        collector.merge(outcome.stats)
 
     with tempfile.TemporaryDirectory(prefix="sigma-lambda-hunt-") as spool_name:
         spool = Path(spool_name)
@@ -833,6 +898,7 @@ def hunt_native(
             jsonl_path=collector.sink.append_target() if collector.sink is not None else None,
             on_outcome=collect,
             progress=progress,
+            send_hits=collector.wants_hits,
         )
     return HuntResult(
         hits=collector.sorted_hits(),
@@ -845,4 +911,5 @@ def hunt_native(
         notes=found.notes,
         seconds=time.perf_counter() - start,
         engine=HUNT_NATIVE,
+        stats=collector.stats,
     )

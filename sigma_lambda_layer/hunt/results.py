@@ -86,6 +86,55 @@ class RuleInfo(Protocol):
     def level(self) -> str | None: ...
 
 
+def _top(counts: Counter[str], n: int) -> tuple[tuple[str, int], ...]:
+    """The ``n`` most frequent values, ties in value order (the same whatever order the hits came in)."""
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n])
+
+
+@dataclass
+class RuleStats:
+    """One rule's summary kept as the hits stream by (what :class:`RuleSummary` reports), so a hunt need
+    not hold its hits to summarise them: counts and first/last seen, mergeable across worker processes."""
+
+    hits: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+    principals: Counter[str] = field(default_factory=Counter)
+    source_ips: Counter[str] = field(default_factory=Counter)
+
+    def add(self, moment: str | None, principal: str | None, address: str | None) -> None:
+        self.hits += 1
+        if moment:
+            if self.first_seen is None or moment < self.first_seen:
+                self.first_seen = moment
+            if self.last_seen is None or moment > self.last_seen:
+                self.last_seen = moment
+        if principal:
+            self.principals[principal] += 1
+        if address:
+            self.source_ips[address] += 1
+
+    def merge(self, other: RuleStats) -> None:
+        self.hits += other.hits
+        for moment in (other.first_seen, other.last_seen):
+            if moment:
+                self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
+                self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
+        self.principals.update(other.principals)
+        self.source_ips.update(other.source_ips)
+
+
+def stats_of(rules: Sequence[RuleInfo], hits: Sequence[Hit]) -> list[RuleStats]:
+    """Each rule's :class:`RuleStats` over ``hits`` (a hit counts for the rule of its title, id and path)."""
+    index = {(r.title, r.id, r.path): i for i, r in enumerate(rules)}
+    stats = [RuleStats() for _ in rules]
+    for hit in hits:
+        found = index.get((hit.rule_title, hit.rule_id, hit.rule_path))
+        if found is not None:
+            stats[found].add(hit.event_time, hit.principal, hit.source_ip)
+    return stats
+
+
 @dataclass(frozen=True)
 class RuleSummary:
     """One rule's outcome: its hits, first and last seen, the top principals and source addresses."""
@@ -120,6 +169,14 @@ class HuntResult:
     athena: Any = None
     #: the engine that ran the hunt (``HUNT_ENGINES``: native, duckdb or athena)
     engine: str = HUNT_TARGET
+    #: per rule (in the order of ``rules``), the summary kept while scanning; None: computed from ``hits``
+    #: (``hunt(keep_hits=False)`` returns no hits, only these)
+    stats: list[RuleStats] | None = None
+
+    @property
+    def hit_count(self) -> int:
+        """How many (rule, record) hits the hunt found (``hits`` may hold none, see ``keep_hits``)."""
+        return len(self.hits) if self.stats is None else sum(s.hits for s in self.stats)
 
     @property
     def errors(self) -> list[SigmaLambdaError]:
@@ -132,29 +189,21 @@ class HuntResult:
 
     def summaries(self, top: int = 3) -> list[RuleSummary]:
         """Per rule, in the order given, hits or not."""
-        by_rule: dict[tuple[str, str | None, str | None], list[Hit]] = {
-            (r.title, r.id, r.path): [] for r in self.rules
-        }
-        for hit in self.hits:
-            by_rule.setdefault((hit.rule_title, hit.rule_id, hit.rule_path), []).append(hit)
-        out = []
-        for rule in self.rules:
-            hits = by_rule[(rule.title, rule.id, rule.path)]
-            times = sorted(h.event_time for h in hits if h.event_time)
-            out.append(
-                RuleSummary(
-                    rule.title,
-                    rule.id,
-                    rule.path,
-                    rule.level,
-                    len(hits),
-                    times[0] if times else None,
-                    times[-1] if times else None,
-                    tuple(Counter(h.principal for h in hits if h.principal).most_common(top)),
-                    tuple(Counter(h.source_ip for h in hits if h.source_ip).most_common(top)),
-                )
+        stats = self.stats if self.stats is not None else stats_of(self.rules, self.hits)
+        return [
+            RuleSummary(
+                rule.title,
+                rule.id,
+                rule.path,
+                rule.level,
+                s.hits,
+                s.first_seen,
+                s.last_seen,
+                _top(s.principals, top),
+                _top(s.source_ips, top),
             )
-        return out
+            for rule, s in zip(self.rules, stats, strict=True)
+        ]
 
     def scope(self) -> str:
         """What was searched: records and files, or (Athena) the queries, bytes scanned, engine time."""
@@ -166,14 +215,14 @@ class HuntResult:
         """The terminal summary."""
         if self.athena is not None:  # --engine athena
             lines = [
-                f"ran {len(self.rules)} rule(s) in {self.seconds:.1f} s: {len(self.hits)} hit(s)",
+                f"ran {len(self.rules)} rule(s) in {self.seconds:.1f} s: {self.hit_count} hit(s)",
                 self.athena.headline(),
                 *self.athena.lines(),
             ]
         else:
             lines = [
                 f"scanned {self.records} record(s) in {self.files} file(s) with {len(self.rules)} rule(s) "
-                f"in {self.seconds:.1f} s: {len(self.hits)} hit(s)"
+                f"in {self.seconds:.1f} s: {self.hit_count} hit(s)"
             ]
         if self.outside_window:
             lines.append(
@@ -204,7 +253,7 @@ class HuntResult:
             "records": self.records,
             "files": self.files,
             "outside_window": self.outside_window,
-            "hits": len(self.hits),
+            "hits": self.hit_count,
             "rules": [
                 {
                     "title": s.title,
@@ -264,14 +313,21 @@ def jsonl_sink(on_hit: Any) -> HitWriter | None:
 class HitCollector:
     """The hits an engine finds, as :class:`Hit` objects: the caller's ``on_hit`` sees each (unless an
     engine writes the JSON lines itself, :func:`jsonl_sink`), and only the first ``keep_records`` hits of
-    each rule keep their record (None: every one)."""
+    each rule keep their record (None: every one). Every hit counts in its rule's :class:`RuleStats`;
+    with ``keep_hits=False`` none is kept (the stats are the result)."""
 
-    def __init__(self, rules: Sequence[RuleInfo], on_hit: Any, keep_records: int | None) -> None:
+    def __init__(
+        self, rules: Sequence[RuleInfo], on_hit: Any, keep_records: int | None, keep_hits: bool = True
+    ) -> None:
         self.sink = jsonl_sink(on_hit)
         self.per_hit = on_hit if self.sink is None else None
+        self.keep_hits = keep_hits
+        #: whether an engine has to hand over each hit (else only each rule's stats, :meth:`merge`)
+        self.wants_hits = keep_hits or self.per_hit is not None
         #: records per rule the engine still has to hand over (None: all; the caller sees every hit)
         self.engine_keeps = None if self.per_hit is not None else keep_records
         self.hits: list[Hit] = []
+        self.stats = [RuleStats() for _ in rules]
         self._keep = keep_records
         self._kept = [0] * len(rules)
         self._rules = [(r.title, r.id, r.level, r.path) for r in rules]
@@ -279,8 +335,15 @@ class HitCollector:
 
     def add(self, rule: int, file: str, *values: Any) -> None:
         """One hit: ``values`` are the columns ``event_time`` .. ``event_id`` and the record text or None."""
-        one = self._shared.setdefault
         moment, source, name, region, principal, address, event_id, text = values
+        self.stats[rule].add(moment, principal, address)
+        if not self.wants_hits:
+            return
+        one = self._shared.setdefault
+        if self._keep is not None and text is not None:
+            self._kept[rule] += 1
+            if self._kept[rule] > self._keep and self.per_hit is None:
+                text = None
         hit = Hit(
             *self._rules[rule],
             file,
@@ -295,11 +358,15 @@ class HitCollector:
         )
         if self.per_hit is not None:
             self.per_hit(hit)
-        if self._keep is not None and text is not None:
-            self._kept[rule] += 1
-            if self._kept[rule] > self._keep:
+            if self._keep is not None and self._kept[rule] > self._keep:
                 object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
-        self.hits.append(hit)
+        if self.keep_hits:
+            self.hits.append(hit)
+
+    def merge(self, stats: dict[int, RuleStats]) -> None:
+        """Stats an engine kept itself (per rule index), for hits it did not hand over."""
+        for rule, found in stats.items():
+            self.stats[rule].merge(found)
 
     def sorted_hits(self) -> list[Hit]:
         self.hits.sort(key=lambda h: (h.event_time or "", h.rule_title))
