@@ -78,26 +78,39 @@ class Inputs:
     notes: list[str] = field(default_factory=list)
 
 
-def _head(path: Path, gz: bool) -> bytes:
-    """The first non-blank bytes of the (decompressed) file; empty if it has none or cannot be read."""
+def _head(path: Path, start: bytes, gz: bool) -> bytes:
+    """The first non-blank bytes of the (decompressed) file; empty if it has none, ``?`` if it cannot be
+    read (the Python reader will say why, with the position). ``start``: its first bytes on disk."""
     try:
-        with gzip.open(path, "rb") if gz else path.open("rb") as handle:
-            return handle.read(4096).lstrip()[:64]
+        text = start
+        if gz:  # the start inflated: enough for 4 KiB in all but odd files, which are read as a stream
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            text = inflate.decompress(start, 4096)
+            if len(text) < 4096 and not inflate.eof and len(start) < _HEAD_BYTES:
+                return b"?"  # truncated
+            if len(text) < 4096 and (inflate.unused_data or not inflate.eof):
+                with gzip.open(path, "rb") as handle:
+                    text = handle.read(4096)
+        return text[:4096].lstrip()[:64]
     except (OSError, EOFError, zlib.error):
-        return b"?"  # unreadable: the Python reader will say why, with the position
+        return b"?"
+
+
+#: How much of a file :func:`_log_file` reads to tell its kind.
+_HEAD_BYTES = 1 << 16
 
 
 def _log_file(name: str, path: Path) -> LogFile | LogInputError:
     try:
-        size = path.stat().st_size
         with path.open("rb") as handle:
-            magic = handle.read(2)
+            size = os.fstat(handle.fileno()).st_size
+            start = handle.read(_HEAD_BYTES)
     except OSError as error:
         return LogInputError(f"cannot read the file: {error.strerror or error}", location=Location(name))
     if size == 0:
         return LogInputError("empty file: no CloudTrail records", location=Location(name))
-    gz = magic == _GZIP_MAGIC
-    head = _head(path, gz)
+    gz = start[:2] == _GZIP_MAGIC
+    head = _head(path, start, gz)
     if not head:
         return LogInputError(
             "the file holds only white space: no CloudTrail records", location=Location(name)

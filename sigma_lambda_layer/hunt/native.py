@@ -36,7 +36,7 @@ import pickle
 import re
 import signal
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -85,6 +85,9 @@ class NativeRule:
     #: texts the raw JSON of a document must hold for the rule to match one of its records: every group
     #: needs one of its (literal, folded) texts (:func:`required_texts`); used for rules without dispatch
     needs: tuple[tuple[tuple[bytes, bool], ...], ...] = ()
+    #: for a rule without eventSource/eventName/userIdentity.type values: a top-level key (no dot) and the
+    #: case-folded values it must hold (:func:`field_guard`), tested on each record before the rule meets it
+    guard: tuple[str, frozenset[str]] | None = None
 
     def admits(self, source: Any, name: Any, identity: Any = _ARRAY) -> bool:
         """Whether a record with these dispatch keys can match (a superset of the rule's meaning)."""
@@ -144,6 +147,7 @@ def compile_rules(rules: Any) -> tuple[list[NativeRule], list[SigmaLambdaError]]
                     top_keys(root),
                     required_text(root, IDENTITY_TYPE.name),
                     tuple(required_texts(root)),
+                    field_guard(root),
                 )
             )
     return compiled, errors
@@ -168,6 +172,31 @@ def top_keys(node: Any) -> frozenset[str] | None:
     if not paths or isinstance(node, nodes.Keyword):
         return None
     return frozenset(key for path in paths for key, _ in path.keys[0])
+
+
+def field_guard(node: Any) -> tuple[str, frozenset[str]] | None:
+    """For a tree with no dispatch values: the first one-segment field (a top-level key the evaluator looks
+    up alone) whose value :func:`required_text` can tell, with those values, e.g. ``userAgent: TruffleHog``;
+    None if there is none (or the tree has dispatch values)."""
+    from sigma_lambda_layer.evaluator import rule as nodes
+
+    if any(
+        required_text(node, name) is not None for name in ("eventSource", "eventName", IDENTITY_TYPE.name)
+    ):
+        return None
+
+    def fields(n: Any) -> Iterator[str]:
+        if isinstance(n, (nodes.AllOf, nodes.AnyOf)):
+            for child in n.children:
+                yield from fields(child)
+        elif isinstance(n, nodes.FieldTest) and n.path.single is not None:
+            yield n.path.single
+
+    for name in fields(node):
+        values = required_text(node, name)
+        if values is not None:
+            return name, values
+    return None
 
 
 #: The third dispatch key, read only for records whose eventSource/eventName admit a rule that tests it:
@@ -308,10 +337,8 @@ def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None, slashed:
 # ------------------------------------------------------------------------------------------ one file
 
 
-#: The top-level keys the hit columns read.
-_HIT_KEYS = frozenset(
-    ("eventTime", "eventSource", "eventName", "awsRegion", "userIdentity", "sourceIPAddress", "eventID")
-)
+#: the hit columns' keys but the principal, in column order
+_SCALAR_HIT_KEYS = ("eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "eventID")
 _COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _hit_columns
 #: a hit's JSON line from its first column to the record's text (``{}``: each column's JSON text)
 _TAIL = ", ".join(f'"{name}": {{}}' for name in _COLUMN_NAMES) + ', "record": '
@@ -319,6 +346,11 @@ _TAIL = ", ".join(f'"{name}": {{}}' for name in _COLUMN_NAMES) + ', "record": '
 _json_string: Callable[[str], str] = (
     getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 )
+
+
+def _json_text(value: str | None) -> str:
+    """A hit column as JSON text (``null`` for None)."""
+    return "null" if value is None else _json_string(value)
 
 
 def _text(value: Any) -> str | None:
@@ -354,23 +386,38 @@ def _hit_columns(record: dict[str, Any]) -> tuple[str | None, ...]:
 def _lazy_hit_columns(record: dict[str, Any], lazy: Any, present: list[str] | None) -> tuple[str | None, ...]:
     """:func:`_hit_columns` of a simdjson record, of which ``record`` holds the keys the rules read: the
     others are read from ``lazy`` (a missing key is looked up in ``present``, its keys: no exception)."""
-    view: dict[str, Any] = {}
-    for key in _HIT_KEYS:
+    if present is None:
+        present = list(lazy.keys())
+    texts: list[str | None] = []
+    for key in _SCALAR_HIT_KEYS:
         if key in record:
-            view[key] = record[key]
-        elif present is None or key in present:
-            value = lazy.get(key)
-            kind = type(value)
-            if kind is _Object:
-                if key == "userIdentity":  # only the principal's keys, as _hit_columns reads them
-                    inner = list(value.keys())
-                    value = {k: _plain(value[k]) for k in ("arn", "principalId", "type") if k in inner}
-                else:
-                    value = value.as_dict()
-            elif kind is _Array:
-                value = value.as_list()
-            view[key] = value
-    return _hit_columns(view)
+            texts.append(_text(record[key]))
+        elif key in present:
+            texts.append(_text(_plain(lazy[key])))
+        else:
+            texts.append(None)
+    principal = None
+    identity: Any = None
+    if "userIdentity" in record:
+        identity = record["userIdentity"]
+    elif "userIdentity" in present:
+        identity = lazy["userIdentity"]
+    if type(identity) is dict:
+        for key in ("arn", "principalId", "type"):
+            value = identity.get(key)
+            if value is not None:
+                principal = _text(value)
+                break
+    elif type(identity) is _Object:
+        inner = list(identity.keys())
+        for key in ("arn", "principalId", "type"):
+            if key in inner:
+                value = identity[key]
+                if value is not None:
+                    principal = _text(_plain(value))
+                    break
+    moment, source, name, region, address, event_id = texts
+    return moment, source, name, region, principal, address, event_id
 
 
 def _plain(value: Any) -> Any:
@@ -459,8 +506,18 @@ class FileScanner:
         self._prefiltered = [
             i
             for i, r in enumerate(self.rules)
-            if r.needs and r.event_source is None and r.event_name is None and r.identity_type is None
+            if r.needs
+            and r.guard is None
+            and r.event_source is None
+            and r.event_name is None
+            and r.identity_type is None
         ]
+        #: (key, values, rule) of each guarded rule (:func:`field_guard`)
+        self._guards = [(r.guard[0], r.guard[1], i) for i, r in enumerate(self.rules) if r.guard is not None]
+        #: (excluded, rule) -> excluded with that rule too: a record failing a guard
+        self._failed: dict[tuple[frozenset[int], int], frozenset[int]] = {}
+        #: per set of excluded rules, the dispatch entries by the raw (eventSource, eventName) strings
+        self._tables: dict[frozenset[int], dict[tuple[str, str], tuple[tuple[int, ...], Any, bool]]] = {}
         self._slash_needles = any(
             b"/" in n for i in self._prefiltered for g in self.rules[i].needs for n, _ in g
         )
@@ -602,6 +659,13 @@ class FileScanner:
             raise _Fallback
         windowed = self.job.since is not None or self.job.until is not None
         entry_of = self._entry
+        guards = self._guards
+        tables = self._tables
+        if len(tables) > 64:
+            tables.clear()
+        table = tables.get(excluded)
+        if table is None:
+            table = tables[excluded] = {}
         for record in records:
             if type(record) is not _Object:
                 raise _Fallback  # the Python reader locates it, with its line
@@ -613,15 +677,50 @@ class FileScanner:
                 continue
             outcome.records += 1
             source = record.get("eventSource")
-            chosen, keys, typed = entry_of(source, name, _ARRAY, excluded)
+            ruled_out = excluded
+            for key, values, index in guards:
+                value = record.get(key, _MISSING)
+                if type(value) is str:
+                    if casing.fold(value) in values:
+                        continue
+                elif value is not _MISSING:
+                    folded = _key(value)
+                    if folded is _ARRAY or folded in values:
+                        continue
+                ruled_out = self._failing(ruled_out, index)
+            if type(source) is str and type(name) is str:  # remembered by the raw strings: no fold
+                pairs = table if ruled_out is excluded else self._table(ruled_out)
+                found = pairs.get((source, name))
+                if found is None:
+                    found = entry_of(source, name, _ARRAY, ruled_out)
+                    if len(pairs) < DISPATCH_CACHE:
+                        pairs[(source, name)] = found
+            else:
+                found = entry_of(source, name, _ARRAY, ruled_out)
+            chosen, keys, typed = found
             if not chosen:
                 continue
             present = list(record.keys())
             if typed:
-                chosen, keys, _ = entry_of(source, name, _lazy_identity_key(record, present), excluded)
+                chosen, keys, _ = entry_of(source, name, _lazy_identity_key(record, present), ruled_out)
                 if not chosen:
                     continue
             self._evaluate(chosen, _materialize(record, keys, present), outcome, record, present)
+
+    def _failing(self, excluded: frozenset[int], rule: int) -> frozenset[int]:
+        """``excluded`` and ``rule`` (a record failed its guard), one frozenset per pair."""
+        found = self._failed.get((excluded, rule))
+        if found is None:
+            if len(self._failed) > DISPATCH_CACHE:
+                self._failed.clear()
+            found = self._failed[(excluded, rule)] = excluded | {rule}
+        return found
+
+    def _table(self, excluded: frozenset[int]) -> dict[tuple[str, str], tuple[tuple[int, ...], Any, bool]]:
+        table = self._tables.get(excluded)
+        if table is None:
+            table = self._tables[excluded] = {}
+        return table
 
     def _slow(self, file: LogFile, outcome: FileOutcome) -> None:
         records, errors = read_records(file)
@@ -681,12 +780,14 @@ class FileScanner:
         encoded = self._encoded
         if len(encoded) > DISPATCH_CACHE:
             encoded.clear()
-        texts = []
-        for value in columns:
+        moment, source, name, region, principal, address, event_id = columns
+        texts = [_json_text(moment)]
+        for value in (source, name, region, principal, address):
             text = encoded.get(value)
             if text is None:  # the same source, name, region or principal recurs: encoded once
-                text = encoded[value] = "null" if value is None else _json_string(value)
+                text = encoded[value] = _json_text(value)
             texts.append(text)
+        texts.append(_json_text(event_id))  # eventTime and eventID: new in (almost) every record
         return _TAIL.format(*texts).encode("utf-8")
 
     def _prefix(self, rule: int) -> bytes:
@@ -713,7 +814,7 @@ class FileScanner:
 def _record_bytes(record: Any, lazy: Any) -> bytes:
     """The record's JSON text: simdjson's minified text of the parsed record, or ``json.dumps`` of it."""
     if lazy is not None:
-        return bytes(lazy.mini)
+        return lazy.mini  # type: ignore[no-any-return]
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
