@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 
 from sigma_lambda_layer.evaluator import RuleEvaluator
-from sigma_lambda_layer.hunt import hunt
+from sigma_lambda_layer.hunt import HitWriter, RuleStats, hunt
 from tests.support.corpus import AWS_RULES, CLOUDTRAIL, OUR_RULES, REPO, cloudtrail_records, requires_corpus
 from tests.support.rulekit import rule_yaml
 
@@ -346,3 +348,73 @@ def test_hunt_keep_records_keeps_the_first_records_of_each_rule(engine: str) -> 
     with_record: Counter[str] = Counter(h.rule_title for h in kept.hits if h.record is not None)
     assert with_record == Counter({rule: min(2, n) for rule, n in per_rule.items()})
     assert all(json.loads(h.record) for h in kept.hits if h.record is not None)
+
+
+@ENGINES
+@requires_corpus
+def test_hunt_without_hits_keeps_the_same_summaries(tmp_path: Path, engine: str) -> None:
+    """``keep_hits=False`` (the CLI without --report) summarises each rule while scanning: the summaries,
+    counts and JSON lines are those of the hunt that keeps every hit, and no Hit is held."""
+    logs = sorted(CLOUDTRAIL.glob("*.jsonl"))
+    paths = [str(p) for p in _rule_paths()]
+    full = hunt(paths, logs, engine=engine)
+    out = tmp_path / "hits.jsonl"
+    with HitWriter(out) as writer:
+        lean = hunt(paths, logs, engine=engine, keep_hits=False, on_hit=writer.write, keep_records=0)
+    assert lean.hits == [] and lean.stats is not None
+    assert lean.hit_count == full.hit_count == len(full.hits) > 300
+    assert lean.summaries() == full.summaries()
+    assert {k: v for k, v in lean.to_summary().items() if k != "seconds"} == {
+        k: v for k, v in full.to_summary().items() if k != "seconds"
+    }
+    written = Counter(_key(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines())
+    assert written == Counter(_key(h.to_dict()) for h in full.hits)
+    assert [s.hits for s in lean.summaries()] == [s.hits for s in full.summaries()]
+    busiest = max(full.summaries(), key=lambda s: s.hits)
+    principals = Counter(h.principal for h in full.hits if h.rule_title == busiest.title and h.principal)
+    ranked = sorted(principals.items(), key=lambda item: (-item[1], item[0]))[:3]
+    assert list(busiest.top_principals) == ranked  # ties in value order: the same on every engine
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.none(), st.sampled_from(["", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", "2023"])
+            ),
+            st.one_of(st.none(), st.sampled_from(["", "a", "b", "c"])),
+            st.one_of(st.none(), st.sampled_from(["1.2.3.4", "", "::1"])),
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(0, 30), max_size=4),
+)
+def test_rule_stats_merged_from_parts_equal_the_stats_of_the_whole(
+    hits: list[tuple[str | None, str | None, str | None]], cuts: list[int]
+) -> None:
+    """Workers summarise their files apart; the merged summary is that of every hit at once."""
+    whole = RuleStats()
+    for hit in hits:
+        whole.add(*hit)
+    merged, start = RuleStats(), 0
+    for cut in [*sorted(cuts), len(hits)]:
+        part = RuleStats()
+        for hit in hits[start:cut]:
+            part.add(*hit)
+        merged.merge(part)
+        start = max(start, cut)
+    assert merged == whole
+    times = sorted(t for t, _, _ in hits if t)
+    assert (whole.first_seen, whole.last_seen) == ((times[0], times[-1]) if times else (None, None))
+
+
+@ENGINES
+def test_hunt_reads_a_gzip_of_several_members(tmp_path: Path, engine: str) -> None:
+    """``cat a.gz b.gz`` is one gzip file to every reader; its head is told past an empty first member."""
+    body = "".join(json.dumps(_record(n)) + "\n" for n in range(3)).encode()
+    path = tmp_path / "joined.jsonl.gz"
+    path.write_bytes(gzip.compress(b"") + gzip.compress(body[:40]) + gzip.compress(body[40:]))
+    result = hunt([str(_rule_file(tmp_path))], path, engine=engine)
+    assert not result.errors, [str(e) for e in result.errors]
+    assert _ids(result) == ["id-0", "id-1", "id-2"]

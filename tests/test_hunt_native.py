@@ -227,3 +227,66 @@ def test_ctrl_c_ends_the_workers_at_once(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(KeyboardInterrupt):
         hunt(_rule_paths(), [str(logs)], threads=2, progress=interrupt)
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize(
+    ("detection", "guard"),
+    [
+        ("selection:\n    userAgent: TruffleHog\ncondition: selection", ("userAgent", {"trufflehog"})),
+        (
+            "selection:\n    userAgent:\n        - A\n        - b\ncondition: selection",
+            ("userAgent", {"a", "b"}),
+        ),
+        ("selection:\n    userAgent|cased: TruffleHog\ncondition: selection", ("userAgent", {"trufflehog"})),
+        ("selection:\n    eventName: X\n    userAgent: a\ncondition: selection", None),  # dispatch does it
+        ("selection:\n    userAgent|contains: a\ncondition: selection", None),
+        ("selection:\n    userIdentity.arn: a\ncondition: selection", None),  # a dotted name: not one key
+        ("a:\n    userAgent: a\nb:\n    sourceIPAddress: b\ncondition: a or b", None),
+        ("a:\n    userAgent: a\nb:\n    userAgent: b\ncondition: a or b", ("userAgent", {"a", "b"})),
+        ("a:\n    userAgent: a\nb:\n    sourceIPAddress: b\ncondition: a and not b", ("userAgent", {"a"})),
+    ],
+)
+def test_field_guard_is_read_off_the_evaluator_tree(detection: str, guard: Any) -> None:
+    compiled, errors = native.compile_rules(rule_yaml(detection))
+    assert not errors
+    found = compiled[0].guard
+    assert (found if found is None else (found[0], set(found[1]))) == guard
+
+
+#: userAgent values of every JSON kind a guard meets (and no userAgent at all).
+_AGENT_VALUES = st.one_of(
+    st.text(alphabet=TRICKY + "12", max_size=5),
+    st.integers(-2, 12),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(alphabet=TRICKY, max_size=3), max_size=3),
+    st.just({"a": "b"}),
+    st.just(_MISSING_AGENT := object()),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    needle=st.one_of(
+        st.text(alphabet=TRICKY.translate({ord(c): None for c in "*?\\"}) + "12", min_size=1, max_size=4),
+        st.sampled_from(["1", "true"]),
+    ),
+    values=st.lists(_AGENT_VALUES, min_size=1, max_size=5),
+    cased=st.booleans(),
+)
+def test_field_guard_keeps_every_evaluator_hit(
+    tmp_path: Path, needle: str, values: list[Any], cased: bool
+) -> None:
+    """A rule without dispatch values but with a one-key equality (SigmaHQ's TruffleHog rule) meets only
+    records whose key holds one of its values: never one the evaluator would match."""
+    rule = rule_yaml(
+        f"selection:\n    userAgent{'|cased' if cased else ''}: {json.dumps(needle)}\ncondition: selection\n"
+    )
+    records = []
+    for i, value in enumerate(values):
+        record: dict[str, Any] = {"eventName": "X", "eventID": str(i)}
+        if value is not _MISSING_AGENT:
+            record["userAgent"] = value
+        records.append(record)
+    assert native.compile_rules(rule)[0][0].guard is not None
+    assert _scan(rule, records, tmp_path) == _expected(rule, records)
