@@ -13,8 +13,9 @@ each copy with a fresh ``eventID`` and ``eventTime``, into CloudTrail's S3 layou
   rule, no unnesting) -- no scan that reads these files can beat it by much;
 * **hunt**: the ``sigma-lambda hunt`` command with the 57 SigmaHQ AWS CloudTrail rules plus ours and
   ``--output`` (every hit written), in its own process, timed from start to exit, on its default engine
-  (native) and with ``--engine duckdb``; its peak memory is the peak of the summed resident memory of the
-  command and its worker processes (sampled from /proc);
+  (native) and with ``--engine duckdb``, and once more on the native engine without ``--output`` (the
+  terminal summary only: what writing the hits costs); its peak memory is the peak of the summed
+  resident memory of the command and its worker processes (sampled from /proc);
 * **reader**: ISA-L gunzip and a simdjson parse of every file on two processes, the native engine's own
   reading floor (what it does before any rule);
 * **evaluator**: the reference evaluator (gunzip, ``json.loads``, every rule on every record) on a sample;
@@ -211,15 +212,16 @@ class _TreeMemory(threading.Thread):
             time.sleep(0.05)
 
 
-def run_hunt(rules: list[Path], logs: Path, output: Path, engine: str = "native") -> dict[str, object]:
+def run_hunt(rules: list[Path], logs: Path, output: Path | None, engine: str = "native") -> dict[str, object]:
     """``sigma-lambda hunt`` as a user runs it, in its own process: wall time and that process' peak RSS
-    (its workers' too: the largest of the process and its children)."""
+    (its workers' too: the largest of the process and its children). ``output`` None: no ``--output``
+    (the summary only)."""
     command = [sys.executable, "-m", "sigma_lambda_layer", "hunt", "--engine", engine, *map(str, rules)]
     command += ["--logs", str(logs)]
+    if output is not None:
+        command += ["--output", str(output)]
     start = time.perf_counter()
-    child = subprocess.Popen(
-        [*command, "--output", str(output)], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    child = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tree = _TreeMemory(child.pid)  # sampling from the start: the read below waits for the child's end
     tree.start()
     assert child.stderr is not None
@@ -293,7 +295,9 @@ def main() -> None:
         floor = min((_child(_FLOOR, listed) for _ in range(2)), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
         loads.append(os.getloadavg()[0])
         hunted = run_hunt(rules, Path(tmp) / "AWSLogs", Path(scratch) / "hits.jsonl")
+        (Path(scratch) / "hits.jsonl").unlink()
         loads.append(os.getloadavg()[0])
+        summary_only = run_hunt(rules, Path(tmp) / "AWSLogs", None)
         reader = _child(_READER, listed)
         hunted_duckdb = run_hunt(rules, Path(tmp) / "AWSLogs", Path(scratch) / "hits-duckdb.jsonl", "duckdb")
         loads.append(os.getloadavg()[0])
@@ -317,6 +321,11 @@ def main() -> None:
     print(
         f"hunt (the whole command, rule compilation included): {hunted['seconds']:.1f} s, "
         f"{hunt_rate:,.0f} rec/s, peak {hunt_mb:.0f} MB"
+    )
+    quiet_rate = args.records / float(summary_only["seconds"])  # type: ignore[arg-type]
+    print(
+        f"hunt without --output (the summary only): {summary_only['seconds']:.1f} s, {quiet_rate:,.0f} rec/s, "
+        f"{quiet_rate / floor_rate:.2f}x the floor, peak {int(summary_only['peak_kb']) / 1024:.0f} MB"  # type: ignore[call-overload]
     )
     duckdb_rate = args.records / float(hunted_duckdb["seconds"])  # type: ignore[arg-type]
     print(
