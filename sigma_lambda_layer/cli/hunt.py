@@ -203,10 +203,7 @@ def hunt_command(
     try:
         _check_engine_options(engine, logs, threads, athena)
         options = _athena_options(**athena) if engine == HUNT_ATHENA_TARGET else None
-        with (
-            HitWriter(output) as writer,
-            _sigterm_interrupts(),
-        ):
+        with HitWriter(output) as writer, _sigterm_interrupts():
             result = hunt(
                 list(rules),
                 list(logs),
@@ -215,9 +212,8 @@ def hunt_command(
                 threads=threads,
                 progress=progress,  # type: ignore[arg-type]
                 on_hit=writer.write,
-                # Records stay on disk (--output); the report lists the first hits of each rule.
+                # Records stay on disk (--output); only the report lists hits (the first of each rule).
                 keep_records=REPORT_HITS_PER_RULE if report is not None else 0,
-                # Only the report lists hits: else each rule's summary is kept, not its hits.
                 keep_hits=report is not None,
                 engine=engine,
                 athena=options,
