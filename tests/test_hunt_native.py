@@ -126,9 +126,12 @@ def test_what_the_fast_reader_does_not_take_is_read_by_the_python_reader(
     assert _scan(rule, [], tmp_path, raw) == ["1"], name
 
 
-def test_dispatch_by_identity_type_sees_every_spelling(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["one Records document", "JSON lines", "an escaped dotted key"])
+def test_dispatch_by_identity_type_sees_every_spelling(tmp_path: Path, layout: str) -> None:
     """``userIdentity.type`` as the evaluator reads it: a dotted top-level key, an array of identities,
-    another case, a number; the dispatch never drops one of them."""
+    another case, a number; the dispatch never drops one of them. As JSON lines, each record is its own
+    document: the dotted key's is read by listing its keys, the others by two lookups; a ``\\u`` escape
+    may spell the dotted key in a document's text."""
     rule = rule_yaml("selection:\n    userIdentity.type: Root\ncondition: selection\n")
     records: list[dict[str, Any]] = [
         {"eventName": "A", "eventID": "1", "userIdentity": {"type": "Root"}},
@@ -139,7 +142,12 @@ def test_dispatch_by_identity_type_sees_every_spelling(tmp_path: Path) -> None:
         {"eventName": "A", "eventID": "6", "userIdentity": {"type": 7}},
         {"eventName": "A", "eventID": "7"},
     ]
-    assert _scan(rule, records, tmp_path) == _expected(rule, records) == ["1", "2", "3", "4"]
+    raw = json.dumps({"Records": records}).encode()
+    if layout == "JSON lines":
+        raw = b"\n".join(json.dumps(r).encode() for r in records)
+    elif layout == "an escaped dotted key":
+        raw = raw.replace(b'"userIdentity.type"', b'"userIdentity\\u002etype"')
+    assert _scan(rule, records, tmp_path, raw) == _expected(rule, records) == ["1", "2", "3", "4"]
 
 
 def _rule_paths() -> list[str]:

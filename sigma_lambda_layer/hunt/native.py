@@ -242,6 +242,8 @@ _FOLDS_TO_ASCII_UTF8 = tuple(c.encode("utf-8") for c in FOLDS_TO_ASCII)
 _U_ESCAPE = re.compile(rb"\\u")
 _SLASH_ESCAPE = re.compile(rb"\\/")
 _ANY_ESCAPE = re.compile(rb"\\[u/]")
+#: the top-level key the evaluator also tries for ``userIdentity.type``, as JSON text
+_DOTTED_IDENTITY = b'"userIdentity.type"'
 _FIRST_BYTE = re.compile(rb"[ \t\r\n]*(.)", re.DOTALL)
 
 
@@ -443,6 +445,16 @@ def _lazy_identity_key(record: Any, present: list[str]) -> Any:
     return _ARRAY if type(identity) is _Array else None
 
 
+def _plain_identity_key(record: Any) -> Any:
+    """:func:`_lazy_identity_key` of a simdjson record known to have no top-level ``"userIdentity.type"``
+    key: two lookups, no list of its keys (a missing key costs pysimdjson an exception: rare here)."""
+    identity = record.get("userIdentity")
+    if type(identity) is _Object:
+        value = identity.get("type")
+        return _ARRAY if type(value) is _Array else _key(value)
+    return _ARRAY if type(identity) is _Array else None
+
+
 def _materialize(
     record: Any, keys: frozenset[str] | None, present: list[str] | None = None
 ) -> dict[str, Any]:
@@ -521,6 +533,7 @@ class FileScanner:
         self._slash_needles = any(
             b"/" in n for i in self._prefiltered for g in self.rules[i].needs for n, _ in g
         )
+        self._typed = any(r.identity_type is not None for r in self.rules)
         self._folded_needles = any(f for i in self._prefiltered for g in self.rules[i].needs for _, f in g)
         self._parser: Any = None
         self._raw_dispatch: dict[tuple[Any, Any, Any, frozenset[int]], tuple[tuple[int, ...], Any, bool]] = {}
@@ -621,29 +634,50 @@ class FileScanner:
                 if start.group(1) == b"[":
                     raise
             else:
-                self._document(document, outcome, self.excluded(data))
+                self._document(document, outcome, *self._text_facts(data))
                 return
         for line in data.split(b"\n"):
             if line.strip():
-                self._document(parser.parse(line), outcome, self.excluded(line))
+                self._document(parser.parse(line), outcome, *self._text_facts(line))
 
     def excluded(self, data: bytes) -> frozenset[int]:
         """The rules without dispatch values that no record of the raw JSON document ``data`` can match."""
-        if not self._prefiltered:
-            return frozenset()
-        # A \u escape may spell any character of a needle: then nothing is excluded. One pass finds out
-        # for both escapes in the common case of neither (re finds a two-byte text faster than ``in``).
-        escaped = _ANY_ESCAPE.search(data) is not None
-        if escaped and _U_ESCAPE.search(data) is not None:
-            return frozenset()
-        slashed = escaped and self._slash_needles and _SLASH_ESCAPE.search(data) is not None
-        folds = data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
-        lowered = data.lower() if folds and self._folded_needles else None
-        return frozenset(
-            i for i in self._prefiltered if not doc_needs_met(self.rules[i], data, lowered, slashed)
-        )
+        return self._text_facts(data)[0]
 
-    def _document(self, document: Any, outcome: FileOutcome, excluded: frozenset[int] = frozenset()) -> None:
+    def _text_facts(self, data: bytes) -> tuple[frozenset[int], bool]:
+        """What the raw JSON document ``data`` tells before it is read: the rules without dispatch values
+        none of its records can match (:func:`doc_needs_met`), and whether a record of it may have a
+        top-level key ``"userIdentity.type"`` (the evaluator looks that up too: :func:`identity_key`)."""
+        excluded: frozenset[int] = frozenset()
+        u_escaped: bool | None = None
+        if self._prefiltered:
+            # A \u escape may spell any character of a needle: then nothing is excluded. One pass finds
+            # out for both escapes in the common case of neither (re finds a two-byte text faster than ``in``).
+            escaped = _ANY_ESCAPE.search(data) is not None
+            u_escaped = escaped and _U_ESCAPE.search(data) is not None
+            if not u_escaped:
+                slashed = escaped and self._slash_needles and _SLASH_ESCAPE.search(data) is not None
+                folds = data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
+                lowered = data.lower() if folds and self._folded_needles else None
+                excluded = frozenset(
+                    i for i in self._prefiltered if not doc_needs_met(self.rules[i], data, lowered, slashed)
+                )
+        dotted = False
+        if self._typed:  # a key is in the text as written unless an escape spells it
+            if u_escaped is None:
+                u_escaped = _U_ESCAPE.search(data) is not None
+            dotted = u_escaped or _DOTTED_IDENTITY in data
+        return excluded, dotted
+
+    def _document(
+        self,
+        document: Any,
+        outcome: FileOutcome,
+        excluded: frozenset[int] = frozenset(),
+        dotted: bool = True,
+    ) -> None:
+        """The records of a parsed document; ``dotted``: whether one may have a top-level
+        ``"userIdentity.type"`` key (else its identity is read without listing the record's keys)."""
         records: Any
         if isinstance(document, _Array):
             records = document
@@ -700,11 +734,18 @@ class FileScanner:
             chosen, keys, typed = found
             if not chosen:
                 continue
-            present = list(record.keys())
+            present = None
             if typed:
-                chosen, keys, _ = entry_of(source, name, _lazy_identity_key(record, present), ruled_out)
+                if dotted:
+                    present = list(record.keys())
+                    identity = _lazy_identity_key(record, present)
+                else:
+                    identity = _plain_identity_key(record)
+                chosen, keys, _ = entry_of(source, name, identity, ruled_out)
                 if not chosen:
                     continue
+            if present is None:
+                present = list(record.keys())
             self._evaluate(chosen, _materialize(record, keys, present), outcome, record, present)
 
     def _failing(self, excluded: frozenset[int], rule: int) -> frozenset[int]:
