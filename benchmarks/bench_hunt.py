@@ -10,7 +10,9 @@ each copy with a fresh ``eventID`` and ``eventTime``, into CloudTrail's S3 layou
 ``{"Records": [...]}`` document of 500 records per file), in a temporary folder. Then, in one run:
 
 * **floor**: DuckDB's parse-only pass over the same files, ``count(*)`` over ``read_json_objects`` (no
-  rule, no unnesting) -- no scan that reads these files can beat it by much;
+  rule, no unnesting) -- no scan that reads these files can beat it by much. It runs right before each
+  hunt run (``--repeat`` pairs of each hunt variant, after one run that fills the page cache), and each
+  pair gives a ratio: the machine's speed drifts within minutes, and not alike for both;
 * **hunt**: the ``sigma-lambda hunt`` command with the 57 SigmaHQ AWS CloudTrail rules plus ours and
   ``--output`` (every hit written), in its own process, timed from start to exit, on its default engine
   (native) and with ``--engine duckdb``, and once more on the native engine without ``--output`` (the
@@ -269,6 +271,7 @@ def main() -> None:
         type=Path,
         help="build the data set in this folder and keep it; reuse it if already built there",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="floor + hunt pairs timed (default 3)")
     parser.add_argument(
         "--hit-rate",
         type=float,
@@ -291,13 +294,18 @@ def main() -> None:
         )
         listed = [str(f) for f in files]
         loads = [os.getloadavg()[0]]
-        # The floor twice, the faster kept: the first run also reads the files into the page cache.
-        floor = min((_child(_FLOOR, listed) for _ in range(2)), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
-        loads.append(os.getloadavg()[0])
-        hunted = run_hunt(rules, Path(tmp) / "AWSLogs", Path(scratch) / "hits.jsonl")
-        (Path(scratch) / "hits.jsonl").unlink()
-        loads.append(os.getloadavg()[0])
-        summary_only = run_hunt(rules, Path(tmp) / "AWSLogs", None)
+        _child(_FLOOR, listed)  # a first pass reads the files into the page cache
+        # The machine's speed drifts by tens of percent within minutes, and not alike for DuckDB's threads
+        # and the hunt's processes: each hunt is timed right after a floor run, and each pair gives a ratio.
+        pairs: list[tuple[dict[str, object], dict[str, object]]] = []
+        quiet_pairs: list[tuple[dict[str, object], dict[str, object]]] = []
+        for _ in range(args.repeat):
+            pairs.append(
+                (_child(_FLOOR, listed), run_hunt(rules, Path(tmp) / "AWSLogs", Path(scratch) / "h.jsonl"))
+            )
+            (Path(scratch) / "h.jsonl").unlink()
+            quiet_pairs.append((_child(_FLOOR, listed), run_hunt(rules, Path(tmp) / "AWSLogs", None)))
+            loads.append(os.getloadavg()[0])
         reader = _child(_READER, listed)
         hunted_duckdb = run_hunt(rules, Path(tmp) / "AWSLogs", Path(scratch) / "hits-duckdb.jsonl", "duckdb")
         loads.append(os.getloadavg()[0])
@@ -306,26 +314,35 @@ def main() -> None:
         loads.append(os.getloadavg()[0])
         rate, seen = evaluator_rate(rules, files, args.sample)
         loads.append(os.getloadavg()[0])
+    floor = min((f for f, _ in pairs), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
+    hunted = min((h for _, h in pairs), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
     floor_rate = args.records / float(floor["seconds"])  # type: ignore[arg-type]
     hunt_rate = args.records / float(hunted["seconds"])  # type: ignore[arg-type]
-    floor_mb = int(floor["peak_kb"]) / 1024  # type: ignore[call-overload]
-    hunt_mb = int(hunted["peak_kb"]) / 1024  # type: ignore[call-overload]
     print(
         f"cores: {os.cpu_count()}; rules: {len(rules)}; hunt exit status {hunted['status']}; {hunted['errors']}"
     )
     print(f"hunt summary: {hunted['summary']}")
+    for label, runs in (
+        ("hunt --output (every hit written)", pairs),
+        ("hunt, the summary only", quiet_pairs),
+    ):
+        ratios = sorted(float(f["seconds"]) / float(h["seconds"]) for f, h in runs)  # type: ignore[arg-type]
+        print(f"{label}, each after a floor run:")
+        for f, h in runs:
+            print(
+                f"  floor {f['seconds']:.1f} s, hunt {h['seconds']:.1f} s (peak {int(h['peak_kb']) / 1024:.0f} MB): "  # type: ignore[call-overload]
+                f"{float(f['seconds']) / float(h['seconds']):.2f}x"  # type: ignore[arg-type]
+            )
+        print(
+            f"  hunt/floor: median {ratios[len(ratios) // 2]:.2f}x, range {ratios[0]:.2f}x-{ratios[-1]:.2f}x"
+        )
     print(
-        f"floor (DuckDB count(*) over read_json_objects): {floor['seconds']:.1f} s, {floor_rate:,.0f} rec/s, "
-        f"peak {floor_mb:.0f} MB"
+        f"fastest floor (DuckDB count(*) over read_json_objects): {floor['seconds']:.1f} s, {floor_rate:,.0f} rec/s, "
+        f"peak {int(floor['peak_kb']) / 1024:.0f} MB"  # type: ignore[call-overload]
     )
     print(
-        f"hunt (the whole command, rule compilation included): {hunted['seconds']:.1f} s, "
-        f"{hunt_rate:,.0f} rec/s, peak {hunt_mb:.0f} MB"
-    )
-    quiet_rate = args.records / float(summary_only["seconds"])  # type: ignore[arg-type]
-    print(
-        f"hunt without --output (the summary only): {summary_only['seconds']:.1f} s, {quiet_rate:,.0f} rec/s, "
-        f"{quiet_rate / floor_rate:.2f}x the floor, peak {int(summary_only['peak_kb']) / 1024:.0f} MB"  # type: ignore[call-overload]
+        f"fastest hunt (the whole command, rule compilation included): {hunted['seconds']:.1f} s, "
+        f"{hunt_rate:,.0f} rec/s"
     )
     duckdb_rate = args.records / float(hunted_duckdb["seconds"])  # type: ignore[arg-type]
     print(
@@ -345,7 +362,10 @@ def main() -> None:
             f"{name}: {step['seconds']:.1f} s, {step_rate:,.0f} rec/s, {step_rate / floor_rate:.2f}x the floor, "
             f"peak {int(step['peak_kb']) / 1024:.0f} MB{detail}"  # type: ignore[call-overload]
         )
-    print(f"ratios: hunt/floor = {hunt_rate / floor_rate:.2f}x, hunt/evaluator = {hunt_rate / rate:.1f}x")
+    print(
+        f"ratios of the fastest runs: hunt/floor = {hunt_rate / floor_rate:.2f}x, "
+        f"hunt/evaluator = {hunt_rate / rate:.1f}x"
+    )
     print(f"load average (1 min) before/after each step: {', '.join(f'{x:.1f}' for x in loads)}")
 
 

@@ -211,7 +211,7 @@ def hunt_command(
                 until=until,
                 threads=threads,
                 progress=progress,  # type: ignore[arg-type]
-                on_hit=writer.write,
+                on_hit=writer.write if output is not None else None,
                 # Records stay on disk (--output); only the report lists hits (the first of each rule).
                 keep_records=REPORT_HITS_PER_RULE if report is not None else 0,
                 keep_hits=report is not None,

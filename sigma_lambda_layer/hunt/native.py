@@ -12,10 +12,12 @@ meaning every target is proven against), so its hits are the evaluator's by cons
   values it can match at all (:func:`required_text`, read off the evaluator's tree). A record
   meets only the rules its (case-folded) pair allows, looked up once per distinct pair; a record no rule
   can match is never turned into a dict. The test is a superset of the evaluator's (a string equal to the
-  rule's value case-insensitively is in the set), an array-valued field is never skipped, and a rule
-  without such values meets every record.
+  rule's value case-insensitively is in the set), an array-valued field is never skipped. A rule without
+  such values is guarded by another top-level key it requires (:func:`field_guard`), or skipped for a
+  document whose raw text lacks what it requires (:func:`required_texts`), or meets every record.
 * **Every core.** Files are spread over worker processes (one per core), each with the compiled rules; hits
-  come back as small tuples, and for ``--output`` in JSON lines each worker writes its own lines.
+  come back as small tuples (or only each rule's :class:`.results.RuleStats`), and for ``--output`` in
+  JSON lines each worker writes its own lines.
 
 Anything the fast reader does not take (CloudWatch Logs exports and subscription payloads, EventBridge
 events, concatenated or pretty-printed objects, a corrupt gzip, invalid UTF-8, a record without
