@@ -368,23 +368,33 @@ def _hit_columns(record: dict[str, Any]) -> tuple[str | None, ...]:
     """The seven hit columns of a record dict, as the duckdb engine reads them (``principal``: the first of
     ``userIdentity.arn``, ``.principalId``, ``.type``); spelled out, since this runs for every hit."""
     get = record.get
-    identity = get("userIdentity")
-    principal = None
-    if type(identity) is dict:
-        for key in ("arn", "principalId", "type"):
-            value = identity.get(key)
-            if value is not None:
-                principal = _text(value)
-                break
     return (
         _text(get("eventTime")),
         _text(get("eventSource")),
         _text(get("eventName")),
         _text(get("awsRegion")),
-        principal,
+        _principal(get("userIdentity")),
         _text(get("sourceIPAddress")),
         _text(get("eventID")),
     )
+
+
+def _principal(identity: Any) -> str | None:
+    """The ``principal`` hit column: the first of ``arn``, ``principalId``, ``type`` that is not null, of a
+    ``userIdentity`` dict or simdjson object (its keys listed once: a missing key costs an exception)."""
+    if type(identity) is dict:
+        for key in ("arn", "principalId", "type"):
+            value = identity.get(key)
+            if value is not None:
+                return _text(value)
+    elif type(identity) is _Object:
+        inner = list(identity.keys())
+        for key in ("arn", "principalId", "type"):
+            if key in inner:
+                value = identity[key]
+                if value is not None:
+                    return _text(_plain(value))
+    return None
 
 
 def _lazy_hit_columns(record: dict[str, Any], lazy: Any, present: list[str] | None) -> tuple[str | None, ...]:
@@ -400,26 +410,12 @@ def _lazy_hit_columns(record: dict[str, Any], lazy: Any, present: list[str] | No
             texts.append(_text(_plain(lazy[key])))
         else:
             texts.append(None)
-    principal = None
     identity: Any = None
     if "userIdentity" in record:
         identity = record["userIdentity"]
     elif "userIdentity" in present:
         identity = lazy["userIdentity"]
-    if type(identity) is dict:
-        for key in ("arn", "principalId", "type"):
-            value = identity.get(key)
-            if value is not None:
-                principal = _text(value)
-                break
-    elif type(identity) is _Object:
-        inner = list(identity.keys())
-        for key in ("arn", "principalId", "type"):
-            if key in inner:
-                value = identity[key]
-                if value is not None:
-                    principal = _text(_plain(value))
-                    break
+    principal = _principal(identity)
     moment, source, name, region, address, event_id = texts
     return moment, source, name, region, principal, address, event_id
 
