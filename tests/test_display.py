@@ -14,7 +14,9 @@ from sigma_lambda_layer.display import ResultDisplay, ResultsDisplay, highlight_
 from sigma_lambda_layer.errors import Location, UnsupportedFieldError
 
 REPO = Path(__file__).resolve().parents[1]
-SPL = 'sourcetype=aws:cloudtrail eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+SPL = (
+    'sourcetype=aws:cloudtrail eventSource="lambda.amazonaws.com" eventName="UpdateFunctionConfiguration*"'
+)
 ESQL = 'from logs-aws.cloudtrail-* | where TO_LOWER(event.provider) == "lambda.amazonaws.com"'
 
 

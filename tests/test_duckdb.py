@@ -30,27 +30,16 @@ def _check(detection: str, records: Sequence[Any], expected: set[int]) -> str:
 
 def test_duckdb_case_insensitive_equality() -> None:
     # errorCode is free text (fields/domains.py); eventName is canonicalised to an exact comparison.
-    records = [
-        {"errorCode": "CONSOLELOGIN"},
-        {"errorCode": "consolelogin"},
-        {"errorCode": "ConsoleLogon"},
-        {},
-    ]
+    records = [{"errorCode": "CONSOLELOGIN"}, {"errorCode": "consolelogin"}, {"errorCode": "ConsoleLogon"}, {}]
     _check("sel:\n  errorCode: ConsoleLogin\ncondition: sel", records, {0, 1})
-    _check(
-        "sel:\n  errorCode|cased: ConsoleLogin\ncondition: sel",
-        [{"errorCode": "ConsoleLogin"}, *records],
-        {0},
-    )
+    _check("sel:\n  errorCode|cased: ConsoleLogin\ncondition: sel", [{"errorCode": "ConsoleLogin"}, *records], {0})
 
 
 def test_duckdb_dotted_capital_i_follows_the_project_definition() -> None:
     """``a.lower() == b.lower()`` (COMMON.md): Python lowers İ to two characters, DuckDB's lower() to one."""
     values = ["ConsoleLogİn", "consolelogi\u0307n", "CONSOLELOGIN"]
     for rule_value in ("ConsoleLogin", "ConsoleLogİn"):
-        query = convert(rule_yaml(f"sel:\n  errorCode: {rule_value}\ncondition: sel"), target="duckdb")[
-            0
-        ].output
+        query = convert(rule_yaml(f"sel:\n  errorCode: {rule_value}\ncondition: sel"), target="duckdb")[0].output
         got = set(run_duckdb(query, [{"errorCode": v} for v in values]))
         assert got == {i for i, v in enumerate(values) if v.lower() == rule_value.lower()}, rule_value
     # Wildcards are per character: İ matches only İ (and ? or *), never i.
@@ -139,34 +128,26 @@ def test_duckdb_regex_python_meaning_on_re2() -> None:
 
 @pytest.mark.parametrize("pattern", ["a(?=b)", "(a)\\1", "(?<!x)y", "\\bword"])
 def test_duckdb_refuses_what_re2_cannot_say(pattern: str) -> None:
-    result = convert(
-        rule_yaml(f"sel:\n  userAgent|re: '{pattern}'\ncondition: sel"), target="duckdb", collect_errors=True
-    )[0]
+    result = convert(rule_yaml(f"sel:\n  userAgent|re: '{pattern}'\ncondition: sel"), target="duckdb", collect_errors=True)[0]
     assert result.error is not None and is_unsupported(result.error), result.error
     assert result.error.location.line is not None  # located in the rule file
 
 
 def test_duckdb_keywords_search_values_not_keys() -> None:
-    records = [
-        {"eventName": "x", "userAgent": "has-needle-inside"},
-        {"needle": "y"},
-        {"a": {"b": ["NEEDLE"]}},
-    ]
+    records = [{"eventName": "x", "userAgent": "has-needle-inside"}, {"needle": "y"}, {"a": {"b": ["NEEDLE"]}}]
     _check("keywords:\n  - needle\ncondition: keywords", records, {0, 2})
 
 
 def test_duckdb_no_injection_through_values_or_fields() -> None:
     hostile = "x') OR true OR ('"
     records = [{"eventName": hostile}, {"eventName": "other"}]
-    query = _check(f'sel:\n  eventName: "{hostile}"\ncondition: sel', records, {0})
+    query = _check(f"sel:\n  eventName: \"{hostile}\"\ncondition: sel", records, {0})
     assert "= 'x'') or true or ('''" in query  # inside the literal, its quotes doubled
-    _check('sel:\n  "a\') OR (1=1": v\ncondition: sel', [{"a') OR (1=1": "v"}, {"b": "v"}], {0})
+    _check("sel:\n  \"a') OR (1=1\": v\ncondition: sel", [{"a') OR (1=1": "v"}, {"b": "v"}], {0})
 
 
 def test_duckdb_greek_final_sigma_equality_is_refused() -> None:
-    result = convert(
-        rule_yaml("sel:\n  userAgent: ΟΔΟΣ\ncondition: sel"), target="duckdb", collect_errors=True
-    )[0]
+    result = convert(rule_yaml("sel:\n  userAgent: ΟΔΟΣ\ncondition: sel"), target="duckdb", collect_errors=True)[0]
     assert isinstance(result.error, UnsupportedConstructError) or is_unsupported(result.error)
 
 

@@ -55,7 +55,7 @@ def test_user_pipeline_yaml_replaces_the_default(tmp_path: Path) -> None:
     [result] = convert(rule, target="splunk", pipelines=[str(pipeline)], without_pipeline=True)
     assert result.output == 'source_service="lambda.amazonaws.com" api_call="UpdateFunctionConfiguration*"'
     [added] = convert(rule, target="splunk", pipelines=[str(pipeline)])
-    assert added.output.startswith("sourcetype=aws:cloudtrail ")
+    assert added.output.startswith('sourcetype=aws:cloudtrail ')
 
 
 def test_user_pipeline_yaml_invalid_is_a_usage_error(tmp_path: Path) -> None:

@@ -315,17 +315,7 @@ def test_concurrent_runs_share_one_cache(rules: Path, fresh: list[Any], tmp_path
     for n in range(3, 12):
         (rules / f"r{n}.yml").write_text(rule(n))
     folder = tmp_path / "cache"
-    command = [
-        sys.executable,
-        "-m",
-        "sigma_lambda_layer",
-        "convert",
-        str(rules),
-        "-t",
-        "splunk",
-        "--jobs",
-        "1",
-    ]
+    command = [sys.executable, "-m", "sigma_lambda_layer", "convert", str(rules), "-t", "splunk", "--jobs", "1"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "SIGMA_LAMBDA_CACHE_DIR": str(folder)}
     runs = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)

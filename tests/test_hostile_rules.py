@@ -387,10 +387,7 @@ def test_all_targets_output_written_atomically(tmp_path: Path) -> None:
 
     target = tmp_path / "q.spl"
     target.write_text("previous\n")
-    with (
-        file_size_limit(4096),
-        pytest.raises(click.ClickException, match=r"cannot write .*q\.spl: File too large"),
-    ):
+    with file_size_limit(4096), pytest.raises(click.ClickException, match=r"cannot write .*q\.spl: File too large"):
         write_atomic(target, "new" * 10_000)  # fails half way, as on a full disk
     assert target.read_text() == "previous\n"
     assert [p.name for p in tmp_path.iterdir()] == ["q.spl"]

@@ -20,9 +20,7 @@ from sigma_lambda_layer.hunt import hunt
 from tests.support.rulekit import rule_yaml
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 BAR = (0x09, 0x69, 0xDA)  # the timeline bar colour of hunt/report.py
 
 
@@ -113,6 +111,9 @@ def test_hunt_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     assert done.returncode == 0 and shot.is_file(), done.stderr
     width, channels, rows = _pixels(shot.read_bytes())
     painted = sum(
-        1 for row in rows for x in range(0, width * channels, channels) if tuple(row[x : x + 3]) == BAR
+        1
+        for row in rows
+        for x in range(0, width * channels, channels)
+        if tuple(row[x : x + 3]) == BAR
     )
     assert painted > 100, "the timeline bars should be painted"

@@ -618,9 +618,7 @@ def artifact_problems(target: str, fmt: str, probe: ArtifactProbe) -> list[str]:
     if twin.error is not None:
         return [f"{fmt}: the benign twin failed: {twin.error}"]
     if fmt == "ddl":  # the table's DDL is built from the options alone: no rule text may reach it
-        return (
-            [] if artifact.output == twin.output else [f"ddl: rule text changed the DDL\n{artifact.output!r}"]
-        )
+        return [] if artifact.output == twin.output else [f"ddl: rule text changed the DDL\n{artifact.output!r}"]
     query: Any = default.output
     if isinstance(query, str) and query.lstrip().startswith("{"):
         query = json.loads(query)  # EventBridge: the pattern, whichever way the artifact holds it

@@ -56,7 +56,8 @@ def test_lucene_founding_rule() -> None:
 def test_lucene_keyword_case_insensitive_regexp() -> None:
     assert (
         lucene(sel("errorCode: ConsoleLogin"))
-        == D + "aws.cloudtrail.error_code:/[Cc][Oo][Nn][Ss][Oo][Ll][Ee][Ll][Oo][Gg][Ii][Nn]/"
+        == D
+        + "aws.cloudtrail.error_code:/[Cc][Oo][Nn][Ss][Oo][Ll][Ee][Ll][Oo][Gg][Ii][Nn]/"
     )
 
 
@@ -300,8 +301,7 @@ def test_lucene_translate_regex(pattern: str, flags: set[SigmaRegularExpressionF
 
 
 @pytest.mark.parametrize(
-    "pattern",
-    ["a(?=b)", "(a)\\1", "\\bword", "a(^b)", "a$b", "(?m)^x", "(?i:x)", "a*+", "[\\S]", "\\w+", "[\\W]"],
+    "pattern", ["a(?=b)", "(a)\\1", "\\bword", "a(^b)", "a$b", "(?m)^x", "(?i:x)", "a*+", "[\\S]", "\\w+", "[\\W]"]
 )
 def test_lucene_translate_regex_refuses(pattern: str) -> None:
     with pytest.raises(RegexTranslationError):

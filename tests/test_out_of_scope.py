@@ -81,9 +81,7 @@ def test_out_of_scope_is_its_own_status_on_every_path(tmp_path: Path) -> None:
     for results in runs:
         # duckdb runs a whole-object comparison as the evaluator reads it (never true) instead of refusing it
         # (docs/targets/duckdb.md); every other target refuses it.
-        whole_object_on_duckdb = [
-            r for r in results if r.target == "duckdb" and r.path and "refused" in r.path
-        ]
+        whole_object_on_duckdb = [r for r in results if r.target == "duckdb" and r.path and "refused" in r.path]
         assert [r.status for r in whole_object_on_duckdb] == ["ok"]
         by_file = {(Path(r.path or "").name, r.status) for r in results if r not in whole_object_on_duckdb}
         assert by_file == {
