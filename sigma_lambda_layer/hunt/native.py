@@ -526,8 +526,6 @@ class FileScanner:
         self._guards = [(r.guard[0], r.guard[1], i) for i, r in enumerate(self.rules) if r.guard is not None]
         #: (excluded, rule) -> excluded with that rule too: a record failing a guard
         self._failed: dict[tuple[frozenset[int], int], frozenset[int]] = {}
-        #: per set of excluded rules, the dispatch entries by the raw (eventSource, eventName) strings
-        self._tables: dict[frozenset[int], dict[tuple[str, str], tuple[tuple[int, ...], Any, bool]]] = {}
         self._slash_needles = any(
             b"/" in n for i in self._prefiltered for g in self.rules[i].needs for n, _ in g
         )
@@ -692,12 +690,6 @@ class FileScanner:
         windowed = self.job.since is not None or self.job.until is not None
         entry_of = self._entry
         guards = self._guards
-        tables = self._tables
-        if len(tables) > 64:
-            tables.clear()
-        table = tables.get(excluded)
-        if table is None:
-            table = tables[excluded] = {}
         for record in records:
             if type(record) is not _Object:
                 raise _Fallback  # the Python reader locates it, with its line
@@ -720,16 +712,7 @@ class FileScanner:
                     if folded is _ARRAY or folded in values:
                         continue
                 ruled_out = self._failing(ruled_out, index)
-            if type(source) is str and type(name) is str:  # remembered by the raw strings: no fold
-                pairs = table if ruled_out is excluded else self._table(ruled_out)
-                found = pairs.get((source, name))
-                if found is None:
-                    found = entry_of(source, name, _ARRAY, ruled_out)
-                    if len(pairs) < DISPATCH_CACHE:
-                        pairs[(source, name)] = found
-            else:
-                found = entry_of(source, name, _ARRAY, ruled_out)
-            chosen, keys, typed = found
+            chosen, keys, typed = entry_of(source, name, _ARRAY, ruled_out)
             if not chosen:
                 continue
             present = None
@@ -754,12 +737,6 @@ class FileScanner:
                 self._failed.clear()
             found = self._failed[(excluded, rule)] = excluded | {rule}
         return found
-
-    def _table(self, excluded: frozenset[int]) -> dict[tuple[str, str], tuple[tuple[int, ...], Any, bool]]:
-        table = self._tables.get(excluded)
-        if table is None:
-            table = self._tables[excluded] = {}
-        return table
 
     def _slow(self, file: LogFile, outcome: FileOutcome) -> None:
         records, errors = read_records(file)

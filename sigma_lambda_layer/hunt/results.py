@@ -116,10 +116,10 @@ class RuleStats:
 
     def merge(self, other: RuleStats) -> None:
         self.hits += other.hits
-        for moment in (other.first_seen, other.last_seen):
-            if moment:
-                self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
-                self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
+        if other.first_seen and (self.first_seen is None or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        if other.last_seen and (self.last_seen is None or other.last_seen > self.last_seen):
+            self.last_seen = other.last_seen
         self.principals.update(other.principals)
         self.source_ips.update(other.source_ips)
 
@@ -340,10 +340,6 @@ class HitCollector:
         if not self.wants_hits:
             return
         one = self._shared.setdefault
-        if self._keep is not None and text is not None:
-            self._kept[rule] += 1
-            if self._kept[rule] > self._keep and self.per_hit is None:
-                text = None
         hit = Hit(
             *self._rules[rule],
             file,
@@ -358,7 +354,9 @@ class HitCollector:
         )
         if self.per_hit is not None:
             self.per_hit(hit)
-            if self._keep is not None and self._kept[rule] > self._keep:
+        if self._keep is not None and text is not None:
+            self._kept[rule] += 1
+            if self._kept[rule] > self._keep:
                 object.__setattr__(hit, "record", None)  # the frozen hit is ours until appended
         if self.keep_hits:
             self.hits.append(hit)
