@@ -150,8 +150,25 @@ print(json.dumps({"seconds": seconds, "matching": count, "rules": len(compiled),
 """
 
 
+#: ``--source``: the children run the checkout's sources (PYTHONPATH), not the installed package
+_SOURCE = False
+#: the children's working directory: not the checkout, whose sources would shadow the installed package
+_CWD = tempfile.gettempdir()
+
+
 def _env() -> dict[str, str]:
+    if not _SOURCE:
+        return dict(os.environ)
     return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def build_kind() -> str:
+    """Which sigma-lambda the children run: the mypyc-compiled build or plain Python, and from where."""
+    code = "import sigma_lambda_layer.hunt.native as n; print(n.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=_CWD)
+    where = done.stdout.strip()
+    kind = "compiled (mypyc)" if where.endswith((".so", ".pyd")) else "Python"
+    return f"{kind}, {'the checkout' if _SOURCE else 'the installed package'}"
 
 
 def _child(code: str, argument: object) -> dict[str, object]:
@@ -159,7 +176,7 @@ def _child(code: str, argument: object) -> dict[str, object]:
         json.dump(argument, handle)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", code, handle.name], capture_output=True, text=True, env=_env()
+            [sys.executable, "-c", code, handle.name], capture_output=True, text=True, env=_env(), cwd=_CWD
         )
     finally:
         os.unlink(handle.name)
@@ -223,7 +240,7 @@ def run_hunt(rules: list[Path], logs: Path, output: Path | None, engine: str = "
     if output is not None:
         command += ["--output", str(output)]
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, env=_env(), cwd=_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tree = _TreeMemory(child.pid)  # sampling from the start: the read below waits for the child's end
     tree.start()
     assert child.stderr is not None
@@ -277,7 +294,17 @@ def main() -> None:
         type=float,
         help="draw records so that about this fraction hits (e.g. 0.001); default: the corpus mix (36 %%)",
     )
+    parser.add_argument(
+        "--source",
+        action="store_true",
+        help="run the checkout's sources instead of the installed package (which may be the compiled build)",
+    )
     args = parser.parse_args()
+    global _SOURCE
+    _SOURCE = args.source
+    if _SOURCE:
+        sys.path.insert(0, str(REPO))  # the evaluator's rate too
+    print(f"sigma-lambda: {build_kind()}")
     rules = rule_paths(args.corpus.resolve())
     with tempfile.TemporaryDirectory(prefix="bench-hunt-") as scratch:
         t = time.perf_counter()

@@ -30,6 +30,18 @@ python -m pip install -q --upgrade pip
 # A regular (non-editable) install: the tests exercise the wheel's data files and sigma-cli plugin entry points.
 # Extras: test (pytest suite), docs (site, notebook), lint (ruff, mypy); SIGMA_LAMBDA_EXTRAS=test for a lean loop.
 EXTRAS="${SIGMA_LAMBDA_EXTRAS:-test,docs,lint}"
+# The release build: the hunt's per-record modules compiled with mypyc (pyproject.toml, docs/hunt.md), where a
+# C compiler and Python's headers are found. The build leaves the compiled modules beside their sources, so
+# the suite below runs them; tests/test_hunt_build.py compares them with the sources as plain Python.
+if ! command -v cc >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev >/dev/null 2>&1 || true
+fi
+if command -v cc >/dev/null 2>&1 \
+  && python -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  export HATCH_BUILD_HOOK_ENABLE_MYPYC=1
+else
+  echo "note: no C compiler or Python headers: sigma-lambda installs as plain Python (same results, slower hunt)" >&2
+fi
 python -m pip install -q ".[${EXTRAS}]"
 # Elastic's ES|QL grammar declares Python >= 3.12 but works on 3.11.
 python -m pip install -q --ignore-requires-python "detection-rules-esql-py>=0.1,<0.2"

@@ -21,7 +21,7 @@ from sigma.types import SigmaString
 from sigma_lambda_layer.errors import SigmaLambdaError
 from sigma_lambda_layer.evaluator import RuleEvaluator
 from sigma_lambda_layer.evaluator.values import StringMatch, compile_value
-from sigma_lambda_layer.hunt import HitWriter, hunt, native
+from sigma_lambda_layer.hunt import HitWriter, hunt, native, parallel
 from sigma_lambda_layer.hunt.inputs import LogFile
 from tests.support.corpus import AWS_RULES, CLOUDTRAIL, OUR_RULES, requires_corpus
 from tests.support.rulekit import rule_yaml
@@ -175,7 +175,7 @@ def test_worker_processes_give_the_hits_and_lines_of_one_process(
             gzip.compress(json.dumps({"Records": records[n : n + 50]}).encode())
         )
     inline = hunt(_rule_paths(), [str(logs)])
-    monkeypatch.setattr(native, "INLINE_BYTES", 0)
+    monkeypatch.setattr(parallel, "INLINE_BYTES", 0)
     out = tmp_path / "hits.jsonl"
     with HitWriter(out) as writer:
         pooled = hunt(_rule_paths(), [str(logs)], threads=2, on_hit=writer.write, keep_records=1)
@@ -201,13 +201,13 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_partial_result(
     logs.mkdir()
     for n in range(4):
         (logs / f"{n}.jsonl").write_text((CLOUDTRAIL / "stratus-red-team_detonation-logs.jsonl").read_text())
-    monkeypatch.setattr(native, "INLINE_BYTES", 0)
-    monkeypatch.setattr(native, "_worker_scan", _die)
+    monkeypatch.setattr(parallel, "INLINE_BYTES", 0)
+    monkeypatch.setattr(parallel, "_worker_scan", _die)
     with pytest.raises(SigmaLambdaError, match="worker process ended abruptly"):
         hunt(_rule_paths(), [str(logs)], threads=2)
 
 
-_REAL_WORKER_SCAN = native._worker_scan
+_REAL_WORKER_SCAN = parallel._worker_scan
 
 
 def _slow_but_first(tasks: Any) -> Any:
@@ -224,9 +224,9 @@ def test_ctrl_c_ends_the_workers_at_once(tmp_path: Path, monkeypatch: pytest.Mon
     logs.mkdir()
     for n in range(6):
         (logs / f"{n}.jsonl").write_text((CLOUDTRAIL / "stratus-red-team_detonation-logs.jsonl").read_text())
-    monkeypatch.setattr(native, "INLINE_BYTES", 0)
-    monkeypatch.setattr(native, "_tasks", lambda files, workers: [[(i, f)] for i, f in enumerate(files)])
-    monkeypatch.setattr(native, "_worker_scan", _slow_but_first)
+    monkeypatch.setattr(parallel, "INLINE_BYTES", 0)
+    monkeypatch.setattr(parallel, "_tasks", lambda files, workers: [[(i, f)] for i, f in enumerate(files)])
+    monkeypatch.setattr(parallel, "_worker_scan", _slow_but_first)
 
     def interrupt(*_: int) -> None:
         raise KeyboardInterrupt

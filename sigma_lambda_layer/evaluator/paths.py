@@ -22,6 +22,8 @@ from typing import Any
 from simdjson import Array as _LazyArray
 from simdjson import Object as _LazyObject
 
+from sigma_lambda_layer.evaluator.frozen import rebuild_args
+
 #: What a JSON array and a JSON object can be here: parsed by ``json``, or simdjson's lazy proxies.
 LISTS = (list, _LazyArray)
 MAPPINGS = (dict, _LazyObject, Mapping)
@@ -51,6 +53,9 @@ class FieldPath:
         )
         object.__setattr__(self, "keys", keys)
         object.__setattr__(self, "single", segments[0] if len(segments) == 1 else None)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled to the hunt workers
+        return rebuild_args(self)
 
     def values(self, record: Mapping[str, Any]) -> list[Any]:
         """Every leaf value at this path; empty when the record lacks the field."""

@@ -26,6 +26,7 @@ from sigma.types import SigmaExists, SigmaFieldReference, SigmaNull, SigmaType
 from sigma_lambda_layer import casing
 from sigma_lambda_layer.errors import Location
 from sigma_lambda_layer.evaluator.errors import EvaluationError
+from sigma_lambda_layer.evaluator.frozen import rebuild_args
 from sigma_lambda_layer.evaluator.paths import FieldPath, scalar_leaves
 from sigma_lambda_layer.evaluator.values import ValueTest, as_text, compile_value
 
@@ -34,6 +35,9 @@ Record = Mapping[str, Any]
 
 class Node:
     """A compiled piece of the condition."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled to the hunt workers
+        return rebuild_args(self)
 
     def matches(self, record: Record) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

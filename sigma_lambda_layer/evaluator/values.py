@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from sigma.types import (
     CompareOperators,
@@ -43,6 +43,7 @@ from sigma.types import (
 
 from sigma_lambda_layer import casing
 from sigma_lambda_layer.evaluator.errors import EvaluationError
+from sigma_lambda_layer.evaluator.frozen import rebuild_args
 from sigma_lambda_layer.regexsafety import bounded
 
 # JSON's number grammar, without the leading-zero restriction (``"007"`` reads as 7, as in every SIEM).
@@ -76,6 +77,9 @@ def as_number(value: Any) -> int | float | None:
 
 class ValueTest:
     """Base of the compiled tests: ``test(value)`` decides one leaf value (never a list)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled to the hunt workers
+        return rebuild_args(self)
 
     def test(self, value: Any) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -164,24 +168,37 @@ class CidrMatch(ValueTest):
         return address in self.network  # False across IP versions
 
 
+#: per operator, its test (module-level, not a ClassVar: mypyc would make a dataclass ClassVar a field)
+_OPERATORS: dict[CompareOperators, Callable[[Any, Any], bool]] = {
+    CompareOperators.LT: operator.lt,
+    CompareOperators.LTE: operator.le,
+    CompareOperators.GT: operator.gt,
+    CompareOperators.GTE: operator.ge,
+    CompareOperators.NEQ: operator.ne,
+}
+
+
 @dataclass(frozen=True)
 class NumericCompare(ValueTest):
     """``|gt``, ``|gte``, ``|lt``, ``|lte`` (and pySigma's not-equal): numeric values only."""
-
-    OPERATORS: ClassVar[dict[CompareOperators, Callable[[Any, Any], bool]]] = {
-        CompareOperators.LT: operator.lt,
-        CompareOperators.LTE: operator.le,
-        CompareOperators.GT: operator.gt,
-        CompareOperators.GTE: operator.ge,
-        CompareOperators.NEQ: operator.ne,
-    }
 
     op: CompareOperators
     number: int | float
 
     def test(self, value: Any) -> bool:
         number = as_number(value)
-        return number is not None and self.OPERATORS[self.op](number, self.number)
+        return number is not None and _OPERATORS[self.op](number, self.number)
+
+
+#: per part, how it is read off a datetime (module-level, as :data:`_OPERATORS`)
+_PARTS: dict[TimestampPart, Callable[[datetime], int]] = {
+    TimestampPart.MINUTE: lambda t: t.minute,
+    TimestampPart.HOUR: lambda t: t.hour,
+    TimestampPart.DAY: lambda t: t.day,
+    TimestampPart.WEEK: lambda t: t.isocalendar()[1],
+    TimestampPart.MONTH: lambda t: t.month,
+    TimestampPart.YEAR: lambda t: t.year,
+}
 
 
 @dataclass(frozen=True)
@@ -191,15 +208,6 @@ class TimestampPartTest(ValueTest):
     CloudTrail's ``eventTime`` is ISO 8601 in UTC (``2024-01-02T03:04:05Z``); the part is taken in the zone
     written in the value. ``week`` is the ISO week number.
     """
-
-    PARTS: ClassVar[dict[TimestampPart, Callable[[datetime], int]]] = {
-        TimestampPart.MINUTE: lambda t: t.minute,
-        TimestampPart.HOUR: lambda t: t.hour,
-        TimestampPart.DAY: lambda t: t.day,
-        TimestampPart.WEEK: lambda t: t.isocalendar()[1],
-        TimestampPart.MONTH: lambda t: t.month,
-        TimestampPart.YEAR: lambda t: t.year,
-    }
 
     part: TimestampPart
     inner: ValueTest
@@ -212,7 +220,7 @@ class TimestampPartTest(ValueTest):
             moment = datetime.fromisoformat(text)
         except ValueError:
             return False
-        return self.inner.test(self.PARTS[self.part](moment))
+        return self.inner.test(_PARTS[self.part](moment))
 
 
 @dataclass(frozen=True)

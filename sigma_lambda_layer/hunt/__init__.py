@@ -155,7 +155,7 @@ def hunt(
         raise UsageError("hunt needs logs to scan", hint="files, folders, or - for stdin")
     paths = [logs] if isinstance(logs, (str, Path)) else list(logs)
     if engine == HUNT_NATIVE:
-        from sigma_lambda_layer.hunt.native import hunt_native
+        from sigma_lambda_layer.hunt.parallel import hunt_native
 
         return hunt_native(
             rules,
