@@ -648,8 +648,11 @@ class FileScanner:
             u_escaped = escaped and _U_ESCAPE.search(data) is not None
             if not u_escaped:
                 slashed = escaped and self._slash_needles and _SLASH_ESCAPE.search(data) is not None
-                folds = data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
-                lowered = data.lower() if folds and self._folded_needles else None
+                lowered = None  # asked for only if a needle is folded
+                if self._folded_needles and (
+                    data.isascii() or not any(c in data for c in _FOLDS_TO_ASCII_UTF8)
+                ):
+                    lowered = data.lower()
                 excluded = frozenset(
                     i for i in self._prefiltered if not doc_needs_met(self.rules[i], data, lowered, slashed)
                 )

@@ -22,7 +22,7 @@ from typing import Any
 from sigma_lambda_layer.errors import Location, SigmaLambdaError
 from sigma_lambda_layer.hunt.inputs import LogFile, LogInputError
 from sigma_lambda_layer.hunt.native import FileOutcome, FileScanner, NativeRule, _Job, compile_rules
-from sigma_lambda_layer.hunt.results import Hit, HitCollector, HuntResult
+from sigma_lambda_layer.hunt.results import Hit, HitCollector, HuntResult, RuleStats
 
 #: Below this many bytes of input (on disk) the scan runs in this process: starting workers costs more.
 INLINE_BYTES = 8 << 20
@@ -46,8 +46,22 @@ def _worker_start(parent: int, job: bytes, lock: Any) -> None:
 
 
 def _worker_scan(tasks: list[tuple[int, LogFile]]) -> list[FileOutcome]:
+    """One task's files, with the rules' stats of all of them on the last outcome: the command then
+    unpickles and merges one set per task, not one per file (it shares the cores with the workers)."""
     assert _WORKER is not None
-    return [_WORKER.scan(index, file) for index, file in tasks]
+    outcomes = [_WORKER.scan(index, file) for index, file in tasks]
+    merged: dict[int, RuleStats] = {}
+    for outcome in outcomes:
+        for rule, stats in outcome.stats.items():
+            found = merged.get(rule)
+            if found is None:
+                merged[rule] = stats
+            else:
+                found.merge(stats)
+        outcome.stats = {}
+    if outcomes:
+        outcomes[-1].stats = merged
+    return outcomes
 
 
 @dataclass
