@@ -246,7 +246,7 @@ def _usable(text: str, folded: bool) -> tuple[bytes, bool] | None:
     """``text`` as a raw-JSON needle, if its presence in a decoded value implies its bytes in the document.
 
     A value's text is in the document as JSON wrote it: unescaped unless a character of it was escaped
-    (``\\uXXXX`` for any, ``\\/``, ``\\"``, ``\\\\``, and control characters): :meth:`FileScanner.excluded` only
+    (``\\uXXXX`` for any, ``\\/``, ``\\"``, ``\\\\``, and control characters): :meth:`FileScanner._text_facts` only
     trusts a document without ``\\u`` (and without ``\\/`` for a text with a slash), and a text holding
     a quote, a backslash or a control character is not used. A folded text is looked up in the document's
     ASCII-lowercased bytes, so it must be ASCII (and the document free of :data:`FOLDS_TO_ASCII`).
@@ -630,10 +630,6 @@ class FileScanner:
         for line in data.split(b"\n"):
             if line.strip():
                 self._document(parser.parse(line), outcome, *self._text_facts(line))
-
-    def excluded(self, data: bytes) -> frozenset[int]:
-        """The rules without dispatch values that no record of the raw JSON document ``data`` can match."""
-        return self._text_facts(data)[0]
 
     def _text_facts(self, data: bytes) -> tuple[frozenset[int], bool]:
         """What the raw JSON document ``data`` tells before it is read: the rules without dispatch values
