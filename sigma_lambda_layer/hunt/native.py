@@ -337,17 +337,18 @@ def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None, slashed:
 #: the hit columns' keys but the principal, in column order
 _SCALAR_HIT_KEYS = ("eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "eventID")
 _COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _hit_columns
-#: a hit's JSON line from its first column to the record's text (``{}``: each column's JSON text)
-_TAIL = ", ".join(f'"{name}": {{}}' for name in _COLUMN_NAMES) + ', "record": '
+#: what precedes each hit column's JSON text in a hit's JSON line (``json.dumps``' separators)
+_TAIL_KEYS = tuple(f'{", " if i else ""}"{name}": '.encode() for i, name in enumerate(_COLUMN_NAMES))
+_TAIL_END = b', "record": '
 #: a str as JSON text, as ``json.dumps(value, ensure_ascii=False)`` writes it (the C encoder it uses)
 _json_string: Callable[[str], str] = (
     getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 )
 
 
-def _json_text(value: str | None) -> str:
-    """A hit column as JSON text (``null`` for None)."""
-    return "null" if value is None else _json_string(value)
+def _json_text(value: str | None) -> bytes:
+    """A hit column as JSON text, UTF-8 (``null`` for None)."""
+    return b"null" if value is None else _json_string(value).encode("utf-8")
 
 
 def _text(value: Any) -> str | None:
@@ -527,7 +528,9 @@ class FileScanner:
         self._parser: Any = None
         self._raw_dispatch: dict[tuple[Any, Any, Any, frozenset[int]], tuple[tuple[int, ...], Any, bool]] = {}
         #: hit column values already encoded as JSON text
-        self._encoded: dict[str | None, str] = {}
+        self._encoded: dict[str | None, bytes] = {}
+        #: per rule, the start of its hits' JSON lines up to the file's name
+        self._rule_parts: dict[int, str] = {}
         #: per rule, the hits of the current file that kept their record text
         self._kept: dict[int, int] = {}
         #: the workers' lock around appending to ``--output`` (one write per file, never interleaved)
@@ -599,6 +602,7 @@ class FileScanner:
     def _start_file(self, file: LogFile) -> None:
         self._file = file.name
         self._prefixes: dict[int, bytes] = {}
+        self._file_part: str | None = None
         self._lines: list[bytes] | None = [] if self.job.jsonl_path is not None else None
 
     def _fast(self, file: LogFile, outcome: FileOutcome) -> None:
@@ -790,26 +794,32 @@ class FileScanner:
         encoded = self._encoded
         if len(encoded) > DISPATCH_CACHE:
             encoded.clear()
-        moment, source, name, region, principal, address, event_id = columns
-        texts = [_json_text(moment)]
-        for value in (source, name, region, principal, address):
+        parts: list[bytes] = []
+        last = len(columns) - 1
+        for i, value in enumerate(columns):
+            parts.append(_TAIL_KEYS[i])
+            if i == 0 or i == last:  # eventTime and eventID: new in (almost) every record
+                parts.append(_json_text(value))
+                continue
             text = encoded.get(value)
             if text is None:  # the same source, name, region or principal recurs: encoded once
                 text = encoded[value] = _json_text(value)
-            texts.append(text)
-        texts.append(_json_text(event_id))  # eventTime and eventID: new in (almost) every record
-        return _TAIL.format(*texts).encode("utf-8")
+            parts.append(text)
+        parts.append(_TAIL_END)
+        return b"".join(parts)
 
     def _prefix(self, rule: int) -> bytes:
         """The start of a hit's JSON line for ``rule`` in the current file (:func:`.results.jsonl_line`)."""
         found = self._prefixes.get(rule)
         if found is None:
-            r = self.rules[rule]
-            fields = {"rule_title": r.title, "rule_id": r.id, "rule_level": r.level, "rule_path": r.path}
-            found = (json.dumps(fields | {"file": self._file}, ensure_ascii=False)[:-1] + ", ").encode(
-                "utf-8"
-            )
-            self._prefixes[rule] = found
+            start = self._rule_parts.get(rule)
+            if start is None:
+                r = self.rules[rule]
+                fields = {"rule_title": r.title, "rule_id": r.id, "rule_level": r.level, "rule_path": r.path}
+                start = self._rule_parts[rule] = json.dumps(fields, ensure_ascii=False)[:-1]
+            if self._file_part is None:
+                self._file_part = f', "file": {json.dumps(self._file, ensure_ascii=False)}, '
+            found = self._prefixes[rule] = (start + self._file_part).encode("utf-8")
         return found
 
     def _flush_lines(self) -> None:
