@@ -4,8 +4,7 @@ findings.
 Three families of checks run on every rule file:
 
 * pySigma's built-in validators and the SigmaHQ conventions validators (pySigma-validators-sigmaHQ), with
-their
-  reference data (MITRE ATT&CK, SigmaHQ taxonomy) loaded from files we ship, never downloaded;
+  their reference data (MITRE ATT&CK, SigmaHQ taxonomy) loaded from files we ship, never downloaded;
 * parse errors (YAML, Sigma structure, condition) as ``yaml_syntax`` / ``sigma_parse`` / ``sigma_condition``;
 * for ``logsource: {product: aws, service: cloudtrail}`` rules, CloudTrail checks against botocore's service
   models: real ``eventSource`` endpoints, real ``eventName`` operations (Lambda's versioned names understood),

@@ -2,13 +2,11 @@
 
 Every ``<service>/<api-version>/service-2.json(.gz)`` in botocore's data path names its ``endpointPrefix`` and
 ``signingName`` in its ``metadata`` block, near the top of the file, and lists its ``operations``.
-CloudTrail's
-``eventSource`` is ``<name>.amazonaws.com`` where ``<name>`` is one of those two (SES: endpoint ``email``,
-signing name and event source ``ses``; ECR: endpoint ``api.ecr``, event source ``ecr``), and ``eventName`` is
-an
-operation name (AWS CloudTrail User Guide, "CloudTrail record contents": eventSource is "the service that the
-request was made to", eventName is "the requested action, which is one of the actions in the API for that
-service").
+CloudTrail's ``eventSource`` is ``<name>.amazonaws.com`` where ``<name>`` is one of those two (SES: endpoint
+``email``, signing name and event source ``ses``; ECR: endpoint ``api.ecr``, event source ``ecr``), and
+``eventName`` is an operation name (AWS CloudTrail User Guide, "CloudTrail record contents": eventSource is
+"the service that the request was made to", eventName is "the requested action, which is one of the actions in
+the API for that service").
 
 Parsing all ~450 models takes about 5 s, so the index of names is built from the first few kilobytes of each
 file (about 0.1 s) and operations are loaded only for the services a rule names, then cached.

@@ -367,8 +367,7 @@ def _close(what: str, value: str, choices: frozenset[str] | set[str], extra: str
 #: IAM permission names that rules mistake for event names: permission -> the API call CloudTrail logs instead
 #: (None when the permission is checked inside other calls and never logged on its own). Source: Service
 #: Authorization Reference (IAM actions for IAM and Amazon S3) and the S3 User Guide, "Required permissions
-#: for
-#: Amazon S3 API operations".
+#: for Amazon S3 API operations".
 IAM_PERMISSIONS: Final[dict[str, str | None]] = {
     "PassRole": None,
     "PutEncryptionConfiguration": "PutBucketEncryption",

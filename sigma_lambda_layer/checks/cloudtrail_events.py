@@ -2,12 +2,11 @@
 
 CloudTrail also records console sign-in, agent channels, console-only actions, service events (``eventType:
 AwsServiceEvent``) and a few actions whose CloudTrail name is not the SDK operation name (S3 logs IAM-style
-names
-such as ``GetBucketPublicAccessBlock`` for the SDK's ``GetPublicAccessBlock``). Each entry cites where it is
-documented or observed. "corpus" means the real CloudTrail records in ``shared/corpus/cloudtrail`` (Stratus
-Red
-Team detonations, Invictus IR dataset, Splunk attack-range samples, AWS documentation examples); Panther test
-fixtures are partly synthetic and are not used as evidence. Extend these tables when a real event is missing.
+names such as ``GetBucketPublicAccessBlock`` for the SDK's ``GetPublicAccessBlock``). Each entry cites where
+it is documented or observed. "corpus" means the real CloudTrail records in ``shared/corpus/cloudtrail``
+(Stratus Red Team detonations, Invictus IR dataset, Splunk attack-range samples, AWS documentation examples);
+Panther test fixtures are partly synthetic and are not used as evidence. Extend these tables when a real event
+is missing.
 """
 
 from __future__ import annotations
@@ -77,8 +76,7 @@ EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
     },
     "s3.amazonaws.com": {
         # Amazon S3 User Guide, "Amazon S3 CloudTrail events": bucket- and account-level actions are logged
-        # under
-        # their IAM action names.
+        # under their IAM action names.
         "GetBucketPublicAccessBlock": "S3 User Guide 'Amazon S3 CloudTrail events'; corpus (Invictus)",
         "PutBucketPublicAccessBlock": "S3 User Guide 'Amazon S3 CloudTrail events'",
         "DeleteBucketPublicAccessBlock": "S3 User Guide 'Amazon S3 CloudTrail events'",
@@ -160,8 +158,7 @@ EXTRA_EVENT_NAMES: Final[dict[str, dict[str, str]]] = {
 
 #: Lambda logs most of its operations with the API version date appended (AWS Lambda Developer Guide, "Logging
 #: AWS Lambda API calls using AWS CloudTrail": "GetFunction appears as GetFunction20150331v2"). Suffixes seen
-#: there
-#: and in the corpus; a pattern is tested against each operation with and without them.
+#: there and in the corpus; a pattern is tested against each operation with and without them.
 VERSION_SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
     "lambda.amazonaws.com": ("20150331", "20150331v2", "20170331", "20170331v2", "20171031", "20181031"),
 }

@@ -139,9 +139,8 @@ class CheckConfig:
 
     * ``exclude``: check ids never run (e.g. ``"sigmahq_title_case"``, ``"cloudtrail_field_name"``).
     * ``suppress``: rule id (the rule's ``id:`` UUID, or its path as given) -> check ids silenced for that
-    rule;
-      ``"all"`` silences every check. Rules can also carry their own ``# sigma-lambda: ignore[...]`` comments
-      (see ``docs/check.md``).
+      rule; ``"all"`` silences every check. Rules can also carry their own ``# sigma-lambda: ignore[...]``
+      comments (see ``docs/check.md``).
     * ``fail_on``: the lowest severity that makes :meth:`failed` true; ``None`` never fails.
     """
 

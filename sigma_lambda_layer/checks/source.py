@@ -17,9 +17,8 @@ import yaml
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: ``# sigma-lambda: ignore[check_a, check_b]`` silences those checks on its own line (or, on a line of its
-#: own,
-#: on the next line); ``# sigma-lambda: ignore-file[check_a]`` anywhere silences them for the whole file.
-#: ``all`` stands for every check.
+#: own, on the next line); ``# sigma-lambda: ignore-file[check_a]`` anywhere silences them for the whole
+#: file. ``all`` stands for every check.
 _DIRECTIVE: Final = re.compile(r"#\s*sigma-lambda:\s*(ignore|ignore-file)\[([^\]]*)\]")
 
 

@@ -2,8 +2,7 @@
 
 Each validator runs on its own (not through ``SigmaValidator``) so that every issue is attributed to the
 validator's identifier, the same name sigma-cli uses (``sigma check --exclude attacktag``). Data the
-validators
-read is installed from our pinned files first (``offline.install``), so nothing is downloaded.
+validators read is installed from our pinned files first (``offline.install``), so nothing is downloaded.
 
 Deliberate differences from ``sigma check`` with all validators:
 
