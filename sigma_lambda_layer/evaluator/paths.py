@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, cast
 
 # hunt's native engine evaluates simdjson's lazy records in place (hunt/native.py)
 from simdjson import Array as _LazyArray
@@ -28,10 +28,11 @@ from sigma_lambda_layer.evaluator.frozen import rebuild_args
 LISTS = (list, _LazyArray)
 MAPPINGS = (dict, _LazyObject, Mapping)
 
-
-_MISSING = object()
-#: Mappings whose ``get`` is a plain lookup (the fast path of a one-segment field name).
-_PLAIN_MAPPINGS = (dict, _LazyObject)
+# Final: the compiled build (mypyc) reads a Final module name from a C static, any other from the module's
+# dict. Each type is tested with ``type(x) is``, the common cases first, and ``isinstance`` after.
+_MISSING: Final = object()
+_LAZY_ARRAY: Final[type] = _LazyArray
+_LAZY_OBJECT: Final[type] = _LazyObject
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,16 @@ class FieldPath:
     def values(self, record: Mapping[str, Any]) -> list[Any]:
         """Every leaf value at this path; empty when the record lacks the field."""
         out: list[Any] = []
-        if self.single is not None and isinstance(record, _PLAIN_MAPPINGS):
-            value = record.get(self.single, _MISSING)
+        single = self.single
+        if single is not None:
+            kind = type(record)
+            if kind is dict:
+                value = cast(dict[str, Any], record).get(single, _MISSING)
+            elif kind is _LAZY_OBJECT:
+                value = record.get(single, _MISSING)
+            else:
+                self._walk(record, 0, out)
+                return out
             if value is not _MISSING:
                 _flatten(value, out)
             return out
@@ -69,20 +78,38 @@ class FieldPath:
         return out
 
     def _walk(self, node: Any, start: int, out: list[Any]) -> None:
-        if start == len(self.keys):
+        keys = self.keys
+        if start == len(keys):
             _flatten(node, out)
+            return
+        kind = type(node)
+        if kind is dict:
+            plain = cast(dict[str, Any], node)
+            for key, end in keys[start]:
+                child = plain.get(key, _MISSING)
+                if child is not _MISSING:
+                    self._walk(child, end, out)
+        elif kind is list:
+            for element in cast(list[Any], node):
+                self._walk(element, start, out)
         elif isinstance(node, LISTS):
             for element in node:
                 self._walk(element, start, out)
         elif isinstance(node, MAPPINGS):
-            for key, end in self.keys[start]:
+            for key, end in keys[start]:
                 child = node.get(key, _MISSING)
                 if child is not _MISSING:
                     self._walk(child, end, out)
 
 
 def _flatten(value: Any, out: list[Any]) -> None:
-    if isinstance(value, LISTS):
+    kind = type(value)
+    if kind is str or kind is dict:
+        out.append(value)
+    elif kind is list:
+        for element in cast(list[Any], value):
+            _flatten(element, out)
+    elif isinstance(value, LISTS):
         for element in value:
             _flatten(element, out)
     else:

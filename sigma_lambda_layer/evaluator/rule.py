@@ -82,9 +82,9 @@ class FieldTest(Node):
     test: ValueTest
 
     def matches(self, record: Record) -> bool:
-        test = self.test.test
+        test = self.test  # its method called on it, not bound once: compiled, that is a direct call
         for value in self.path.values(record):  # noqa: SIM110
-            if test(value):
+            if test.test(value):
                 return True
         return False
 

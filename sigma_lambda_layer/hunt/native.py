@@ -34,28 +34,35 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from isal import igzip
-from simdjson import Array as _Array
-from simdjson import Object as _Object
+from simdjson import Array as _SimdArray
+from simdjson import Object as _SimdObject
 from simdjson import Parser
 
 from sigma_lambda_layer import casing
 from sigma_lambda_layer.errors import SigmaLambdaError
 from sigma_lambda_layer.evaluator.frozen import rebuild_args
 from sigma_lambda_layer.evaluator.paths import FieldPath
+from sigma_lambda_layer.evaluator.rule import Node
 from sigma_lambda_layer.evaluator.values import as_text
 from sigma_lambda_layer.hunt.inputs import LogFile, iso_moment, read_records
 from sigma_lambda_layer.hunt.results import HIT_FIELDS, RuleStats
 
 #: Distinct (eventSource, eventName) pairs remembered by the dispatch table before it starts afresh.
-DISPATCH_CACHE = 1 << 16
-_ARRAY = object()  # the dispatch key of an array-valued field: never skipped
-_MISSING = object()
+DISPATCH_CACHE: Final = 1 << 16
+# Final: the compiled build (mypyc) reads a Final module name from a C static, any other from the module's
+# dict, once per use (these are read for every record).
+_ARRAY: Final = object()  # the dispatch key of an array-valued field: never skipped
+_MISSING: Final = object()
+#: simdjson's lazy views of a JSON array and object
+_Array: Final[Any] = _SimdArray
+_Object: Final[Any] = _SimdObject
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class NativeRule:
     id: str | None
     path: str | None
     level: str | None
-    root: Any  # sigma_lambda_layer.evaluator.rule.Node
+    root: Node  # typed: the compiled build calls its ``matches`` directly
     #: case-folded values ``eventSource``/``eventName`` must hold for the rule to match (None: any)
     event_source: frozenset[str] | None
     event_name: frozenset[str] | None
@@ -229,17 +236,17 @@ def required_text(node: Any, name: str) -> frozenset[str] | None:
 
 #: Characters of JSON number text: a text made only of these could match a number's text, which the raw
 #: JSON may spell differently (``1E2`` for 100.0).
-_NUMBER_CHARS = frozenset("0123456789.eE+-")
+_NUMBER_CHARS: Final = frozenset("0123456789.eE+-")
 #: The only characters above U+007F whose lowercase holds an ASCII character (İ, the Kelvin sign): checked
 #: over every code point by tests/test_hunt_native.py.
 FOLDS_TO_ASCII = ("\u0130", "\u212a")
-_FOLDS_TO_ASCII_UTF8 = tuple(c.encode("utf-8") for c in FOLDS_TO_ASCII)
-_U_ESCAPE = re.compile(rb"\\u")
-_SLASH_ESCAPE = re.compile(rb"\\/")
-_ANY_ESCAPE = re.compile(rb"\\[u/]")
+_FOLDS_TO_ASCII_UTF8: Final = tuple(c.encode("utf-8") for c in FOLDS_TO_ASCII)
+_U_ESCAPE: Final = re.compile(rb"\\u")
+_SLASH_ESCAPE: Final = re.compile(rb"\\/")
+_ANY_ESCAPE: Final = re.compile(rb"\\[u/]")
 #: the top-level key the evaluator also tries for ``userIdentity.type``, as JSON text
-_DOTTED_IDENTITY = b'"userIdentity.type"'
-_FIRST_BYTE = re.compile(rb"[ \t\r\n]*(.)", re.DOTALL)
+_DOTTED_IDENTITY: Final = b'"userIdentity.type"'
+_FIRST_BYTE: Final = re.compile(rb"[ \t\r\n]*(.)", re.DOTALL)
 
 
 def _usable(text: str, folded: bool) -> tuple[bytes, bool] | None:
@@ -335,13 +342,13 @@ def doc_needs_met(rule: NativeRule, data: bytes, lowered: bytes | None, slashed:
 
 
 #: the hit columns' keys but the principal, in column order
-_SCALAR_HIT_KEYS = ("eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "eventID")
-_COLUMN_NAMES = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _hit_columns
+_SCALAR_HIT_KEYS: Final = ("eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "eventID")
+_COLUMN_NAMES: Final = HIT_FIELDS[5:12]  # event_time .. event_id, in the order of _hit_columns
 #: what precedes each hit column's JSON text in a hit's JSON line (``json.dumps``' separators)
-_TAIL_KEYS = tuple(f'{", " if i else ""}"{name}": '.encode() for i, name in enumerate(_COLUMN_NAMES))
-_TAIL_END = b', "record": '
+_TAIL_KEYS: Final = tuple(f'{", " if i else ""}"{name}": '.encode() for i, name in enumerate(_COLUMN_NAMES))
+_TAIL_END: Final = b', "record": '
 #: a str as JSON text, as ``json.dumps(value, ensure_ascii=False)`` writes it (the C encoder it uses)
-_json_string: Callable[[str], str] = (
+_json_string: Final[Callable[[str], str]] = (
     getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 )
 
@@ -495,6 +502,40 @@ class FileOutcome:
     stats: dict[int, RuleStats] = field(default_factory=dict)
 
 
+class _Tally:
+    """One rule's :class:`.results.RuleStats` over one file, kept as its hits come: this class is compiled
+    with the rest of the module in the release build, so a hit costs a direct call, not a Python frame."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.first_seen: str | None = None
+        self.last_seen: str | None = None
+        self.principals: dict[str, int] = {}
+        self.source_ips: dict[str, int] = {}
+
+    def add(self, moment: str | None, principal: str | None, address: str | None) -> None:
+        """:meth:`.results.RuleStats.add`."""
+        self.hits += 1
+        if moment:
+            if self.first_seen is None or moment < self.first_seen:
+                self.first_seen = moment
+            if self.last_seen is None or moment > self.last_seen:
+                self.last_seen = moment
+        if principal:
+            self.principals[principal] = self.principals.get(principal, 0) + 1
+        if address:
+            self.source_ips[address] = self.source_ips.get(address, 0) + 1
+
+    def stats(self) -> RuleStats:
+        return RuleStats(
+            hits=self.hits,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            principals=Counter(self.principals),
+            source_ips=Counter(self.source_ips),
+        )
+
+
 class _Fallback(Exception):
     """The fast reader does not take this file: the Python reader does."""
 
@@ -597,10 +638,13 @@ class FileScanner:
             self._start_file(file)
             self._slow(file, outcome)
         self._flush_lines()
+        if self._tallies:
+            outcome.stats = {rule: tally.stats() for rule, tally in self._tallies.items()}
         return outcome
 
     def _start_file(self, file: LogFile) -> None:
         self._file = file.name
+        self._tallies: dict[int, _Tally] = {}
         self._prefixes: dict[int, bytes] = {}
         self._file_part: str | None = None
         self._lines: list[bytes] | None = [] if self.job.jsonl_path is not None else None
@@ -771,12 +815,12 @@ class FileScanner:
             for i in matched:
                 self._lines += [self._prefix(i), tail, raw, b"}\n"]
         if not self.job.send_hits:  # the rule's summary is all the command needs of a hit
-            stats = outcome.stats
+            tallies = self._tallies
             moment, principal, address = columns[0], columns[4], columns[5]
             for i in matched:
-                found = stats.get(i)
+                found = tallies.get(i)
                 if found is None:
-                    found = stats[i] = RuleStats()
+                    found = tallies[i] = _Tally()
                 found.add(moment, principal, address)
             return
         keep = self.job.keep_records
