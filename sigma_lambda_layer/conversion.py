@@ -375,7 +375,7 @@ def convert_sources(
     from sigma_lambda_layer.exemptions import apply as apply_filters
     from sigma_lambda_layer.registry import get_target
 
-    offline.install()  # formats such as siem_rule read MITRE ATT&CK data: ours, never a download
+    offline.install_attack()  # formats such as siem_rule read MITRE ATT&CK data: ours, never a download
     filters = parse_filters(config.filters)
     converted: list[dict[str, ConversionResult]] = [{} for _ in sources]
     for number, target_id in enumerate(config.targets):
