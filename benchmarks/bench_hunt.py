@@ -20,7 +20,9 @@ each copy with a fresh ``eventID`` and ``eventTime``, into CloudTrail's S3 layou
   resident memory of the command and its worker processes (sampled from /proc);
 * **reader**: ISA-L gunzip and a simdjson parse of every file on two processes, the native engine's own
   reading floor (what it does before any rule);
-* **evaluator**: the reference evaluator (gunzip, ``json.loads``, every rule on every record) on a sample;
+* **evaluator**: the reference evaluator (gunzip, ``json.loads``, every rule on every record) on a sample,
+  in its own process; with ``--baseline-evaluator REVISION`` also the evaluator of that git revision (its
+  package tree from ``git archive``, run as plain Python), for a goal set against an older evaluator;
 * two bounds, to read the hunt/floor ratio: **unwrap**, ``count(*)`` of the records unnested from the same
   files (each ``Records`` document parsed a second time and every record written out as its own JSON, the
   least any per-record scan does); and the **bare scan**, hunt's own load query with every rule's condition
@@ -35,11 +37,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import os
 import random
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -171,12 +175,16 @@ def build_kind() -> str:
     return f"{kind}, {'the checkout' if _SOURCE else 'the installed package'}"
 
 
-def _child(code: str, argument: object) -> dict[str, object]:
+def _child(code: str, argument: object, env: dict[str, str] | None = None) -> dict[str, object]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(argument, handle)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", code, handle.name], capture_output=True, text=True, env=_env(), cwd=_CWD
+            [sys.executable, "-c", code, handle.name],
+            capture_output=True,
+            text=True,
+            env=_env() if env is None else env,
+            cwd=_CWD,
         )
     finally:
         os.unlink(handle.name)
@@ -259,23 +267,47 @@ def run_hunt(rules: list[Path], logs: Path, output: Path | None, engine: str = "
     }
 
 
-def evaluator_rate(rules: list[Path], files: list[Path], sample: int) -> tuple[float, int]:
-    """Records per second of the reference evaluator (gunzip + json.loads + every rule) on ``sample``."""
-    from sigma.collection import SigmaCollection
+_EVALUATOR = """
+import gzip, json, sys, time
+from pathlib import Path
+from sigma.collection import SigmaCollection
+from sigma_lambda_layer.evaluator import RuleEvaluator
+import sigma_lambda_layer.evaluator.rule as where
+args = json.loads(open(sys.argv[1]).read())
+evaluators = [RuleEvaluator(r) for p in args["rules"] for r in SigmaCollection.from_yaml(Path(p).read_text()).rules]
+start, seen = time.perf_counter(), 0
+for path in args["files"]:
+    for record in json.loads(gzip.decompress(Path(path).read_bytes()))["Records"]:
+        for evaluator in evaluators:
+            evaluator.matches(record)
+        seen += 1
+    if seen >= args["sample"]:
+        break
+print(json.dumps({"rate": seen / (time.perf_counter() - start), "seen": seen, "module": where.__file__}))
+"""
 
-    from sigma_lambda_layer.evaluator import RuleEvaluator
 
-    evaluators = [RuleEvaluator(r) for p in rules for r in SigmaCollection.from_yaml(p.read_text()).rules]  # type: ignore[arg-type]
-    start = time.perf_counter()
-    seen = 0
-    for path in files:
-        for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
-            for evaluator in evaluators:
-                evaluator.matches(record)
-            seen += 1
-        if seen >= sample:
-            break
-    return seen / (time.perf_counter() - start), seen
+def evaluator_rate(
+    rules: list[Path], files: list[Path], sample: int, source: Path | None = None
+) -> dict[str, object]:
+    """Records per second of the reference evaluator (gunzip + json.loads + every rule) on ``sample``, in
+    its own process: the one the hunt runs (installed, or the checkout with ``--source``), or the package
+    tree in ``source`` (a revision's, see :func:`revision_tree`) as plain Python."""
+    argument = {"rules": [str(r) for r in rules], "files": [str(f) for f in files], "sample": sample}
+    env = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
+    return _child(_EVALUATOR, argument, env)
+
+
+def revision_tree(revision: str, into: Path) -> Path:
+    """The package as it was at ``revision`` of this repository (``git archive``), unpacked under ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision, "sigma_lambda_layer"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 def main() -> None:
@@ -293,6 +325,12 @@ def main() -> None:
         "--hit-rate",
         type=float,
         help="draw records so that about this fraction hits (e.g. 0.001); default: the corpus mix (36 %%)",
+    )
+    parser.add_argument(
+        "--baseline-evaluator",
+        metavar="REVISION",
+        help="also time the reference evaluator as it was at this git revision (plain Python), e.g. the "
+        "one issue 14 set its goal against: 7cbe9f0^",
     )
     parser.add_argument(
         "--source",
@@ -339,8 +377,13 @@ def main() -> None:
         unwrap = _child(_UNWRAP, listed)
         bare = _child(_BARE, {"rules": [str(r) for r in rules], "files": listed})
         loads.append(os.getloadavg()[0])
-        rate, seen = evaluator_rate(rules, files, args.sample)
+        evaluated = evaluator_rate(rules, files, args.sample)
         loads.append(os.getloadavg()[0])
+        baseline = None
+        if args.baseline_evaluator:
+            old = revision_tree(args.baseline_evaluator, Path(scratch) / "baseline")
+            baseline = evaluator_rate(rules, files, args.sample, source=old)
+            loads.append(os.getloadavg()[0])
     floor = min((f for f, _ in pairs), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
     hunted = min((h for _, h in pairs), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
     floor_rate = args.records / float(floor["seconds"])  # type: ignore[arg-type]
@@ -377,7 +420,14 @@ def main() -> None:
         f"{duckdb_rate / floor_rate:.2f}x the floor, peak {int(hunted_duckdb['peak_kb']) / 1024:.0f} MB; "  # type: ignore[call-overload]
         f"{hunted_duckdb['summary']}"
     )
-    print(f"evaluator: {seen} records, {rate:,.0f} rec/s")
+    rate = float(evaluated["rate"])  # type: ignore[arg-type]
+    evaluator_kind = "compiled" if str(evaluated["module"]).endswith((".so", ".pyd")) else "Python"
+    print(f"evaluator ({evaluator_kind}): {evaluated['seen']} records, {rate:,.0f} rec/s")
+    if baseline is not None:
+        print(
+            f"evaluator at {args.baseline_evaluator} (plain Python): {baseline['seen']} records, "
+            f"{float(baseline['rate']):,.0f} rec/s"  # type: ignore[arg-type]
+        )
     for name, step in (
         ("reader (ISA-L gunzip + simdjson parse, 2 processes: the native engine's own floor)", reader),
         ("unwrap (records unnested, counted)", unwrap),
@@ -392,6 +442,11 @@ def main() -> None:
     print(
         f"ratios of the fastest runs: hunt/floor = {hunt_rate / floor_rate:.2f}x, "
         f"hunt/evaluator = {hunt_rate / rate:.1f}x"
+        + (
+            ""
+            if baseline is None
+            else f", hunt/evaluator at {args.baseline_evaluator} = {hunt_rate / float(baseline['rate']):.1f}x"  # type: ignore[arg-type]
+        )
     )
     print(f"load average (1 min) before/after each step: {', '.join(f'{x:.1f}' for x in loads)}")
 
