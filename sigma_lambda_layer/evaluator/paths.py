@@ -31,7 +31,6 @@ MAPPINGS = (dict, _LazyObject, Mapping)
 # Final: the compiled build (mypyc) reads a Final module name from a C static, any other from the module's
 # dict. Each type is tested with ``type(x) is``, the common cases first, and ``isinstance`` after.
 _MISSING: Final = object()
-_LAZY_ARRAY: Final[type] = _LazyArray
 _LAZY_OBJECT: Final[type] = _LazyObject
 
 
