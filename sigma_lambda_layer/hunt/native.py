@@ -16,7 +16,7 @@ meaning every target is proven against), so its hits are the evaluator's by cons
   such values is guarded by another top-level key it requires (:func:`field_guard`), or skipped for a
   document whose raw text lacks what it requires (:func:`required_texts`), or meets every record.
 * **Every core.** Files are spread over worker processes (one per core, :mod:`.parallel`), each with the
-  compiled rules; hits come back as small tuples (or only each rule's :class:`.results.RuleStats`), and
+  compiled rules; hits come back as small tuples (or only each rule's :class:`.stats.RuleStats`), and
   for ``--output`` in JSON lines each worker writes its own lines.
 
 Anything the fast reader does not take (CloudWatch Logs exports and subscription payloads, EventBridge
@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +51,8 @@ from sigma_lambda_layer.evaluator.paths import FieldPath
 from sigma_lambda_layer.evaluator.rule import Node
 from sigma_lambda_layer.evaluator.values import as_text
 from sigma_lambda_layer.hunt.inputs import LogFile, iso_moment, read_records
-from sigma_lambda_layer.hunt.results import HIT_FIELDS, RuleStats
+from sigma_lambda_layer.hunt.results import HIT_FIELDS
+from sigma_lambda_layer.hunt.stats import RuleStats
 
 #: Distinct (eventSource, eventName) pairs remembered by the dispatch table before it starts afresh.
 DISPATCH_CACHE: Final = 1 << 16
@@ -502,40 +502,6 @@ class FileOutcome:
     stats: dict[int, RuleStats] = field(default_factory=dict)
 
 
-class _Tally:
-    """One rule's :class:`.results.RuleStats` over one file, kept as its hits come: this class is compiled
-    with the rest of the module in the release build, so a hit costs a direct call, not a Python frame."""
-
-    def __init__(self) -> None:
-        self.hits = 0
-        self.first_seen: str | None = None
-        self.last_seen: str | None = None
-        self.principals: dict[str, int] = {}
-        self.source_ips: dict[str, int] = {}
-
-    def add(self, moment: str | None, principal: str | None, address: str | None) -> None:
-        """:meth:`.results.RuleStats.add`."""
-        self.hits += 1
-        if moment:
-            if self.first_seen is None or moment < self.first_seen:
-                self.first_seen = moment
-            if self.last_seen is None or moment > self.last_seen:
-                self.last_seen = moment
-        if principal:
-            self.principals[principal] = self.principals.get(principal, 0) + 1
-        if address:
-            self.source_ips[address] = self.source_ips.get(address, 0) + 1
-
-    def stats(self) -> RuleStats:
-        return RuleStats(
-            hits=self.hits,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            principals=Counter(self.principals),
-            source_ips=Counter(self.source_ips),
-        )
-
-
 class _Fallback(Exception):
     """The fast reader does not take this file: the Python reader does."""
 
@@ -638,13 +604,10 @@ class FileScanner:
             self._start_file(file)
             self._slow(file, outcome)
         self._flush_lines()
-        if self._tallies:
-            outcome.stats = {rule: tally.stats() for rule, tally in self._tallies.items()}
         return outcome
 
     def _start_file(self, file: LogFile) -> None:
         self._file = file.name
-        self._tallies: dict[int, _Tally] = {}
         self._prefixes: dict[int, bytes] = {}
         self._file_part: str | None = None
         self._lines: list[bytes] | None = [] if self.job.jsonl_path is not None else None
@@ -815,12 +778,12 @@ class FileScanner:
             for i in matched:
                 self._lines += [self._prefix(i), tail, raw, b"}\n"]
         if not self.job.send_hits:  # the rule's summary is all the command needs of a hit
-            tallies = self._tallies
+            stats = outcome.stats
             moment, principal, address = columns[0], columns[4], columns[5]
             for i in matched:
-                found = tallies.get(i)
+                found = stats.get(i)
                 if found is None:
-                    found = tallies[i] = _Tally()
+                    found = stats[i] = RuleStats()
                 found.add(moment, principal, address)
             return
         keep = self.job.keep_records

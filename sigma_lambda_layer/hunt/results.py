@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sigma_lambda_layer.errors import SigmaLambdaError
 from sigma_lambda_layer.hunt.inputs import LogInputError
+from sigma_lambda_layer.hunt.stats import RuleStats
 from sigma_lambda_layer.registry import HUNT_ATHENA_TARGET, HUNT_TARGET
 
 #: The fields of a hit in JSON lines and CSV output, in order.
@@ -89,39 +90,6 @@ class RuleInfo(Protocol):
 def _top(counts: Counter[str], n: int) -> tuple[tuple[str, int], ...]:
     """The ``n`` most frequent values, ties in value order (the same whatever order the hits came in)."""
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n])
-
-
-@dataclass
-class RuleStats:
-    """One rule's summary kept as the hits stream by (what :class:`RuleSummary` reports), so a hunt need
-    not hold its hits to summarise them: counts and first/last seen, mergeable across worker processes."""
-
-    hits: int = 0
-    first_seen: str | None = None
-    last_seen: str | None = None
-    principals: Counter[str] = field(default_factory=Counter)
-    source_ips: Counter[str] = field(default_factory=Counter)
-
-    def add(self, moment: str | None, principal: str | None, address: str | None) -> None:
-        self.hits += 1
-        if moment:
-            if self.first_seen is None or moment < self.first_seen:
-                self.first_seen = moment
-            if self.last_seen is None or moment > self.last_seen:
-                self.last_seen = moment
-        if principal:
-            self.principals[principal] += 1
-        if address:
-            self.source_ips[address] += 1
-
-    def merge(self, other: RuleStats) -> None:
-        self.hits += other.hits
-        if other.first_seen and (self.first_seen is None or other.first_seen < self.first_seen):
-            self.first_seen = other.first_seen
-        if other.last_seen and (self.last_seen is None or other.last_seen > self.last_seen):
-            self.last_seen = other.last_seen
-        self.principals.update(other.principals)
-        self.source_ips.update(other.source_ips)
 
 
 def stats_of(rules: Sequence[RuleInfo], hits: Sequence[Hit]) -> list[RuleStats]:
