@@ -166,12 +166,16 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+def _compiled(module_file: str) -> bool:
+    """Whether a module was imported from a compiled extension (the mypyc build), not from its source."""
+    return module_file.endswith((".so", ".pyd"))
+
+
 def build_kind() -> str:
     """Which sigma-lambda the children run: the mypyc-compiled build or plain Python, and from where."""
     code = "import sigma_lambda_layer.hunt.native as n; print(n.__file__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=_CWD)
-    where = done.stdout.strip()
-    kind = "compiled (mypyc)" if where.endswith((".so", ".pyd")) else "Python"
+    kind = "compiled (mypyc)" if _compiled(done.stdout.strip()) else "Python"
     return f"{kind}, {'the checkout' if _SOURCE else 'the installed package'}"
 
 
@@ -341,7 +345,7 @@ def main() -> None:
     global _SOURCE
     _SOURCE = args.source
     if _SOURCE:
-        sys.path.insert(0, str(REPO))  # the evaluator's rate too
+        sys.path.insert(0, str(REPO))  # build() reads the rules with the checkout's evaluator too
     print(f"sigma-lambda: {build_kind()}")
     rules = rule_paths(args.corpus.resolve())
     with tempfile.TemporaryDirectory(prefix="bench-hunt-") as scratch:
@@ -421,7 +425,7 @@ def main() -> None:
         f"{hunted_duckdb['summary']}"
     )
     rate = float(evaluated["rate"])  # type: ignore[arg-type]
-    evaluator_kind = "compiled" if str(evaluated["module"]).endswith((".so", ".pyd")) else "Python"
+    evaluator_kind = "compiled" if _compiled(str(evaluated["module"])) else "Python"
     print(f"evaluator ({evaluator_kind}): {evaluated['seen']} records, {rate:,.0f} rec/s")
     if baseline is not None:
         print(
